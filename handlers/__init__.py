@@ -1,0 +1,1 @@
+"""Thin HTTP handlers: connexion calls them by the operationId in the specs."""

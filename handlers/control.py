@@ -1,0 +1,28 @@
+"""The fake's own control surface (control.yaml): health, reset, load fixtures."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from twilio_fake import fixtures
+from twilio_fake.exceptions import InvalidParameter
+from twilio_fake.models import Backend
+
+
+def health(backend: Backend):
+    return {"status": "ok", **asdict(backend.counts())}
+
+
+def reset(backend: Backend):
+    backend.reset()
+    return health(backend)
+
+
+def load_fixtures(document: Any, backend: Backend):
+    try:
+        accounts = fixtures.load_text(document) if isinstance(document, bytes | str) else fixtures.parse(document)
+    except fixtures.FixtureError as err:
+        raise InvalidParameter(f"Invalid fixture document: {err}") from None
+    backend.load(accounts)
+    return health(backend)

@@ -1,0 +1,84 @@
+"""The four operations of /v1/Services/{ServiceSid}/PhoneNumbers: shape requests and responses only.
+
+Connexion has validated every parameter against openapi.yaml before these run; `user` is the
+authenticated Account SID, and `backend` and `base_url` come from the edge middleware.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from connexion import NoContent
+
+from twilio_fake.models import Backend, PoolEntry
+from twilio_fake.models import Page as PoolPage
+
+DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # ISO 8601 in UTC, as Twilio's v1 APIs write dates
+
+
+def create(ServiceSid: str, form: dict[str, str], user: str, backend: Backend, base_url: str):  # noqa: N803
+    entry = backend.add_phone_number(user, ServiceSid, form["PhoneNumberSid"])
+    return resource(entry, base_url), 201
+
+
+def list_numbers(  # noqa: N803
+    ServiceSid: str,
+    user: str,
+    backend: Backend,
+    base_url: str,
+    PageSize: int = 50,
+    Page: int | None = None,
+    PageToken: str | None = None,
+):
+    page = backend.list_phone_numbers(user, ServiceSid, page_size=PageSize, page=Page, page_token=PageToken)
+    return {
+        "phone_numbers": [resource(entry, base_url) for entry in page.entries],
+        "meta": meta(page, f"{base_url}/v1/Services/{ServiceSid}/PhoneNumbers", PageToken),
+    }
+
+
+def fetch(ServiceSid: str, Sid: str, user: str, backend: Backend, base_url: str):  # noqa: N803
+    return resource(backend.get_phone_number(user, ServiceSid, Sid), base_url)
+
+
+def delete(ServiceSid: str, Sid: str, user: str, backend: Backend):  # noqa: N803
+    backend.remove_phone_number(user, ServiceSid, Sid)
+    return NoContent, 204
+
+
+def resource(entry: PoolEntry, base_url: str) -> dict[str, Any]:
+    """Render a pool entry as Twilio's PhoneNumber resource."""
+    return {
+        "sid": entry.sid,
+        "account_sid": entry.account_sid,
+        "service_sid": entry.service_sid,
+        "date_created": entry.date_created.strftime(DATE_FORMAT),
+        "date_updated": entry.date_updated.strftime(DATE_FORMAT),
+        "phone_number": entry.phone_number,
+        "country_code": entry.country_code,
+        "capabilities": list(entry.capabilities),
+        "url": f"{base_url}/v1/Services/{entry.service_sid}/PhoneNumbers/{entry.sid}",
+    }
+
+
+def meta(page: PoolPage, list_url: str, page_token: str | None) -> dict[str, Any]:
+    """Build Twilio's paging block; neighbour URLs are absolute, on this server, or null."""
+
+    def page_url(index: int, token: str | None) -> str:
+        query = {"PageSize": page.page_size, "Page": index}
+        if token:
+            query["PageToken"] = token
+        return f"{list_url}?{urlencode(query)}"
+
+    return {
+        "page": page.page,
+        "page_size": page.page_size,
+        "first_page_url": page_url(0, None),
+        "previous_page_url": page_url(max(page.page - 1, 0), page.previous_token)
+        if page.previous_token
+        else None,
+        "url": page_url(page.page, page_token),
+        "next_page_url": page_url(page.page + 1, page.next_token) if page.next_token else None,
+        "key": "phone_numbers",
+    }

@@ -1,0 +1,7 @@
+"""Allow `python -m twilio_fake`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,52 @@
+"""The application factory: openapi.yaml and control.yaml routed by connexion onto handlers/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import connexion
+from connexion.exceptions import ProblemException
+from connexion.middleware import MiddlewarePosition
+from starlette.exceptions import HTTPException
+
+from . import fixtures, http_errors
+from .config import Settings
+from .edge import EdgeMiddleware
+from .exceptions import TwilioError
+from .models import Backend
+
+SPEC_DIR = Path(__file__).resolve().parent.parent
+TWILIO_SPEC = "openapi.yaml"
+CONTROL_SPEC = "control.yaml"
+
+
+def create_backend(settings: Settings) -> Backend:
+    """Open the database and load the fixture file (or the demo) into it."""
+    accounts = fixtures.load_file(settings.fixtures) if settings.fixtures else fixtures.demo()
+    return Backend(settings.database, accounts, pool_limit=settings.pool_limit)
+
+
+def create_app(settings: Settings | None = None, backend: Backend | None = None) -> connexion.FlaskApp:
+    """Create and configure the fake."""
+    settings = settings or Settings()
+    backend = backend or create_backend(settings)
+    app = connexion.FlaskApp(__name__, specification_dir=SPEC_DIR)
+    common = {
+        "strict_validation": True,  # unknown query or form parameters are errors, not ignored
+        "validate_responses": settings.validate_responses,
+        "swagger_ui_options": connexion.options.SwaggerUIOptions(swagger_ui_path="/docs"),
+    }
+    app.add_api(TWILIO_SPEC, **common)
+    app.add_api(CONTROL_SPEC, **common)
+    app.add_middleware(
+        EdgeMiddleware,
+        position=MiddlewarePosition.BEFORE_EXCEPTION,
+        backend=backend,
+        public_url=settings.public_url,
+    )
+    app.add_error_handler(TwilioError, http_errors.twilio_error)
+    app.add_error_handler(ProblemException, http_errors.framework_error)
+    app.add_error_handler(HTTPException, http_errors.framework_error)
+    app.add_error_handler(Exception, http_errors.unexpected_error)
+    app.app.config["BACKEND"] = backend  # for tests and tools that hold the app
+    return app

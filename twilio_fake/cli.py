@@ -1,0 +1,89 @@
+"""The `twilio-fake` command: serve the fake with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import uvicorn
+
+from . import fixtures
+from .app import create_app, create_backend
+from .config import ENV_PREFIX, Settings
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    defaults = Settings()
+    parser = argparse.ArgumentParser(
+        prog="twilio-fake",
+        description="Serve a stateful fake of Twilio's Messaging Service phone number pool.",
+        epilog=f"Every option can also be set as an environment variable {ENV_PREFIX}<OPTION>, "
+        f"e.g. {ENV_PREFIX}PORT=9000. Options on the command line win.",
+    )
+    parser.add_argument("--host", help=f"interface to bind (default {defaults.host})")
+    parser.add_argument("--port", type=int, help=f"port to listen on (default {defaults.port})")
+    parser.add_argument(
+        "--database",
+        help=f"SQLite file, ':memory:' or a SQLAlchemy URL (default {defaults.database})",
+    )
+    parser.add_argument("--fixtures", help="fixture YAML file (default: the built-in demo)")
+    parser.add_argument(
+        "--public-url",
+        help="base URL written into responses, e.g. https://fake.example (default: from the request)",
+    )
+    parser.add_argument(
+        "--pool-limit", type=int, help=f"phone numbers per service (default {defaults.pool_limit})"
+    )
+    parser.add_argument(
+        "--validate-responses",
+        action="store_true",
+        default=None,
+        help="check every response against openapi.yaml (a 500 on a mismatch)",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = Settings.from_env(**vars(args))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        backend = create_backend(settings)
+    except fixtures.FixtureError as err:
+        print(f"twilio-fake: {err}", file=sys.stderr)
+        return 2
+    app = create_app(settings, backend)
+    print(banner(settings), flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    return 0
+
+
+def banner(settings: Settings) -> str:
+    """Tell the user where the fake is and, for the demo, how to call it."""
+    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    lines = [
+        f"twilio-fake serving {base}/v1/Services/{{ServiceSid}}/PhoneNumbers",
+        f"  database: {settings.database}    fixtures: {settings.fixtures or 'built-in demo'}",
+        f"  docs:     {base}/v1/docs    control: {base}/_fake/health",
+    ]
+    if not settings.fixtures:
+        demo = fixtures.demo()[0]
+        key_sid, key_secret = next(iter(demo.api_keys.items()))
+        service = next(iter(demo.services))
+        number = demo.incoming_phone_numbers[0].sid
+        lines += [
+            "demo credentials:",
+            f"  account {demo.sid}  auth token {demo.auth_token}",
+            f"  API key {key_sid}  secret {key_secret}",
+            f"  service {service}, incoming numbers PN…01 to PN…05",
+            "try:",
+            f"  curl -u {demo.sid}:{demo.auth_token} -X POST {base}/v1/Services/{service}/PhoneNumbers "
+            f"--data-urlencode PhoneNumberSid={number}",
+            f"  curl -u {demo.sid}:{demo.auth_token} {base}/v1/Services/{service}/PhoneNumbers",
+        ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""The database: table definitions and an engine set up for safe concurrent use.
+
+SQLAlchemy Core only, so that the same statements run on SQLite (the default) and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+)
+from sqlalchemy.pool import StaticPool
+
+metadata = MetaData()
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("sid", String(34), primary_key=True),
+    # SHA-256 of the auth token: the token itself is never stored.
+    Column("auth_token_hash", String(64), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("sid", String(34), primary_key=True),
+    Column("account_sid", String(34), ForeignKey("accounts.sid"), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+)
+
+services = Table(
+    "services",
+    metadata,
+    Column("sid", String(34), primary_key=True),
+    Column("account_sid", String(34), ForeignKey("accounts.sid"), nullable=False, index=True),
+    Column("friendly_name", String(64), nullable=False),
+)
+
+incoming_phone_numbers = Table(
+    "incoming_phone_numbers",
+    metadata,
+    Column("sid", String(34), primary_key=True),
+    Column("account_sid", String(34), ForeignKey("accounts.sid"), nullable=False, index=True),
+    Column("phone_number", String(16), nullable=False),
+    Column("country_code", String(2), nullable=False),
+    Column("capabilities", JSON, nullable=False),
+)
+
+# The pools. `seq` gives the stable, oldest-first order that paging walks; a phone number sits in
+# at most one pool, which the unique `sid` enforces even under concurrent writers. The entry's
+# account is its number's (and its service's) account, so it is not stored twice.
+pool_entries = Table(
+    "pool_entries",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("sid", String(34), ForeignKey("incoming_phone_numbers.sid"), nullable=False, unique=True),
+    Column("service_sid", String(34), ForeignKey("services.sid"), nullable=False),
+    Column("date_created", DateTime, nullable=False),
+    Column("date_updated", DateTime, nullable=False),
+    Index("ix_pool_entries_service_seq", "service_sid", "seq"),
+)
+
+# Server-wide values that must survive restarts and be shared by every worker (the key that
+# signs page tokens).
+settings = Table(
+    "fake_settings",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(256), nullable=False),
+)
+
+MEMORY = ":memory:"
+
+
+def database_url(database: str) -> str:
+    """Turn the DATABASE setting (a file path, ':memory:' or a SQLAlchemy URL) into a URL."""
+    if database == MEMORY:
+        return "sqlite://"
+    if "://" in database:
+        return database
+    return f"sqlite:///{Path(database).expanduser().resolve()}"
+
+
+class Database:
+    """An engine plus the two kinds of transaction the rules need: read, and exclusive write."""
+
+    def __init__(self, database: str) -> None:
+        url = database_url(database)
+        self.is_sqlite = url.startswith("sqlite")
+        self.in_memory = url == "sqlite://"
+        self.engine = self._create_engine(url)
+        # One shared in-memory connection cannot hold two transactions at once: serialise them.
+        self._memory_lock = threading.RLock() if self.in_memory else None
+        metadata.create_all(self.engine)
+
+    def _create_engine(self, url: str) -> Engine:
+        if not self.is_sqlite:
+            return create_engine(url, pool_pre_ping=True)
+        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+        if self.in_memory:
+            kwargs["poolclass"] = StaticPool
+        engine = create_engine(url, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _configure(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy's "begin" hook below emit BEGIN itself, so writes can take the
+            # write lock up front (BEGIN IMMEDIATE) instead of failing to upgrade it later.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            if not self.in_memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=10000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            immediate = connection.get_execution_options().get("write", False)
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """Yield a connection inside a read transaction."""
+        with self._memory_lock or nullcontext(), self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """Yield a connection inside a transaction that holds the database's write lock.
+
+        On SQLite this is BEGIN IMMEDIATE, so check-then-insert rules (one number per pool, the
+        pool limit) cannot interleave between workers. Other databases lock the rows involved
+        with SELECT ... FOR UPDATE in the rules themselves.
+        """
+        with self._memory_lock or nullcontext(), self.engine.connect() as conn:
+            conn.execution_options(write=True)
+            with conn.begin():
+                yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,87 @@
+"""The outermost middleware: Twilio's response headers, CORS preflights, and the request context."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .models import Backend
+
+# Recorded on Twilio's own responses; a browser needs them to call the API from a page.
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": (
+        "Accept, Authorization, Content-Type, If-Match, If-Modified-Since, If-None-Match, "
+        "If-Unmodified-Since"
+    ),
+    "Access-Control-Allow-Credentials": "true",
+    "Access-Control-Expose-Headers": "ETag",
+}
+
+_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+
+
+def new_request_id() -> str:
+    return "RQ" + uuid.uuid4().hex
+
+
+class EdgeMiddleware:
+    """Stamp every response, answer preflights, and give handlers the backend and base URL.
+
+    It sits outside connexion's exception middleware, so error responses get the same headers.
+    The backend and the public base URL go into connexion's request context, from which
+    connexion passes them to any handler (or security function) that asks for them by name.
+    """
+
+    def __init__(self, app: ASGIApp, *, backend: Backend, public_url: str | None = None) -> None:
+        self.app = app
+        self.backend = backend
+        self.public_url = public_url.rstrip("/") if public_url else None
+
+    def base_url(self, scope: Scope) -> str:
+        """Return the URL clients reach this server at: the configured one, else the request's."""
+        if self.public_url:
+            return self.public_url
+        host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
+        if not _HOST.fullmatch(host):
+            server_host, server_port = scope.get("server") or ("127.0.0.1", 80)
+            host = f"{server_host}:{server_port}"
+        return f"{scope.get('scheme', 'http')}://{host}"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        stamp = {"Twilio-Request-Id": new_request_id(), **CORS_HEADERS}
+
+        if scope["method"] == "OPTIONS" and any(
+            k == b"access-control-request-method" for k, _ in scope["headers"]
+        ):
+            # A CORS preflight carries no credentials by design: answer it here.
+            await send({"type": "http.response.start", "status": 204, "headers": _encode(stamp)})
+            await send({"type": "http.response.body", "body": b""})
+            return
+
+        context = scope.setdefault("extensions", {}).setdefault("connexion_context", {})
+        context["backend"] = self.backend
+        context["base_url"] = self.base_url(scope)
+
+        async def send_stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in stamp.items():
+                    headers[name] = value
+                headers["Twilio-Request-Duration"] = f"{time.perf_counter() - started:.3f}"
+            await send(message)
+
+        await self.app(scope, receive, send_stamped)
+
+
+def _encode(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]

@@ -1,0 +1,116 @@
+"""Every error the fake can answer, one class each, with Twilio's HTTP status and error code."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+MORE_INFO = "https://www.twilio.com/docs/errors/{code}"
+
+
+class TwilioError(Exception):
+    """An error that leaves the server as Twilio's JSON error body."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[int] = 20001
+    default_message: ClassVar[str] = "Invalid request"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        detail: str | None = None,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.detail = detail
+        self.details = details
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+    def body(self) -> dict[str, Any]:
+        """Return the error in the shape Twilio's SDKs parse."""
+        body: dict[str, Any] = {
+            "code": self.code,
+            "message": self.message,
+            "more_info": MORE_INFO.format(code=self.code),
+            "status": self.status,
+        }
+        if self.detail is not None:
+            body["detail"] = self.detail
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+# 400 -----------------------------------------------------------------------------------------
+class InvalidParameter(TwilioError):
+    """A parameter is missing or malformed (Twilio's generic 20001)."""
+
+    status, code = 400, 20001
+
+
+class PageSizeTooLarge(TwilioError):
+    status, code = 400, 20007
+    default_message = "Page size too large: PageSize must be at most 1000"
+
+
+class InvalidPageToken(TwilioError):
+    status, code = 400, 20001
+    default_message = "Invalid PageToken: use the URLs in meta as the server returned them"
+
+
+class PhoneNumberNotInAccount(TwilioError):
+    """The PN sid is not one of the account's incoming phone numbers."""
+
+    status, code = 400, 21421
+
+
+class ServicePoolFull(TwilioError):
+    status, code = 400, 21714
+
+
+# 401 / 404 / 405 / 409 / 415 / 429 / 500 ----------------------------------------------------
+class AuthenticationFailed(TwilioError):
+    status, code = 401, 20003
+    default_message = "Authentication Error - invalid username"
+
+
+class ResourceNotFound(TwilioError):
+    status, code = 404, 20404
+
+    @classmethod
+    def at(cls, resource_path: str) -> ResourceNotFound:
+        """Name the missing resource the way Twilio does (its path without the version)."""
+        return cls(f"The requested resource {resource_path} was not found")
+
+
+class MethodNotAllowed(TwilioError):
+    status, code = 405, 20004
+    default_message = "Method not allowed"
+
+
+class PhoneNumberAlreadyInService(TwilioError):
+    status, code = 409, 21710
+    default_message = "Phone Number or Short Code is already in the Messaging Service."
+
+
+class PhoneNumberInAnotherService(TwilioError):
+    status, code = 409, 21712
+    default_message = "Phone Number or Short Code is associated with another Messaging Service."
+
+
+class UnsupportedMediaType(TwilioError):
+    """Twilio has no code of its own for this; 20001 says the parameters could not be read."""
+
+    status, code = 415, 20001
+
+
+class TooManyRequests(TwilioError):
+    status, code = 429, 20429
+    default_message = "Too many requests"
+
+
+class InternalServerError(TwilioError):
+    status, code = 500, 20500
+    default_message = "Internal Server Error"

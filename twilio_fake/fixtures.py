@@ -1,0 +1,149 @@
+"""Fixture documents: the accounts, API keys, services and incoming numbers the fake starts with."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import phonenumbers
+import yaml
+
+CAPABILITIES = ("MMS", "SMS", "Voice")  # Twilio's names, in the order Twilio lists them
+
+
+class FixtureError(ValueError):
+    """A fixture document that does not follow the documented layout."""
+
+
+@dataclass(frozen=True)
+class IncomingNumber:
+    sid: str
+    phone_number: str
+    country_code: str
+    capabilities: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Account:
+    sid: str
+    auth_token: str
+    api_keys: dict[str, str] = field(default_factory=dict)  # key sid -> secret
+    services: dict[str, str] = field(default_factory=dict)  # service sid -> friendly name
+    incoming_phone_numbers: tuple[IncomingNumber, ...] = ()
+
+
+def _sid(value: Any, prefix: str, where: str) -> str:
+    if not isinstance(value, str) or not re.fullmatch(prefix + r"[0-9a-fA-F]{32}", value):
+        raise FixtureError(f"{where}: sid must be {prefix} followed by 32 hex digits, got {value!r}")
+    return value
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise FixtureError(f"{where} must be a non-empty string")
+    return value
+
+
+def country_of(e164: str) -> str:
+    """Return the ISO 3166 alpha-2 country of an E.164 number, or raise FixtureError."""
+    try:
+        parsed = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException as err:
+        raise FixtureError(f"{e164!r} is not an E.164 phone number: {err}") from None
+    if phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164) != e164:
+        raise FixtureError(f"{e164!r} is not in E.164 form (+ country code, then digits only)")
+    # Fictional numbers such as +1 415 555 0100 match no region's rules; fall back to the main
+    # country of their calling code (US for +1), which is what a reader would expect.
+    region = phonenumbers.region_code_for_number(parsed) or phonenumbers.region_code_for_country_code(
+        parsed.country_code
+    )
+    if not region or region == phonenumbers.UNKNOWN_REGION:
+        raise FixtureError(f"{e164!r}: no country uses calling code +{parsed.country_code}")
+    return region
+
+
+def _incoming_number(entry: Any, where: str) -> IncomingNumber:
+    if not isinstance(entry, dict):
+        raise FixtureError(f"{where} must be a mapping")
+    capabilities = entry.get("capabilities", list(CAPABILITIES))
+    if not isinstance(capabilities, list) or not set(capabilities) <= set(CAPABILITIES):
+        raise FixtureError(f"{where}: capabilities must be a list drawn from {list(CAPABILITIES)}")
+    phone_number = _text(entry.get("phone_number"), f"{where}.phone_number")
+    return IncomingNumber(
+        sid=_sid(entry.get("sid"), "PN", where),
+        phone_number=phone_number,
+        country_code=country_of(phone_number),
+        capabilities=tuple(c for c in CAPABILITIES if c in capabilities),
+    )
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise FixtureError(f"{where} must be a list")
+    return value
+
+
+def parse(document: Any) -> list[Account]:
+    """Check a fixture document (already loaded from YAML or JSON) and return its accounts."""
+    if not isinstance(document, dict) or not isinstance(document.get("accounts"), list):
+        raise FixtureError("a fixture document is a mapping with a list under 'accounts'")
+    parsed = []
+    for i, raw in enumerate(document["accounts"]):
+        where = f"accounts[{i}]"
+        if not isinstance(raw, dict):
+            raise FixtureError(f"{where} must be a mapping")
+        keys, services = {}, {}
+        for j, key in enumerate(_list(raw.get("api_keys"), f"{where}.api_keys")):
+            key_where = f"{where}.api_keys[{j}]"
+            if not isinstance(key, dict):
+                raise FixtureError(f"{key_where} must be a mapping")
+            keys[_sid(key.get("sid"), "SK", key_where)] = _text(key.get("secret"), f"{key_where}.secret")
+        for j, service in enumerate(_list(raw.get("services"), f"{where}.services")):
+            service_where = f"{where}.services[{j}]"
+            if not isinstance(service, dict):
+                raise FixtureError(f"{service_where} must be a mapping")
+            name = service.get("friendly_name") or service.get("sid")
+            services[_sid(service.get("sid"), "MG", service_where)] = str(name)[:64]
+        numbers = tuple(
+            _incoming_number(entry, f"{where}.incoming_phone_numbers[{j}]")
+            for j, entry in enumerate(
+                _list(raw.get("incoming_phone_numbers"), f"{where}.incoming_phone_numbers")
+            )
+        )
+        parsed.append(
+            Account(
+                sid=_sid(raw.get("sid"), "AC", where),
+                auth_token=_text(raw.get("auth_token"), f"{where}.auth_token"),
+                api_keys=keys,
+                services=services,
+                incoming_phone_numbers=numbers,
+            )
+        )
+    return parsed
+
+
+def load_text(text: str | bytes) -> list[Account]:
+    """Parse a fixture document given as YAML (or JSON, which YAML reads too)."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise FixtureError(f"not valid YAML or JSON: {err}") from None
+    return parse(document)
+
+
+def load_file(path: str | Path) -> list[Account]:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as err:
+        raise FixtureError(f"cannot read fixture file {path}: {err.strerror}") from None
+    return load_text(text)
+
+
+def demo() -> list[Account]:
+    """Return the built-in demo fixtures (twilio_fake/demo_fixtures.yaml)."""
+    return load_text(resources.files(__package__).joinpath("demo_fixtures.yaml").read_text())

@@ -1,0 +1,345 @@
+"""The rules and state of Messaging Service phone number pools; nothing here knows about HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, exists, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from . import db
+from .exceptions import (
+    InvalidParameter,
+    PhoneNumberAlreadyInService,
+    PhoneNumberInAnotherService,
+    PhoneNumberNotInAccount,
+    ResourceNotFound,
+    ServicePoolFull,
+)
+from .fixtures import Account
+from .paging import PageCursor, PageTokens
+
+DEFAULT_POOL_LIMIT = 400  # Twilio's documented default per Messaging Service
+DEFAULT_PAGE_SIZE = 50
+
+
+def utcnow() -> datetime:
+    """Return the current UTC time as stored: naive, whole seconds (Twilio's dates have none)."""
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+# Compared against when a user name is unknown, so that a miss costs as much as a hit.
+_NO_SUCH_SECRET = _digest(secrets.token_hex(32))
+
+
+@dataclass(frozen=True)
+class PoolEntry:
+    """A phone number in a service's pool."""
+
+    sid: str
+    account_sid: str
+    service_sid: str
+    phone_number: str
+    country_code: str
+    capabilities: tuple[str, ...]
+    date_created: datetime
+    date_updated: datetime
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a pool, with the tokens of its neighbours (None at the ends)."""
+
+    entries: list[PoolEntry]
+    page: int
+    page_size: int
+    previous_token: str | None
+    next_token: str | None
+
+
+@dataclass(frozen=True)
+class Counts:
+    accounts: int
+    services: int
+    incoming_phone_numbers: int
+    pool_entries: int
+
+
+_entry_columns = (
+    db.pool_entries.c.seq,
+    db.pool_entries.c.sid,
+    db.incoming_phone_numbers.c.account_sid,
+    db.pool_entries.c.service_sid,
+    db.incoming_phone_numbers.c.phone_number,
+    db.incoming_phone_numbers.c.country_code,
+    db.incoming_phone_numbers.c.capabilities,
+    db.pool_entries.c.date_created,
+    db.pool_entries.c.date_updated,
+)
+_entries = select(*_entry_columns).join_from(
+    db.pool_entries,
+    db.incoming_phone_numbers,
+    db.pool_entries.c.sid == db.incoming_phone_numbers.c.sid,
+)
+
+
+def _entry(row: Row[Any]) -> PoolEntry:
+    return PoolEntry(
+        sid=row.sid,
+        account_sid=row.account_sid,
+        service_sid=row.service_sid,
+        phone_number=row.phone_number,
+        country_code=row.country_code,
+        capabilities=tuple(row.capabilities),
+        date_created=row.date_created,
+        date_updated=row.date_updated,
+    )
+
+
+def _pool_path(service_sid: str) -> str:
+    return f"/Services/{service_sid}/PhoneNumbers"
+
+
+class Backend:
+    """All pools of all accounts, kept in one database."""
+
+    def __init__(
+        self,
+        database: str = db.MEMORY,
+        fixtures: Iterable[Account] = (),
+        *,
+        pool_limit: int = DEFAULT_POOL_LIMIT,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db.Database(database)
+        self.startup_fixtures = list(fixtures)
+        self.pool_limit = pool_limit
+        self.clock = clock
+        self.tokens = PageTokens(self._page_token_key())
+        self.load(self.startup_fixtures)
+
+    def _page_token_key(self) -> bytes:
+        """Read the key that signs page tokens, creating it once per database."""
+        with self.db.write() as conn:
+            key = conn.scalar(select(db.settings.c.value).where(db.settings.c.name == "page_key"))
+            if key is None:
+                key = secrets.token_hex(32)
+                conn.execute(insert(db.settings).values(name="page_key", value=key))
+        return bytes.fromhex(key)
+
+    # -- fixtures ---------------------------------------------------------------------------
+    def load(self, accounts: Iterable[Account]) -> None:
+        """Add or update accounts and what they own; pool entries are left as they are."""
+        with self.db.write() as conn:
+            for account in accounts:
+                _upsert(conn, db.accounts, account.sid, auth_token_hash=_digest(account.auth_token))
+                for key_sid, secret in account.api_keys.items():
+                    _upsert(
+                        conn, db.api_keys, key_sid, account_sid=account.sid, secret_hash=_digest(secret)
+                    )
+                for service_sid, name in account.services.items():
+                    _upsert(conn, db.services, service_sid, account_sid=account.sid, friendly_name=name)
+                for number in account.incoming_phone_numbers:
+                    _upsert(
+                        conn,
+                        db.incoming_phone_numbers,
+                        number.sid,
+                        account_sid=account.sid,
+                        phone_number=number.phone_number,
+                        country_code=number.country_code,
+                        capabilities=list(number.capabilities),
+                    )
+
+    def reset(self) -> None:
+        """Drop every pool entry and everything loaded since start-up, then reload the start-up fixtures."""
+        with self.db.write() as conn:
+            for table in (
+                db.pool_entries,
+                db.incoming_phone_numbers,
+                db.services,
+                db.api_keys,
+                db.accounts,
+            ):
+                conn.execute(delete(table))
+        self.load(self.startup_fixtures)
+
+    def counts(self) -> Counts:
+        with self.db.read() as conn:
+            return Counts(
+                *(
+                    conn.scalar(select(func.count()).select_from(table)) or 0
+                    for table in (db.accounts, db.services, db.incoming_phone_numbers, db.pool_entries)
+                )
+            )
+
+    # -- authentication ---------------------------------------------------------------------
+    def authenticate(self, username: str, password: str) -> str | None:
+        """Return the Account SID that the credentials belong to, or None.
+
+        The user name is an Account SID (password: its auth token) or an API Key SID (password:
+        the key's secret). Secrets are stored as SHA-256 digests and compared in constant time.
+        """
+        if username.startswith("AC"):
+            query = select(db.accounts.c.sid.label("account_sid"), db.accounts.c.auth_token_hash)
+            query = query.where(db.accounts.c.sid == username)
+        elif username.startswith("SK"):
+            query = select(db.api_keys.c.account_sid, db.api_keys.c.secret_hash)
+            query = query.where(db.api_keys.c.sid == username)
+        else:
+            query = None
+        row = None
+        if query is not None:
+            with self.db.read() as conn:
+                row = conn.execute(query).first()
+        stored = row[1] if row else _NO_SUCH_SECRET
+        if hmac.compare_digest(_digest(password), stored) and row is not None:
+            return str(row.account_sid)
+        return None
+
+    # -- the pool ---------------------------------------------------------------------------
+    def add_phone_number(self, account_sid: str, service_sid: str, phone_number_sid: str) -> PoolEntry:
+        """Put one of the account's incoming numbers into a service's pool."""
+        try:
+            with self.db.write() as conn:
+                # FOR UPDATE serialises adds to one service on databases with row locks; SQLite
+                # already holds the database's write lock (see Database.write).
+                service = conn.execute(
+                    select(db.services.c.sid)
+                    .where(db.services.c.sid == service_sid, db.services.c.account_sid == account_sid)
+                    .with_for_update()
+                ).first()
+                if service is None:
+                    raise ResourceNotFound.at(_pool_path(service_sid))
+                self._check_can_add(conn, account_sid, service_sid, phone_number_sid)
+                now = self.clock()
+                conn.execute(
+                    insert(db.pool_entries).values(
+                        sid=phone_number_sid,
+                        service_sid=service_sid,
+                        date_created=now,
+                        date_updated=now,
+                    )
+                )
+                return _entry(conn.execute(_entries.where(db.pool_entries.c.sid == phone_number_sid)).one())
+        except IntegrityError:
+            # Another writer added the same number between our check and our insert (possible
+            # only on databases without a global write lock): report what it did.
+            with self.db.read() as conn:
+                self._check_can_add(conn, account_sid, service_sid, phone_number_sid)
+            raise
+
+    def _check_can_add(
+        self, conn: Connection, account_sid: str, service_sid: str, phone_number_sid: str
+    ) -> None:
+        owned = conn.scalar(
+            select(exists().where(
+                db.incoming_phone_numbers.c.sid == phone_number_sid,
+                db.incoming_phone_numbers.c.account_sid == account_sid,
+            ))
+        )
+        if not owned:
+            raise PhoneNumberNotInAccount(
+                f"PhoneNumberSid {phone_number_sid} is not an incoming phone number of this account"
+            )
+        current_service = conn.scalar(
+            select(db.pool_entries.c.service_sid).where(db.pool_entries.c.sid == phone_number_sid)
+        )
+        if current_service == service_sid:
+            raise PhoneNumberAlreadyInService()
+        if current_service is not None:
+            raise PhoneNumberInAnotherService()
+        size = conn.scalar(
+            select(func.count()).select_from(db.pool_entries).where(db.pool_entries.c.service_sid == service_sid)
+        )
+        if size is not None and size >= self.pool_limit:
+            raise ServicePoolFull(
+                f"The Messaging Service {service_sid} already holds {size} phone numbers, "
+                f"its limit is {self.pool_limit}"
+            )
+
+    def get_phone_number(self, account_sid: str, service_sid: str, sid: str) -> PoolEntry:
+        with self.db.read() as conn:
+            row = conn.execute(
+                _entries.where(
+                    db.pool_entries.c.sid == sid,
+                    db.pool_entries.c.service_sid == service_sid,
+                    db.incoming_phone_numbers.c.account_sid == account_sid,
+                )
+            ).first()
+        if row is None:
+            raise ResourceNotFound.at(f"{_pool_path(service_sid)}/{sid}")
+        return _entry(row)
+
+    def remove_phone_number(self, account_sid: str, service_sid: str, sid: str) -> None:
+        owned_numbers = select(db.incoming_phone_numbers.c.sid).where(
+            db.incoming_phone_numbers.c.account_sid == account_sid
+        )
+        with self.db.write() as conn:
+            removed = conn.execute(
+                delete(db.pool_entries).where(
+                    db.pool_entries.c.sid == sid,
+                    db.pool_entries.c.service_sid == service_sid,
+                    db.pool_entries.c.sid.in_(owned_numbers),
+                )
+            ).rowcount
+        if not removed:
+            raise ResourceNotFound.at(f"{_pool_path(service_sid)}/{sid}")
+
+    def list_phone_numbers(
+        self,
+        account_sid: str,
+        service_sid: str,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        page: int | None = None,
+        page_token: str | None = None,
+    ) -> Page:
+        """Return one page of a pool, oldest entry first.
+
+        With a token, the page is the `page_size` entries after (or before) the token's boundary;
+        without one, `page` counts pages from the start.
+        """
+        cursor = self.tokens.read(page_token, service_sid) if page_token else None
+        if cursor is not None and page is not None and page != cursor.page:
+            raise InvalidParameter(f"Page {page} does not match the PageToken, which is for page {cursor.page}")
+        seq = db.pool_entries.c.seq
+        in_pool = db.pool_entries.c.service_sid == service_sid
+        with self.db.read() as conn:
+            if not conn.scalar(
+                select(exists().where(db.services.c.sid == service_sid, db.services.c.account_sid == account_sid))
+            ):
+                raise ResourceNotFound.at(_pool_path(service_sid))
+            query = _entries.where(in_pool).limit(page_size)
+            if cursor is None:
+                index = page or 0
+                rows = conn.execute(query.order_by(seq).offset(index * page_size)).all()
+            elif cursor.direction == "after":
+                index = cursor.page
+                rows = conn.execute(query.where(seq > cursor.seq).order_by(seq)).all()
+            else:
+                index = cursor.page
+                rows = list(reversed(conn.execute(query.where(seq < cursor.seq).order_by(seq.desc())).all()))
+            previous_token = next_token = None
+            if rows:
+                first, last = rows[0].seq, rows[-1].seq
+                if conn.scalar(select(exists().where(in_pool, seq < first))):
+                    previous_token = self.tokens.issue(PageCursor(service_sid, max(index - 1, 0), "before", first))
+                if conn.scalar(select(exists().where(in_pool, seq > last))):
+                    next_token = self.tokens.issue(PageCursor(service_sid, index + 1, "after", last))
+        return Page([_entry(row) for row in rows], index, page_size, previous_token, next_token)
+
+
+def _upsert(conn: Connection, table: Any, sid: str, **values: Any) -> None:
+    """Insert a row keyed by `sid`, or update it if it exists (portable across databases)."""
+    if conn.execute(update(table).where(table.c.sid == sid).values(**values)).rowcount == 0:
+        conn.execute(insert(table).values(sid=sid, **values))
