@@ -26,6 +26,9 @@ CORS_HEADERS = {
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 
+STAMP_KEY = "twilio_fake.stamp"  # where a request's response headers wait in the ASGI scope
+
+
 def new_request_id() -> str:
     return "RQ" + uuid.uuid4().hex
 
@@ -57,8 +60,9 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
         stamp = {"Twilio-Request-Id": new_request_id(), **CORS_HEADERS}
+        extensions = scope.setdefault("extensions", {})
+        extensions[STAMP_KEY] = stamp
 
         if scope["method"] == "OPTIONS" and any(
             k == b"access-control-request-method" for k, _ in scope["headers"]
@@ -68,19 +72,40 @@ class EdgeMiddleware:
             await send({"type": "http.response.body", "body": b""})
             return
 
-        context = scope.setdefault("extensions", {}).setdefault("connexion_context", {})
+        context = extensions.setdefault("connexion_context", {})
         context["backend"] = self.backend
         context["base_url"] = self.base_url(scope)
+        await self.app(scope, receive, stamping(send, stamp, started=time.perf_counter()))
 
-        async def send_stamped(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in stamp.items():
-                    headers[name] = value
+
+class StampInnerResponses:
+    """Apply the request's stamp again deep in the stack, where connexion validates responses.
+
+    Connexion's response validation sits inside EdgeMiddleware and checks that the headers the
+    spec marks as required are present, so they must be on the response before it gets there.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        stamp = scope.get("extensions", {}).get(STAMP_KEY)
+        await self.app(scope, receive, stamping(send, stamp) if stamp else send)
+
+
+def stamping(send: Send, stamp: dict[str, str], started: float | None = None) -> Send:
+    """Wrap `send` so that the response start carries the stamp (and, outermost, the duration)."""
+
+    async def send_stamped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = MutableHeaders(scope=message)
+            for name, value in stamp.items():
+                headers[name] = value
+            if started is not None:
                 headers["Twilio-Request-Duration"] = f"{time.perf_counter() - started:.3f}"
-            await send(message)
+        await send(message)
 
-        await self.app(scope, receive, send_stamped)
+    return send_stamped
 
 
 def _encode(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:

@@ -106,6 +106,14 @@ class UnsupportedMediaType(TwilioError):
     status, code = 415, 20001
 
 
+class ClientError(TwilioError):
+    """Any other 4xx the framework answers (none is expected from openapi.yaml's operations)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status  # type: ignore[misc]  # one class for several statuses
+
+
 class TooManyRequests(TwilioError):
     status, code = 429, 20429
     default_message = "Too many requests"

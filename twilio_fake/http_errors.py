@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from collections.abc import Iterable
 
 from connexion.exceptions import ProblemException
 from connexion.lifecycle import ConnexionRequest, ConnexionResponse
@@ -14,6 +16,28 @@ from . import exceptions as errors
 log = logging.getLogger(__name__)
 
 API_VERSION_PREFIX = "/v1"  # Twilio names resources without it in its 404 messages
+
+
+class AllowedMethods:
+    """Which methods each path of the specs supports, for the `Allow` header of a 405.
+
+    Connexion registers one route per operation, so the router's own 405 names only the first
+    route that matched the path; the spec knows them all.
+    """
+
+    def __init__(self, specs: Iterable[tuple[str, dict]]) -> None:
+        self._routes: list[tuple[re.Pattern[str], str]] = []
+        for base_path, spec in specs:
+            for template, item in spec.get("paths", {}).items():
+                pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(base_path + template))
+                methods = sorted(m.upper() for m in item if m in _HTTP_METHODS)
+                self._routes.append((re.compile(pattern), ", ".join(methods)))
+
+    def __call__(self, path: str) -> str:
+        return next((methods for pattern, methods in self._routes if pattern.fullmatch(path)), "")
+
+
+_HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
 def render(error: errors.TwilioError) -> ConnexionResponse:
@@ -34,15 +58,19 @@ def twilio_error(_request: ConnexionRequest, exc: Exception) -> ConnexionRespons
     return render(exc)
 
 
-def framework_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+class FrameworkErrors:
     """Translate connexion's problems and starlette's HTTP exceptions (routing, validation, auth)."""
-    if isinstance(exc, ProblemException):
-        status, detail = exc.status_code, str(exc.detail or exc.title or "")
-    else:
-        assert isinstance(exc, HTTPException)
-        status, detail = exc.status_code, str(exc.detail or "")
-    headers = dict(getattr(exc, "headers", None) or {})
-    return render(translate(request, status, detail, headers))
+
+    def __init__(self, allowed_methods: AllowedMethods) -> None:
+        self.allowed_methods = allowed_methods
+
+    def __call__(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        if isinstance(exc, ProblemException):
+            status, detail = exc.status_code, str(exc.detail or exc.title or "")
+        else:
+            assert isinstance(exc, HTTPException)
+            status, detail = exc.status_code, str(exc.detail or "")
+        return render(translate(request, status, detail, self.allowed_methods))
 
 
 def unexpected_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
@@ -51,13 +79,14 @@ def unexpected_error(request: ConnexionRequest, exc: Exception) -> ConnexionResp
 
 
 def translate(
-    request: ConnexionRequest, status: int, detail: str, headers: dict[str, str]
+    request: ConnexionRequest, status: int, detail: str, allowed_methods: AllowedMethods
 ) -> errors.TwilioError:
     """Choose the Twilio error for a framework error of the given status."""
     if status == 400:
         if _page_size_too_large(request):
             return errors.PageSizeTooLarge()
-        return errors.InvalidParameter(_parameter_message(detail))
+        # Our validators (validation.py) already phrase the message; keep its first line only.
+        return errors.InvalidParameter(detail.split("\n", 1)[0] or "Invalid parameter")
     if status == 401:
         if request.headers.get("authorization"):
             return errors.AuthenticationFailed(detail="Your AccountSid or AuthToken was incorrect.")
@@ -68,7 +97,7 @@ def translate(
             path = path[len(API_VERSION_PREFIX) :]
         return errors.ResourceNotFound.at(path)
     if status == 405:
-        allow = headers.get("Allow") or headers.get("allow") or ""
+        allow = allowed_methods(request.url.path)
         return errors.MethodNotAllowed(
             f"Method {request.method} not allowed on this resource; allowed: {allow}",
             headers={"Allow": allow},
@@ -80,9 +109,7 @@ def translate(
             "send the parameters as application/x-www-form-urlencoded"
         )
     if 400 <= status < 500:
-        error = errors.InvalidParameter(detail or "Invalid request")
-        error.status = status  # type: ignore[misc]  # keep the framework's 4xx status
-        return error
+        return errors.ClientError(status, detail.split("\n", 1)[0] or "Invalid request")
     log.error("framework error %s on %s %s: %s", status, request.method, request.url.path, detail)
     return errors.InternalServerError()
 
@@ -91,11 +118,3 @@ def _page_size_too_large(request: ConnexionRequest) -> bool:
     """PageSize over 1000 has a code of its own (20007) among Twilio's validation errors."""
     value = request.query_params.get("PageSize", "")
     return value.isdigit() and int(value) > 1000
-
-
-def _parameter_message(detail: str) -> str:
-    """Phrase connexion's validation messages the way Twilio does where the two differ."""
-    if detail.startswith("Missing formdata parameter "):
-        name = detail.removeprefix("Missing formdata parameter ").strip("'")
-        return f"Missing required parameter {name} in the post body"
-    return f"Invalid parameter: {detail}" if detail else "Invalid parameter"

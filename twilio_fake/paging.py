@@ -1,7 +1,7 @@
 """Page tokens: opaque to clients, signed by the server, bound to one service.
 
 A token is `PA` (a page after a position) or `PB` (a page before one) followed by
-base64url(JSON payload) "." base64url(HMAC-SHA256 of the payload). The payload names the service,
+base64url(JSON payload) "." base64url(HMAC-SHA256 of the prefix and payload). The payload names the service,
 the page index and the `seq` of the entry at the boundary, so a page is found with an indexed
 range query however deep in the list it is (keyset paging), and entries added or removed while a
 client walks the list neither repeat nor skip the others.
@@ -52,10 +52,11 @@ class PageTokens:
         return hmac.new(self._key, payload, hashlib.sha256).digest()
 
     def issue(self, cursor: PageCursor) -> str:
+        prefix = _PREFIX[cursor.direction]
         payload = json.dumps(
             {"s": cursor.service_sid, "p": cursor.page, "k": cursor.seq}, separators=(",", ":")
         ).encode()
-        return f"{_PREFIX[cursor.direction]}{_b64(payload)}.{_b64(self._sign(payload))}"
+        return f"{prefix}{_b64(payload)}.{_b64(self._sign(prefix.encode() + payload))}"
 
     def read(self, token: str, service_sid: str) -> PageCursor:
         """Return the cursor a token stands for, or raise InvalidPageToken."""
@@ -66,7 +67,8 @@ class PageTokens:
             signature = _unb64(encoded_signature)
         except (binascii.Error, ValueError):
             raise InvalidPageToken() from None
-        if direction is None or not hmac.compare_digest(signature, self._sign(payload)):
+        signed = token[:2].encode("utf-8") + payload  # the direction is signed too
+        if direction is None or not hmac.compare_digest(signature, self._sign(signed)):
             raise InvalidPageToken()
         fields = json.loads(payload)
         if fields["s"] != service_sid:

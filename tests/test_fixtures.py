@@ -1,0 +1,97 @@
+"""Fixture documents: the documented layout loads; anything else is refused with a clear reason."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from twilio_fake import fixtures
+
+LAYOUT = """
+accounts:
+  - sid: AC0123456789abcdef0123456789abcdef
+    auth_token: "secret"
+    api_keys: [{sid: SK0123456789abcdef0123456789abcdef, secret: "key-secret"}]
+    services: [{sid: MG0123456789abcdef0123456789abcdef, friendly_name: "Alerts"}]
+    incoming_phone_numbers:
+      - {sid: PN0123456789abcdef0123456789abcdef, phone_number: "+14155550100", capabilities: [SMS, MMS, Voice]}
+"""
+
+
+def test_the_documented_layout_loads(tmp_path: Path) -> None:
+    path = tmp_path / "fixtures.yaml"
+    path.write_text(LAYOUT)
+    [account] = fixtures.load_file(path)
+    assert account.sid == "AC0123456789abcdef0123456789abcdef"
+    assert account.auth_token == "secret"
+    assert account.api_keys == {"SK0123456789abcdef0123456789abcdef": "key-secret"}
+    assert account.services == {"MG0123456789abcdef0123456789abcdef": "Alerts"}
+    [number] = account.incoming_phone_numbers
+    assert (number.phone_number, number.country_code, number.capabilities) == (
+        "+14155550100",
+        "US",
+        ("MMS", "SMS", "Voice"),
+    )
+
+
+def test_the_demo_loads() -> None:
+    accounts = fixtures.demo()
+    assert len(accounts) == 2
+    assert sum(len(a.incoming_phone_numbers) for a in accounts) == 6
+
+
+@pytest.mark.parametrize(
+    ("number", "country"),
+    [
+        ("+14155550100", "US"),  # fictional 555 number: falls back to the calling code's country
+        ("+442071838750", "GB"),
+        ("+33142685300", "FR"),
+        ("+61293744000", "AU"),
+        ("+16135550100", "CA"),  # Ottawa area code, shared calling code +1
+        ("+4930123456", "DE"),
+    ],
+)
+def test_country_code_comes_from_the_number(number: str, country: str) -> None:
+    assert fixtures.country_of(number) == country
+
+
+@pytest.mark.parametrize(
+    ("document", "reason"),
+    [
+        ("[]", "list under 'accounts'"),
+        ("accounts: nope", "list under 'accounts'"),
+        ("accounts: [{sid: AC1, auth_token: x}]", "accounts[0]: sid must be AC"),
+        ("accounts: [{sid: AC0123456789abcdef0123456789abcdef}]", "auth_token must be a non-empty string"),
+        (
+            "accounts: [{sid: AC0123456789abcdef0123456789abcdef, auth_token: x, services: [{sid: PN1}]}]",
+            "services[0]: sid must be MG",
+        ),
+        (
+            "accounts: [{sid: AC0123456789abcdef0123456789abcdef, auth_token: x, "
+            "incoming_phone_numbers: [{sid: PN0123456789abcdef0123456789abcdef, phone_number: '4155550100'}]}]",
+            "not an E.164 phone number",
+        ),
+        (
+            "accounts: [{sid: AC0123456789abcdef0123456789abcdef, auth_token: x, "
+            "incoming_phone_numbers: [{sid: PN0123456789abcdef0123456789abcdef, phone_number: '+1 415 555 0100'}]}]",
+            "not in E.164 form",
+        ),
+        (
+            "accounts: [{sid: AC0123456789abcdef0123456789abcdef, auth_token: x, "
+            "incoming_phone_numbers: [{sid: PN0123456789abcdef0123456789abcdef, phone_number: '+14155550100', "
+            "capabilities: [Fax]}]}]",
+            "capabilities must be a list drawn from",
+        ),
+        ("accounts: [", "not valid YAML"),
+    ],
+)
+def test_a_bad_document_is_refused_with_its_reason(document: str, reason: str) -> None:
+    with pytest.raises(fixtures.FixtureError, match=re.escape(reason)):
+        fixtures.load_text(document)
+
+
+def test_a_missing_file_is_reported() -> None:
+    with pytest.raises(fixtures.FixtureError, match="cannot read fixture file"):
+        fixtures.load_file("/nonexistent/fixtures.yaml")

@@ -1,0 +1,65 @@
+"""Connexion's request validators, with messages phrased as Twilio phrases them.
+
+They are plugged in through connexion's `validator_map`, so validation itself stays connexion's
+(driven by openapi.yaml); only the wording of the errors changes, and every message names the
+parameter at fault.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connexion.exceptions import BadRequestProblem
+from connexion.validators import FormDataValidator, ParameterValidator
+from jsonschema import ValidationError
+from starlette.datastructures import Headers
+from starlette.types import Receive, Scope
+
+
+def _first_line(message: str) -> str:
+    return message.split("\n", 1)[0]
+
+
+class TwilioParameterValidator(ParameterValidator):
+    """Path and query parameters."""
+
+    @staticmethod
+    def validate_parameter(parameter_type: str, value: Any, param: dict, param_name: Any = None) -> str | None:
+        error = ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
+        if error is None:
+            return None
+        if value is None:
+            return f"Missing required parameter {param['name']}"
+        return f"Invalid {parameter_type} parameter {param['name']}: {_first_line(error)}"
+
+
+class TwilioFormValidator(FormDataValidator):
+    """Form-encoded request bodies."""
+
+    def _missing(self, name: str) -> BadRequestProblem:
+        return BadRequestProblem(detail=f"Missing required parameter {name} in the post body")
+
+    async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
+        if self._required and not int(Headers(scope=scope).get("content-length", 0) or 0):
+            raise self._missing(self._schema.get("required", ["(body)"])[0])
+        return await super().wrap_receive(receive, scope=scope)
+
+    def _validate(self, body: Any) -> None:
+        if not isinstance(body, dict):
+            raise BadRequestProblem(detail="The post body must be form-encoded parameters")
+        if self._strict_validation:
+            self._validate_params_strictly(body)
+        error: ValidationError | None = next(iter(self._validator.iter_errors(body)), None)
+        if error is None:
+            return
+        if error.validator == "required":
+            missing = [name for name in self._schema.get("required", []) if name not in body]
+            raise self._missing(missing[0] if missing else _first_line(error.message))
+        name = error.path[0] if error.path else "(body)"
+        raise BadRequestProblem(detail=f"Invalid parameter {name}: {_first_line(error.message)}")
+
+
+VALIDATOR_MAP = {
+    "parameter": TwilioParameterValidator,
+    "body": {"application/x-www-form-urlencoded": TwilioFormValidator},
+}
