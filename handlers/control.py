@@ -21,7 +21,11 @@ def reset(backend: Backend):
 
 def load_fixtures(document: Any, backend: Backend):
     try:
-        accounts = fixtures.load_text(document) if isinstance(document, bytes | str) else fixtures.parse(document)
+        accounts = (
+            fixtures.load_text(document)
+            if isinstance(document, bytes | str)
+            else fixtures.parse(document)
+        )
     except fixtures.FixtureError as err:
         raise InvalidParameter(f"Invalid fixture document: {err}") from None
     backend.load(accounts)

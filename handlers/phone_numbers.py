@@ -31,7 +31,9 @@ def list_numbers(  # noqa: N803
     Page: int | None = None,
     PageToken: str | None = None,
 ):
-    page = backend.list_phone_numbers(user, ServiceSid, page_size=PageSize, page=Page, page_token=PageToken)
+    page = backend.list_phone_numbers(
+        user, ServiceSid, page_size=PageSize, page=Page, page_token=PageToken
+    )
     return {
         "phone_numbers": [resource(entry, base_url) for entry in page.entries],
         "meta": meta(page, f"{base_url}/v1/Services/{ServiceSid}/PhoneNumbers", PageToken),

@@ -21,7 +21,10 @@ SERVICE = "MG00000000000000000000000000000001"
 SERVICE2 = "MG00000000000000000000000000000002"
 NUMBERS = [f"PN{n:032d}" for n in range(1, 6)]  # PN…01 to PN…05, all the first account's
 OTHER_ACCOUNT, OTHER_TOKEN = "AC00000000000000000000000000000002", "demo-auth-token-2"
-OTHER_SERVICE, OTHER_NUMBER = "MG00000000000000000000000000000003", "PN00000000000000000000000000000006"
+OTHER_SERVICE, OTHER_NUMBER = (
+    "MG00000000000000000000000000000003",
+    "PN00000000000000000000000000000006",
+)
 AUTH = (ACCOUNT, TOKEN)
 
 
@@ -44,7 +47,9 @@ def backend(database: str) -> Iterator[Backend]:
 
 @pytest.fixture
 def app(backend: Backend):
-    return create_app(Settings(database=backend.db.engine.url.database or "", validate_responses=True), backend)
+    return create_app(
+        Settings(database=backend.db.engine.url.database or "", validate_responses=True), backend
+    )
 
 
 @pytest.fixture

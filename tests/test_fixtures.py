@@ -16,7 +16,9 @@ accounts:
     api_keys: [{sid: SK0123456789abcdef0123456789abcdef, secret: "key-secret"}]
     services: [{sid: MG0123456789abcdef0123456789abcdef, friendly_name: "Alerts"}]
     incoming_phone_numbers:
-      - {sid: PN0123456789abcdef0123456789abcdef, phone_number: "+14155550100", capabilities: [SMS, MMS, Voice]}
+      - sid: PN0123456789abcdef0123456789abcdef
+        phone_number: "+14155550100"
+        capabilities: [SMS, MMS, Voice]
 """
 
 
@@ -57,33 +59,28 @@ def test_country_code_comes_from_the_number(number: str, country: str) -> None:
     assert fixtures.country_of(number) == country
 
 
+ACCOUNT = "sid: AC0123456789abcdef0123456789abcdef, auth_token: x"
+
+
+def with_number(number: str) -> str:
+    """A one-account document whose only incoming number has the given fields."""
+    return (
+        f"accounts: [{{{ACCOUNT}, incoming_phone_numbers: "
+        f"[{{sid: PN0123456789abcdef0123456789abcdef, {number}}}]}}]"
+    )
+
+
 @pytest.mark.parametrize(
     ("document", "reason"),
     [
         ("[]", "list under 'accounts'"),
         ("accounts: nope", "list under 'accounts'"),
         ("accounts: [{sid: AC1, auth_token: x}]", "accounts[0]: sid must be AC"),
-        ("accounts: [{sid: AC0123456789abcdef0123456789abcdef}]", "auth_token must be a non-empty string"),
-        (
-            "accounts: [{sid: AC0123456789abcdef0123456789abcdef, auth_token: x, services: [{sid: PN1}]}]",
-            "services[0]: sid must be MG",
-        ),
-        (
-            "accounts: [{sid: AC0123456789abcdef0123456789abcdef, auth_token: x, "
-            "incoming_phone_numbers: [{sid: PN0123456789abcdef0123456789abcdef, phone_number: '4155550100'}]}]",
-            "not an E.164 phone number",
-        ),
-        (
-            "accounts: [{sid: AC0123456789abcdef0123456789abcdef, auth_token: x, "
-            "incoming_phone_numbers: [{sid: PN0123456789abcdef0123456789abcdef, phone_number: '+1 415 555 0100'}]}]",
-            "not in E.164 form",
-        ),
-        (
-            "accounts: [{sid: AC0123456789abcdef0123456789abcdef, auth_token: x, "
-            "incoming_phone_numbers: [{sid: PN0123456789abcdef0123456789abcdef, phone_number: '+14155550100', "
-            "capabilities: [Fax]}]}]",
-            "capabilities must be a list drawn from",
-        ),
+        ("accounts: [{sid: AC0123456789abcdef0123456789abcdef}]", "auth_token must be a non-empty"),
+        (f"accounts: [{{{ACCOUNT}, services: [{{sid: PN1}}]}}]", "services[0]: sid must be MG"),
+        (with_number("phone_number: '4155550100'"), "not an E.164 phone number"),
+        (with_number("phone_number: '+1 415 555 0100'"), "not in E.164 form"),
+        (with_number("phone_number: '+14155550100', capabilities: [Fax]"), "capabilities must be"),
         ("accounts: [", "not valid YAML"),
     ],
 )

@@ -78,7 +78,10 @@ def test_a_number_that_is_not_the_accounts_is_21421(backend: Backend, number: st
 def test_a_service_that_is_not_the_accounts_is_20404(backend: Backend, service: str) -> None:
     with pytest.raises(errors.ResourceNotFound) as caught:
         backend.add_phone_number(ACCOUNT, service, NUMBERS[0])
-    assert caught.value.message == f"The requested resource /Services/{service}/PhoneNumbers was not found"
+    assert (
+        caught.value.message
+        == f"The requested resource /Services/{service}/PhoneNumbers was not found"
+    )
     with pytest.raises(errors.ResourceNotFound):
         backend.list_phone_numbers(ACCOUNT, service)
 
@@ -164,7 +167,9 @@ def test_page_numbers_and_neighbour_tokens(backend: Backend) -> None:
     second = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=2, page_token=first.next_token)
     assert second.page == 1
     assert second.previous_token is not None and second.previous_token.startswith("PB")
-    back = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=2, page_token=second.previous_token)
+    back = backend.list_phone_numbers(
+        ACCOUNT, SERVICE, page_size=2, page_token=second.previous_token
+    )
     assert (back.page, [e.sid for e in back.entries]) == (0, [e.sid for e in first.entries])
     assert back.previous_token is None
     # Page without a token counts pages from the start.
@@ -229,7 +234,10 @@ def test_a_page_that_disagrees_with_its_token_is_rejected(backend: Backend) -> N
     for number in NUMBERS[:3]:
         backend.add_phone_number(ACCOUNT, SERVICE, number)
     token = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=1).next_token
-    assert backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=1, page=1, page_token=token).page == 1
+    assert (
+        backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=1, page=1, page_token=token).page
+        == 1
+    )
     with pytest.raises(errors.InvalidParameter, match="Page 5"):
         backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=1, page=5, page_token=token)
 
@@ -274,15 +282,26 @@ def test_state_survives_reopening_the_database(backend: Backend, database: str) 
     reopened = Backend(database, fixtures.demo())
     assert [e.sid for e in reopened.list_phone_numbers(ACCOUNT, SERVICE).entries] == NUMBERS[:2]
     # Tokens are signed with a key kept in the database, so they outlive the process.
-    assert [e.sid for e in reopened.list_phone_numbers(ACCOUNT, SERVICE, page_size=1, page_token=token).entries] == [
-        NUMBERS[1]
-    ]
+    assert [
+        e.sid
+        for e in reopened.list_phone_numbers(
+            ACCOUNT, SERVICE, page_size=1, page_token=token
+        ).entries
+    ] == [NUMBERS[1]]
 
 
 def test_reset_restores_the_startup_fixtures(backend: Backend) -> None:
     backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
     extra = fixtures.parse(
-        {"accounts": [{"sid": "AC" + "9" * 32, "auth_token": "extra", "services": [{"sid": "MG" + "9" * 32}]}]}
+        {
+            "accounts": [
+                {
+                    "sid": "AC" + "9" * 32,
+                    "auth_token": "extra",
+                    "services": [{"sid": "MG" + "9" * 32}],
+                }
+            ]
+        }
     )
     backend.load(extra)
     assert backend.authenticate("AC" + "9" * 32, "extra") == "AC" + "9" * 32
@@ -291,7 +310,12 @@ def test_reset_restores_the_startup_fixtures(backend: Backend) -> None:
     assert backend.authenticate("AC" + "9" * 32, "extra") is None
     assert backend.authenticate(ACCOUNT, TOKEN) == ACCOUNT
     counts = backend.counts()
-    assert (counts.accounts, counts.services, counts.incoming_phone_numbers, counts.pool_entries) == (2, 3, 6, 0)
+    assert (
+        counts.accounts,
+        counts.services,
+        counts.incoming_phone_numbers,
+        counts.pool_entries,
+    ) == (2, 3, 6, 0)
 
 
 def test_loading_fixtures_updates_in_place_and_keeps_the_pool(backend: Backend) -> None:

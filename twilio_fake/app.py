@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import json
+from pathlib import Path
 
 import connexion
 import yaml
@@ -31,7 +30,9 @@ def create_backend(settings: Settings) -> Backend:
     return Backend(settings.database, accounts, pool_limit=settings.pool_limit)
 
 
-def create_app(settings: Settings | None = None, backend: Backend | None = None) -> connexion.FlaskApp:
+def create_app(
+    settings: Settings | None = None, backend: Backend | None = None
+) -> connexion.FlaskApp:
     """Create and configure the fake."""
     settings = settings or Settings()
     backend = backend or create_backend(settings)

@@ -10,7 +10,9 @@ from .exceptions import AuthenticationFailed
 from .models import Backend
 
 
-def check_basic_credentials(username: str, password: str, request: ConnexionRequest) -> dict[str, Any]:
+def check_basic_credentials(
+    username: str, password: str, request: ConnexionRequest
+) -> dict[str, Any]:
     """Return connexion's token info for valid credentials; raise AuthenticationFailed otherwise.
 
     Connexion hands the token's `sub` to handlers as their `user` argument: the Account SID.

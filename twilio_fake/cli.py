@@ -30,7 +30,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--fixtures", help="fixture YAML file (default: the built-in demo)")
     parser.add_argument(
         "--public-url",
-        help="base URL written into responses, e.g. https://fake.example (default: from the request)",
+        help="base URL written into responses, e.g. https://fake.example (default: the request's)",
     )
     parser.add_argument(
         "--pool-limit", type=int, help=f"phone numbers per service (default {defaults.pool_limit})"
@@ -47,7 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = Settings.from_env(**vars(args))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     try:
         backend = create_backend(settings)
     except fixtures.FixtureError as err:
@@ -72,15 +74,15 @@ def banner(settings: Settings) -> str:
         key_sid, key_secret = next(iter(demo.api_keys.items()))
         service = next(iter(demo.services))
         number = demo.incoming_phone_numbers[0].sid
+        pool = f"{base}/v1/Services/{service}/PhoneNumbers"
         lines += [
             "demo credentials:",
             f"  account {demo.sid}  auth token {demo.auth_token}",
             f"  API key {key_sid}  secret {key_secret}",
             f"  service {service}, incoming numbers PN…01 to PN…05",
             "try:",
-            f"  curl -u {demo.sid}:{demo.auth_token} -X POST {base}/v1/Services/{service}/PhoneNumbers "
-            f"--data-urlencode PhoneNumberSid={number}",
-            f"  curl -u {demo.sid}:{demo.auth_token} {base}/v1/Services/{service}/PhoneNumbers",
+            f"  curl -u {demo.sid}:{demo.auth_token} {pool} -d PhoneNumberSid={number}",
+            f"  curl -u {demo.sid}:{demo.auth_token} {pool}",
         ]
     return "\n".join(lines)
 

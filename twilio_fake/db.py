@@ -71,7 +71,9 @@ pool_entries = Table(
     "pool_entries",
     metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("sid", String(34), ForeignKey("incoming_phone_numbers.sid"), nullable=False, unique=True),
+    Column(
+        "sid", String(34), ForeignKey("incoming_phone_numbers.sid"), nullable=False, unique=True
+    ),
     Column("service_sid", String(34), ForeignKey("services.sid"), nullable=False),
     Column("date_created", DateTime, nullable=False),
     Column("date_updated", DateTime, nullable=False),

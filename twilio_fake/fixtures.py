@@ -37,7 +37,9 @@ class Account:
 
 def _sid(value: Any, prefix: str, where: str) -> str:
     if not isinstance(value, str) or not re.fullmatch(prefix + r"[0-9a-fA-F]{32}", value):
-        raise FixtureError(f"{where}: sid must be {prefix} followed by 32 hex digits, got {value!r}")
+        raise FixtureError(
+            f"{where}: sid must be {prefix} followed by 32 hex digits, got {value!r}"
+        )
     return value
 
 
@@ -57,9 +59,9 @@ def country_of(e164: str) -> str:
         raise FixtureError(f"{e164!r} is not in E.164 form (+ country code, then digits only)")
     # Fictional numbers such as +1 415 555 0100 match no region's rules; fall back to the main
     # country of their calling code (US for +1), which is what a reader would expect.
-    region = phonenumbers.region_code_for_number(parsed) or phonenumbers.region_code_for_country_code(
-        parsed.country_code
-    )
+    region = phonenumbers.region_code_for_number(
+        parsed
+    ) or phonenumbers.region_code_for_country_code(parsed.country_code)
     if not region or region == phonenumbers.UNKNOWN_REGION:
         raise FixtureError(f"{e164!r}: no country uses calling code +{parsed.country_code}")
     return region
@@ -102,7 +104,9 @@ def parse(document: Any) -> list[Account]:
             key_where = f"{where}.api_keys[{j}]"
             if not isinstance(key, dict):
                 raise FixtureError(f"{key_where} must be a mapping")
-            keys[_sid(key.get("sid"), "SK", key_where)] = _text(key.get("secret"), f"{key_where}.secret")
+            keys[_sid(key.get("sid"), "SK", key_where)] = _text(
+                key.get("secret"), f"{key_where}.secret"
+            )
         for j, service in enumerate(_list(raw.get("services"), f"{where}.services")):
             service_where = f"{where}.services[{j}]"
             if not isinstance(service, dict):

@@ -1,4 +1,4 @@
-"""Turn every error, ours or the framework's, into Twilio's JSON error body: the one place it happens."""
+"""Turn every error, ours or the framework's, into Twilio's JSON error body (the one place)."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def twilio_error(_request: ConnexionRequest, exc: Exception) -> ConnexionRespons
 
 
 class FrameworkErrors:
-    """Translate connexion's problems and starlette's HTTP exceptions (routing, validation, auth)."""
+    """Translate connexion's problems and starlette's HTTP exceptions (routing, checks, auth)."""
 
     def __init__(self, allowed_methods: AllowedMethods) -> None:
         self.allowed_methods = allowed_methods

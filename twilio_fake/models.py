@@ -145,10 +145,16 @@ class Backend:
                 _upsert(conn, db.accounts, account.sid, auth_token_hash=_digest(account.auth_token))
                 for key_sid, secret in account.api_keys.items():
                     _upsert(
-                        conn, db.api_keys, key_sid, account_sid=account.sid, secret_hash=_digest(secret)
+                        conn,
+                        db.api_keys,
+                        key_sid,
+                        account_sid=account.sid,
+                        secret_hash=_digest(secret),
                     )
                 for service_sid, name in account.services.items():
-                    _upsert(conn, db.services, service_sid, account_sid=account.sid, friendly_name=name)
+                    _upsert(
+                        conn, db.services, service_sid, account_sid=account.sid, friendly_name=name
+                    )
                 for number in account.incoming_phone_numbers:
                     _upsert(
                         conn,
@@ -161,7 +167,7 @@ class Backend:
                     )
 
     def reset(self) -> None:
-        """Drop every pool entry and everything loaded since start-up, then reload the start-up fixtures."""
+        """Drop the pools and everything loaded since start-up; load the start-up fixtures again."""
         with self.db.write() as conn:
             for table in (
                 db.pool_entries,
@@ -178,7 +184,12 @@ class Backend:
             return Counts(
                 *(
                     conn.scalar(select(func.count()).select_from(table)) or 0
-                    for table in (db.accounts, db.services, db.incoming_phone_numbers, db.pool_entries)
+                    for table in (
+                        db.accounts,
+                        db.services,
+                        db.incoming_phone_numbers,
+                        db.pool_entries,
+                    )
                 )
             )
 
@@ -207,7 +218,9 @@ class Backend:
         return None
 
     # -- the pool ---------------------------------------------------------------------------
-    def add_phone_number(self, account_sid: str, service_sid: str, phone_number_sid: str) -> PoolEntry:
+    def add_phone_number(
+        self, account_sid: str, service_sid: str, phone_number_sid: str
+    ) -> PoolEntry:
         """Put one of the account's incoming numbers into a service's pool."""
         try:
             with self.db.write() as conn:
@@ -215,7 +228,9 @@ class Backend:
                 # already holds the database's write lock (see Database.write).
                 service = conn.execute(
                     select(db.services.c.sid)
-                    .where(db.services.c.sid == service_sid, db.services.c.account_sid == account_sid)
+                    .where(
+                        db.services.c.sid == service_sid, db.services.c.account_sid == account_sid
+                    )
                     .with_for_update()
                 ).first()
                 if service is None:
@@ -230,7 +245,9 @@ class Backend:
                         date_updated=now,
                     )
                 )
-                return _entry(conn.execute(_entries.where(db.pool_entries.c.sid == phone_number_sid)).one())
+                return _entry(
+                    conn.execute(_entries.where(db.pool_entries.c.sid == phone_number_sid)).one()
+                )
         except IntegrityError:
             # Another writer added the same number between our check and our insert (possible
             # only on databases without a global write lock): report what it did.
@@ -242,10 +259,12 @@ class Backend:
         self, conn: Connection, account_sid: str, service_sid: str, phone_number_sid: str
     ) -> None:
         owned = conn.scalar(
-            select(exists().where(
-                db.incoming_phone_numbers.c.sid == phone_number_sid,
-                db.incoming_phone_numbers.c.account_sid == account_sid,
-            ))
+            select(
+                exists().where(
+                    db.incoming_phone_numbers.c.sid == phone_number_sid,
+                    db.incoming_phone_numbers.c.account_sid == account_sid,
+                )
+            )
         )
         if not owned:
             raise PhoneNumberNotInAccount(
@@ -259,7 +278,9 @@ class Backend:
         if current_service is not None:
             raise PhoneNumberInAnotherService()
         size = conn.scalar(
-            select(func.count()).select_from(db.pool_entries).where(db.pool_entries.c.service_sid == service_sid)
+            select(func.count())
+            .select_from(db.pool_entries)
+            .where(db.pool_entries.c.service_sid == service_sid)
         )
         if size is not None and size >= self.pool_limit:
             raise ServicePoolFull(
@@ -311,12 +332,18 @@ class Backend:
         """
         cursor = self.tokens.read(page_token, service_sid) if page_token else None
         if cursor is not None and page is not None and page != cursor.page:
-            raise InvalidParameter(f"Page {page} does not match the PageToken, which is for page {cursor.page}")
+            raise InvalidParameter(
+                f"Page {page} does not match the PageToken, which is for page {cursor.page}"
+            )
         seq = db.pool_entries.c.seq
         in_pool = db.pool_entries.c.service_sid == service_sid
         with self.db.read() as conn:
             if not conn.scalar(
-                select(exists().where(db.services.c.sid == service_sid, db.services.c.account_sid == account_sid))
+                select(
+                    exists().where(
+                        db.services.c.sid == service_sid, db.services.c.account_sid == account_sid
+                    )
+                )
             ):
                 raise ResourceNotFound.at(_pool_path(service_sid))
             query = _entries.where(in_pool).limit(page_size)
@@ -328,14 +355,20 @@ class Backend:
                 rows = conn.execute(query.where(seq > cursor.seq).order_by(seq)).all()
             else:
                 index = cursor.page
-                rows = list(reversed(conn.execute(query.where(seq < cursor.seq).order_by(seq.desc())).all()))
+                rows = list(
+                    reversed(conn.execute(query.where(seq < cursor.seq).order_by(seq.desc())).all())
+                )
             previous_token = next_token = None
             if rows:
                 first, last = rows[0].seq, rows[-1].seq
                 if conn.scalar(select(exists().where(in_pool, seq < first))):
-                    previous_token = self.tokens.issue(PageCursor(service_sid, max(index - 1, 0), "before", first))
+                    previous_token = self.tokens.issue(
+                        PageCursor(service_sid, max(index - 1, 0), "before", first)
+                    )
                 if conn.scalar(select(exists().where(in_pool, seq > last))):
-                    next_token = self.tokens.issue(PageCursor(service_sid, index + 1, "after", last))
+                    next_token = self.tokens.issue(
+                        PageCursor(service_sid, index + 1, "after", last)
+                    )
         return Page([_entry(row) for row in rows], index, page_size, previous_token, next_token)
 
 

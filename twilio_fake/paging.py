@@ -1,10 +1,10 @@
 """Page tokens: opaque to clients, signed by the server, bound to one service.
 
 A token is `PA` (a page after a position) or `PB` (a page before one) followed by
-base64url(JSON payload) "." base64url(HMAC-SHA256 of the prefix and payload). The payload names the service,
-the page index and the `seq` of the entry at the boundary, so a page is found with an indexed
-range query however deep in the list it is (keyset paging), and entries added or removed while a
-client walks the list neither repeat nor skip the others.
+base64url(JSON payload) "." base64url(HMAC-SHA256 of the prefix and payload). The payload
+names the service, the page index and the `seq` of the entry at the boundary, so a page is
+found with an indexed range query however deep in the list it is (keyset paging), and entries
+added or removed while a client walks the list neither repeat nor skip the others.
 """
 
 from __future__ import annotations

@@ -24,7 +24,9 @@ class TwilioParameterValidator(ParameterValidator):
     """Path and query parameters."""
 
     @staticmethod
-    def validate_parameter(parameter_type: str, value: Any, param: dict, param_name: Any = None) -> str | None:
+    def validate_parameter(
+        parameter_type: str, value: Any, param: dict, param_name: Any = None
+    ) -> str | None:
         error = ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
         if error is None:
             return None

@@ -1,0 +1,120 @@
+"""The contract itself: valid OpenAPI, complete, and exactly what the app serves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from openapi_spec_validator import validate
+
+from twilio_fake.app import SPEC_DIR, create_app
+from twilio_fake.config import Settings
+
+SPEC = yaml.safe_load((SPEC_DIR / "openapi.yaml").read_text())
+OPERATIONS = [
+    (path, method, operation)
+    for path, item in SPEC["paths"].items()
+    for method, operation in item.items()
+    if method in {"get", "post", "delete"}
+]
+STANDARD_HEADERS = {
+    "Twilio-Request-Id",
+    "Access-Control-Allow-Origin",
+    "Access-Control-Allow-Methods",
+    "Access-Control-Allow-Headers",
+    "Access-Control-Allow-Credentials",
+    "Access-Control-Expose-Headers",
+}
+
+
+def resolve(node: dict) -> dict:
+    while "$ref" in node:
+        section, name = node["$ref"].split("/")[-2:]
+        node = SPEC["components"][section][name]
+    return node
+
+
+@pytest.mark.parametrize("name", ["openapi.yaml", "control.yaml"])
+def test_the_specs_are_valid_openapi(name: str) -> None:
+    validate(yaml.safe_load((SPEC_DIR / name).read_text()))
+
+
+def test_all_four_operations_route_to_handlers() -> None:
+    ids = {operation["operationId"] for _, _, operation in OPERATIONS}
+    assert ids == {
+        "handlers.phone_numbers.create",
+        "handlers.phone_numbers.list_numbers",
+        "handlers.phone_numbers.fetch",
+        "handlers.phone_numbers.delete",
+    }
+    create_app(Settings(database=":memory:"))  # a wrong operationId fails here (ResolverError)
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "operation"), OPERATIONS, ids=lambda v: v if isinstance(v, str) else ""
+)
+def test_every_status_the_server_returns_is_declared(
+    path: str, method: str, operation: dict
+) -> None:
+    expected = {"400", "401", "404", "405", "415", "429", "500"} | (
+        {"409"} if method == "post" else set()
+    )
+    assert expected <= set(operation["responses"])
+    for status, response in operation["responses"].items():
+        response = resolve(response)
+        assert STANDARD_HEADERS <= set(response["headers"]), (path, method, status)
+        for header in response["headers"].values():
+            assert resolve(header)["required"] is True
+        if status != "204":
+            content = response["content"]["application/json"]
+            assert content.get("examples") or content.get("example"), (path, method, status)
+        if status.startswith(("4", "5")):
+            assert content["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+def test_special_statuses_declare_their_headers() -> None:
+    responses = SPEC["components"]["responses"]
+    assert "WWW-Authenticate" in responses["Unauthorized"]["headers"]
+    assert "Allow" in responses["MethodNotAllowed"]["headers"]
+    assert "Retry-After" in responses["TooManyRequests"]["headers"]
+
+
+def test_create_links_to_fetch_and_delete() -> None:
+    links = SPEC["paths"]["/Services/{ServiceSid}/PhoneNumbers"]["post"]["responses"]["201"][
+        "links"
+    ]
+    assert {link["operationId"] for link in links.values()} == {
+        "handlers.phone_numbers.fetch",
+        "handlers.phone_numbers.delete",
+    }
+    for link in links.values():
+        assert link["parameters"] == {
+            "ServiceSid": "$request.path.ServiceSid",
+            "Sid": "$response.body#/sid",
+        }
+
+
+def test_the_phone_number_schema_has_the_nine_fields_of_the_seed() -> None:
+    schema = SPEC["components"]["schemas"]["PhoneNumber"]
+    assert set(schema["required"]) == set(schema["properties"]) == {
+        "sid", "account_sid", "service_sid", "date_created", "date_updated",
+        "phone_number", "country_code", "capabilities", "url",
+    }  # fmt: skip
+
+
+def test_basic_auth_is_the_security_scheme() -> None:
+    scheme = SPEC["components"]["securitySchemes"]["accountCredentials"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "basic")
+    assert SPEC["security"] == [{"accountCredentials": []}]
+
+
+def test_the_app_serves_the_spec_it_was_built_from(client) -> None:
+    served = client.get("/v1/openapi.json").json()
+    assert served["paths"].keys() == SPEC["paths"].keys()
+    assert served["info"] == SPEC["info"]
+    # Connexion serves it with references inlined, so compare names rather than bodies.
+    assert served["components"]["schemas"].keys() == SPEC["components"]["schemas"].keys()
+    assert client.get("/v1/openapi.yaml").status_code == 200
+    assert client.get("/v1/docs/").status_code == 200
+    assert Path(SPEC_DIR / "openapi.yaml").exists()
