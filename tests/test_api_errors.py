@@ -102,6 +102,22 @@ def test_an_unknown_route_is_20404(client, path, resource) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        # Found by schemathesis: these fell through connexion's router to Flask's, which matched
+        # them and failed with a 500.
+        "/v1/Services/AB%0A/PhoneNumbers",
+        "/v1/Services/AB%2F/PhoneNumbers",
+        f"/v1/Services/{SERVICE}/PhoneNumbers/%0APN",
+        "/v1/Services/%0A%0A/PhoneNumbers/PN1",
+    ],
+)
+def test_paths_connexion_does_not_route_are_404_not_500(client, path) -> None:
+    for method in ("GET", "POST", "DELETE"):
+        assert_error(client.request(method, path, auth=AUTH), 404, 20404)
+
+
 def test_no_error_is_problem_json_or_html(client) -> None:
     responses = [
         client.get("/nowhere"),

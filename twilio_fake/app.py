@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 
 from . import fixtures, http_errors
 from .config import Settings
-from .edge import EdgeMiddleware, StampInnerResponses
+from .edge import EdgeMiddleware, RefuseUnrouted, StampInnerResponses
 from .exceptions import TwilioError
 from .models import Backend
 from .validation import VALIDATOR_MAP
@@ -54,6 +54,7 @@ def create_app(
         public_url=settings.public_url,
     )
     app.add_middleware(StampInnerResponses, position=MiddlewarePosition.BEFORE_CONTEXT)
+    app.add_middleware(RefuseUnrouted, position=MiddlewarePosition.BEFORE_CONTEXT)
     app.add_error_handler(TwilioError, http_errors.twilio_error)
     framework_errors = http_errors.FrameworkErrors(http_errors.AllowedMethods(_specs()))
     app.add_error_handler(ProblemException, framework_errors)

@@ -6,7 +6,9 @@ import re
 import time
 import uuid
 
+from connexion.middleware.routing import ROUTING_CONTEXT
 from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .models import Backend
@@ -91,6 +93,25 @@ class StampInnerResponses:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         stamp = scope.get("extensions", {}).get(STAMP_KEY)
         await self.app(scope, receive, stamping(send, stamp) if stamp else send)
+
+
+class RefuseUnrouted:
+    """Answer 404 for any request connexion's router did not match to an operation.
+
+    Connexion passes unmatched requests on to the Flask app, whose router (werkzeug) is more
+    lenient: it merges `//` and accepts a newline in a segment, then calls an operation's view
+    outside connexion's context, which fails with a 500. The fake serves nothing but the specs'
+    operations, so nothing unrouted may go further.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        routing = scope.get("extensions", {}).get(ROUTING_CONTEXT, {})
+        if scope["type"] == "http" and not routing.get("operation_id"):
+            raise HTTPException(status_code=404)
+        await self.app(scope, receive, send)
 
 
 def stamping(send: Send, stamp: dict[str, str], started: float | None = None) -> Send:
