@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 
 import uvicorn
@@ -57,8 +58,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     app = create_app(settings, backend)
     print(banner(settings), flush=True)
+    # uvicorn finishes in-flight requests on SIGTERM/SIGINT, then raises the signal again with
+    # the handlers that were in place before it started: make that a clean exit, status 0.
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, _exit_cleanly)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     return 0
+
+
+def _exit_cleanly(_signum: int, _frame: object) -> None:
+    sys.exit(0)
 
 
 def banner(settings: Settings) -> str:
