@@ -153,6 +153,7 @@ def test_every_response_carries_the_request_id_and_cors_headers(client) -> None:
         ids.add(response.headers["twilio-request-id"])
         for name, value in CORS_HEADERS.items():
             assert response.headers[name] == value
+        assert float(response.headers["twilio-request-duration"]) >= 0
     assert len(ids) == len(responses)
 
 
@@ -166,6 +167,7 @@ def test_a_cors_preflight_is_answered_without_credentials(client) -> None:
     assert response.headers["access-control-allow-methods"] == "GET, POST, DELETE, OPTIONS"
     assert "Authorization" in response.headers["access-control-allow-headers"]
     assert re.fullmatch(r"RQ[0-9a-f]{32}", response.headers["twilio-request-id"])
+    assert "twilio-request-duration" in response.headers
 
 
 def test_an_unexpected_failure_is_a_twilio_shaped_500(backend, app) -> None:

@@ -117,4 +117,5 @@ def test_the_app_serves_the_spec_it_was_built_from(client) -> None:
     assert served["components"]["schemas"].keys() == SPEC["components"]["schemas"].keys()
     assert client.get("/v1/openapi.yaml").status_code == 200
     assert client.get("/v1/docs/").status_code == 200
+    assert client.get("/_fake/docs/").status_code == 200
     assert Path(SPEC_DIR / "openapi.yaml").exists()

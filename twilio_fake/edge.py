@@ -70,7 +70,8 @@ class EdgeMiddleware:
             k == b"access-control-request-method" for k, _ in scope["headers"]
         ):
             # A CORS preflight carries no credentials by design: answer it here.
-            await send({"type": "http.response.start", "status": 204, "headers": _encode(stamp)})
+            headers = _encode({**stamp, "Twilio-Request-Duration": "0.000"})
+            await send({"type": "http.response.start", "status": 204, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
 
