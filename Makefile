@@ -8,13 +8,14 @@ HOST     ?= 127.0.0.1
 PORT     ?= 8080
 DATABASE ?= twilio-fake.sqlite3
 FIXTURES ?=
+WORKERS  ?= 1
 
 .PHONY: help install run test test-only lint spec-check clean
 
 help:
 	@echo "make run    start the fake on http://$(HOST):$(PORT) (SQLite file $(DATABASE), demo data)"
 	@echo "make test   spec check, lint, unit, API, schemathesis contract and SDK end-to-end tests"
-	@echo "variables:  HOST PORT DATABASE FIXTURES (e.g. make run PORT=9000 FIXTURES=my.yaml)"
+	@echo "variables:  HOST PORT DATABASE FIXTURES WORKERS (e.g. make run PORT=9000 FIXTURES=my.yaml)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +26,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/twilio-fake --host $(HOST) --port $(PORT) --database '$(DATABASE)' $(if $(FIXTURES),--fixtures '$(FIXTURES)')
+	$(BIN)/twilio-fake --host $(HOST) --port $(PORT) --database '$(DATABASE)' --workers $(WORKERS) $(if $(FIXTURES),--fixtures '$(FIXTURES)')
 
 spec-check: $(STAMP)
 	$(BIN)/openapi-spec-validator openapi.yaml control.yaml

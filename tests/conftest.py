@@ -56,3 +56,13 @@ def app(backend: Backend):
 def client(app) -> Iterator[TestClient]:
     with app.test_client() as client:
         yield client
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    """Say what the reliability tests put the server through (most of all under `make soak`)."""
+    from .servers import survived
+
+    if survived:
+        terminalreporter.section("survived")
+        for what, count in sorted(survived.items()):
+            terminalreporter.write_line(f"{count:>8}  {what}")

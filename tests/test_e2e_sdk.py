@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +12,6 @@ import pytest
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
-
-from twilio_fake.app import SPEC_DIR
 
 from .conftest import (
     ACCOUNT,
@@ -31,73 +24,9 @@ from .conftest import (
     SERVICE2,
     TOKEN,
 )
+from .servers import Server, free_port, serve
 
 pytestmark = pytest.mark.e2e
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Server:
-    """A fake started as users start it, in its own process (and process group)."""
-
-    def __init__(self, command: list[str], port: int, env: dict[str, str] | None = None) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-        # A file, not a pipe: a pipe nobody reads fills up and blocks a chatty server.
-        self.log = tempfile.TemporaryFile(mode="w+")
-        self.process = subprocess.Popen(
-            command,
-            cwd=SPEC_DIR,
-            env={**os.environ, **(env or {})},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.output()}")
-            try:
-                if requests.get(f"{self.url}/_fake/health", timeout=1).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"server did not answer on {self.url}")
-
-    def stop(self) -> str:
-        """Stop with SIGTERM (the whole group: `make run` has a child) and return the output."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        return self.output()
-
-    def output(self) -> str:
-        self.log.seek(0)
-        text = self.log.read()
-        self.log.close()
-        return text
-
-
-def serve(database: Path, port: int | None = None, *extra: str) -> Server:
-    port = port or free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "twilio_fake",
-        "--port",
-        str(port),
-        "--database",
-        str(database),
-    ]
-    return Server([*command, *extra], port)
 
 
 @pytest.fixture(scope="module")

@@ -57,7 +57,7 @@ def test_all_four_operations_route_to_handlers() -> None:
 def test_every_status_the_server_returns_is_declared(
     path: str, method: str, operation: dict
 ) -> None:
-    expected = {"400", "401", "404", "405", "415", "429", "500"} | (
+    expected = {"400", "401", "404", "405", "408", "413", "415", "429", "500"} | (
         {"409"} if method == "post" else set()
     )
     assert expected <= set(operation["responses"])

@@ -11,10 +11,11 @@ from connexion.exceptions import ProblemException
 from connexion.jsonifier import Jsonifier
 from connexion.middleware import MiddlewarePosition
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from . import fixtures, http_errors
 from .config import Settings
-from .edge import EdgeMiddleware, RefuseUnrouted, StampInnerResponses
+from .edge import EdgeMiddleware, LimitRequestBodies, RefuseUnrouted, StampInnerResponses
 from .exceptions import TwilioError
 from .models import Backend
 from .validation import VALIDATOR_MAP
@@ -55,13 +56,25 @@ def create_app(
     )
     app.add_middleware(StampInnerResponses, position=MiddlewarePosition.BEFORE_CONTEXT)
     app.add_middleware(RefuseUnrouted, position=MiddlewarePosition.BEFORE_CONTEXT)
+    app.add_middleware(
+        LimitRequestBodies,
+        position=MiddlewarePosition.BEFORE_VALIDATION,
+        max_bytes=settings.max_body_bytes,
+        timeout=settings.body_timeout,
+    )
     app.add_error_handler(TwilioError, http_errors.twilio_error)
     framework_errors = http_errors.FrameworkErrors(http_errors.AllowedMethods(_specs()))
     app.add_error_handler(ProblemException, framework_errors)
     app.add_error_handler(HTTPException, framework_errors)
+    app.add_error_handler(ClientDisconnect, http_errors.body_cut_short)
     app.add_error_handler(Exception, http_errors.unexpected_error)
     app.app.config["BACKEND"] = backend  # for tests and tools that hold the app
     return app
+
+
+def create_app_from_env() -> connexion.FlaskApp:
+    """Build the app from TWILIO_FAKE_* variables: the factory each uvicorn worker calls."""
+    return create_app(Settings.from_env())
 
 
 def _specs() -> list[tuple[str, dict]]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import logging.config
+import os
 import signal
 import sys
 
@@ -12,6 +14,7 @@ import uvicorn
 from . import fixtures
 from .app import create_app, create_backend
 from .config import ENV_PREFIX, Settings
+from .db import MEMORY
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -37,6 +40,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--pool-limit", type=int, help=f"phone numbers per service (default {defaults.pool_limit})"
     )
     parser.add_argument(
+        "--workers", type=int, help=f"server processes (default {defaults.workers})"
+    )
+    parser.add_argument(
         "--validate-responses",
         action="store_true",
         default=None,
@@ -45,24 +51,61 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+# One line per request on stderr (twilio_fake.requests), plus warnings and errors. uvicorn applies
+# this in every worker process; its own access log stays off (it would log query strings).
+LOG_CONFIG: dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "root": {"handlers": ["stderr"], "level": "INFO"},
+    "loggers": {"uvicorn": {"level": "WARNING"}, "connexion": {"level": "WARNING"}},
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = Settings.from_env(**vars(args))
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.config.dictConfig(LOG_CONFIG)
+    if settings.workers > 1 and settings.database == MEMORY:
+        print("twilio-fake: workers cannot share an in-memory database", file=sys.stderr)
+        return 2
     try:
+        # Create the tables and load the fixtures once, before any worker starts.
         backend = create_backend(settings)
     except fixtures.FixtureError as err:
         print(f"twilio-fake: {err}", file=sys.stderr)
         return 2
-    app = create_app(settings, backend)
     print(banner(settings), flush=True)
     # uvicorn finishes in-flight requests on SIGTERM/SIGINT, then raises the signal again with
     # the handlers that were in place before it started: make that a clean exit, status 0.
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, _exit_cleanly)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    server_options = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": LOG_CONFIG,
+        "access_log": False,
+        "timeout_graceful_shutdown": 30,
+    }
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings, backend), **server_options)
+    else:
+        # Each worker process builds its own app (and database connections) from the settings.
+        backend.db.dispose()
+        os.environ.update(settings.as_env())
+        uvicorn.run(
+            "twilio_fake.app:create_app_from_env",
+            factory=True,
+            workers=settings.workers,
+            **server_options,
+        )
     return 0
 
 
@@ -75,7 +118,8 @@ def banner(settings: Settings) -> str:
     base = settings.public_url or f"http://{settings.host}:{settings.port}"
     lines = [
         f"twilio-fake serving {base}/v1/Services/{{ServiceSid}}/PhoneNumbers",
-        f"  database: {settings.database}    fixtures: {settings.fixtures or 'built-in demo'}",
+        f"  database: {settings.database}    fixtures: {settings.fixtures or 'built-in demo'}"
+        f"    workers: {settings.workers}",
         f"  docs:     {base}/v1/docs    control: {base}/_fake/health",
     ]
     if not settings.fixtures:

@@ -20,6 +20,9 @@ class Settings:
     public_url: str | None = None  # base of the URLs in responses; None: taken from each request
     pool_limit: int = DEFAULT_POOL_LIMIT
     validate_responses: bool = False  # check every response against openapi.yaml (tests: on)
+    workers: int = 1  # server processes sharing the database (SQLite file in WAL mode)
+    max_body_bytes: int = 65536  # larger request bodies get 413; this API's bodies are tiny
+    body_timeout: float = 10.0  # seconds a request body may take to arrive, else 408
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -33,11 +36,24 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values)
 
+    def as_env(self) -> dict[str, str]:
+        """Return the settings as TWILIO_FAKE_* variables (how worker processes receive them)."""
+        env = {}
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if value is not None:
+                env[ENV_PREFIX + field.name.upper()] = (
+                    str(value).lower() if isinstance(value, bool) else str(value)
+                )
+        return env
+
 
 def _coerce(annotation: Any, raw: str) -> Any:
     kind = str(annotation)
     if kind == "int":
         return int(raw)
+    if kind == "float":
+        return float(raw)
     if kind == "bool":
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     return raw

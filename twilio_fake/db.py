@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Connection,
     DateTime,
@@ -44,6 +45,7 @@ api_keys = Table(
     Column("sid", String(34), primary_key=True),
     Column("account_sid", String(34), ForeignKey("accounts.sid"), nullable=False),
     Column("secret_hash", String(64), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
 )
 
 services = Table(

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import time
 import uuid
 
 from connexion.middleware.routing import ROUTING_CONTEXT
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .exceptions import RequestBodyTooLarge, RequestTimeout
 from .models import Backend
 
 # Recorded on Twilio's own responses; a browser needs them to call the API from a page.
@@ -27,6 +31,8 @@ CORS_HEADERS = {
 
 _HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
+
+access_log = logging.getLogger("twilio_fake.requests")
 
 STAMP_KEY = "twilio_fake.stamp"  # where a request's response headers wait in the ASGI scope
 
@@ -78,7 +84,38 @@ class EdgeMiddleware:
         context = extensions.setdefault("connexion_context", {})
         context["backend"] = self.backend
         context["base_url"] = self.base_url(scope)
-        await self.app(scope, receive, stamping(send, stamp, started=time.perf_counter()))
+        started = time.perf_counter()
+        status = 500  # what the client gets if the app fails before it responds
+
+        async def send_and_note_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, stamping(send_and_note_status, stamp, started=started))
+        finally:
+            log_request(scope, status, started, stamp["Twilio-Request-Id"], context.get("user"))
+
+
+def log_request(
+    scope: Scope, status: int, started: float, request_id: str, account: str | None
+) -> None:
+    """Log one line per request; no header, query string or body, so no credential can leak.
+
+    The path is taken raw (percent-encoded as sent), so it cannot carry a line break into the log.
+    """
+    path = scope.get("raw_path", b"").decode("latin-1") or scope["path"]
+    access_log.info(
+        "%s %s %s %d %.1fms account=%s",
+        request_id,
+        scope["method"],
+        path,
+        status,
+        (time.perf_counter() - started) * 1000,
+        account or "-",
+    )
 
 
 class StampInnerResponses:
@@ -132,3 +169,83 @@ def stamping(send: Send, stamp: dict[str, str], started: float | None = None) ->
 
 def _encode(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
     return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+
+
+class LimitRequestBodies:
+    """Refuse bodies over a size (413) or slower than a deadline (408) before anything reads them.
+
+    Form bodies of this API are a few dozen bytes, so the limits can be tight. A body sent
+    without a Content-Length (chunked) is read whole here, within the same limits, and handed on
+    with one: connexion only sees bodies that declare their length. The exceptions raised here
+    are Twilio errors, rendered by the app's error handlers like any other.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, timeout: float) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.timeout = timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            raise self.too_large()
+        deadline = time.monotonic() + self.timeout
+        received = 0
+        body_complete = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, body_complete
+            if body_complete:  # later calls wait for a disconnect: no deadline applies
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0))
+            except TimeoutError:
+                raise RequestTimeout(
+                    f"The request body did not arrive within {self.timeout:g} seconds"
+                ) from None
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise self.too_large()
+                body_complete = not message.get("more_body", False)
+            return message
+
+        if declared is None and "chunked" in headers.get("transfer-encoding", "").lower():
+            scope, limited_receive = await self.with_length(scope, limited_receive)
+        await self.app(scope, limited_receive, send)
+
+    @staticmethod
+    async def with_length(scope: Scope, receive: Receive) -> tuple[Scope, Receive]:
+        """Read a chunked body whole; return a scope that declares its length, and a replay."""
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                raise ClientDisconnect()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        kept = [
+            (k, v)
+            for k, v in scope["headers"]
+            if k not in (b"transfer-encoding", b"content-length")
+        ]
+        scope = {**scope, "headers": [*kept, (b"content-length", str(len(body)).encode())]}
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return scope, replay
+
+    def too_large(self) -> RequestBodyTooLarge:
+        return RequestBodyTooLarge(f"The request body is larger than {self.max_bytes} bytes")

@@ -100,6 +100,15 @@ class PhoneNumberInAnotherService(TwilioError):
     default_message = "Phone Number or Short Code is associated with another Messaging Service."
 
 
+class RequestTimeout(TwilioError):
+    status, code = 408, 20001
+    default_message = "The request body did not arrive in time"
+
+
+class RequestBodyTooLarge(TwilioError):
+    status, code = 413, 20001
+
+
 class UnsupportedMediaType(TwilioError):
     """Twilio has no code of its own for this; 20001 says the parameters could not be read."""
 

@@ -31,6 +31,7 @@ class Account:
     sid: str
     auth_token: str
     api_keys: dict[str, str] = field(default_factory=dict)  # key sid -> secret
+    disabled_api_keys: frozenset[str] = frozenset()  # key sids that exist but may not sign in
     services: dict[str, str] = field(default_factory=dict)  # service sid -> friendly name
     incoming_phone_numbers: tuple[IncomingNumber, ...] = ()
 
@@ -99,14 +100,15 @@ def parse(document: Any) -> list[Account]:
         where = f"accounts[{i}]"
         if not isinstance(raw, dict):
             raise FixtureError(f"{where} must be a mapping")
-        keys, services = {}, {}
+        keys, services, disabled = {}, {}, set()
         for j, key in enumerate(_list(raw.get("api_keys"), f"{where}.api_keys")):
             key_where = f"{where}.api_keys[{j}]"
             if not isinstance(key, dict):
                 raise FixtureError(f"{key_where} must be a mapping")
-            keys[_sid(key.get("sid"), "SK", key_where)] = _text(
-                key.get("secret"), f"{key_where}.secret"
-            )
+            key_sid = _sid(key.get("sid"), "SK", key_where)
+            keys[key_sid] = _text(key.get("secret"), f"{key_where}.secret")
+            if key.get("disabled", False) is True:
+                disabled.add(key_sid)
         for j, service in enumerate(_list(raw.get("services"), f"{where}.services")):
             service_where = f"{where}.services[{j}]"
             if not isinstance(service, dict):
@@ -124,6 +126,7 @@ def parse(document: Any) -> list[Account]:
                 sid=_sid(raw.get("sid"), "AC", where),
                 auth_token=_text(raw.get("auth_token"), f"{where}.auth_token"),
                 api_keys=keys,
+                disabled_api_keys=frozenset(disabled),
                 services=services,
                 incoming_phone_numbers=numbers,
             )

@@ -73,6 +73,11 @@ class FrameworkErrors:
         return render(translate(request, status, detail, self.allowed_methods))
 
 
+def body_cut_short(_request: ConnexionRequest, _exc: Exception) -> ConnexionResponse:
+    """The client closed its side before sending the whole body; answer in case it still reads."""
+    return render(errors.InvalidParameter("The request body ended before its declared length"))
+
+
 def unexpected_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return render(errors.InternalServerError())

@@ -150,6 +150,7 @@ class Backend:
                         key_sid,
                         account_sid=account.sid,
                         secret_hash=_digest(secret),
+                        disabled=key_sid in account.disabled_api_keys,
                     )
                 for service_sid, name in account.services.items():
                     _upsert(
@@ -198,14 +199,15 @@ class Backend:
         """Return the Account SID that the credentials belong to, or None.
 
         The user name is an Account SID (password: its auth token) or an API Key SID (password:
-        the key's secret). Secrets are stored as SHA-256 digests and compared in constant time.
+        the key's secret; a disabled key signs nobody in). Secrets are stored as SHA-256 digests
+        and compared in constant time.
         """
         if username.startswith("AC"):
             query = select(db.accounts.c.sid.label("account_sid"), db.accounts.c.auth_token_hash)
             query = query.where(db.accounts.c.sid == username)
         elif username.startswith("SK"):
             query = select(db.api_keys.c.account_sid, db.api_keys.c.secret_hash)
-            query = query.where(db.api_keys.c.sid == username)
+            query = query.where(db.api_keys.c.sid == username, db.api_keys.c.disabled.is_(False))
         else:
             query = None
         row = None

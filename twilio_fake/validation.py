@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from connexion.exceptions import BadRequestProblem
+from connexion.exceptions import BadRequestProblem, UnsupportedMediaTypeProblem
 from connexion.validators import FormDataValidator, ParameterValidator
 from jsonschema import ValidationError
-from starlette.datastructures import Headers
+from starlette.datastructures import FormData, Headers, QueryParams
+from starlette.formparsers import FormParser
 from starlette.types import Receive, Scope
 
 
@@ -20,8 +21,24 @@ def _first_line(message: str) -> str:
     return message.split("\n", 1)[0]
 
 
+def _repeated(pairs: list[tuple[str, Any]]) -> str | None:
+    """Return the first name given more than once, if any."""
+    seen: set[str] = set()
+    for name, _ in pairs:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
+
+
 class TwilioParameterValidator(ParameterValidator):
-    """Path and query parameters."""
+    """Path and query parameters. A parameter given twice is refused rather than guessed at."""
+
+    def validate_request(self, request: Any) -> None:
+        name = _repeated(QueryParams(request.scope["query_string"]).multi_items())
+        if name is not None:
+            raise BadRequestProblem(detail=f"Parameter {name} is given more than once")
+        super().validate_request(request)
 
     @staticmethod
     def validate_parameter(
@@ -35,15 +52,38 @@ class TwilioParameterValidator(ParameterValidator):
         return f"Invalid {parameter_type} parameter {param['name']}: {_first_line(error)}"
 
 
+class SingleValueFormParser(FormParser):
+    """A form parser that refuses a field given more than once."""
+
+    async def parse(self) -> FormData:
+        form = await super().parse()
+        name = _repeated(form.multi_items())
+        if name is not None:
+            raise BadRequestProblem(
+                detail=f"Parameter {name} is given more than once in the post body"
+            )
+        return form
+
+
 class TwilioFormValidator(FormDataValidator):
     """Form-encoded request bodies."""
+
+    @property
+    def _form_parser_cls(self) -> type[FormParser]:
+        return SingleValueFormParser
 
     def _missing(self, name: str) -> BadRequestProblem:
         return BadRequestProblem(detail=f"Missing required parameter {name} in the post body")
 
     async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
-        if self._required and not int(Headers(scope=scope).get("content-length", 0) or 0):
+        headers = Headers(scope=scope)
+        has_body = int(headers.get("content-length", 0) or 0) > 0
+        if self._required and not has_body:
             raise self._missing(self._schema.get("required", ["(body)"])[0])
+        if has_body and "content-type" not in headers:
+            # Connexion would validate the body as a guessed form, then hand the handler raw
+            # bytes: a body must say what it is.
+            raise UnsupportedMediaTypeProblem(detail="no Content-Type")
         return await super().wrap_receive(receive, scope=scope)
 
     def _validate(self, body: Any) -> None:
