@@ -9,11 +9,13 @@ validation error.
 
 from __future__ import annotations
 
+import hypothesis
 import pytest
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 
 from .conftest import ACCOUNT, NUMBERS, OTHER_NUMBER, OTHER_SERVICE, SERVICE, SERVICE2, TOKEN
+from .servers import scale, survived
 
 CONFIG = {
     "seed": 20261127,
@@ -21,7 +23,8 @@ CONFIG = {
         "enabled": True,
         "positive_data_acceptance": {"expected-statuses": ["2xx", "400", "401", "404", "409"]},
     },
-    "generation": {"mode": "all", "max-examples": 30},
+    # `make soak` raises this so that the run sends well over 10,000 requests.
+    "generation": {"mode": "all", "max-examples": scale(30, 3000)},
     # Random SIDs almost never name real state; draw most of them from the demo fixture (the
     # other account's service and number included), so sequences reach 201, 409 and 204.
     "dictionaries": {
@@ -66,6 +69,7 @@ schema = schemathesis.pytest.from_fixture("contract")
 @schema.parametrize()
 def test_every_operation_keeps_the_contract(case) -> None:
     case.call_and_validate()
+    survived["schemathesis requests (one operation at a time)"] += 1
 
 
 def test_stateful_sequences_over_the_links(contract, backend) -> None:
@@ -74,4 +78,7 @@ def test_stateful_sequences_over_the_links(contract, backend) -> None:
             # Every sequence starts from the fixtures, so Hypothesis can replay and shrink it.
             backend.reset()
 
-    Workflow.run()
+        def after_call(self, response, case) -> None:  # type: ignore[no-untyped-def]
+            survived["schemathesis requests (stateful sequences)"] += 1
+
+    Workflow.run(settings=hypothesis.settings(max_examples=scale(30, 600), deadline=None))

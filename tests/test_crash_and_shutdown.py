@@ -49,8 +49,10 @@ def write_until_the_server_dies(
                     data = {"PhoneNumberSid": number}
                     response = session.post(url + pool_path(), data=data, timeout=10)
                     expected = 201
-            except requests.ConnectionError:
-                uncertain.add(number)  # in flight when the server died: either outcome is right
+            except requests.RequestException:
+                # In flight when the server died (even if the status line arrived and the body
+                # did not): either outcome is right.
+                uncertain.add(number)
                 return
             if response.status_code != expected:
                 disagreements.append(f"{number}: {response.status_code} {response.text}")
