@@ -10,11 +10,12 @@ DATABASE ?= twilio-fake.sqlite3
 FIXTURES ?=
 WORKERS  ?= 1
 
-.PHONY: help install run test test-only lint spec-check soak clean
+.PHONY: help install run test test-only lint spec-check soak contract clean
 
 help:
 	@echo "make run    start the fake on http://$(HOST):$(PORT) (SQLite file $(DATABASE), demo data)"
 	@echo "make test   spec check, lint, unit, API, schemathesis contract and SDK end-to-end tests"
+	@echo "make contract  check a server against openapi.yaml (URL= USER= PASSWORD= SERVICE= NUMBERS=; none: a fresh fake)"
 	@echo "make soak   the reliability tests, long (races, SIGKILLs, hostile input, 10,000+ fuzzed requests)"
 	@echo "variables:  HOST PORT DATABASE FIXTURES WORKERS (e.g. make run PORT=9000 FIXTURES=my.yaml)"
 
@@ -46,6 +47,18 @@ test: spec-check lint test-only
 soak: $(STAMP)
 	SOAK=1 $(BIN)/pytest tests/test_concurrency.py tests/test_crash_and_shutdown.py \
 		tests/test_hostile_input.py tests/test_security.py tests/test_contract.py
+
+# Check a server against the contract. With no URL, a fresh fake with the demo data is used.
+#   make contract URL=http://127.0.0.1:8080 USER=AC… PASSWORD=… SERVICE=MG… NUMBERS=PN…,PN… [SERVICE2=MG…]
+#   knobs: MAX_EXAMPLES=50 SEED=… RATE=10/s READ_ONLY=1
+# USER is set by every shell, so it only counts when given on make's command line.
+CONTRACT_USER := $(if $(filter command line,$(origin USER)),$(USER),)
+contract: $(STAMP)
+	$(BIN)/twilio-fake contract $(if $(URL),--url '$(URL)') \
+		$(if $(CONTRACT_USER),--user '$(CONTRACT_USER)') $(if $(PASSWORD),--password '$(PASSWORD)') \
+		$(if $(SERVICE),--service '$(SERVICE)') $(if $(NUMBERS),--numbers '$(NUMBERS)') \
+		$(if $(SERVICE2),--service2 '$(SERVICE2)') $(if $(MAX_EXAMPLES),--max-examples $(MAX_EXAMPLES)) \
+		$(if $(SEED),--seed $(SEED)) $(if $(RATE),--rate '$(RATE)') $(if $(READ_ONLY),--read-only)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info twilio-fake.sqlite3*

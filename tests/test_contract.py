@@ -1,10 +1,8 @@
 """Schemathesis fuzzes the contract: the schema is loaded from the running app, every check on.
 
-One deliberate setting: Twilio refuses some schema-valid requests because of a rule, with a 400
-(a well-formed PN SID that is not the account's incoming number is 21421; a full pool is 21714;
-a well-formed PageToken the server never issued is 20001). So `positive_data_acceptance` also
-accepts 400, and the stricter check below makes sure such a 400 is one of those rules, never a
-validation error.
+One deliberate setting: `positive_data_acceptance` also accepts 400, because Twilio refuses some
+schema-valid requests by rule; twilio_fake.contract.checks makes sure such a 400 always names
+one of those rules (it is registered on import, here and in `twilio-fake contract`).
 """
 
 from __future__ import annotations
@@ -13,6 +11,8 @@ import hypothesis
 import pytest
 import schemathesis
 from schemathesis.config import SchemathesisConfig
+
+import twilio_fake.contract.checks  # noqa: F401  (registers the check)
 
 from .conftest import ACCOUNT, NUMBERS, OTHER_NUMBER, OTHER_SERVICE, SERVICE, SERVICE2, TOKEN
 from .servers import scale, survived
@@ -38,22 +38,6 @@ CONFIG = {
     },
     "auth": {"basic": {"username": ACCOUNT, "password": TOKEN}},
 }
-RULE_CODES = {21421, 21714}
-
-
-@schemathesis.check
-def valid_data_is_refused_only_by_a_rule(ctx, response, case) -> bool | None:
-    """A 400 to schema-valid data must name a business rule, not a malformed parameter."""
-    if (
-        case.meta is None
-        or not case.meta.generation.mode.is_positive
-        or response.status_code != 400
-    ):
-        return None
-    body = response.json()
-    if body["code"] in RULE_CODES or body["message"].startswith("Invalid PageToken"):
-        return None
-    raise AssertionError(f"schema-valid request refused as invalid: {body}")
 
 
 @pytest.fixture

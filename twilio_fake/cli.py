@@ -1,4 +1,4 @@
-"""The `twilio-fake` command: serve the fake with uvicorn."""
+"""The `twilio-fake` command: serve the fake with uvicorn (or, as `contract`, check a server)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,18 @@ import logging.config
 import os
 import signal
 import sys
+import warnings
 
 import uvicorn
 
-from . import fixtures
-from .app import create_app, create_backend
-from .config import ENV_PREFIX, Settings
-from .db import MEMORY
+# connexion 3.3 imports starlette's test client at import time, which warns about httpx: noise
+# for anyone running the server.
+warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+
+from . import fixtures  # noqa: E402  (after the filter, which must precede connexion's import)
+from .app import create_app, create_backend  # noqa: E402
+from .config import ENV_PREFIX, Settings  # noqa: E402
+from .db import MEMORY  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -23,7 +28,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="twilio-fake",
         description="Serve a stateful fake of Twilio's Messaging Service phone number pool.",
         epilog=f"Every option can also be set as an environment variable {ENV_PREFIX}<OPTION>, "
-        f"e.g. {ENV_PREFIX}PORT=9000. Options on the command line win.",
+        f"e.g. {ENV_PREFIX}PORT=9000. Options on the command line win. "
+        "`twilio-fake contract --help` checks a server against the contract.",
     )
     parser.add_argument("--host", help=f"interface to bind (default {defaults.host})")
     parser.add_argument("--port", type=int, help=f"port to listen on (default {defaults.port})")
@@ -70,6 +76,11 @@ LOG_CONFIG: dict = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["contract"]:
+        from .contract.runner import main as contract
+
+        return contract(argv[1:])
     args = parse_args(argv)
     settings = Settings.from_env(**vars(args))
     logging.config.dictConfig(LOG_CONFIG)

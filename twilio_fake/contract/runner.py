@@ -1,0 +1,276 @@
+"""`twilio-fake contract`: run schemathesis and the scenarios against a server; write reports.
+
+With no URL it starts a fresh fake with its demo fixtures on a free port, and stops it after.
+The target is left as it was found: what a stage added is removed, what it removed is put back,
+even when a check fails midway.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from xml.etree import ElementTree
+
+import requests
+
+from . import reports, scenarios
+from .scenarios import Client, Target
+
+SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
+DEMO = Target(
+    url="",
+    user="AC00000000000000000000000000000001",
+    password="demo-auth-token-1",
+    service="MG00000000000000000000000000000001",
+    numbers=[f"PN{n:032d}" for n in (3, 4, 5)],
+    service2="MG00000000000000000000000000000002",
+)
+
+
+@dataclass
+class Options:
+    url: str | None
+    user: str | None
+    password: str | None
+    service: str | None
+    numbers: list[str]
+    service2: str | None
+    max_examples: int
+    seed: int
+    rate: str | None  # "10/s", as schemathesis takes it
+    read_only: bool
+    reports_dir: Path
+
+
+def parse_args(argv: list[str]) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="twilio-fake contract",
+        description="Check a server against openapi.yaml: schemathesis with every check, then "
+        "behavioural scenarios. With no --url, a fresh fake with the demo data is started.",
+    )
+    parser.add_argument("--url", help="base URL of the server, without /v1 (default: a fresh fake)")
+    parser.add_argument("--user", help="Account SID or API Key SID")
+    parser.add_argument("--password", help="auth token or API key secret")
+    parser.add_argument("--service", help="an MG… service of the account")
+    parser.add_argument("--numbers", default="", help="comma-separated PN… incoming numbers, free")
+    parser.add_argument("--service2", help="a second MG… service of the account (for 21712)")
+    parser.add_argument("--max-examples", type=int, default=50, help="per operation (default 50)")
+    parser.add_argument("--seed", type=int, default=20261127, help="for reproducible runs")
+    parser.add_argument("--rate", help="rate limit, e.g. 10/s (default: none)")
+    parser.add_argument("--read-only", action="store_true", help="send GET requests only")
+    parser.add_argument("--reports-dir", type=Path, default=Path("reports"))
+    args = parser.parse_args(argv)
+    if args.url and not (
+        args.user and args.password and args.service and (args.numbers or args.read_only)
+    ):
+        parser.error("with --url, give --user, --password, --service and --numbers")
+    numbers = [n.strip() for n in args.numbers.split(",") if n.strip()]
+    return Options(
+        args.url,
+        args.user,
+        args.password,
+        args.service,
+        numbers,
+        args.service2,
+        args.max_examples,
+        args.seed,
+        args.rate,
+        args.read_only,
+        args.reports_dir,
+    )
+
+
+@contextlib.contextmanager
+def target_for(options: Options) -> Iterator[Target]:
+    """The given server, or a fresh fake with the demo data (stopped on exit)."""
+    rate = _per_second(options.rate)
+    if options.url:
+        yield Target(
+            options.url.rstrip("/"),
+            options.user or "",
+            options.password or "",
+            options.service or "",
+            options.numbers,
+            options.service2,
+            rate,
+        )
+        return
+    with tempfile.TemporaryDirectory() as tmp, socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        sock.close()
+        command = [
+            sys.executable,
+            "-m",
+            "twilio_fake",
+            "--port",
+            str(port),
+            "--database",
+            str(Path(tmp) / "contract.sqlite3"),
+        ]
+        with open(Path(tmp) / "server.log", "w") as log:
+            server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                _wait_for(f"http://127.0.0.1:{port}/_fake/health", server)
+                yield Target(
+                    f"http://127.0.0.1:{port}",
+                    DEMO.user,
+                    DEMO.password,
+                    DEMO.service,
+                    DEMO.numbers,
+                    DEMO.service2,
+                    rate,
+                )
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+
+
+def _wait_for(url: str, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and server.poll() is None:
+        with contextlib.suppress(requests.ConnectionError):
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"the fake did not start (exit status {server.poll()})")
+
+
+def _per_second(rate: str | None) -> float | None:
+    if not rate:
+        return None
+    count, _, unit = rate.partition("/")
+    seconds = {"s": 1, "m": 60, "h": 3600}[unit or "s"]
+    return float(count) / seconds
+
+
+def schemathesis_config(target: Target) -> str:
+    """Draw SIDs mostly from the target's own service and numbers, so sequences reach state."""
+    services = [target.service] + ([target.service2] if target.service2 else [])
+
+    def values(items: list[str]) -> str:
+        return ", ".join(f'"{item}"' for item in items)
+
+    lines = [
+        "[checks]",
+        'positive_data_acceptance = { expected-statuses = ["2xx", "400", "401", "404", "409"] }',
+        "[dictionaries.services]",
+        f"values = [{values(services)}]",
+    ]
+    parameters = ['"path.ServiceSid" = { dictionary = "services", probability = 0.8 }']
+    if target.numbers:
+        lines += ["[dictionaries.numbers]", f"values = [{values(target.numbers)}]"]
+        parameters += [
+            '"path.Sid" = { dictionary = "numbers", probability = 0.8 }',
+            '"body.PhoneNumberSid" = { dictionary = "numbers", probability = 0.8 }',
+        ]
+    return "\n".join([*lines, "[parameters]", *parameters]) + "\n"
+
+
+def run_schemathesis(target: Target, options: Options) -> reports.Stage:
+    """Run schemathesis's CLI with every check and phase; read its JUnit report back."""
+    directory = options.reports_dir
+    config = directory / "schemathesis.toml"
+    config.write_text(schemathesis_config(target))
+    junit = directory / "contract-schemathesis.xml"
+    command = [
+        sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run", str(SPEC),
+        "--url", f"{target.url}/v1", "--auth", f"{target.user}:{target.password}",
+        "--checks", "all", "--phases", "examples,coverage,fuzzing,stateful",
+        "--seed", str(options.seed), "--max-examples", str(options.max_examples),
+        "--report", "junit", "--report-junit-path", str(junit), "--no-color",
+    ]  # fmt: skip
+    if options.read_only:
+        command += ["--include-method", "GET"]
+    if options.rate:
+        command += ["--rate-limit", options.rate]
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "twilio_fake.contract.checks"}
+    started = time.monotonic()
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    (directory / "contract-schemathesis.txt").write_text(result.stdout + result.stderr)
+    failures = _junit_failures(junit) if junit.exists() else []
+    if result.returncode != 0 and not failures:
+        failures = [
+            reports.Failure(
+                "schemathesis",
+                "run",
+                "",
+                "a completed run",
+                (result.stdout + result.stderr)[-2000:],
+            )
+        ]
+    return reports.Stage("schemathesis", time.monotonic() - started, failures, _junit_count(junit))
+
+
+def _junit_failures(path: Path) -> list[reports.Failure]:
+    failures = []
+    for case in ElementTree.parse(path).iter("testcase"):
+        for problem in [*case.findall("failure"), *case.findall("error")]:
+            text = problem.text or problem.get("message") or ""
+            curl = next(
+                (ln.strip() for ln in text.splitlines() if ln.strip().startswith("curl ")), ""
+            )
+            check = problem.get("message") or text.strip().splitlines()[0] if text.strip() else ""
+            failures.append(
+                reports.Failure(case.get("name", "?"), check, curl, "see the check", text)
+            )
+    return failures
+
+
+def _junit_count(path: Path) -> int:
+    return len(list(ElementTree.parse(path).iter("testcase"))) if path.exists() else 0
+
+
+def run(options: Options) -> int:
+    options.reports_dir.mkdir(parents=True, exist_ok=True)
+    with target_for(options) as target:
+        client = Client(target)
+        before = None if options.read_only else scenarios.snapshot(client)
+        stages: list[reports.Stage] = []
+        restored: list[str] = []
+        try:
+            started = time.monotonic()
+            outcomes = scenarios.run(target, options.read_only)
+            stages.append(
+                reports.Stage.from_outcomes("scenarios", time.monotonic() - started, outcomes)
+            )
+            if before is not None:
+                restored += scenarios.restore(client, before)
+            stages.append(run_schemathesis(target, options))
+        finally:
+            if before is not None:
+                restored += scenarios.restore(client, before)
+                after = scenarios.snapshot(client)
+                if after != before:
+                    stages.append(
+                        reports.Stage(
+                            "restore",
+                            0,
+                            [
+                                reports.Failure(
+                                    "restore",
+                                    "the target is left as it was found",
+                                    "",
+                                    str(before),
+                                    str(after),
+                                )
+                            ],
+                            1,
+                        )
+                    )
+    summary = reports.write(options.reports_dir, target.url, options, stages, restored)
+    print(summary)
+    return 0 if all(stage.passed for stage in stages) else 1
+
+
+def main(argv: list[str]) -> int:
+    return run(parse_args(argv))
