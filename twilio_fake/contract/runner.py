@@ -153,14 +153,29 @@ def _per_second(rate: str | None) -> float | None:
     return float(count) / seconds
 
 
-def schemathesis_config(target: Target) -> str:
-    """Draw SIDs mostly from the target's own service and numbers, so sequences reach state."""
+def schemathesis_config(target: Target, read_only: bool) -> str:
+    """Keep schemathesis to the numbers it was given, and to GET when read-only.
+
+    SIDs are drawn mostly from the target's service and numbers, so sequences reach state.
+    Schemathesis would also reuse SIDs it saw in responses and follow links it infers (a list
+    entry to its delete): on a real account that deletes numbers the run was not given, so both
+    are off. Read-only runs do not probe undeclared methods either (that sends POST and DELETE).
+    """
     services = [target.service] + ([target.service2] if target.service2 else [])
 
     def values(items: list[str]) -> str:
         return ", ".join(f'"{item}"' for item in items)
 
     lines = [
+        "[phases.stateful.inference]",
+        "algorithms = []",
+        "[phases.examples]",
+        "extra-data-sources = { responses = false }",
+        "[phases.fuzzing]",
+        "extra-data-sources = { responses = false }",
+        "[phases.coverage]",
+        "extra-data-sources = { responses = false }",
+        *(["unexpected-methods = []"] if read_only else []),
         "[checks]",
         'positive_data_acceptance = { expected-statuses = ["2xx", "400", "401", "404", "409"] }',
         "[dictionaries.services]",
@@ -180,12 +195,14 @@ def run_schemathesis(target: Target, options: Options) -> reports.Stage:
     """Run schemathesis's CLI with every check and phase; read its JUnit report back."""
     directory = options.reports_dir
     config = directory / "schemathesis.toml"
-    config.write_text(schemathesis_config(target))
+    config.write_text(schemathesis_config(target, options.read_only))
     junit = directory / "contract-schemathesis.xml"
+    # Read-only runs have no create, so the spec's links have nothing to start from.
+    phases = ["examples", "coverage", "fuzzing"] + ([] if options.read_only else ["stateful"])
     command = [
         sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run", str(SPEC),
         "--url", f"{target.url}/v1", "--auth", f"{target.user}:{target.password}",
-        "--checks", "all", "--phases", "examples,coverage,fuzzing,stateful",
+        "--checks", "all", "--phases", ",".join(phases),
         "--seed", str(options.seed), "--max-examples", str(options.max_examples),
         "--report", "junit", "--report-junit-path", str(junit), "--no-color",
     ]  # fmt: skip
@@ -232,44 +249,54 @@ def _junit_count(path: Path) -> int:
 
 def run(options: Options) -> int:
     options.reports_dir.mkdir(parents=True, exist_ok=True)
+    stages: list[reports.Stage] = []
+    restored: list[str] = []
     with target_for(options) as target:
         client = Client(target)
-        before = None if options.read_only else scenarios.snapshot(client)
-        stages: list[reports.Stage] = []
-        restored: list[str] = []
         try:
-            started = time.monotonic()
-            outcomes = scenarios.run(target, options.read_only)
-            stages.append(
-                reports.Stage.from_outcomes("scenarios", time.monotonic() - started, outcomes)
-            )
-            if before is not None:
-                restored += scenarios.restore(client, before)
-            stages.append(run_schemathesis(target, options))
-        finally:
-            if before is not None:
-                restored += scenarios.restore(client, before)
-                after = scenarios.snapshot(client)
-                if after != before:
-                    stages.append(
-                        reports.Stage(
-                            "restore",
-                            0,
-                            [
-                                reports.Failure(
-                                    "restore",
-                                    "the target is left as it was found",
-                                    "",
-                                    str(before),
-                                    str(after),
-                                )
-                            ],
-                            1,
-                        )
-                    )
+            before = None if options.read_only else scenarios.snapshot(client)
+        except (scenarios.ScenarioFailed, requests.RequestException, ValueError, KeyError) as error:
+            # Without knowing the starting state the run could not promise to restore it.
+            stages.append(_stage_failure("snapshot", "the pools can be listed", error))
+        else:
+            try:
+                started = time.monotonic()
+                outcomes = scenarios.run(target, options.read_only)
+                seconds = time.monotonic() - started
+                stages.append(reports.Stage.from_outcomes("scenarios", seconds, outcomes))
+                if before is not None:
+                    restored += scenarios.restore(client, before)
+                stages.append(run_schemathesis(target, options))
+            finally:
+                if before is not None:
+                    stages += _restore(client, before, restored)
     summary = reports.write(options.reports_dir, target.url, options, stages, restored)
     print(summary)
-    return 0 if all(stage.passed for stage in stages) else 1
+    return 0 if stages and all(stage.passed for stage in stages) else 1
+
+
+def _restore(
+    client: Client, before: dict[str, set[str]], restored: list[str]
+) -> list[reports.Stage]:
+    """Put the target back as it was; report a failure if it cannot be done."""
+    try:
+        restored += scenarios.restore(client, before)
+        after = scenarios.snapshot(client)
+    except (scenarios.ScenarioFailed, requests.RequestException, ValueError, KeyError) as error:
+        return [_stage_failure("restore", "the target is left as it was found", error)]
+    if after != before:
+        failure = reports.Failure(
+            "restore", "the target is left as it was found", "", str(before), str(after)
+        )
+        return [reports.Stage("restore", 0, [failure], 1, ["restore"])]
+    return []
+
+
+def _stage_failure(name: str, check: str, error: Exception) -> reports.Stage:
+    call = getattr(error, "call", None)
+    seen = getattr(error, "seen", None) or f"{type(error).__name__}: {error}"
+    failure = reports.Failure(name, check, call.curl() if call else "", check, str(seen))
+    return reports.Stage(name, 0, [failure], 1, [name])
 
 
 def main(argv: list[str]) -> int:

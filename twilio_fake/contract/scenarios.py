@@ -134,7 +134,7 @@ def walk(client: Client, start_url: str) -> Iterator[tuple[Call, dict]]:
 def pool_of(client: Client, service: str) -> list[str]:
     return [
         n["sid"]
-        for _, body in walk(client, client.target.pool(service) + "?PageSize=1000")
+        for _, body in walk(client, client.target.pool(service) + "?PageSize=50")
         for n in body["phone_numbers"]
     ]
 
