@@ -10,11 +10,16 @@ DATABASE ?= twilio-fake.sqlite3
 FIXTURES ?=
 WORKERS  ?= 1
 
-.PHONY: help install run test test-only lint spec-check soak contract clean
+NPM_TOOLS := tools/npm/node_modules/.bin
+NPM_STAMP := tools/npm/node_modules/.installed
+REDOCLY   := $(NPM_TOOLS)/redocly
+
+.PHONY: help install run test test-only lint spec-check spec soak contract contract-prism release-spec clean
 
 help:
 	@echo "make run    start the fake on http://$(HOST):$(PORT) (SQLite file $(DATABASE), demo data)"
 	@echo "make test   spec check, lint, unit, API, schemathesis contract and SDK end-to-end tests"
+	@echo "make spec   validate and lint openapi.yaml; build dist/openapi.{yaml,json,html}"
 	@echo "make contract  check a server against openapi.yaml (URL= USER= PASSWORD= SERVICE= NUMBERS=; none: a fresh fake)"
 	@echo "make soak   the reliability tests, long (races, SIGKILLs, hostile input, 10,000+ fuzzed requests)"
 	@echo "variables:  HOST PORT DATABASE FIXTURES WORKERS (e.g. make run PORT=9000 FIXTURES=my.yaml)"
@@ -27,11 +32,30 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Pinned npm tools (Redocly CLI, Prism), installed from tools/npm/package-lock.json.
+$(NPM_STAMP): tools/npm/package.json tools/npm/package-lock.json
+	cd tools/npm && npm ci --no-audit --no-fund --silent
+	touch $@
+
 run: $(STAMP)
 	$(BIN)/twilio-fake --host $(HOST) --port $(PORT) --database '$(DATABASE)' --workers $(WORKERS) $(if $(FIXTURES),--fixtures '$(FIXTURES)')
 
 spec-check: $(STAMP)
 	$(BIN)/openapi-spec-validator openapi.yaml control.yaml
+
+# Validate and lint the contract, then build what is published: dist/openapi.yaml, .json, and
+# dist/openapi.html (reference docs in one self-contained file that works offline).
+spec: spec-check $(NPM_STAMP)
+	$(REDOCLY) lint --format stylish openapi.yaml control.yaml
+	mkdir -p dist
+	$(REDOCLY) bundle openapi.yaml --output dist/openapi.yaml
+	$(REDOCLY) bundle openapi.yaml --ext json --output dist/openapi.json
+	$(REDOCLY) build-docs openapi.yaml --inlineBundle --output dist/openapi.html
+
+# After bumping info.version and adding a CHANGELOG entry: record openapi.yaml as published,
+# the baseline that tests/test_spec_compat.py holds later changes to.
+release-spec: spec
+	cp openapi.yaml published/openapi.yaml
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -40,7 +64,7 @@ lint: $(STAMP)
 test-only: $(STAMP)
 	$(BIN)/pytest
 
-test: spec-check lint test-only
+test: spec lint test-only
 
 # The reliability tests run long: many more races, SIGKILLs, hostile inputs and >10,000
 # schemathesis requests. It stops by itself and prints what the server survived.
