@@ -84,5 +84,10 @@ contract: $(STAMP)
 		$(if $(SERVICE2),--service2 '$(SERVICE2)') $(if $(MAX_EXAMPLES),--max-examples $(MAX_EXAMPLES)) \
 		$(if $(SEED),--seed $(SEED)) $(if $(RATE),--rate '$(RATE)') $(if $(READ_ONLY),--read-only)
 
+# The same kit against Stoplight Prism mocking the same spec: a record of what a stateless mock
+# cannot do (see the README). Failures are expected; the target fails only if the run cannot.
+contract-prism: $(STAMP) $(NPM_STAMP)
+	$(BIN)/python tools/prism_contract.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info twilio-fake.sqlite3*

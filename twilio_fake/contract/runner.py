@@ -49,6 +49,7 @@ class Options:
     rate: str | None  # "10/s", as schemathesis takes it
     read_only: bool
     reports_dir: Path
+    disposable: bool = False  # a throwaway target: no snapshot, no restore
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -67,6 +68,11 @@ def parse_args(argv: list[str]) -> Options:
     parser.add_argument("--seed", type=int, default=20261127, help="for reproducible runs")
     parser.add_argument("--rate", help="rate limit, e.g. 10/s (default: none)")
     parser.add_argument("--read-only", action="store_true", help="send GET requests only")
+    parser.add_argument(
+        "--disposable",
+        action="store_true",
+        help="the target is thrown away after the run (a stateless mock): no snapshot or restore",
+    )
     parser.add_argument("--reports-dir", type=Path, default=Path("reports"))
     args = parser.parse_args(argv)
     if args.url and not (
@@ -86,6 +92,7 @@ def parse_args(argv: list[str]) -> Options:
         args.rate,
         args.read_only,
         args.reports_dir,
+        args.disposable,
     )
 
 
@@ -254,7 +261,8 @@ def run(options: Options) -> int:
     with target_for(options) as target:
         client = Client(target)
         try:
-            before = None if options.read_only else scenarios.snapshot(client)
+            keeps_state = not (options.read_only or options.disposable)
+            before = scenarios.snapshot(client) if keeps_state else None
         except (scenarios.ScenarioFailed, requests.RequestException, ValueError, KeyError) as error:
             # Without knowing the starting state the run could not promise to restore it.
             stages.append(_stage_failure("snapshot", "the pools can be listed", error))
