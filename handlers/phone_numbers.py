@@ -1,7 +1,8 @@
 """The four operations of /v1/Services/{ServiceSid}/PhoneNumbers: shape requests and responses only.
 
-Connexion has validated every parameter against openapi.yaml before these run; `user` is the
-authenticated Account SID, and `backend` and `base_url` come from the edge middleware.
+Connexion has validated every parameter against openapi.yaml before these run, and passes them
+under the spec's names (ServiceSid, PageSize...); `user` is the authenticated Account SID, and
+`backend` and `base_url` come from the edge middleware.
 """
 
 from __future__ import annotations
@@ -17,17 +18,17 @@ from twilio_fake.models import Page as PoolPage
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # ISO 8601 in UTC, as Twilio's v1 APIs write dates
 
 
-def create(ServiceSid: str, form: dict[str, str], user: str, backend: Backend, base_url: str):  # noqa: N803
+def create(ServiceSid: str, form: dict[str, str], user: str, backend: Backend, base_url: str):
     entry = backend.add_phone_number(user, ServiceSid, form["PhoneNumberSid"])
     return resource(entry, base_url), 201
 
 
-def list_numbers(  # noqa: N803
+def list_numbers(
     ServiceSid: str,
     user: str,
     backend: Backend,
     base_url: str,
-    PageSize: int = 50,
+    PageSize: int,  # the spec supplies the default (50)
     Page: int | None = None,
     PageToken: str | None = None,
 ):
@@ -40,11 +41,11 @@ def list_numbers(  # noqa: N803
     }
 
 
-def fetch(ServiceSid: str, Sid: str, user: str, backend: Backend, base_url: str):  # noqa: N803
+def fetch(ServiceSid: str, Sid: str, user: str, backend: Backend, base_url: str):
     return resource(backend.get_phone_number(user, ServiceSid, Sid), base_url)
 
 
-def delete(ServiceSid: str, Sid: str, user: str, backend: Backend):  # noqa: N803
+def delete(ServiceSid: str, Sid: str, user: str, backend: Backend):
     backend.remove_phone_number(user, ServiceSid, Sid)
     return NoContent, 204
 

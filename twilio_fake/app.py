@@ -68,7 +68,6 @@ def create_app(
     app.add_error_handler(HTTPException, framework_errors)
     app.add_error_handler(ClientDisconnect, http_errors.body_cut_short)
     app.add_error_handler(Exception, http_errors.unexpected_error)
-    app.app.config["BACKEND"] = backend  # for tests and tools that hold the app
     return app
 
 
