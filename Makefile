@@ -14,13 +14,14 @@ NPM_TOOLS := tools/npm/node_modules/.bin
 NPM_STAMP := tools/npm/node_modules/.installed
 REDOCLY   := $(NPM_TOOLS)/redocly
 
-.PHONY: help install run test test-only lint spec-check spec soak contract contract-prism release-spec clean
+.PHONY: help install run test test-only lint spec-check spec soak contract contract-prism release-spec bench clean
 
 help:
 	@echo "make run    start the fake on http://$(HOST):$(PORT) (SQLite file $(DATABASE), demo data)"
 	@echo "make test   spec check, lint, unit, API, schemathesis contract and SDK end-to-end tests"
 	@echo "make spec   validate and lint openapi.yaml; build dist/openapi.{yaml,json,html}"
 	@echo "make contract  check a server against openapi.yaml (URL= USER= PASSWORD= SERVICE= NUMBERS=; none: a fresh fake)"
+	@echo "make bench  the fake against Prism and a bare route under wrk; reports/bench.json"
 	@echo "make soak   the reliability tests, long (races, SIGKILLs, hostile input, 10,000+ fuzzed requests)"
 	@echo "variables:  HOST PORT DATABASE FIXTURES WORKERS (e.g. make run PORT=9000 FIXTURES=my.yaml)"
 
@@ -88,6 +89,15 @@ contract: $(STAMP)
 # cannot do (see the README). Failures are expected; the target fails only if the run cannot.
 contract-prism: $(STAMP) $(NPM_STAMP)
 	$(BIN)/python tools/prism_contract.py
+
+# The fake against Prism and a bare route under the same wrk load (wrk comes from Debian's
+# packages; installed here when missing). A benchmark, not a test: it prints a table and
+# writes reports/bench.json. Knobs: BENCH_SECONDS (per measurement), BENCH_LARGE (scale run).
+BENCH_SECONDS ?= 10
+BENCH_LARGE   ?= 1000000
+bench: $(STAMP) $(NPM_STAMP)
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+	$(BIN)/python tools/bench.py --seconds $(BENCH_SECONDS) --large $(BENCH_LARGE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info twilio-fake.sqlite3*
