@@ -136,10 +136,11 @@ class StampInnerResponses:
 class RefuseUnrouted:
     """Answer 404 for any request connexion's router did not match to an operation.
 
-    Connexion passes unmatched requests on to the Flask app, whose router (werkzeug) is more
-    lenient: it merges `//` and accepts a newline in a segment, then calls an operation's view
-    outside connexion's context, which fails with a 500. The fake serves nothing but the specs'
-    operations, so nothing unrouted may go further.
+    Connexion passes unmatched requests on to the framework app behind it. With FlaskApp that
+    was werkzeug's router, more lenient than connexion's: it merged `//` and accepted a newline
+    in a segment, then called an operation's view outside connexion's context (a 500). The
+    fake serves nothing but the specs' operations, so nothing unrouted goes further, whichever
+    app class serves it.
     """
 
     def __init__(self, app: ASGIApp) -> None:
