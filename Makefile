@@ -14,7 +14,7 @@ NPM_TOOLS := tools/npm/node_modules/.bin
 NPM_STAMP := tools/npm/node_modules/.installed
 REDOCLY   := $(NPM_TOOLS)/redocly
 
-.PHONY: help install run test test-only lint spec-check spec soak contract contract-prism release-spec bench clean
+.PHONY: help install run test test-only lint spec-check spec soak contract contract-prism release-spec bench wrk clean
 
 help:
 	@echo "make run    start the fake on http://$(HOST):$(PORT) (SQLite file $(DATABASE), demo data)"
@@ -62,7 +62,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test-only: $(STAMP)
+# wrk, the load generator of `make bench` (and of its smoke test), from Debian's packages.
+wrk:
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+
+test-only: $(STAMP) $(NPM_STAMP) wrk
 	$(BIN)/pytest
 
 test: spec lint test-only
@@ -95,8 +99,7 @@ contract-prism: $(STAMP) $(NPM_STAMP)
 # writes reports/bench.json. Knobs: BENCH_SECONDS (per measurement), BENCH_LARGE (scale run).
 BENCH_SECONDS ?= 10
 BENCH_LARGE   ?= 1000000
-bench: $(STAMP) $(NPM_STAMP)
-	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+bench: $(STAMP) $(NPM_STAMP) wrk
 	$(BIN)/python tools/bench.py --seconds $(BENCH_SECONDS) --large $(BENCH_LARGE)
 
 clean:
