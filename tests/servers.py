@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -15,6 +14,7 @@ from pathlib import Path
 import requests
 
 from twilio_fake.app import SPEC_DIR
+from twilio_fake.cli import serve_command
 
 # `make soak` sets SOAK=1: the same tests, run long. `make test` runs them short.
 SOAK = os.environ.get("SOAK") == "1"
@@ -96,13 +96,4 @@ def serve(
     database: Path, *extra: str, port: int | None = None, env: dict[str, str] | None = None
 ) -> Server:
     port = port or free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "twilio_fake",
-        "--port",
-        str(port),
-        "--database",
-        str(database),
-    ]
-    return Server([*command, *extra], port, env)
+    return Server(serve_command(port, database, *extra), port, env)

@@ -31,6 +31,8 @@ from pathlib import Path
 import requests
 import yaml
 
+from twilio_fake.cli import serve_command
+
 ROOT = Path(__file__).resolve().parent.parent
 PRISM = ROOT / "tools" / "npm" / "node_modules" / ".bin" / "prism"
 WRK_SCRIPTS = ROOT / "tools" / "wrk"
@@ -139,9 +141,7 @@ def start_fake(database: Path, fixtures: Path) -> Process:
     port = free_port()
     # As `make run` serves it, but with room for the 1,000,000 numbers of the scale run in one
     # service (the default limit, Twilio's, is 400, and would answer creates with 21714).
-    command = [sys.executable, "-m", "twilio_fake", "--port", str(port),
-               "--database", str(database), "--fixtures", str(fixtures),
-               "--pool-limit", "2000000"]  # fmt: skip
+    command = serve_command(port, database, "--fixtures", str(fixtures), "--pool-limit", "2000000")
     return Process(command, port, "/_fake/health")
 
 

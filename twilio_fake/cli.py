@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import warnings
+from pathlib import Path
 
 import uvicorn
 
@@ -73,6 +74,20 @@ LOG_CONFIG: dict = {
     "root": {"handlers": ["stderr"], "level": "INFO"},
     "loggers": {"uvicorn": {"level": "WARNING"}, "connexion": {"level": "WARNING"}},
 }
+
+
+def serve_command(port: int, database: str | Path, *options: str) -> list[str]:
+    """The command that starts this fake on `port`: for the contract kit, the tests, the bench."""
+    return [
+        sys.executable,
+        "-m",
+        "twilio_fake",
+        "--port",
+        str(port),
+        "--database",
+        str(database),
+        *options,
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,6 +22,7 @@ from xml.etree import ElementTree
 
 import requests
 
+from ..cli import serve_command
 from . import reports, scenarios
 from .scenarios import Client, Target
 
@@ -115,15 +116,7 @@ def target_for(options: Options) -> Iterator[Target]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
         sock.close()
-        command = [
-            sys.executable,
-            "-m",
-            "twilio_fake",
-            "--port",
-            str(port),
-            "--database",
-            str(Path(tmp) / "contract.sqlite3"),
-        ]
+        command = serve_command(port, Path(tmp) / "contract.sqlite3")
         with open(Path(tmp) / "server.log", "w") as log:
             server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
             try:
