@@ -16,6 +16,8 @@ from pathlib import Path
 import requests
 import yaml
 
+from twilio_fake.contract.runner import demo_target
+
 ROOT = Path(__file__).resolve().parent.parent
 PRISM = ROOT / "tools" / "npm" / "node_modules" / ".bin" / "prism"
 REPORTS = ROOT / "reports" / "prism"
@@ -46,12 +48,11 @@ def main() -> int:
                     break
                 except requests.ConnectionError:
                     time.sleep(0.2)
+            demo = demo_target()
             command = [
                 sys.executable, "-m", "twilio_fake", "contract", "--url", url, "--disposable",
-                "--user", "AC00000000000000000000000000000001", "--password", "demo-auth-token-1",
-                "--service", "MG00000000000000000000000000000001",
-                "--service2", "MG00000000000000000000000000000002",
-                "--numbers", f"PN{3:032d},PN{4:032d}",
+                "--user", demo.user, "--password", demo.password, "--service", demo.service,
+                "--service2", demo.service2 or "", "--numbers", ",".join(demo.numbers),
                 "--max-examples", "30", "--reports-dir", str(REPORTS),
             ]  # fmt: skip
             status = subprocess.run(command, cwd=ROOT).returncode

@@ -22,19 +22,24 @@ from xml.etree import ElementTree
 
 import requests
 
+from .. import fixtures
 from ..cli import serve_command
 from . import reports, scenarios
 from .scenarios import Client, Target
 
 SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
-DEMO = Target(
-    url="",
-    user="AC00000000000000000000000000000001",
-    password="demo-auth-token-1",
-    service="MG00000000000000000000000000000001",
-    numbers=[f"PN{n:032d}" for n in (3, 4, 5)],
-    service2="MG00000000000000000000000000000002",
-)
+
+
+def demo_target(url: str = "", rate: float | None = None) -> Target:
+    """The demo fixture's first account as a target: its two services and its last three numbers.
+
+    The first two numbers are left alone: PN…01 is the spec's example SID, which schemathesis's
+    examples phase fetches and deletes.
+    """
+    account = fixtures.demo()[0]
+    service, service2 = list(account.services)[:2]
+    numbers = [n.sid for n in account.incoming_phone_numbers[2:]]
+    return Target(url, account.sid, account.auth_token, service, numbers, service2, rate)
 
 
 @dataclass
@@ -121,15 +126,7 @@ def target_for(options: Options) -> Iterator[Target]:
             server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
             try:
                 _wait_for(f"http://127.0.0.1:{port}/_fake/health", server)
-                yield Target(
-                    f"http://127.0.0.1:{port}",
-                    DEMO.user,
-                    DEMO.password,
-                    DEMO.service,
-                    DEMO.numbers,
-                    DEMO.service2,
-                    rate,
-                )
+                yield demo_target(f"http://127.0.0.1:{port}", rate)
             finally:
                 server.terminate()
                 server.wait(timeout=30)
