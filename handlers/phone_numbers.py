@@ -7,6 +7,7 @@ under the spec's names (ServiceSid, PageSize...); `user` is the authenticated Ac
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,7 +16,9 @@ from connexion import NoContent
 from twilio_fake.models import Backend, PoolEntry
 from twilio_fake.models import Page as PoolPage
 
-DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # ISO 8601 in UTC, as Twilio's v1 APIs write dates
+def iso_date(moment: datetime) -> str:
+    """ISO 8601 in UTC to the second, as Twilio's v1 APIs write dates (2026-01-31T12:00:00Z)."""
+    return moment.isoformat(timespec="seconds") + "Z"  # stored naive, in UTC
 
 
 def create(ServiceSid: str, form: dict[str, str], user: str, backend: Backend, base_url: str):
@@ -56,8 +59,8 @@ def resource(entry: PoolEntry, base_url: str) -> dict[str, Any]:
         "sid": entry.sid,
         "account_sid": entry.account_sid,
         "service_sid": entry.service_sid,
-        "date_created": entry.date_created.strftime(DATE_FORMAT),
-        "date_updated": entry.date_updated.strftime(DATE_FORMAT),
+        "date_created": iso_date(entry.date_created),
+        "date_updated": iso_date(entry.date_updated),
         "phone_number": entry.phone_number,
         "country_code": entry.country_code,
         "capabilities": list(entry.capabilities),

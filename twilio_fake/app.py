@@ -17,6 +17,7 @@ from . import fixtures, http_errors
 from .config import Settings
 from .edge import EdgeMiddleware, LimitRequestBodies, RefuseUnrouted, StampInnerResponses
 from .exceptions import TwilioError
+from .fastlane import FastLane
 from .models import Backend
 from .validation import VALIDATOR_MAP
 
@@ -42,9 +43,9 @@ def create_app(
     # two (wrk, this machine). The handlers stay synchronous: connexion runs them in a thread
     # pool, so a write waiting for SQLite's lock never blocks the event loop.
     app = connexion.AsyncApp(__name__, specification_dir=SPEC_DIR)
+    jsonifier = Jsonifier(json)  # one line, fields in the order the handlers build them
     common = {
-        # One line, fields in the order the handlers build them (as Twilio sends them).
-        "jsonifier": Jsonifier(json),
+        "jsonifier": jsonifier,
         "strict_validation": True,  # unknown query or form parameters are errors, not ignored
         "validate_responses": settings.validate_responses,
         "validator_map": VALIDATOR_MAP,  # connexion's validation, Twilio's wording
@@ -58,6 +59,18 @@ def create_app(
         backend=backend,
         public_url=settings.public_url,
     )
+    if settings.fast_lane:
+        # Inside EdgeMiddleware (so its answers are stamped and logged), before connexion.
+        app.add_middleware(
+            FastLane,
+            position=MiddlewarePosition.BEFORE_EXCEPTION,
+            spec_file=SPEC_DIR / TWILIO_SPEC,
+            backend=backend,
+            jsonifier=jsonifier,
+            max_body_bytes=settings.max_body_bytes,
+            body_timeout=settings.body_timeout,
+            validate_responses=settings.validate_responses,
+        )
     app.add_middleware(StampInnerResponses, position=MiddlewarePosition.BEFORE_CONTEXT)
     app.add_middleware(RefuseUnrouted, position=MiddlewarePosition.BEFORE_CONTEXT)
     app.add_middleware(

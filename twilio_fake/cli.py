@@ -55,6 +55,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="check every response against openapi.yaml (a 500 on a mismatch)",
     )
+    parser.add_argument(
+        "--no-fast-lane",
+        dest="fast_lane",
+        action="store_false",
+        default=None,
+        help="send every request through connexion's full stack (slower; same answers)",
+    )
     return parser.parse_args(argv)
 
 

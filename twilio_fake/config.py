@@ -23,6 +23,7 @@ class Settings:
     workers: int = 1  # server processes sharing the database (SQLite file in WAL mode)
     max_body_bytes: int = 65536  # larger request bodies get 413; this API's bodies are tiny
     body_timeout: float = 10.0  # seconds a request body may take to arrive, else 408
+    fast_lane: bool = True  # serve plainly valid API requests in front of connexion (fastlane.py)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -6,7 +6,7 @@ SQLAlchemy Core only, so that the same statements run on SQLite (the default) an
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -22,11 +22,13 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     create_engine,
     event,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.pool import StaticPool
 
 metadata = MetaData()
@@ -103,6 +105,46 @@ def database_url(database: str) -> str:
     return f"sqlite:///{Path(database).expanduser().resolve()}"
 
 
+class Query:
+    """A SELECT compiled once for a dialect, to run many times without SQLAlchemy's execution.
+
+    SQLAlchemy compiles a statement once and caches it, but still spends tens of microseconds
+    per execution building parameters, result metadata and row objects: more than SQLite takes
+    to answer. The hot reads (credentials, fetch, list) are compiled here once instead, bound by
+    name with `bindparam`, and their rows converted with the column types' own result
+    processors, so they come out as SQLAlchemy would give them (datetimes, JSON).
+    """
+
+    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.names = compiled.positiontup  # positional paramstyles: bind names in order
+        self.defaults = compiled.params  # the values SQLAlchemy bound itself (literals)
+        processors = [
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in statement.selected_columns
+        ]
+        self.processors = [(i, p) for i, p in enumerate(processors) if p is not None]
+
+    def parameters(self, values: dict[str, Any]) -> Any:
+        """The driver's parameters: the named values, with the statement's own literals."""
+        values = {**self.defaults, **values}
+        return values if self.names is None else tuple(values[name] for name in self.names)
+
+    def convert(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        if not self.processors:
+            return row
+        values = list(row)
+        for index, process in self.processors:
+            if values[index] is not None:
+                values[index] = process(values[index])
+        return tuple(values)
+
+
+# Runs a Query inside a snapshot: rows = run(query, name=value...)
+Runner = Callable[..., list[tuple[Any, ...]]]
+
+
 class Database:
     """An engine plus the two kinds of transaction the rules need: read, and exclusive write."""
 
@@ -117,6 +159,9 @@ class Database:
         # in growing steps and gave create+delete a p99 near a second at 16 connections.
         # Writers in other processes still meet the busy timeout.
         self._write_lock = threading.Lock()
+        # Each thread's own plain DBAPI connection for Query reads on a SQLite file (see
+        # `snapshot`); None for other databases and for ':memory:', which go through the engine.
+        self._plain = threading.local() if self.is_sqlite and not self.in_memory else None
         metadata.create_all(self.engine)
 
     def _create_engine(self, url: str) -> Engine:
@@ -129,16 +174,7 @@ class Database:
 
         @event.listens_for(engine, "connect")
         def _configure(dbapi_connection: Any, _record: Any) -> None:
-            # Let SQLAlchemy's "begin" hook below emit BEGIN itself, so writes can take the
-            # write lock up front (BEGIN IMMEDIATE) instead of failing to upgrade it later.
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            if not self.in_memory:
-                cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=10000")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
+            self._configure_sqlite(dbapi_connection)
 
         @event.listens_for(engine, "begin")
         def _begin(connection: Connection) -> None:
@@ -146,6 +182,71 @@ class Database:
             connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
+
+    def _configure_sqlite(self, dbapi_connection: Any) -> None:
+        # Autocommit at the driver: a lone SELECT is its own transaction, and SQLAlchemy's
+        # "begin" hook above emits BEGIN itself, so writes can take the write lock up front
+        # (BEGIN IMMEDIATE) instead of failing to upgrade it later.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        if not self.in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    def query(self, statement: Select[Any]) -> Query:
+        return Query(statement, self.engine.dialect)
+
+    def rows(self, query: Query, **values: Any) -> list[tuple[Any, ...]]:
+        """Run one Query on its own (a single statement is a consistent snapshot)."""
+        if self._plain is None:
+            with self.snapshot() as run:
+                return run(query, **values)
+        cursor = self._plain_connection().execute(query.sql, query.parameters(values))
+        return [query.convert(row) for row in cursor.fetchall()]
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Runner]:
+        """Yield a function that runs Queries, all inside one read transaction."""
+        if self._plain is None:
+            with self.read() as conn:
+
+                def run_on_engine(query: Query, **values: Any) -> list[tuple[Any, ...]]:
+                    result = conn.exec_driver_sql(query.sql, query.parameters(values))
+                    return [query.convert(tuple(row)) for row in result.all()]
+
+                yield run_on_engine
+            return
+        plain = self._plain_connection()
+
+        def run(query: Query, **values: Any) -> list[tuple[Any, ...]]:
+            cursor = plain.execute(query.sql, query.parameters(values))
+            return [query.convert(row) for row in cursor.fetchall()]
+
+        plain.execute("BEGIN")
+        try:
+            yield run
+        finally:
+            plain.execute("COMMIT")  # a read transaction: nothing to undo
+
+    def _plain_connection(self) -> Any:
+        """This thread's own DBAPI connection, opened on first use with the engine's settings.
+
+        Outside SQLAlchemy's pool on purpose: it lives as long as its thread (the driver closes
+        it when the thread's locals go), and a pool connection held that long would starve the
+        pool. It only ever reads.
+        """
+        assert self._plain is not None
+        connection = getattr(self._plain, "connection", None)
+        if connection is None:
+            dialect = self.engine.dialect
+            arguments, options = dialect.create_connect_args(self.engine.url)
+            connection = dialect.connect(*arguments, **options)
+            self._configure_sqlite(connection)
+            self._plain.connection = connection
+        return connection
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -167,4 +268,7 @@ class Database:
                 yield conn
 
     def dispose(self) -> None:
+        if self._plain is not None and getattr(self._plain, "connection", None) is not None:
+            self._plain.connection.close()
+            self._plain = threading.local()  # other threads' connections close with the old one
         self.engine.dispose()

@@ -8,9 +8,9 @@ import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Row, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import db
@@ -42,9 +42,8 @@ def _digest(secret: str) -> str:
 _NO_SUCH_SECRET = _digest(secrets.token_hex(32))
 
 
-@dataclass(frozen=True)
-class PoolEntry:
-    """A phone number in a service's pool."""
+class PoolEntry(NamedTuple):
+    """A phone number in a service's pool (a named tuple: a list page makes fifty of them)."""
 
     sid: str
     account_sid: str
@@ -93,17 +92,46 @@ _entries = select(*_entry_columns).join_from(
 )
 
 
-def _entry(row: Row[Any]) -> PoolEntry:
-    return PoolEntry(
-        sid=row.sid,
-        account_sid=row.account_sid,
-        service_sid=row.service_sid,
-        phone_number=row.phone_number,
-        country_code=row.country_code,
-        capabilities=tuple(row.capabilities),
-        date_created=row.date_created,
-        date_updated=row.date_updated,
-    )
+def _entry(row: Any) -> PoolEntry:
+    """Build an entry from a row of `_entry_columns` (seq first, then the entry's fields)."""
+    _seq, sid, account, service, number, country, capabilities, created, updated = row
+    return PoolEntry(sid, account, service, number, country, tuple(capabilities), created, updated)
+
+
+class _Queries:
+    """The reads on the request path, compiled once for the database (see db.Query)."""
+
+    def __init__(self, database: db.Database) -> None:
+        seq, in_pool = db.pool_entries.c.seq, db.pool_entries.c.service_sid == bindparam("service")
+        self.account = database.query(
+            select(db.accounts.c.sid, db.accounts.c.auth_token_hash).where(
+                db.accounts.c.sid == bindparam("user")
+            )
+        )
+        self.api_key = database.query(
+            select(db.api_keys.c.account_sid, db.api_keys.c.secret_hash).where(
+                db.api_keys.c.sid == bindparam("user"), db.api_keys.c.disabled.is_(False)
+            )
+        )
+        self.entry = database.query(
+            _entries.where(
+                db.pool_entries.c.sid == bindparam("sid"),
+                in_pool,
+                db.incoming_phone_numbers.c.account_sid == bindparam("account"),
+            )
+        )
+        self.service = database.query(
+            select(db.services.c.sid).where(
+                db.services.c.sid == bindparam("service"),
+                db.services.c.account_sid == bindparam("account"),
+            )
+        )
+        page = _entries.where(in_pool).limit(bindparam("size"))
+        self.page_at = database.query(page.order_by(seq).offset(bindparam("offset")))
+        self.page_after = database.query(page.where(seq > bindparam("seq")).order_by(seq))
+        self.page_before = database.query(page.where(seq < bindparam("seq")).order_by(seq.desc()))
+        self.any_before = database.query(select(exists().where(in_pool, seq < bindparam("seq"))))
+        self.any_after = database.query(select(exists().where(in_pool, seq > bindparam("seq"))))
 
 
 def _pool_path(service_sid: str) -> str:
@@ -126,6 +154,7 @@ class Backend:
         self.pool_limit = pool_limit
         self.clock = clock
         self.tokens = PageTokens(self._page_token_key())
+        self.queries = _Queries(self.db)
         self.load(self.startup_fixtures)
 
     def _page_token_key(self) -> bytes:
@@ -202,21 +231,11 @@ class Backend:
         the key's secret; a disabled key signs nobody in). Secrets are stored as SHA-256 digests
         and compared in constant time.
         """
-        if username.startswith("AC"):
-            query = select(db.accounts.c.sid.label("account_sid"), db.accounts.c.auth_token_hash)
-            query = query.where(db.accounts.c.sid == username)
-        elif username.startswith("SK"):
-            query = select(db.api_keys.c.account_sid, db.api_keys.c.secret_hash)
-            query = query.where(db.api_keys.c.sid == username, db.api_keys.c.disabled.is_(False))
-        else:
-            query = None
-        row = None
-        if query is not None:
-            with self.db.read() as conn:
-                row = conn.execute(query).first()
-        stored = row[1] if row else _NO_SUCH_SECRET
-        if hmac.compare_digest(_digest(password), stored) and row is not None:
-            return str(row.account_sid)
+        query = {"AC": self.queries.account, "SK": self.queries.api_key}.get(username[:2])
+        rows = self.db.rows(query, user=username) if query else []
+        stored = rows[0][1] if rows else _NO_SUCH_SECRET
+        if hmac.compare_digest(_digest(password), stored) and rows:
+            return str(rows[0][0])
         return None
 
     # -- the pool ---------------------------------------------------------------------------
@@ -291,17 +310,10 @@ class Backend:
             )
 
     def get_phone_number(self, account_sid: str, service_sid: str, sid: str) -> PoolEntry:
-        with self.db.read() as conn:
-            row = conn.execute(
-                _entries.where(
-                    db.pool_entries.c.sid == sid,
-                    db.pool_entries.c.service_sid == service_sid,
-                    db.incoming_phone_numbers.c.account_sid == account_sid,
-                )
-            ).first()
-        if row is None:
+        rows = self.db.rows(self.queries.entry, sid=sid, service=service_sid, account=account_sid)
+        if not rows:
             raise ResourceNotFound.at(f"{_pool_path(service_sid)}/{sid}")
-        return _entry(row)
+        return _entry(rows[0])
 
     def remove_phone_number(self, account_sid: str, service_sid: str, sid: str) -> None:
         owned_numbers = select(db.incoming_phone_numbers.c.sid).where(
@@ -337,37 +349,28 @@ class Backend:
             raise InvalidParameter(
                 f"Page {page} does not match the PageToken, which is for page {cursor.page}"
             )
-        seq = db.pool_entries.c.seq
-        in_pool = db.pool_entries.c.service_sid == service_sid
-        with self.db.read() as conn:
-            if not conn.scalar(
-                select(
-                    exists().where(
-                        db.services.c.sid == service_sid, db.services.c.account_sid == account_sid
-                    )
-                )
-            ):
+        q = self.queries
+        with self.db.snapshot() as run:
+            if not run(q.service, service=service_sid, account=account_sid):
                 raise ResourceNotFound.at(_pool_path(service_sid))
-            query = _entries.where(in_pool).limit(page_size)
             if cursor is None:
                 index = page or 0
-                rows = conn.execute(query.order_by(seq).offset(index * page_size)).all()
+                rows = run(q.page_at, service=service_sid, size=page_size, offset=index * page_size)
             elif cursor.direction == "after":
                 index = cursor.page
-                rows = conn.execute(query.where(seq > cursor.seq).order_by(seq)).all()
+                rows = run(q.page_after, service=service_sid, size=page_size, seq=cursor.seq)
             else:
                 index = cursor.page
-                rows = list(
-                    reversed(conn.execute(query.where(seq < cursor.seq).order_by(seq.desc())).all())
-                )
+                rows = run(q.page_before, service=service_sid, size=page_size, seq=cursor.seq)
+                rows.reverse()
             previous_token = next_token = None
             if rows:
-                first, last = rows[0].seq, rows[-1].seq
-                if conn.scalar(select(exists().where(in_pool, seq < first))):
+                first, last = rows[0][0], rows[-1][0]
+                if run(q.any_before, service=service_sid, seq=first)[0][0]:
                     previous_token = self.tokens.issue(
                         PageCursor(service_sid, max(index - 1, 0), "before", first)
                     )
-                if conn.scalar(select(exists().where(in_pool, seq > last))):
+                if run(q.any_after, service=service_sid, seq=last)[0][0]:
                     next_token = self.tokens.issue(
                         PageCursor(service_sid, index + 1, "after", last)
                     )
