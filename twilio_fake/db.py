@@ -22,13 +22,13 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    Select,
     String,
     Table,
     create_engine,
     event,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
 metadata = MetaData()
@@ -106,29 +106,37 @@ def database_url(database: str) -> str:
 
 
 class Query:
-    """A SELECT compiled once for a dialect, to run many times without SQLAlchemy's execution.
+    """A statement compiled once for a dialect, to run many times without SQLAlchemy's execution.
 
     SQLAlchemy compiles a statement once and caches it, but still spends tens of microseconds
     per execution building parameters, result metadata and row objects: more than SQLite takes
-    to answer. The hot reads (credentials, fetch, list) are compiled here once instead, bound by
-    name with `bindparam`, and their rows converted with the column types' own result
-    processors, so they come out as SQLAlchemy would give them (datetimes, JSON).
+    to answer. The statements on the request path are compiled here once instead, bound by name
+    with `bindparam`, with the column types' own bind and result processors applied, so values
+    go in and come out as SQLAlchemy would pass them (datetimes, JSON).
     """
 
-    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+    def __init__(self, statement: Any, dialect: Dialect) -> None:
         compiled = statement.compile(dialect=dialect)
         self.sql = str(compiled)
         self.names = compiled.positiontup  # positional paramstyles: bind names in order
         self.defaults = compiled.params  # the values SQLAlchemy bound itself (literals)
+        self.bind_processors = {
+            name: process
+            for name, bind in compiled.binds.items()
+            if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        }
         processors = [
             column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in statement.selected_columns
+            for column in statement.exported_columns  # selected, or RETURNING
         ]
         self.processors = [(i, p) for i, p in enumerate(processors) if p is not None]
 
     def parameters(self, values: dict[str, Any]) -> Any:
         """The driver's parameters: the named values, with the statement's own literals."""
         values = {**self.defaults, **values}
+        for name, process in self.bind_processors.items():
+            if values.get(name) is not None:
+                values[name] = process(values[name])
         return values if self.names is None else tuple(values[name] for name in self.names)
 
     def convert(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -162,6 +170,8 @@ class Database:
         # Each thread's own plain DBAPI connection for Query reads on a SQLite file (see
         # `snapshot`); None for other databases and for ':memory:', which go through the engine.
         self._plain = threading.local() if self.is_sqlite and not self.in_memory else None
+        # What a unique constraint raises, through SQLAlchemy or straight from the driver.
+        self.integrity_errors = (IntegrityError, self.engine.dialect.loaded_dbapi.IntegrityError)
         metadata.create_all(self.engine)
 
     def _create_engine(self, url: str) -> Engine:
@@ -196,7 +206,7 @@ class Database:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    def query(self, statement: Select[Any]) -> Query:
+    def query(self, statement: Any) -> Query:
         return Query(statement, self.engine.dialect)
 
     def rows(self, query: Query, **values: Any) -> list[tuple[Any, ...]]:
@@ -231,12 +241,43 @@ class Database:
         finally:
             plain.execute("COMMIT")  # a read transaction: nothing to undo
 
+    @contextmanager
+    def transaction(self) -> Iterator[Runner]:
+        """Yield a function that runs Queries in a transaction holding the write lock.
+
+        The same guarantees as `write`, on this thread's plain connection for a SQLite file.
+        """
+        if self._plain is None:
+            with self.write() as conn:
+
+                def run_on_engine(query: Query, **values: Any) -> list[tuple[Any, ...]]:
+                    result = conn.exec_driver_sql(query.sql, query.parameters(values))
+                    rows = result.all() if result.returns_rows else []
+                    return [query.convert(tuple(row)) for row in rows]
+
+                yield run_on_engine
+            return
+        plain = self._plain_connection()
+
+        def run(query: Query, **values: Any) -> list[tuple[Any, ...]]:
+            cursor = plain.execute(query.sql, query.parameters(values))
+            return [query.convert(row) for row in cursor.fetchall()]
+
+        with self._write_lock:
+            plain.execute("BEGIN IMMEDIATE")
+            try:
+                yield run
+            except BaseException:
+                plain.execute("ROLLBACK")
+                raise
+            plain.execute("COMMIT")
+
     def _plain_connection(self) -> Any:
         """This thread's own DBAPI connection, opened on first use with the engine's settings.
 
         Outside SQLAlchemy's pool on purpose: it lives as long as its thread (the driver closes
         it when the thread's locals go), and a pool connection held that long would starve the
-        pool. It only ever reads.
+        pool.
         """
         assert self._plain is not None
         connection = getattr(self._plain, "connection", None)

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, delete, exists, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from . import db
 from .exceptions import (
@@ -120,11 +119,52 @@ class _Queries:
                 db.incoming_phone_numbers.c.account_sid == bindparam("account"),
             )
         )
-        self.service = database.query(
-            select(db.services.c.sid).where(
-                db.services.c.sid == bindparam("service"),
-                db.services.c.account_sid == bindparam("account"),
+        service = select(db.services.c.sid).where(
+            db.services.c.sid == bindparam("service"),
+            db.services.c.account_sid == bindparam("account"),
+        )
+        self.service = database.query(service)
+        # -- writes (and the reads inside them) --
+        self.service_for_update = database.query(service.with_for_update())
+        # The account's number, and the service whose pool holds it (None: in no pool).
+        self.number = database.query(
+            select(db.incoming_phone_numbers.c.sid, db.pool_entries.c.service_sid)
+            .outerjoin_from(
+                db.incoming_phone_numbers,
+                db.pool_entries,
+                db.pool_entries.c.sid == db.incoming_phone_numbers.c.sid,
             )
+            .where(
+                db.incoming_phone_numbers.c.sid == bindparam("sid"),
+                db.incoming_phone_numbers.c.account_sid == bindparam("account"),
+            )
+        )
+        self.pool_size = database.query(
+            select(func.count()).select_from(db.pool_entries).where(in_pool)
+        )
+        self.insert = database.query(
+            insert(db.pool_entries).values(
+                sid=bindparam("sid"),
+                service_sid=bindparam("service"),
+                date_created=bindparam("created"),
+                date_updated=bindparam("updated"),
+            )
+        )
+        self.entry_by_sid = database.query(
+            _entries.where(db.pool_entries.c.sid == bindparam("sid"))
+        )
+        self.remove = database.query(
+            delete(db.pool_entries)
+            .where(
+                db.pool_entries.c.sid == bindparam("sid"),
+                in_pool,
+                db.pool_entries.c.sid.in_(
+                    select(db.incoming_phone_numbers.c.sid).where(
+                        db.incoming_phone_numbers.c.account_sid == bindparam("account")
+                    )
+                ),
+            )
+            .returning(db.pool_entries.c.sid)
         )
         page = _entries.where(in_pool).limit(bindparam("size"))
         self.page_at = database.query(page.order_by(seq).offset(bindparam("offset")))
@@ -243,67 +283,40 @@ class Backend:
         self, account_sid: str, service_sid: str, phone_number_sid: str
     ) -> PoolEntry:
         """Put one of the account's incoming numbers into a service's pool."""
+        q = self.queries
         try:
-            with self.db.write() as conn:
+            with self.db.transaction() as run:
                 # FOR UPDATE serialises adds to one service on databases with row locks; SQLite
-                # already holds the database's write lock (see Database.write).
-                service = conn.execute(
-                    select(db.services.c.sid)
-                    .where(
-                        db.services.c.sid == service_sid, db.services.c.account_sid == account_sid
-                    )
-                    .with_for_update()
-                ).first()
-                if service is None:
+                # already holds the database's write lock (see Database.transaction).
+                if not run(q.service_for_update, service=service_sid, account=account_sid):
                     raise ResourceNotFound.at(_pool_path(service_sid))
-                self._check_can_add(conn, account_sid, service_sid, phone_number_sid)
+                self._check_can_add(run, account_sid, service_sid, phone_number_sid)
                 now = self.clock()
-                conn.execute(
-                    insert(db.pool_entries).values(
-                        sid=phone_number_sid,
-                        service_sid=service_sid,
-                        date_created=now,
-                        date_updated=now,
-                    )
-                )
-                return _entry(
-                    conn.execute(_entries.where(db.pool_entries.c.sid == phone_number_sid)).one()
-                )
-        except IntegrityError:
+                run(q.insert, sid=phone_number_sid, service=service_sid, created=now, updated=now)
+                return _entry(run(q.entry_by_sid, sid=phone_number_sid)[0])
+        except self.db.integrity_errors:
             # Another writer added the same number between our check and our insert (possible
             # only on databases without a global write lock): report what it did.
-            with self.db.read() as conn:
-                self._check_can_add(conn, account_sid, service_sid, phone_number_sid)
+            with self.db.snapshot() as run:
+                self._check_can_add(run, account_sid, service_sid, phone_number_sid)
             raise
 
     def _check_can_add(
-        self, conn: Connection, account_sid: str, service_sid: str, phone_number_sid: str
+        self, run: db.Runner, account_sid: str, service_sid: str, phone_number_sid: str
     ) -> None:
-        owned = conn.scalar(
-            select(
-                exists().where(
-                    db.incoming_phone_numbers.c.sid == phone_number_sid,
-                    db.incoming_phone_numbers.c.account_sid == account_sid,
-                )
-            )
-        )
-        if not owned:
+        q = self.queries
+        number = run(q.number, sid=phone_number_sid, account=account_sid)
+        if not number:
             raise PhoneNumberNotInAccount(
                 f"PhoneNumberSid {phone_number_sid} is not an incoming phone number of this account"
             )
-        current_service = conn.scalar(
-            select(db.pool_entries.c.service_sid).where(db.pool_entries.c.sid == phone_number_sid)
-        )
+        current_service = number[0][1]
         if current_service == service_sid:
             raise PhoneNumberAlreadyInService()
         if current_service is not None:
             raise PhoneNumberInAnotherService()
-        size = conn.scalar(
-            select(func.count())
-            .select_from(db.pool_entries)
-            .where(db.pool_entries.c.service_sid == service_sid)
-        )
-        if size is not None and size >= self.pool_limit:
+        size = run(q.pool_size, service=service_sid)[0][0]
+        if size >= self.pool_limit:
             raise ServicePoolFull(
                 f"The Messaging Service {service_sid} already holds {size} phone numbers, "
                 f"its limit is {self.pool_limit}"
@@ -316,17 +329,8 @@ class Backend:
         return _entry(rows[0])
 
     def remove_phone_number(self, account_sid: str, service_sid: str, sid: str) -> None:
-        owned_numbers = select(db.incoming_phone_numbers.c.sid).where(
-            db.incoming_phone_numbers.c.account_sid == account_sid
-        )
-        with self.db.write() as conn:
-            removed = conn.execute(
-                delete(db.pool_entries).where(
-                    db.pool_entries.c.sid == sid,
-                    db.pool_entries.c.service_sid == service_sid,
-                    db.pool_entries.c.sid.in_(owned_numbers),
-                )
-            ).rowcount
+        with self.db.transaction() as run:
+            removed = run(self.queries.remove, sid=sid, service=service_sid, account=account_sid)
         if not removed:
             raise ResourceNotFound.at(f"{_pool_path(service_sid)}/{sid}")
 
