@@ -27,6 +27,13 @@ from .conftest import (
 )
 
 
+@pytest.fixture(params=["file", MEMORY])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every rule on both storage paths: a SQLite file (the request path's compiled statements
+    on a per-thread connection) and ':memory:' (the same statements through the engine)."""
+    return str(tmp_path / "fake.sqlite3") if request.param == "file" else MEMORY
+
+
 def test_add_fills_every_field_from_the_incoming_number(backend: Backend) -> None:
     entry = backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[2])
     assert entry.sid == NUMBERS[2]
@@ -262,6 +269,7 @@ def test_authenticate(backend: Backend, username: str, password: str, account: s
     assert backend.authenticate(username, password) == account
 
 
+@pytest.mark.parametrize("database", ["file"], indirect=True)  # about the file itself
 def test_secrets_are_not_stored(backend: Backend, database: str) -> None:
     # WAL mode keeps recent writes in the -wal file: read every file of the database.
     files = list(Path(database).parent.glob(Path(database).name + "*"))
@@ -273,6 +281,7 @@ def test_secrets_are_not_stored(backend: Backend, database: str) -> None:
 
 
 # -- fixtures, reset, persistence -------------------------------------------------------------
+@pytest.mark.parametrize("database", ["file"], indirect=True)
 def test_state_survives_reopening_the_database(backend: Backend, database: str) -> None:
     backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
     token = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=1).next_token
