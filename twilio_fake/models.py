@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
+import json
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    String,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    type_coerce,
+    update,
+)
 
 from . import db
 from .exceptions import (
@@ -80,7 +93,9 @@ _entry_columns = (
     db.pool_entries.c.service_sid,
     db.incoming_phone_numbers.c.phone_number,
     db.incoming_phone_numbers.c.country_code,
-    db.incoming_phone_numbers.c.capabilities,
+    # As stored (JSON text on SQLite), decoded by `_capabilities`: a list page holds fifty
+    # entries with a handful of distinct values, and decoding each was a sixth of its cost.
+    type_coerce(db.incoming_phone_numbers.c.capabilities, String),
     db.pool_entries.c.date_created,
     db.pool_entries.c.date_updated,
 )
@@ -91,10 +106,22 @@ _entries = select(*_entry_columns).join_from(
 )
 
 
+@functools.lru_cache(maxsize=256)
+def _decode_capabilities(stored: str) -> tuple[str, ...]:
+    return tuple(json.loads(stored))
+
+
+def _capabilities(stored: Any) -> tuple[str, ...]:
+    # Drivers with a JSON type of their own (psycopg) hand over the list already decoded.
+    return _decode_capabilities(stored) if isinstance(stored, str) else tuple(stored)
+
+
 def _entry(row: Any) -> PoolEntry:
     """Build an entry from a row of `_entry_columns` (seq first, then the entry's fields)."""
     _seq, sid, account, service, number, country, capabilities, created, updated = row
-    return PoolEntry(sid, account, service, number, country, tuple(capabilities), created, updated)
+    return PoolEntry(
+        sid, account, service, number, country, _capabilities(capabilities), created, updated
+    )
 
 
 class _Queries:
