@@ -289,14 +289,16 @@ def test_state_survives_reopening_the_database(backend: Backend, database: str) 
     token = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=1).next_token
     backend.db.dispose()
     reopened = Backend(database, fixtures.demo())
-    assert [e.sid for e in reopened.list_phone_numbers(ACCOUNT, SERVICE).entries] == NUMBERS[:2]
-    # Tokens are signed with a key kept in the database, so they outlive the process.
-    assert [
-        e.sid
-        for e in reopened.list_phone_numbers(
+    try:
+        entries = reopened.list_phone_numbers(ACCOUNT, SERVICE).entries
+        assert [e.sid for e in entries] == NUMBERS[:2]
+        # Tokens are signed with a key kept in the database, so they outlive the process.
+        entries = reopened.list_phone_numbers(
             ACCOUNT, SERVICE, page_size=1, page_token=token
         ).entries
-    ] == [NUMBERS[1]]
+        assert [e.sid for e in entries] == [NUMBERS[1]]
+    finally:
+        reopened.db.dispose()
 
 
 def test_reset_restores_the_startup_fixtures(backend: Backend) -> None:
