@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
+from typing import Any
 
 import connexion
 import yaml
@@ -51,8 +53,8 @@ def create_app(
         "validator_map": VALIDATOR_MAP,  # connexion's validation, Twilio's wording
         "swagger_ui_options": connexion.options.SwaggerUIOptions(swagger_ui_path="/docs"),
     }
-    app.add_api(TWILIO_SPEC, **common)
-    app.add_api(CONTROL_SPEC, **common)
+    app.add_api(spec_document(TWILIO_SPEC), **common)
+    app.add_api(spec_document(CONTROL_SPEC), **common)
     app.add_middleware(
         EdgeMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
@@ -64,7 +66,7 @@ def create_app(
         app.add_middleware(
             FastLane,
             position=MiddlewarePosition.BEFORE_EXCEPTION,
-            spec_file=SPEC_DIR / TWILIO_SPEC,
+            document=spec_document(TWILIO_SPEC),
             backend=backend,
             jsonifier=jsonifier,
             max_body_bytes=settings.max_body_bytes,
@@ -93,10 +95,19 @@ def create_app_from_env() -> connexion.AsyncApp:
     return create_app(Settings.from_env())
 
 
+@functools.cache
+def spec_document(name: str) -> dict[str, Any]:
+    """A spec of this directory, parsed once per process (with libyaml: a tenth of the time).
+
+    Shared by connexion, the fast lane and the 405 table, none of which changes it.
+    """
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load((SPEC_DIR / name).read_text(encoding="utf-8"), Loader=loader)  # noqa: S506
+
+
 def _specs() -> list[tuple[str, dict]]:
     """Return (base path, document) for each spec the app serves."""
-    specs = []
-    for name in (TWILIO_SPEC, CONTROL_SPEC):
-        document = yaml.safe_load((SPEC_DIR / name).read_text(encoding="utf-8"))
-        specs.append((document["servers"][0]["url"], document))
-    return specs
+    return [
+        (spec_document(name)["servers"][0]["url"], spec_document(name))
+        for name in (TWILIO_SPEC, CONTROL_SPEC)
+    ]

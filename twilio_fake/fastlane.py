@@ -32,16 +32,14 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 from connexion import NoContent
 from connexion.frameworks.starlette import Starlette as StarletteFramework
-from connexion.json_schema import Draft4ResponseValidator
+from connexion.json_schema import Draft4ResponseValidator, resolve_refs
 from connexion.jsonifier import Jsonifier
 from connexion.lifecycle import ConnexionResponse
-from connexion.spec import Specification
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -137,11 +135,10 @@ class Operation:
     responses: dict[int, Any] = field(default_factory=dict)  # status: body validator (or None)
 
 
-def compile_operations(spec_file: Path, context_names: set[str]) -> list[Operation]:
+def compile_operations(spec: dict[str, Any], context_names: set[str]) -> list[Operation]:
     """Compile every operation of the spec that the lane can take (HTTP Basic, simple schemas)."""
-    spec = Specification.load(str(spec_file))
-    base_path = spec.base_path
-    document = spec.spec  # with every $ref resolved
+    base_path = spec["servers"][0]["url"]
+    document = resolve_refs(spec)
     security_schemes = document.get("components", {}).get("securitySchemes", {})
     operations = []
     for template, item in document["paths"].items():
@@ -303,7 +300,7 @@ class FastLane:
         self,
         app: ASGIApp,
         *,
-        spec_file: Path,
+        document: dict[str, Any],
         backend: Backend,
         jsonifier: Jsonifier,
         max_body_bytes: int,
@@ -316,7 +313,7 @@ class FastLane:
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
         self.validate_responses = validate_responses
-        self.operations = compile_operations(spec_file, {"user", "backend", "base_url"})
+        self.operations = compile_operations(document, {"user", "backend", "base_url"})
         self.served = 0  # requests answered here, for tests and curious operators
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

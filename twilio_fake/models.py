@@ -185,10 +185,9 @@ class _Queries:
             .where(
                 db.pool_entries.c.sid == bindparam("sid"),
                 in_pool,
-                db.pool_entries.c.sid.in_(
-                    select(db.incoming_phone_numbers.c.sid).where(
-                        db.incoming_phone_numbers.c.account_sid == bindparam("account")
-                    )
+                exists().where(  # the number is the account's: one primary-key lookup
+                    db.incoming_phone_numbers.c.sid == db.pool_entries.c.sid,
+                    db.incoming_phone_numbers.c.account_sid == bindparam("account"),
                 ),
             )
             .returning(db.pool_entries.c.sid)
