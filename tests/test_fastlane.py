@@ -26,7 +26,7 @@ from twilio_fake.config import Settings
 from twilio_fake.fastlane import INVALID, FastLane, Unsupported, compile_operations, value_parser
 from twilio_fake.models import Backend
 
-from .conftest import AUTH, KEY, KEY_SECRET, NUMBERS, OTHER_NUMBER, OTHER_SERVICE, SERVICE2
+from .conftest import AUTH, KEY, KEY_SECRET, NUMBERS, OTHER_NUMBER, OTHER_SERVICE, SERVICE, SERVICE2
 from .conftest import pool_path as pool
 
 UNSTAMPED = {"twilio-request-id", "twilio-request-duration"}
@@ -249,3 +249,74 @@ def test_value_parsers_follow_the_schema() -> None:
 def test_a_schema_it_cannot_check_fully_is_left_to_connexion(schema: dict[str, Any]) -> None:
     with pytest.raises(Unsupported):
         value_parser(schema)
+
+
+# -- the read cache ----------------------------------------------------------------------------
+def pool_sids(client: Any, service: str = SERVICE) -> list[str]:
+    response = client.get(pool(service), auth=AUTH)
+    assert response.status_code == 200, response.text
+    return [entry["sid"] for entry in response.json()["phone_numbers"]]
+
+
+def test_answers_come_from_the_cache_until_anything_commits(twins: Twins, tmp_path: Path) -> None:
+    fast = twins.clients[0]
+    cache = twins.lane.cache
+    assert cache is not None
+    assert pool_sids(fast) == [] and pool_sids(fast) == []
+    assert cache.hits == 1
+    # A write on the lane's own connection.
+    assert fast.post(pool(), data={"PhoneNumberSid": NUMBERS[0]}, auth=AUTH).status_code == 201
+    assert pool_sids(fast) == [NUMBERS[0]]
+    # A write on another connection to the same file (another worker, say).
+    other = Backend(str(tmp_path / "first.sqlite3"), fixtures.demo())
+    try:
+        other.add_phone_number(AUTH[0], SERVICE, NUMBERS[1])
+        assert pool_sids(fast) == NUMBERS[:2]
+        other.remove_phone_number(AUTH[0], SERVICE, NUMBERS[0])
+        assert pool_sids(fast) == [NUMBERS[1]]
+    finally:
+        other.db.dispose()
+    # A reset through the control API (connexion, on a pooled SQLAlchemy connection).
+    assert fast.post("/_fake/reset").status_code in (200, 204)
+    assert pool_sids(fast) == []
+    hits = cache.hits
+    assert pool_sids(fast) == [] and cache.hits == hits + 1
+
+
+def test_each_account_and_base_url_has_answers_of_its_own(twins: Twins) -> None:
+    fast = twins.clients[0]
+    fast.post(pool(), data={"PhoneNumberSid": NUMBERS[0]}, auth=AUTH)
+    path = pool(sid=NUMBERS[0])
+    assert fast.get(path, auth=AUTH).status_code == 200
+    assert fast.get(path, auth=AUTH).status_code == 200  # cached now
+    other = fast.get(path, auth=("AC00000000000000000000000000000002", "demo-auth-token-2"))
+    assert other.status_code == 404
+    elsewhere = fast.get(path, auth=AUTH, headers={"Host": "fake.example:9000"})
+    assert elsewhere.json()["url"].startswith("http://fake.example:9000/v1/")
+
+
+def test_a_write_in_another_process_is_seen_at_once(tmp_path: Path) -> None:
+    from .servers import serve
+
+    database = tmp_path / "shared.sqlite3"
+    first = serve(database)
+    second = serve(database)
+    try:
+        import requests
+
+        url = first.url + pool()
+        for expected in ([], [NUMBERS[0]], []):
+            for _ in range(2):  # the second answer may come from the cache
+                listed = requests.get(url, auth=AUTH, timeout=5).json()["phone_numbers"]
+                assert [entry["sid"] for entry in listed] == expected
+            if expected:
+                gone = requests.delete(f"{second.url}{pool(sid=NUMBERS[0])}", auth=AUTH, timeout=5)
+                assert gone.status_code == 204
+            else:
+                added = requests.post(
+                    second.url + pool(), data={"PhoneNumberSid": NUMBERS[0]}, auth=AUTH, timeout=5
+                )
+                assert added.status_code == 201
+    finally:
+        first.stop()
+        second.stop()

@@ -72,6 +72,7 @@ def create_app(
             max_body_bytes=settings.max_body_bytes,
             body_timeout=settings.body_timeout,
             validate_responses=settings.validate_responses,
+            read_cache=settings.read_cache,
         )
     app.add_middleware(StampInnerResponses, position=MiddlewarePosition.BEFORE_CONTEXT)
     app.add_middleware(RefuseUnrouted, position=MiddlewarePosition.BEFORE_CONTEXT)

@@ -62,6 +62,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="send every request through connexion's full stack (slower; same answers)",
     )
+    parser.add_argument(
+        "--no-read-cache",
+        dest="read_cache",
+        action="store_false",
+        default=None,
+        help="compute every GET answer afresh (slower; same answers)",
+    )
     return parser.parse_args(argv)
 
 

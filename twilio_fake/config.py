@@ -24,6 +24,7 @@ class Settings:
     max_body_bytes: int = 65536  # larger request bodies get 413; this API's bodies are tiny
     body_timeout: float = 10.0  # seconds a request body may take to arrive, else 408
     fast_lane: bool = True  # serve plainly valid API requests in front of connexion (fastlane.py)
+    read_cache: bool = True  # the fast lane keeps GET answers while the data is unchanged
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

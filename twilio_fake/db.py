@@ -279,6 +279,7 @@ class Database:
                 plain.execute("ROLLBACK")
                 raise
             plain.execute("COMMIT")
+            self._plain.own_commits += 1  # PRAGMA data_version does not count these (`version`)
 
     @contextmanager
     def _writer(self) -> Iterator[None]:
@@ -308,7 +309,21 @@ class Database:
             connection = dialect.connect(*arguments, **options)
             self._configure_sqlite(connection)
             self._plain.connection = connection
+            self._plain.own_commits = 0
         return connection
+
+    def version(self) -> tuple[int, int] | None:
+        """A value that changes whenever the data may have changed, as this thread sees it.
+
+        SQLite's `PRAGMA data_version` changes when any other connection, in this process or
+        another, commits to the file; commits on this thread's own connection are counted
+        apart. None where there is no such signal (':memory:', other databases).
+        """
+        if self._plain is None:
+            return None
+        connection = self._plain_connection()
+        (data_version,) = connection.execute("PRAGMA data_version").fetchone()
+        return data_version, self._plain.own_commits
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -293,6 +293,45 @@ def _header(scope: Scope, wanted: bytes) -> bytes | None:
     return found
 
 
+class ReadCache:
+    """The answers of GET operations, kept for as long as the data is unchanged.
+
+    A list page of fifty is two thirds rendering and JSON; a CI job that polls a pool asks for
+    the same page again and again. An answer is kept under the database's version
+    (Database.version, read before the data), and all of them are dropped when it changes:
+    any commit, by any worker or thread. The key holds everything an answer depends on: the
+    operation, the account, the base URL and every argument. Only answers of 200 are kept,
+    none larger than `largest` bytes, at most `entries` of them.
+    """
+
+    def __init__(self, entries: int = 256, largest: int = 256 * 1024) -> None:
+        self.entries, self.largest = entries, largest
+        self.version: Any = None
+        self.hits = 0
+        self.answers: dict[tuple[Any, ...], tuple[int, str | None]] = {}
+
+    def get(self, version: Any, key: tuple[Any, ...]) -> tuple[int, str | None] | None:
+        if version is None:
+            return None
+        if version != self.version:
+            self.answers.clear()
+            self.version = version
+            return None
+        answer = self.answers.get(key)
+        self.hits += answer is not None
+        return answer
+
+    def put(self, version: Any, key: tuple[Any, ...], answer: tuple[int, str | None]) -> None:
+        status, body = answer
+        if version is None or version != self.version or status != 200:
+            return
+        if body is not None and len(body) > self.largest:
+            return
+        if len(self.answers) >= self.entries:
+            del self.answers[next(iter(self.answers))]  # the oldest
+        self.answers[key] = answer
+
+
 class FastLane:
     """Serve what connexion would accept for the compiled operations; pass on everything else."""
 
@@ -306,6 +345,7 @@ class FastLane:
         max_body_bytes: int,
         body_timeout: float,
         validate_responses: bool = False,
+        read_cache: bool = True,
     ) -> None:
         self.app = app
         self.backend = backend
@@ -314,6 +354,7 @@ class FastLane:
         self.body_timeout = body_timeout
         self.validate_responses = validate_responses
         self.operations = compile_operations(document, {"user", "backend", "base_url"})
+        self.cache = ReadCache() if read_cache else None
         self.served = 0  # requests answered here, for tests and curious operators
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -419,33 +460,47 @@ class FastLane:
     ) -> None:
         context = scope["extensions"]["connexion_context"]
         context["user"] = account
+        key = version = None
+        if operation.method == "GET" and self.cache is not None:
+            version = self.backend.db.version()  # read before the data, so never newer than it
+            key = (operation.operation_id, account, context["base_url"], *sorted(arguments.items()))
+            cached = self.cache.get(version, key)
+            if cached is not None:
+                await self._send_answer(scope, send, *cached)
+                return
         available = {**context, **arguments}
         kwargs = {k: v for k, v in available.items() if k in operation.handler_arguments}
         try:
             result = operation.handler(**kwargs)
             if inspect.isawaitable(result):
                 result = await result
-            response = self._response(operation, result)
+            status, body = self._answer(operation, result)
         except TwilioError as error:
-            response = StarletteFramework.connexion_to_framework_response(http_errors.render(error))
+            await self._send(scope, send, http_errors.render(error))
+            return
         except Exception as error:  # noqa: BLE001 - every failure leaves as Twilio's 500
-            response = StarletteFramework.connexion_to_framework_response(
-                http_errors.unexpected_error(Request(scope), error)
-            )
-        await response(scope, _no_receive, send)
+            await self._send(scope, send, http_errors.unexpected_error(Request(scope), error))
+            return
+        if key is not None and self.cache is not None:
+            self.cache.put(version, key, (status, body))
+        await self._send_answer(scope, send, status, body)
 
-    def _response(self, operation: Operation, result: Any) -> Any:
-        """Build the response connexion would build from what the handler returned."""
+    def _answer(self, operation: Operation, result: Any) -> tuple[int, str | None]:
+        """The status and body connexion would send for what the handler returned."""
         data, status = (result if isinstance(result, tuple) else (result, None))[:2]
         if data is NoContent:
             data = None
         status = status or (204 if data is None else 200)
         if self.validate_responses:
             self._check(operation, status, data)
-        body = None if data is None else self.jsonifier.dumps(data)
-        return StarletteFramework.build_response(
+        return status, None if data is None else self.jsonifier.dumps(data)
+
+    @staticmethod
+    async def _send_answer(scope: Scope, send: Send, status: int, body: str | None) -> None:
+        response = StarletteFramework.build_response(
             body, content_type="application/json", headers={}, status_code=status
         )
+        await response(scope, _no_receive, send)
 
     @staticmethod
     def _check(operation: Operation, status: int, data: Any) -> None:
