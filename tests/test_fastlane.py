@@ -23,7 +23,14 @@ from starlette.testclient import TestClient
 from twilio_fake import fixtures
 from twilio_fake.app import TWILIO_SPEC, create_app, spec_document
 from twilio_fake.config import Settings
-from twilio_fake.fastlane import INVALID, FastLane, Unsupported, compile_operations, value_parser
+from twilio_fake.fastlane import (
+    INVALID,
+    FastLane,
+    ReadCache,
+    Unsupported,
+    compile_operations,
+    value_parser,
+)
 from twilio_fake.models import Backend
 
 from .conftest import AUTH, KEY, KEY_SECRET, NUMBERS, OTHER_NUMBER, OTHER_SERVICE, SERVICE, SERVICE2
@@ -320,3 +327,19 @@ def test_a_write_in_another_process_is_seen_at_once(tmp_path: Path) -> None:
     finally:
         first.stop()
         second.stop()
+
+
+def test_the_cache_keeps_to_its_budget_oldest_out_first() -> None:
+    cache = ReadCache(budget=10)
+    assert cache.get("v1", ("a",)) is None  # a new version: empty
+    cache.put("v1", ("a",), (200, "aaaa"))
+    cache.put("v1", ("b",), (200, "bbbb"))
+    cache.put("v1", ("c",), (200, "cccc"))  # over budget: "a" goes
+    assert cache.get("v1", ("a",)) is None
+    assert cache.get("v1", ("b",)) == (200, "bbbb") and cache.size == 8
+    cache.put("v1", ("d",), (200, "d" * 11))  # larger than the whole budget: not kept
+    cache.put("v1", ("e",), (404, "e"))  # only 200s are kept
+    assert cache.get("v1", ("d",)) is None and cache.get("v1", ("e",)) is None
+    cache.put("v0", ("f",), (200, "f"))  # read under an older version: not kept
+    assert cache.get("v1", ("f",)) is None
+    assert cache.get("v2", ("b",)) is None and cache.size == 0  # the data changed: all gone

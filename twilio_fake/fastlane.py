@@ -300,13 +300,14 @@ class ReadCache:
     the same page again and again. An answer is kept under the database's version
     (Database.version, read before the data), and all of them are dropped when it changes:
     any commit, by any worker or thread. The key holds everything an answer depends on: the
-    operation, the account, the base URL and every argument. Only answers of 200 are kept,
-    none larger than `largest` bytes, at most `entries` of them.
+    operation, the account, the base URL and every argument. Only answers of 200 are kept, at
+    most `budget` characters of them (8 MB: some four hundred pages of fifty), oldest out first.
     """
 
-    def __init__(self, entries: int = 256, largest: int = 256 * 1024) -> None:
-        self.entries, self.largest = entries, largest
+    def __init__(self, budget: int = 8 * 1024 * 1024) -> None:
+        self.budget = budget
         self.version: Any = None
+        self.size = 0
         self.hits = 0
         self.answers: dict[tuple[Any, ...], tuple[int, str | None]] = {}
 
@@ -315,6 +316,7 @@ class ReadCache:
             return None
         if version != self.version:
             self.answers.clear()
+            self.size = 0
             self.version = version
             return None
         answer = self.answers.get(key)
@@ -323,13 +325,16 @@ class ReadCache:
 
     def put(self, version: Any, key: tuple[Any, ...], answer: tuple[int, str | None]) -> None:
         status, body = answer
-        if version is None or version != self.version or status != 200:
+        size = len(body or "")
+        if version is None or version != self.version or status != 200 or size > self.budget:
             return
-        if body is not None and len(body) > self.largest:
+        if key in self.answers:
             return
-        if len(self.answers) >= self.entries:
-            del self.answers[next(iter(self.answers))]  # the oldest
+        while self.answers and self.size + size > self.budget:
+            oldest = next(iter(self.answers))
+            self.size -= len(self.answers.pop(oldest)[1] or "")
         self.answers[key] = answer
+        self.size += size
 
 
 class FastLane:
