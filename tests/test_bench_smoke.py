@@ -26,7 +26,9 @@ def test_the_benchmark_runs_and_reports_every_measure(tmp_path: Path) -> None:
             for connections in ("1", "16", "64"):
                 measured = report["load"][server][operation][connections]
                 assert measured["rps"] > 0 and measured["p99_ms"] >= measured["p50_ms"] > 0
-    assert report["startup_s"]["fake"] > 0 and report["startup_s"]["prism"] > 0
+    assert all(report["startup_s"][name] > 0 for name in ("fake", "prism", "bare"))
+    for variant in ("--no-read-cache", "--no-fast-lane (connexion only)", "--workers 2"):
+        assert all(report["variants"][variant][op]["rps"] > 0 for op in ("fetch", "list"))
     assert set(report["scale"]) == {"1000", "2000"}
     assert len(report["targets"]) == 11
     assert "| target | measured | bar | met |" in result.stdout

@@ -43,6 +43,12 @@ POOL = f"/v1/Services/{SERVICE}/PhoneNumbers"
 STORED = 1_000  # numbers in the pool for the main runs
 FREE = 64  # numbers kept out of the pool, one per connection of the create+delete runs
 CONNECTIONS = (1, 16, 64)
+# The fake with one layer of its speed-ups taken away, or with a second worker process.
+VARIANTS = {
+    "--no-read-cache": ("--no-read-cache",),
+    "--no-fast-lane (connexion only)": ("--no-fast-lane",),
+    "--workers 2": ("--workers", "2"),
+}
 OPERATIONS = ("fetch", "list", "create+delete")
 
 
@@ -137,12 +143,14 @@ def fill_pool(database: Path, count: int, first_sid: int = FREE) -> None:
         )
 
 
-def start_fake(database: Path, fixtures: Path) -> Process:
+def start_fake(database: Path, fixtures: Path | None, *options: str) -> Process:
+    """The fake as `make run` serves it; with a fixture file, room for the scale run's numbers.
+
+    (The default pool limit, Twilio's 400, would answer the scale run's creates with 21714.)
+    """
     port = free_port()
-    # As `make run` serves it, but with room for the 1,000,000 numbers of the scale run in one
-    # service (the default limit, Twilio's, is 400, and would answer creates with 21714).
-    command = serve_command(port, database, "--fixtures", str(fixtures), "--pool-limit", "2000000")
-    return Process(command, port, "/_fake/health")
+    data = ("--fixtures", str(fixtures), "--pool-limit", "2000000") if fixtures else ()
+    return Process(serve_command(port, database, *data, *options), port, "/_fake/health")
 
 
 def start_prism(directory: Path) -> Process:
@@ -157,14 +165,18 @@ def start_prism(directory: Path) -> Process:
     return Process(command, port, POOL)
 
 
-def start_bare(directory: Path, fake_url: str) -> Process:
-    headers = {"Authorization": f"Basic {AUTH}"}
-    bodies = {
-        "fetch": requests.get(f"{fake_url}{POOL}/{sid(FREE)}", headers=headers, timeout=5).text,
-        "list": requests.get(f"{fake_url}{POOL}?PageSize=50", headers=headers, timeout=5).text,
-    }
+def start_bare(directory: Path, fake_url: str | None) -> Process:
+    """The bare route, answering the fake's own JSON (taken from `fake_url` when given)."""
     path = directory / "bare-bodies.json"
-    path.write_text(json.dumps(bodies))
+    if fake_url:
+        headers = {"Authorization": f"Basic {AUTH}"}
+        bodies = {
+            "fetch": requests.get(f"{fake_url}{POOL}/{sid(FREE)}", headers=headers, timeout=5).text,
+            "list": requests.get(f"{fake_url}{POOL}?PageSize=50", headers=headers, timeout=5).text,
+        }
+        path.write_text(json.dumps(bodies))
+    elif not path.exists():
+        path.write_text(json.dumps({"fetch": "{}", "list": "{}"}))
     port = free_port()
     command = [sys.executable, str(ROOT / "tools" / "bench_bare.py"), str(path), str(port)]
     return Process(command, port, POOL)
@@ -234,19 +246,22 @@ def main() -> int:
         directory = Path(tmp)
         fixtures = fixture_file(directory)
 
-        print("start-up (process start to first 200), 3 times each", flush=True)
-        fake_starts, prism_starts = [], []
-        for attempt in range(3):
-            fake = start_fake(directory / f"start{attempt}.sqlite3", fixtures)
-            fake_starts.append(fake.startup)
-            fake.stop()
-            prism = start_prism(directory)
-            prism_starts.append(prism.startup)
-            prism.stop()
-        report["startup_s"] = {
-            "fake": statistics.median(fake_starts),
-            "prism": statistics.median(prism_starts),
+        print("start-up (process start to first 200), median of 3", flush=True)
+        starts: dict[str, list[float]] = {}
+        starters = {
+            "fake": lambda n: start_fake(directory / f"start{n}.sqlite3", None),  # `make run`
+            "fake_with_fixture_file": lambda n: start_fake(
+                directory / f"start-fixtures{n}.sqlite3", fixtures
+            ),  # the 1,064 numbers of the load runs, from YAML
+            "prism": lambda _n: start_prism(directory),
+            "bare": lambda _n: start_bare(directory, None),  # python + uvicorn + one route
         }
+        for attempt in range(3):
+            for name, start in starters.items():
+                server = start(attempt)
+                starts.setdefault(name, []).append(server.startup)
+                server.stop()
+        report["startup_s"] = {name: statistics.median(times) for name, times in starts.items()}
 
         print("load", flush=True)
         database = directory / "bench.sqlite3"
@@ -269,6 +284,19 @@ def main() -> int:
             drive("prism", prism.url, args.seconds, args.warmup, report["load"])
         finally:
             prism.stop()
+
+        print("variants of the fake, at 16 connections: what each layer buys", flush=True)
+        report["variants"] = {}
+        for name, options in VARIANTS.items():
+            fake = start_fake(database, fixtures, *options)
+            try:
+                for op in OPERATIONS:
+                    wrk(fake.url, op, 16, args.warmup)  # warm-up, discarded
+                    measured = wrk(fake.url, op, 16, args.seconds)
+                    report["variants"].setdefault(name, {})[op] = measured
+                    print(f"  {name:28} {op:14} {measured['rps']:9.1f} req/s", flush=True)
+            finally:
+                fake.stop()
 
         print(
             f"scale: fetch and list with {STORED:,} and {args.large:,} numbers stored", flush=True
@@ -363,8 +391,17 @@ def table(report: dict) -> str:
             )
     lines += [
         "",
-        f"start-up to first 200: fake {report['startup_s']['fake']:.2f} s, "
-        f"Prism {report['startup_s']['prism']:.2f} s",
+        "| fake variant (c=16) | " + " | ".join(f"{op} req/s" for op in OPERATIONS) + " |",
+    ]
+    lines += ["|---|" + "---|" * len(OPERATIONS)]
+    for name, ops in report["variants"].items():
+        lines.append(
+            f"| {name} | " + " | ".join(f"{ops[op]['rps']:.0f}" for op in OPERATIONS) + " |"
+        )
+    lines += [
+        "",
+        "start-up to first 200: "
+        + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in report["startup_s"].items()),
         "peak memory (fake): "
         + ", ".join(f"{k} {v:.0f} MB" for k, v in report["memory_mb"].items()),
         "",
