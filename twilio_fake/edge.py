@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import secrets
 import time
-import uuid
 
 from connexion.middleware.routing import ROUTING_CONTEXT
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,7 +38,7 @@ STAMP_KEY = "twilio_fake.stamp"  # where a request's response headers wait in th
 
 
 def new_request_id() -> str:
-    return "RQ" + uuid.uuid4().hex
+    return "RQ" + secrets.token_hex(16)  # 32 hex digits, as Twilio's
 
 
 class EdgeMiddleware:
@@ -154,15 +154,24 @@ class RefuseUnrouted:
 
 
 def stamping(send: Send, stamp: dict[str, str], started: float | None = None) -> Send:
-    """Wrap `send` so that the response start carries the stamp (and, outermost, the duration)."""
+    """Wrap `send` so that the response start carries the stamp (and, outermost, the duration).
+
+    A stamp header replaces any of the same name; the list is rebuilt once rather than through
+    MutableHeaders, which scanned it once per header (a sixth of a cached fetch).
+    """
+    stamped = _encode(stamp)
+    names = {name for name, _ in stamped}
+    if started is not None:
+        names.add(b"twilio-request-duration")
 
     async def send_stamped(message: Message) -> None:
         if message["type"] == "http.response.start":
-            headers = MutableHeaders(scope=message)
-            for name, value in stamp.items():
-                headers[name] = value
+            headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() not in names]
+            headers += stamped
             if started is not None:
-                headers["Twilio-Request-Duration"] = f"{time.perf_counter() - started:.3f}"
+                duration = f"{time.perf_counter() - started:.3f}".encode()
+                headers.append((b"twilio-request-duration", duration))
+            message["headers"] = headers
         await send(message)
 
     return send_stamped
