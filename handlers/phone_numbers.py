@@ -11,10 +11,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from connexion import NoContent
-
 from twilio_fake.models import Backend, PoolEntry
 from twilio_fake.models import Page as PoolPage
+
 
 def iso_date(moment: datetime) -> str:
     """ISO 8601 in UTC to the second, as Twilio's v1 APIs write dates (2026-01-31T12:00:00Z)."""
@@ -50,7 +49,7 @@ def fetch(ServiceSid: str, Sid: str, user: str, backend: Backend, base_url: str)
 
 def delete(ServiceSid: str, Sid: str, user: str, backend: Backend):
     backend.remove_phone_number(user, ServiceSid, Sid)
-    return NoContent, 204
+    return None, 204  # no body
 
 
 def resource(entry: PoolEntry, base_url: str) -> dict[str, Any]:

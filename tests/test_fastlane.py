@@ -71,8 +71,9 @@ class Twins:
 
     @property
     def lane(self) -> FastLane:
-        stack = self.apps[0].middleware.middleware_stack
-        return next(m for m in stack if isinstance(m, FastLane))
+        lane = self.apps[0].lane
+        assert isinstance(lane, FastLane)
+        return lane
 
     def send(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send to both twins; assert they answer alike; return the fast twin's answer."""
@@ -129,6 +130,8 @@ def test_plainly_valid_requests_are_served_by_the_lane(twins: Twins) -> None:
     assert served_by_lane(twins, "GET", pool() + "?PageToken=PAforged", auth=AUTH)  # their 400
     assert served_by_lane(twins, "DELETE", pool(sid=NUMBERS[0]), auth=AUTH)
     assert served_by_lane(twins, "DELETE", pool(sid=NUMBERS[0]), auth=AUTH)  # 404
+    assert served_by_lane(twins, "GET", "/_fake/health")  # the control surface: no credentials
+    assert served_by_lane(twins, "POST", "/_fake/reset")
 
 
 @pytest.mark.parametrize(
@@ -343,3 +346,31 @@ def test_the_cache_keeps_to_its_budget_oldest_out_first() -> None:
     cache.put("v0", ("f",), (200, "f"))  # read under an older version: not kept
     assert cache.get("v1", ("f",)) is None
     assert cache.get("v2", ("b",)) is None and cache.size == 0  # the data changed: all gone
+
+
+def test_the_lane_serves_before_connexion_is_built_and_connexion_comes_when_needed(
+    backend: Backend,
+) -> None:
+    app = create_app(Settings(validate_responses=True), backend)
+    client = app.test_client()  # outside `with`: no lifespan, so nothing starts building
+    assert client.get("/_fake/health").status_code == 200
+    assert client.post(pool(), data={"PhoneNumberSid": NUMBERS[0]}, auth=AUTH).status_code == 201
+    assert client.get(pool(sid=NUMBERS[0]), auth=AUTH).status_code == 200
+    assert app.connexion._app is None  # all of that without connexion
+    response = client.get(pool(sid=NUMBERS[0]), auth=(AUTH[0], "wrong"))  # connexion's to answer
+    assert response.status_code == 401 and response.json()["code"] == 20003
+    assert app.connexion._app is not None
+
+
+def test_a_failure_outside_any_handler_is_still_a_twilio_shaped_500(backend: Backend) -> None:
+    app = create_app(Settings(), backend)
+    assert app.lane is not None
+
+    def broken(_scope: Any) -> None:
+        raise RuntimeError("a bug in the lane itself")
+
+    app.lane._match = broken  # type: ignore[method-assign]
+    response = app.test_client().get(pool(sid=NUMBERS[0]), auth=AUTH)
+    assert response.status_code == 500 and response.json()["code"] == 20500
+    assert response.headers["twilio-request-id"].startswith("RQ")
+    assert "bug" not in response.text

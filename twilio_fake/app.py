@@ -1,19 +1,23 @@
-"""The application factory: openapi.yaml and control.yaml routed by connexion onto handlers/."""
+"""The application: EdgeMiddleware, then the fast lane, then connexion, built in the background.
+
+openapi.yaml and control.yaml are routed by connexion onto handlers/. Importing connexion and
+building its app is about half of the start-up (0.25 of 0.5 s on the 2-core machine of the
+bench), and the fast lane needs none of it: it compiles the same specs itself. So the server
+starts without connexion, answers plainly valid requests at once, and builds connexion in a
+thread as soon as it starts; a request that needs connexion before then waits for it.
+"""
 
 from __future__ import annotations
 
 import functools
-import json
+import logging
+import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import connexion
+import anyio
 import yaml
-from connexion.exceptions import ProblemException
-from connexion.jsonifier import Jsonifier
-from connexion.middleware import MiddlewarePosition
-from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from . import fixtures, http_errors
 from .config import Settings
@@ -21,11 +25,16 @@ from .edge import EdgeMiddleware, LimitRequestBodies, RefuseUnrouted, StampInner
 from .exceptions import TwilioError
 from .fastlane import FastLane
 from .models import Backend
-from .validation import VALIDATOR_MAP
+
+if TYPE_CHECKING:
+    import connexion
+    from starlette.testclient import TestClient
 
 SPEC_DIR = Path(__file__).resolve().parent.parent
 TWILIO_SPEC = "openapi.yaml"
 CONTROL_SPEC = "control.yaml"
+
+log = logging.getLogger(__name__)
 
 
 def create_backend(settings: Settings) -> Backend:
@@ -34,20 +43,107 @@ def create_backend(settings: Settings) -> Backend:
     return Backend(settings.database, accounts, pool_limit=settings.pool_limit)
 
 
-def create_app(
-    settings: Settings | None = None, backend: Backend | None = None
-) -> connexion.AsyncApp:
+def create_app(settings: Settings | None = None, backend: Backend | None = None) -> FakeApp:
     """Create and configure the fake."""
     settings = settings or Settings()
-    backend = backend or create_backend(settings)
-    # AsyncApp rather than FlaskApp: the WSGI bridge was most of the time per request (py-spy);
-    # fetch at 16 connections went from 552 to 710 req/s with one worker, 1,198 to 1,909 with
-    # two (wrk, this machine). The handlers stay synchronous: connexion runs them in a thread
-    # pool, so a write waiting for SQLite's lock never blocks the event loop.
+    return FakeApp(settings, backend or create_backend(settings))
+
+
+def create_app_from_env() -> FakeApp:
+    """Build the app from TWILIO_FAKE_* variables: the factory each uvicorn worker calls."""
+    return create_app(Settings.from_env())
+
+
+class FakeApp:
+    """The ASGI app the server runs."""
+
+    def __init__(self, settings: Settings, backend: Backend) -> None:
+        self.settings, self.backend = settings, backend
+        self.connexion = LazyApp(functools.partial(build_connexion_app, settings, backend))
+        self.lane = (
+            FastLane(
+                self.connexion,
+                documents=[spec_document(TWILIO_SPEC), spec_document(CONTROL_SPEC)],
+                backend=backend,
+                max_body_bytes=settings.max_body_bytes,
+                body_timeout=settings.body_timeout,
+                validate_responses=settings.validate_responses,
+                read_cache=settings.read_cache,
+            )
+            if settings.fast_lane
+            else None
+        )
+        self.app = EdgeMiddleware(
+            self.lane or self.connexion, backend=backend, public_url=settings.public_url
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.lifespan(receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def lifespan(self, receive: Receive, send: Send) -> None:
+        """Start building connexion as the server starts; nothing to do when it stops."""
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.connexion.start()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def test_client(self, **options: Any) -> TestClient:
+        from starlette.testclient import TestClient  # httpx: only the tests need it
+
+        return TestClient(self, **options)
+
+
+class LazyApp:
+    """An ASGI app built on first need, or in a thread once `start` is called."""
+
+    def __init__(self, build: Any) -> None:
+        self._build = build
+        self._app: ASGIApp | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        threading.Thread(target=self.get, name="build-connexion", daemon=True).start()
+
+    def get(self) -> ASGIApp:
+        """The app, built now if it is not yet (thread-safe; later callers wait for the first)."""
+        with self._lock:
+            if self._app is None:
+                self._app = self._build()
+            return self._app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        app = self._app or await anyio.to_thread.run_sync(self.get)
+        await app(scope, receive, send)
+
+
+def build_connexion_app(settings: Settings, backend: Backend) -> connexion.AsyncApp:
+    """Connexion's app over both specs: validation, errors and docs for whatever the lane passes on.
+
+    AsyncApp rather than FlaskApp: the WSGI bridge was most of the time per request (py-spy);
+    fetch at 16 connections went from 552 to 710 req/s with one worker (wrk, this machine). The
+    handlers stay synchronous: connexion runs them in a thread pool.
+    """
+    import json
+
+    import connexion
+    from connexion.exceptions import ProblemException
+    from connexion.jsonifier import Jsonifier
+    from connexion.middleware import MiddlewarePosition
+    from starlette.exceptions import HTTPException
+    from starlette.requests import ClientDisconnect
+
+    from .validation import VALIDATOR_MAP
+
     app = connexion.AsyncApp(__name__, specification_dir=SPEC_DIR)
-    jsonifier = Jsonifier(json)  # one line, fields in the order the handlers build them
     common = {
-        "jsonifier": jsonifier,
+        "jsonifier": Jsonifier(json),  # one line, fields in the order the handlers build them
         "strict_validation": True,  # unknown query or form parameters are errors, not ignored
         "validate_responses": settings.validate_responses,
         "validator_map": VALIDATOR_MAP,  # connexion's validation, Twilio's wording
@@ -55,25 +151,6 @@ def create_app(
     }
     app.add_api(spec_document(TWILIO_SPEC), **common)
     app.add_api(spec_document(CONTROL_SPEC), **common)
-    app.add_middleware(
-        EdgeMiddleware,
-        position=MiddlewarePosition.BEFORE_EXCEPTION,
-        backend=backend,
-        public_url=settings.public_url,
-    )
-    if settings.fast_lane:
-        # Inside EdgeMiddleware (so its answers are stamped and logged), before connexion.
-        app.add_middleware(
-            FastLane,
-            position=MiddlewarePosition.BEFORE_EXCEPTION,
-            document=spec_document(TWILIO_SPEC),
-            backend=backend,
-            jsonifier=jsonifier,
-            max_body_bytes=settings.max_body_bytes,
-            body_timeout=settings.body_timeout,
-            validate_responses=settings.validate_responses,
-            read_cache=settings.read_cache,
-        )
     app.add_middleware(StampInnerResponses, position=MiddlewarePosition.BEFORE_CONTEXT)
     app.add_middleware(RefuseUnrouted, position=MiddlewarePosition.BEFORE_CONTEXT)
     app.add_middleware(
@@ -89,11 +166,6 @@ def create_app(
     app.add_error_handler(ClientDisconnect, http_errors.body_cut_short)
     app.add_error_handler(Exception, http_errors.unexpected_error)
     return app
-
-
-def create_app_from_env() -> connexion.AsyncApp:
-    """Build the app from TWILIO_FAKE_* variables: the factory each uvicorn worker calls."""
-    return create_app(Settings.from_env())
 
 
 @functools.cache

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from connexion.lifecycle import ConnexionRequest
+from typing import TYPE_CHECKING, Any
 
 from .exceptions import AuthenticationFailed
 from .models import Backend
+
+if TYPE_CHECKING:
+    from connexion.lifecycle import ConnexionRequest
 
 
 def check_basic_credentials(

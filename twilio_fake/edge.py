@@ -8,12 +8,12 @@ import re
 import secrets
 import time
 
-from connexion.middleware.routing import ROUTING_CONTEXT
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect
+from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import http_errors
 from .exceptions import RequestBodyTooLarge, RequestTimeout
 from .models import Backend
 
@@ -87,14 +87,23 @@ class EdgeMiddleware:
         started = time.perf_counter()
         status = 500  # what the client gets if the app fails before it responds
 
+        responded = False
+
         async def send_and_note_status(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, responded = message["status"], True
             await send(message)
 
+        stamped_send = stamping(send_and_note_status, stamp, started=started)
         try:
-            await self.app(scope, receive, stamping(send_and_note_status, stamp, started=started))
+            await self.app(scope, receive, stamped_send)
+        except Exception as error:  # a bug of ours: still a Twilio-shaped 500, if not too late
+            if status != 500 or responded:
+                raise
+            await http_errors.respond(http_errors.unexpected(Request(scope), error))(
+                scope, receive, stamped_send
+            )
         finally:
             log_request(scope, status, started, stamp["Twilio-Request-Id"], context.get("user"))
 
@@ -144,10 +153,13 @@ class RefuseUnrouted:
     """
 
     def __init__(self, app: ASGIApp) -> None:
+        from connexion.middleware.routing import ROUTING_CONTEXT  # inside connexion's stack only
+
         self.app = app
+        self.routing_key = ROUTING_CONTEXT
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        routing = scope.get("extensions", {}).get(ROUTING_CONTEXT, {})
+        routing = scope.get("extensions", {}).get(self.routing_key, {})
         if scope["type"] == "http" and not routing.get("operation_id"):
             raise HTTPException(status_code=404)
         await self.app(scope, receive, send)

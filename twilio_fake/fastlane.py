@@ -18,7 +18,7 @@ of what connexion accepts, so every error answer is still connexion's.
 An operation whose parameters use a schema keyword this module cannot check completely is left
 to connexion entirely (`Unsupported`); `FastLane.operations` says which were compiled.
 The errors a handler raises (Twilio's rules: not found, already in a pool, pool full) are
-rendered by the same function as on connexion's path, http_errors.render.
+rendered from the same parts as on connexion's path (http_errors).
 """
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import copy
 import importlib
 import inspect
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -35,12 +37,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from connexion import NoContent
-from connexion.frameworks.starlette import Starlette as StarletteFramework
-from connexion.json_schema import Draft4ResponseValidator, resolve_refs
-from connexion.jsonifier import Jsonifier
-from connexion.lifecycle import ConnexionResponse
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import http_errors
@@ -132,11 +130,14 @@ class Operation:
     handler_arguments: frozenset[str]
     form_name: str | None = None  # the handler argument the form body goes to (x-body-name)
     form: dict[str, Parameter] = field(default_factory=dict)
-    responses: dict[int, Any] = field(default_factory=dict)  # status: body validator (or None)
+    authenticated: bool = True  # HTTP Basic required
+    responses: dict[int, Any] = field(default_factory=dict)  # --validate-responses: validators
 
 
-def compile_operations(spec: dict[str, Any], context_names: set[str]) -> list[Operation]:
-    """Compile every operation of the spec that the lane can take (HTTP Basic, simple schemas)."""
+def compile_operations(
+    spec: dict[str, Any], context_names: set[str], *, validate_responses: bool = False
+) -> list[Operation]:
+    """Compile every operation of the spec that the lane can take (HTTP Basic or no security)."""
     base_path = spec["servers"][0]["url"]
     document = resolve_refs(spec)
     security_schemes = document.get("components", {}).get("securitySchemes", {})
@@ -147,20 +148,52 @@ def compile_operations(spec: dict[str, Any], context_names: set[str]) -> list[Op
             if method not in {"get", "post", "delete", "put", "patch"}:
                 continue
             try:
-                operations.append(
-                    _compile(
-                        base_path + template,
-                        method.upper(),
-                        definition,
-                        shared,
-                        document.get("security", []),
-                        security_schemes,
-                        context_names,
-                    )
+                operation = _compile(
+                    base_path + template,
+                    method.upper(),
+                    definition,
+                    shared,
+                    document.get("security", []),
+                    security_schemes,
+                    context_names,
                 )
             except Unsupported as why:
-                log.info("fast lane: %s %s stays with connexion (%s)", method, template, why)
+                log.debug("fast lane: %s %s stays with connexion (%s)", method, template, why)
+                continue
+            if validate_responses:
+                operation.responses = _response_validators(definition)
+            operations.append(operation)
     return operations
+
+
+def resolve_refs(document: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the document with every local `$ref` replaced by what it points to."""
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                target: Any = document
+                for part in node["$ref"].removeprefix("#/").split("/"):
+                    target = target[part.replace("~1", "/").replace("~0", "~")]
+                return resolve(target)
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        return node
+
+    return resolve(copy.deepcopy(document))
+
+
+def _response_validators(definition: dict[str, Any]) -> dict[int, Any]:
+    """For --validate-responses: each success status and its body's validator (or None)."""
+    from connexion.json_schema import Draft4ResponseValidator  # connexion's own, as it checks
+
+    validators = {}
+    for status, response in definition.get("responses", {}).items():
+        if str(status).isdigit() and 200 <= int(status) < 300:
+            schema = response.get("content", {}).get("application/json", {}).get("schema")
+            validators[int(status)] = Draft4ResponseValidator(schema) if schema else None
+    return validators
 
 
 def _compile(
@@ -173,11 +206,12 @@ def _compile(
     context_names: set[str],
 ) -> Operation:
     security = definition.get("security", default_security)
-    if len(security) != 1 or len(security[0]) != 1:
-        raise Unsupported("only one HTTP Basic requirement is checked here")
-    scheme = security_schemes[next(iter(security[0]))]
-    if scheme.get("type") != "http" or scheme.get("scheme", "").lower() != "basic":
-        raise Unsupported("only HTTP Basic is checked here")
+    if security:  # none at all: open to anyone (the control surface)
+        if len(security) != 1 or len(security[0]) != 1:
+            raise Unsupported("only one HTTP Basic requirement is checked here")
+        scheme = security_schemes[next(iter(security[0]))]
+        if scheme.get("type") != "http" or scheme.get("scheme", "").lower() != "basic":
+            raise Unsupported("only HTTP Basic is checked here")
 
     parameters = {(p["name"], p["in"]): p for p in [*shared, *definition.get("parameters", [])]}
     path_parameters: dict[str, Callable[[str], Any]] = {}
@@ -211,11 +245,6 @@ def _compile(
         if name not in supplied and argument.default is inspect.Parameter.empty:
             raise Unsupported(f"the handler's argument {name} is not known here")
 
-    responses = {}
-    for status, response in definition.get("responses", {}).items():
-        if str(status).isdigit() and 200 <= int(status) < 300:
-            schema = response.get("content", {}).get("application/json", {}).get("schema")
-            responses[int(status)] = Draft4ResponseValidator(schema) if schema else None
     return Operation(
         operation_id=definition["operationId"],
         method=method,
@@ -226,7 +255,7 @@ def _compile(
         handler_arguments=frozenset(signature.parameters),
         form_name=form_name,
         form=form,
-        responses=responses,
+        authenticated=bool(security),
     )
 
 
@@ -344,9 +373,8 @@ class FastLane:
         self,
         app: ASGIApp,
         *,
-        document: dict[str, Any],
+        documents: list[dict[str, Any]],
         backend: Backend,
-        jsonifier: Jsonifier,
         max_body_bytes: int,
         body_timeout: float,
         validate_responses: bool = False,
@@ -354,11 +382,16 @@ class FastLane:
     ) -> None:
         self.app = app
         self.backend = backend
-        self.jsonifier = jsonifier
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
         self.validate_responses = validate_responses
-        self.operations = compile_operations(document, {"user", "backend", "base_url"})
+        self.operations = [
+            operation
+            for spec in documents
+            for operation in compile_operations(
+                spec, {"user", "backend", "base_url"}, validate_responses=validate_responses
+            )
+        ]
         self.cache = ReadCache() if read_cache else None
         self.served = 0  # requests answered here, for tests and curious operators
 
@@ -390,11 +423,13 @@ class FastLane:
         ):
             await self.app(scope, receive, send)  # a body where none is expected
             return
-        credentials = _credentials(scope)
-        account = self.backend.authenticate(*credentials) if credentials else None
-        if account is None:
-            await self.app(scope, _replay(body, receive), send)
-            return
+        account = None
+        if operation.authenticated:
+            credentials = _credentials(scope)
+            account = self.backend.authenticate(*credentials) if credentials else None
+            if account is None:
+                await self.app(scope, _replay(body, receive), send)
+                return
         self.served += 1
         await self._serve(scope, send, operation, arguments, account)
 
@@ -441,8 +476,7 @@ class FastLane:
                     if message["type"] != "http.request":
                         # The client left mid-body: answered (and logged) as connexion's path
                         # answers it, though nobody reads it.
-                        cut_short = http_errors.body_cut_short(Request(scope), ClientDisconnect())
-                        await self._send(scope, send, cut_short)
+                        await self._send(scope, send, http_errors.cut_short())
                         return None
                     chunks.append(message.get("body", b""))
                     if not message.get("more_body", False):
@@ -451,7 +485,7 @@ class FastLane:
             error = RequestTimeout(
                 f"The request body did not arrive within {self.body_timeout:g} seconds"
             )
-            await self._send(scope, send, http_errors.render(error))
+            await self._send(scope, send, error)
             return None
         return b"".join(chunks)
 
@@ -481,10 +515,10 @@ class FastLane:
                 result = await result
             status, body = self._answer(operation, result)
         except TwilioError as error:
-            await self._send(scope, send, http_errors.render(error))
+            await self._send(scope, send, error)
             return
         except Exception as error:  # noqa: BLE001 - every failure leaves as Twilio's 500
-            await self._send(scope, send, http_errors.unexpected_error(Request(scope), error))
+            await self._send(scope, send, http_errors.unexpected(Request(scope), error))
             return
         if key is not None and self.cache is not None:
             self.cache.put(version, key, (status, body))
@@ -493,18 +527,15 @@ class FastLane:
     def _answer(self, operation: Operation, result: Any) -> tuple[int, str | None]:
         """The status and body connexion would send for what the handler returned."""
         data, status = (result if isinstance(result, tuple) else (result, None))[:2]
-        if data is NoContent:
-            data = None
         status = status or (204 if data is None else 200)
         if self.validate_responses:
             self._check(operation, status, data)
-        return status, None if data is None else self.jsonifier.dumps(data)
+        return status, None if data is None else dumps(data)
 
     @staticmethod
     async def _send_answer(scope: Scope, send: Send, status: int, body: str | None) -> None:
-        response = StarletteFramework.build_response(
-            body, content_type="application/json", headers={}, status_code=status
-        )
+        # As connexion builds it (connexion.frameworks.starlette): a plain Response, typed JSON.
+        response = Response(body, status_code=status, media_type="application/json")
         await response(scope, _no_receive, send)
 
     @staticmethod
@@ -518,8 +549,13 @@ class FastLane:
             raise RuntimeError(f"response does not match openapi.yaml: {error.message}")
 
     @staticmethod
-    async def _send(scope: Scope, send: Send, response: ConnexionResponse) -> None:
-        await StarletteFramework.connexion_to_framework_response(response)(scope, _no_receive, send)
+    async def _send(scope: Scope, send: Send, error: TwilioError) -> None:
+        await http_errors.respond(error)(scope, _no_receive, send)
+
+
+def dumps(data: Any) -> str:
+    """JSON as connexion's Jsonifier(json) writes it (for the types handlers return)."""
+    return json.dumps(data) + "\n"
 
 
 def _replay(body: bytes | None, receive: Receive) -> Receive:

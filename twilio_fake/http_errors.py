@@ -6,12 +6,15 @@ import json
 import logging
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
-from connexion.exceptions import ProblemException
-from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 
 from . import exceptions as errors
+
+if TYPE_CHECKING:  # connexion is imported when its app is built (app.py), not before
+    from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +43,32 @@ class AllowedMethods:
 _HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
 
-def render(error: errors.TwilioError) -> ConnexionResponse:
+def _parts(error: errors.TwilioError) -> tuple[int, dict[str, str], bytes]:
     headers = dict(error.headers)
     if error.status == 401:
         headers.setdefault("WWW-Authenticate", 'Basic realm="Twilio API"')
+    return error.status, headers, json.dumps(error.body()).encode()
+
+
+def render(error: errors.TwilioError) -> ConnexionResponse:
+    """The error as connexion's error handlers return it."""
+    from connexion.lifecycle import ConnexionResponse
+
+    status, headers, body = _parts(error)
     return ConnexionResponse(
-        status_code=error.status,
+        status_code=status,
         mimetype="application/json",
         content_type="application/json",
-        body=json.dumps(error.body()).encode(),
+        body=body,
         headers=headers,
     )
+
+
+def respond(error: errors.TwilioError) -> Response:
+    """The same error as a plain ASGI response, for the fast lane (same status, headers, body)."""
+    status, headers, body = _parts(error)
+    headers["Content-Type"] = "application/json"
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
 def twilio_error(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
@@ -65,6 +83,8 @@ class FrameworkErrors:
         self.allowed_methods = allowed_methods
 
     def __call__(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+        from connexion.exceptions import ProblemException
+
         if isinstance(exc, ProblemException):
             status, detail = exc.status_code, str(exc.detail or exc.title or "")
         else:
@@ -73,14 +93,23 @@ class FrameworkErrors:
         return render(translate(request, status, detail, self.allowed_methods))
 
 
+def cut_short() -> errors.TwilioError:
+    """The client closed its side before sending the whole body; answered in case it still reads."""
+    return errors.InvalidParameter("The request body ended before its declared length")
+
+
 def body_cut_short(_request: ConnexionRequest, _exc: Exception) -> ConnexionResponse:
-    """The client closed its side before sending the whole body; answer in case it still reads."""
-    return render(errors.InvalidParameter("The request body ended before its declared length"))
+    return render(cut_short())
+
+
+def unexpected(request: Any, exc: Exception) -> errors.TwilioError:
+    """Log a failure of our own in full (not to the client) and name the Twilio error for it."""
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return errors.InternalServerError()
 
 
 def unexpected_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return render(errors.InternalServerError())
+    return render(unexpected(request, exc))
 
 
 def translate(
