@@ -222,30 +222,19 @@ class Database:
         if self._plain is None:
             with self.snapshot() as run:
                 return run(query, **values)
-        cursor = self._plain_connection().execute(query.sql, query.parameters(values))
-        return [query.convert(row) for row in cursor.fetchall()]
+        return _plain_runner(self._plain_connection())(query, **values)
 
     @contextmanager
     def snapshot(self) -> Iterator[Runner]:
         """Yield a function that runs Queries, all inside one read transaction."""
         if self._plain is None:
             with self.read() as conn:
-
-                def run_on_engine(query: Query, **values: Any) -> list[tuple[Any, ...]]:
-                    result = conn.exec_driver_sql(query.sql, query.parameters(values))
-                    return [query.convert(tuple(row)) for row in result.all()]
-
-                yield run_on_engine
+                yield _engine_runner(conn)
             return
         plain = self._plain_connection()
-
-        def run(query: Query, **values: Any) -> list[tuple[Any, ...]]:
-            cursor = plain.execute(query.sql, query.parameters(values))
-            return [query.convert(row) for row in cursor.fetchall()]
-
         plain.execute("BEGIN")
         try:
-            yield run
+            yield _plain_runner(plain)
         finally:
             plain.execute("COMMIT")  # a read transaction: nothing to undo
 
@@ -257,24 +246,13 @@ class Database:
         """
         if self._plain is None:
             with self.write() as conn:
-
-                def run_on_engine(query: Query, **values: Any) -> list[tuple[Any, ...]]:
-                    result = conn.exec_driver_sql(query.sql, query.parameters(values))
-                    rows = result.all() if result.returns_rows else []
-                    return [query.convert(tuple(row)) for row in rows]
-
-                yield run_on_engine
+                yield _engine_runner(conn)
             return
         plain = self._plain_connection()
-
-        def run(query: Query, **values: Any) -> list[tuple[Any, ...]]:
-            cursor = plain.execute(query.sql, query.parameters(values))
-            return [query.convert(row) for row in cursor.fetchall()]
-
         with self._writer():
             plain.execute("BEGIN IMMEDIATE")
             try:
-                yield run
+                yield _plain_runner(plain)
             except BaseException:
                 plain.execute("ROLLBACK")
                 raise
@@ -351,3 +329,24 @@ class Database:
         self.engine.dispose()
         if self._lock_file is not None:
             self._lock_file.close()
+
+
+def _plain_runner(connection: Any) -> Runner:
+    """Run Queries straight on a DBAPI connection."""
+
+    def run(query: Query, **values: Any) -> list[tuple[Any, ...]]:
+        cursor = connection.execute(query.sql, query.parameters(values))
+        return [query.convert(row) for row in cursor.fetchall()]
+
+    return run
+
+
+def _engine_runner(conn: Connection) -> Runner:
+    """Run Queries on a SQLAlchemy connection, as plain SQL (':memory:', other databases)."""
+
+    def run(query: Query, **values: Any) -> list[tuple[Any, ...]]:
+        result = conn.exec_driver_sql(query.sql, query.parameters(values))
+        rows = result.all() if result.returns_rows else []
+        return [query.convert(tuple(row)) for row in rows]
+
+    return run

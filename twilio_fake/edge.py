@@ -258,16 +258,23 @@ class LimitRequestBodies:
             if k not in (b"transfer-encoding", b"content-length")
         ]
         scope = {**scope, "headers": [*kept, (b"content-length", str(len(body)).encode())]}
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        return scope, replay
+        return scope, replaying(body, receive)
 
     def too_large(self) -> RequestBodyTooLarge:
         return RequestBodyTooLarge(f"The request body is larger than {self.max_bytes} bytes")
+
+
+def replaying(body: bytes | None, receive: Receive) -> Receive:
+    """A `receive` that gives a body already read once, then whatever the client sends."""
+    if not body:
+        return receive
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay

@@ -42,6 +42,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import http_errors
+from .edge import replaying
 from .exceptions import RequestTimeout, TwilioError
 from .models import Backend
 
@@ -415,7 +416,7 @@ class FastLane:
                 return  # answered (408) or the client left
             form = _fields(body, operation.form)
             if form is None or not body:
-                await self.app(scope, _replay(body, receive), send)
+                await self.app(scope, replaying(body, receive), send)
                 return
             arguments[operation.form_name] = form
         elif _header(scope, b"content-length") not in (None, b"0") or _header(
@@ -428,7 +429,7 @@ class FastLane:
             credentials = _credentials(scope)
             account = self.backend.authenticate(*credentials) if credentials else None
             if account is None:
-                await self.app(scope, _replay(body, receive), send)
+                await self.app(scope, replaying(body, receive), send)
                 return
         self.served += 1
         await self._serve(scope, send, operation, arguments, account)
@@ -556,22 +557,6 @@ class FastLane:
 def dumps(data: Any) -> str:
     """JSON as connexion's Jsonifier(json) writes it (for the types handlers return)."""
     return json.dumps(data) + "\n"
-
-
-def _replay(body: bytes | None, receive: Receive) -> Receive:
-    """A `receive` that gives the body already read once, then whatever the client sends."""
-    if not body:
-        return receive
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if replayed:
-            return await receive()
-        replayed = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay
 
 
 async def _no_receive() -> Message:
