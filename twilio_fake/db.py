@@ -155,7 +155,12 @@ Runner = Callable[..., list[tuple[Any, ...]]]
 
 
 class Database:
-    """An engine plus the two kinds of transaction the rules need: read, and exclusive write."""
+    """An engine plus the two kinds of transaction the rules need: read, and exclusive write.
+
+    Each comes twice: `read`/`write` yield a SQLAlchemy connection (fixtures, reset, counts);
+    `snapshot`/`transaction` run compiled Queries, on a SQLite file straight on the thread's
+    own `sqlite3` connection (the request path). `version` tells when the data may have changed.
+    """
 
     def __init__(self, database: str) -> None:
         url = database_url(database)
