@@ -58,7 +58,6 @@ class FakeApp:
     """The ASGI app the server runs."""
 
     def __init__(self, settings: Settings, backend: Backend) -> None:
-        self.settings, self.backend = settings, backend
         self.connexion = LazyApp(functools.partial(build_connexion_app, settings, backend))
         self.lane = (
             FastLane(

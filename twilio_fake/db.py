@@ -150,7 +150,7 @@ class Query:
         return tuple(values)
 
 
-# Runs a Query inside a snapshot: rows = run(query, name=value...)
+# Runs a Query inside a snapshot or transaction: rows = run(query, name=value...)
 Runner = Callable[..., list[tuple[Any, ...]]]
 
 
@@ -166,6 +166,7 @@ class Database:
         url = database_url(database)
         self.is_sqlite = url.startswith("sqlite")
         self.in_memory = url == "sqlite://"
+        on_file = self.is_sqlite and not self.in_memory
         self.engine = self._create_engine(url)
         # One shared in-memory connection cannot hold two transactions at once: serialise them.
         self._memory_lock = threading.RLock() if self.in_memory else None
@@ -176,13 +177,11 @@ class Database:
         # holder dies. The busy timeout stays as the last resort.
         self._write_lock = threading.Lock()
         self._lock_file = (
-            open(f"{self.engine.url.database}-writer.lock", "ab")  # noqa: SIM115
-            if self.is_sqlite and not self.in_memory
-            else None
+            open(f"{self.engine.url.database}-writer.lock", "ab") if on_file else None  # noqa: SIM115
         )
         # Each thread's own plain DBAPI connection for Query reads on a SQLite file (see
         # `snapshot`); None for other databases and for ':memory:', which go through the engine.
-        self._plain = threading.local() if self.is_sqlite and not self.in_memory else None
+        self._plain = threading.local() if on_file else None
         # What a unique constraint raises, through SQLAlchemy or straight from the driver.
         self.integrity_errors = (IntegrityError, self.engine.dialect.loaded_dbapi.IntegrityError)
         metadata.create_all(self.engine)

@@ -85,8 +85,7 @@ class EdgeMiddleware:
         context["backend"] = self.backend
         context["base_url"] = self.base_url(scope)
         started = time.perf_counter()
-        status = 500  # what the client gets if the app fails before it responds
-
+        status = 500  # what the log says if the app fails before it responds
         responded = False
 
         async def send_and_note_status(message: Message) -> None:
@@ -99,7 +98,7 @@ class EdgeMiddleware:
         try:
             await self.app(scope, receive, stamped_send)
         except Exception as error:  # a bug of ours: still a Twilio-shaped 500, if not too late
-            if status != 500 or responded:
+            if responded:
                 raise
             await http_errors.respond(http_errors.unexpected(Request(scope), error))(
                 scope, receive, stamped_send

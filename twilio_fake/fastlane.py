@@ -117,7 +117,6 @@ def value_parser(schema: dict[str, Any]) -> Callable[[str], Any]:
 
 @dataclass
 class Parameter:
-    name: str
     parse: Callable[[str], Any]
     required: bool
     default: Any = INVALID  # INVALID: none; the handler's own default applies
@@ -229,7 +228,7 @@ def _compile(
             path_parameters[name] = parse
         elif where == "query":
             query[name] = Parameter(
-                name, parse, parameter.get("required", False), schema.get("default", INVALID)
+                parse, parameter.get("required", False), schema.get("default", INVALID)
             )
         else:
             raise Unsupported(f"{where} parameters")
@@ -277,7 +276,7 @@ def _compile_form(body: dict[str, Any]) -> tuple[str, dict[str, Parameter]]:
     for name, property_schema in schema.get("properties", {}).items():
         if property_schema.get("type") != "string":
             raise Unsupported("form fields other than strings")
-        form[name] = Parameter(name, value_parser(property_schema), name in required)
+        form[name] = Parameter(value_parser(property_schema), name in required)
     return body.get("x-body-name", "body"), form
 
 
@@ -501,7 +500,7 @@ class FastLane:
         send: Send,
         operation: Operation,
         arguments: dict[str, Any],
-        account: str,
+        account: str | None,  # None: an operation open to anyone
     ) -> None:
         context = scope["extensions"]["connexion_context"]
         context["user"] = account
@@ -526,7 +525,7 @@ class FastLane:
         except Exception as error:  # noqa: BLE001 - every failure leaves as Twilio's 500
             await self._send(scope, send, http_errors.unexpected(Request(scope), error))
             return
-        if key is not None and self.cache is not None:
+        if self.cache is not None and key is not None:
             self.cache.put(version, key, (status, body))
         await self._send_answer(scope, send, status, body)
 

@@ -67,7 +67,6 @@ def render(error: errors.TwilioError) -> ConnexionResponse:
 def respond(error: errors.TwilioError) -> Response:
     """The same error as a plain ASGI response, for the fast lane (same status, headers, body)."""
     status, headers, body = _parts(error)
-    headers["Content-Type"] = "application/json"
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
