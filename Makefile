@@ -13,17 +13,20 @@ WORKERS  ?= 1
 NPM_TOOLS := tools/npm/node_modules/.bin
 NPM_STAMP := tools/npm/node_modules/.installed
 REDOCLY   := $(NPM_TOOLS)/redocly
+CONTROL_SPEC := twilio_fake/control.yaml  # the fake's own control surface (not published)
 
-.PHONY: help install run test test-only lint spec-check spec soak contract contract-prism release-spec bench wrk clean
+.PHONY: help install run test test-only lint spec-check spec soak contract contract-prism release-spec bench wrk wheel clean
 
 help:
 	@echo "make run    start the fake on http://$(HOST):$(PORT) (SQLite file $(DATABASE), demo data)"
-	@echo "make test   spec check, lint, unit, API, schemathesis contract and SDK end-to-end tests"
+	@echo "make test   lint, then the tests: unit, api, contract (schemathesis, the kit), e2e (SDKs, the wheel)"
 	@echo "make spec   validate and lint openapi.yaml; build dist/openapi.{yaml,json,html}"
 	@echo "make contract  check a server against openapi.yaml (URL= USER= PASSWORD= SERVICE= NUMBERS=; none: a fresh fake)"
 	@echo "make bench  the fake against Prism and a bare route under wrk; reports/bench.json"
 	@echo "make soak   the reliability tests, long (races, SIGKILLs, hostile input, 10,000+ fuzzed requests)"
+	@echo "make wheel  build the wheel into dist/"
 	@echo "variables:  HOST PORT DATABASE FIXTURES WORKERS (e.g. make run PORT=9000 FIXTURES=my.yaml)"
+	@echo "inner loop: .venv/bin/pytest tests/unit tests/api   (see CONTRIBUTING.md)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,16 +45,17 @@ run: $(STAMP)
 	$(BIN)/twilio-fake --host $(HOST) --port $(PORT) --database '$(DATABASE)' --workers $(WORKERS) $(if $(FIXTURES),--fixtures '$(FIXTURES)')
 
 spec-check: $(STAMP)
-	$(BIN)/openapi-spec-validator openapi.yaml control.yaml
+	$(BIN)/openapi-spec-validator openapi.yaml $(CONTROL_SPEC)
 
 # Validate and lint the contract, then build what is published: dist/openapi.yaml, .json, and
 # dist/openapi.html (reference docs in one self-contained file that works offline).
+DIST ?= dist
 spec: spec-check $(NPM_STAMP)
-	$(REDOCLY) lint --format stylish openapi.yaml control.yaml
-	mkdir -p dist
-	$(REDOCLY) bundle openapi.yaml --output dist/openapi.yaml
-	$(REDOCLY) bundle openapi.yaml --ext json --output dist/openapi.json
-	$(REDOCLY) build-docs openapi.yaml --inlineBundle --output dist/openapi.html
+	$(REDOCLY) lint --format stylish openapi.yaml $(CONTROL_SPEC)
+	mkdir -p $(DIST)
+	$(REDOCLY) bundle openapi.yaml --output $(DIST)/openapi.yaml
+	$(REDOCLY) bundle openapi.yaml --ext json --output $(DIST)/openapi.json
+	$(REDOCLY) build-docs openapi.yaml --inlineBundle --output $(DIST)/openapi.html
 
 # After bumping info.version and adding a CHANGELOG entry: record openapi.yaml as published,
 # the baseline that tests/test_spec_compat.py holds later changes to.
@@ -61,21 +65,27 @@ release-spec: spec
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # wrk, the load generator of `make bench` (and of its smoke test), from Debian's packages.
 wrk:
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 
-test-only: $(STAMP) $(NPM_STAMP) wrk
+# The tests need the npm tools (Redocly builds the published files in a test; the Node SDK) but
+# no root and no Debian package: wrk is only for `make bench`.
+test-only: $(STAMP) $(NPM_STAMP)
 	$(BIN)/pytest
 
-test: spec lint test-only
+test: lint test-only
+
+wheel: $(STAMP)
+	$(BIN)/pip wheel --quiet --no-deps --wheel-dir dist .
 
 # The reliability tests run long: many more races, SIGKILLs, hostile inputs and >10,000
 # schemathesis requests. It stops by itself and prints what the server survived.
 soak: $(STAMP)
-	SOAK=1 $(BIN)/pytest tests/test_concurrency.py tests/test_crash_and_shutdown.py \
-		tests/test_hostile_input.py tests/test_security.py tests/test_contract.py
+	SOAK=1 $(BIN)/pytest tests/e2e/test_concurrency.py tests/e2e/test_crash_and_shutdown.py \
+		tests/e2e/test_hostile_input.py tests/e2e/test_security.py tests/contract/test_contract.py
 
 # Check a server against the contract. With no URL, a fresh fake with the demo data is used.
 #   make contract URL=http://127.0.0.1:8080 USER=AC… PASSWORD=… SERVICE=MG… NUMBERS=PN…,PN… [SERVICE2=MG…]
@@ -83,8 +93,8 @@ soak: $(STAMP)
 # USER is set by every shell, so it only counts when given on make's command line.
 CONTRACT_USER := $(if $(filter command line,$(origin USER)),$(USER),)
 contract: $(STAMP)
-	$(BIN)/twilio-fake contract $(if $(URL),--url '$(URL)') \
-		$(if $(CONTRACT_USER),--user '$(CONTRACT_USER)') $(if $(PASSWORD),--password '$(PASSWORD)') \
+	$(if $(PASSWORD),TWILIO_CONTRACT_PASSWORD='$(PASSWORD)') $(BIN)/twilio-fake contract $(if $(URL),--url '$(URL)') \
+		$(if $(CONTRACT_USER),--user '$(CONTRACT_USER)') \
 		$(if $(SERVICE),--service '$(SERVICE)') $(if $(NUMBERS),--numbers '$(NUMBERS)') \
 		$(if $(SERVICE2),--service2 '$(SERVICE2)') $(if $(MAX_EXAMPLES),--max-examples $(MAX_EXAMPLES)) \
 		$(if $(SEED),--seed $(SEED)) $(if $(RATE),--rate '$(RATE)') $(if $(READ_ONLY),--read-only)
@@ -102,5 +112,7 @@ BENCH_LARGE   ?= 1000000
 bench: $(STAMP) $(NPM_STAMP) wrk
 	$(BIN)/python tools/bench.py --seconds $(BENCH_SECONDS) --large $(BENCH_LARGE)
 
+# Leaves the database of `make run` (twilio-fake.sqlite3) alone: it is the user's state.
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info twilio-fake.sqlite3*
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info build dist reports tools/npm/node_modules
+	@ls twilio-fake.sqlite3 >/dev/null 2>&1 && echo "kept twilio-fake.sqlite3 (the fake's data): delete it by hand to start afresh" || true

@@ -1,4 +1,8 @@
-"""The fake's own control surface (control.yaml): health, reset, load fixtures."""
+"""The fake's own control surface (control.yaml): health, reset, load fixtures.
+
+Plain functions: connexion runs them in its thread pool, off the event loop (a reset or a
+fixture load holds the write lock; counting a large database takes a while).
+"""
 
 from __future__ import annotations
 

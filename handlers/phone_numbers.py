@@ -3,13 +3,19 @@
 Connexion has validated every parameter against openapi.yaml before these run, and passes them
 under the spec's names (ServiceSid, PageSize...); `user` is the authenticated Account SID, and
 `backend` and `base_url` come from the edge middleware.
+
+They run on the event loop. Reads are a few indexed statements and run there; writes may wait
+for the database's write lock (another worker process holds it), so they run in a thread.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 from urllib.parse import urlencode
+
+from anyio import to_thread
 
 from twilio_fake.models import Backend, PoolEntry
 from twilio_fake.models import Page as PoolPage
@@ -20,12 +26,13 @@ def iso_date(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds") + "Z"  # stored naive, in UTC
 
 
-def create(ServiceSid: str, form: dict[str, str], user: str, backend: Backend, base_url: str):
-    entry = backend.add_phone_number(user, ServiceSid, form["PhoneNumberSid"])
+async def create(ServiceSid: str, form: dict[str, str], user: str, backend: Backend, base_url: str):
+    add = partial(backend.add_phone_number, user, ServiceSid, form["PhoneNumberSid"])
+    entry = await to_thread.run_sync(add)
     return resource(entry, base_url), 201
 
 
-def list_numbers(
+async def list_numbers(
     ServiceSid: str,
     user: str,
     backend: Backend,
@@ -43,12 +50,12 @@ def list_numbers(
     }
 
 
-def fetch(ServiceSid: str, Sid: str, user: str, backend: Backend, base_url: str):
+async def fetch(ServiceSid: str, Sid: str, user: str, backend: Backend, base_url: str):
     return resource(backend.get_phone_number(user, ServiceSid, Sid), base_url)
 
 
-def delete(ServiceSid: str, Sid: str, user: str, backend: Backend):
-    backend.remove_phone_number(user, ServiceSid, Sid)
+async def delete(ServiceSid: str, Sid: str, user: str, backend: Backend):
+    await to_thread.run_sync(backend.remove_phone_number, user, ServiceSid, Sid)
     return None, 204  # no body
 
 
@@ -71,7 +78,7 @@ def meta(page: PoolPage, list_url: str, page_token: str | None) -> dict[str, Any
     """Build Twilio's paging block; neighbour URLs are absolute, on this server, or null."""
 
     def page_url(index: int, token: str | None) -> str:
-        query = {"PageSize": page.page_size, "Page": index}
+        query: dict[str, int | str] = {"PageSize": page.page_size, "Page": index}
         if token:
             query["PageToken"] = token
         return f"{list_url}?{urlencode(query)}"

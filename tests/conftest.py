@@ -1,4 +1,9 @@
-"""Shared fixtures: a fresh app on a fresh SQLite file for every test, and the demo's identities."""
+"""Shared fixtures: a fresh app on a fresh SQLite file for every test; markers by directory.
+
+The tests are sorted by level, each directory a marker: `unit` (rules, fixtures, the spec),
+`api` (HTTP through the in-process app), `contract` (schemathesis and the contract kit) and
+`e2e` (real server processes, the official SDKs, the built wheel).
+"""
 
 from __future__ import annotations
 
@@ -9,28 +14,19 @@ import pytest
 from starlette.testclient import TestClient
 
 from twilio_fake import fixtures
-from twilio_fake.app import create_app
-from twilio_fake.config import Settings
+from twilio_fake.app import FakeApp
 from twilio_fake.models import Backend
 
-# The demo fixture's identities (twilio_fake/demo_fixtures.yaml).
-ACCOUNT = "AC00000000000000000000000000000001"
-TOKEN = "demo-auth-token-1"
-KEY, KEY_SECRET = "SK00000000000000000000000000000001", "demo-api-key-secret-1"
-SERVICE = "MG00000000000000000000000000000001"
-SERVICE2 = "MG00000000000000000000000000000002"
-NUMBERS = [f"PN{n:032d}" for n in range(1, 6)]  # PN…01 to PN…05, all the first account's
-OTHER_ACCOUNT, OTHER_TOKEN = "AC00000000000000000000000000000002", "demo-auth-token-2"
-OTHER_SERVICE, OTHER_NUMBER = (
-    "MG00000000000000000000000000000003",
-    "PN00000000000000000000000000000006",
-)
-AUTH = (ACCOUNT, TOKEN)
+from .support import app_for, survived
+
+LEVELS = ("unit", "api", "contract", "e2e")
 
 
-def pool_path(service: str = SERVICE, sid: str | None = None) -> str:
-    path = f"/v1/Services/{service}/PhoneNumbers"
-    return f"{path}/{sid}" if sid else path
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        level = item.path.parent.name
+        if level in LEVELS:
+            item.add_marker(getattr(pytest.mark, level))
 
 
 @pytest.fixture
@@ -46,22 +42,18 @@ def backend(database: str) -> Iterator[Backend]:
 
 
 @pytest.fixture
-def app(backend: Backend):
-    return create_app(
-        Settings(database=backend.db.engine.url.database or "", validate_responses=True), backend
-    )
+def app(backend: Backend) -> FakeApp:
+    return app_for(backend)
 
 
 @pytest.fixture
-def client(app) -> Iterator[TestClient]:
+def client(app: FakeApp) -> Iterator[TestClient]:
     with app.test_client() as client:
         yield client
 
 
 def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
     """Say what the reliability tests put the server through (most of all under `make soak`)."""
-    from .servers import survived
-
     if survived:
         terminalreporter.section("survived")
         for what, count in sorted(survived.items()):

@@ -2,21 +2,21 @@
 
 Prism serves a spec's paths at the root and ignores the server's base path (/v1), so it gets a
 copy of openapi.yaml with /v1 folded into every path: the same contract, at the same URLs.
+The kit starts Prism itself (`--serve`: Prism binds a free port and says where it listens).
 The run is expected to report failures: it shows what a stateless mock cannot do.
 """
 
 from __future__ import annotations
 
-import socket
+import os
+import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import requests
 import yaml
 
-from twilio_fake.contract.runner import demo_target
+from twilio_fake import fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
 PRISM = ROOT / "tools" / "npm" / "node_modules" / ".bin" / "prism"
@@ -30,35 +30,18 @@ def main() -> int:
     spec["servers"] = [{"url": "/"}]
     mock_spec = REPORTS / "openapi-for-prism.yaml"
     mock_spec.write_text(yaml.safe_dump(spec, sort_keys=False))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with open(REPORTS / "prism.log", "w") as log:
-        prism = subprocess.Popen(
-            [str(PRISM), "mock", str(mock_spec), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    requests.get(url, timeout=1)
-                    break
-                except requests.ConnectionError:
-                    time.sleep(0.2)
-            demo = demo_target()
-            command = [
-                sys.executable, "-m", "twilio_fake", "contract", "--url", url, "--disposable",
-                "--user", demo.user, "--password", demo.password, "--service", demo.service,
-                "--service2", demo.service2 or "", "--numbers", ",".join(demo.numbers),
-                "--max-examples", "30", "--reports-dir", str(REPORTS),
-            ]  # fmt: skip
-            status = subprocess.run(command, cwd=ROOT).returncode
-        finally:
-            prism.terminate()
-            prism.wait(timeout=30)
+    prism = [str(PRISM), "mock", str(mock_spec), "--host", "127.0.0.1", "--port", "0"]
+    # Prism checks only that credentials are present; any account of the demo will do.
+    account = fixtures.demo()[0]
+    service, service2 = list(account.services)[:2]
+    command = [
+        sys.executable, "-m", "twilio_fake_contract", "--serve", shlex.join(prism), "--disposable",
+        "--user", account.sid, "--service", service, "--service2", service2,
+        "--numbers", ",".join(n.sid for n in account.incoming_phone_numbers[2:]),
+        "--max-examples", "30", "--reports-dir", str(REPORTS),
+    ]  # fmt: skip
+    env = {**os.environ, "TWILIO_CONTRACT_PASSWORD": account.auth_token}
+    status = subprocess.run(command, cwd=ROOT, env=env).returncode
     print(
         f"contract against Prism finished with status {status} (failures are expected); "
         f"reports in {REPORTS.relative_to(ROOT)}/"

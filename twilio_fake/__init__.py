@@ -1,1 +1,8 @@
 """A stateful fake of Twilio's Messaging Service phone number pool, driven by openapi.yaml."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("twilio-fake")
+except PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"

@@ -1,40 +1,62 @@
-"""The application: EdgeMiddleware, then the fast lane, then connexion, built in the background.
+"""The application: connexion's AsyncApp over openapi.yaml and control.yaml, with Twilio's edges.
 
-openapi.yaml and control.yaml are routed by connexion onto handlers/. Importing connexion and
-building its app is about half of the start-up (0.25 of 0.5 s on the 2-core machine of the
-bench), and the fast lane needs none of it: it compiles the same specs itself. So the server
-starts without connexion, answers plainly valid requests at once, and builds connexion in a
-thread as soon as it starts; a request that needs connexion before then waits for it.
+Connexion is the only thing that routes, authenticates and validates a request. The specs carry
+Twilio's operationIds; `handlers.OPERATIONS` maps them to functions (the resolver below), and
+the security scheme's HTTP Basic is checked by `auth.TwilioBasicAuth`. Around connexion's own
+layers sit the edge (Twilio's response headers, the request context, the access log) and the
+body limits; every error, raised anywhere, leaves through `http_errors` as Twilio's JSON body.
+
+The whole stack is built when the app is created, so that a spec that does not load or an
+operationId that names no handler stops the server before it listens.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import json
 import logging
 import threading
-from pathlib import Path
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-import anyio
+import connexion
 import yaml
-from starlette.types import ASGIApp, Receive, Scope, Send
+from connexion.exceptions import ProblemException, ResolverError
+from connexion.jsonifier import Jsonifier
+from connexion.middleware import MiddlewarePosition
+from connexion.middleware.context import ContextMiddleware
+from connexion.middleware.exceptions import ExceptionMiddleware
+from connexion.middleware.lifespan import LifespanMiddleware
+from connexion.middleware.request_validation import RequestValidationMiddleware
+from connexion.middleware.response_validation import ResponseValidationMiddleware
+from connexion.middleware.routing import RoutingMiddleware
+from connexion.middleware.security import SecurityMiddleware
+from connexion.middleware.swagger_ui import SwaggerUIMiddleware
+from connexion.resolver import Resolver
+from starlette.exceptions import HTTPException
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.requests import ClientDisconnect
 
 from . import fixtures, http_errors
+from .auth import TwilioBasicAuth
 from .config import Settings
 from .edge import EdgeMiddleware, LimitRequestBodies, RefuseUnrouted, StampInnerResponses
 from .exceptions import TwilioError
-from .fastlane import FastLane
+from .handlers import OPERATIONS
 from .models import Backend
+from .validation import VALIDATOR_MAP
 
 if TYPE_CHECKING:
-    import connexion
     from starlette.testclient import TestClient
 
-SPEC_DIR = Path(__file__).resolve().parent.parent
-TWILIO_SPEC = "openapi.yaml"
-CONTROL_SPEC = "control.yaml"
+TWILIO_SPEC = "openapi.yaml"  # the contract: Twilio's resource
+CONTROL_SPEC = "control.yaml"  # the fake's own control surface, /_fake
+SPECS = (TWILIO_SPEC, CONTROL_SPEC)
 
-log = logging.getLogger(__name__)
+
+class SpecError(Exception):
+    """A spec that cannot be served: it does not load, or an operation resolves to no handler."""
 
 
 def create_backend(settings: Settings) -> Backend:
@@ -43,10 +65,61 @@ def create_backend(settings: Settings) -> Backend:
     return Backend(settings.database, accounts, pool_limit=settings.pool_limit)
 
 
-def create_app(settings: Settings | None = None, backend: Backend | None = None) -> FakeApp:
-    """Create and configure the fake."""
+def create_app(
+    settings: Settings | None = None,
+    backend: Backend | None = None,
+    *,
+    specs: dict[str, dict[str, Any]] | None = None,
+) -> FakeApp:
+    """Create the fake, fully built: raises SpecError if a spec cannot be served.
+
+    `specs` replaces the packaged documents by name (tests use it to serve a broken one).
+    """
     settings = settings or Settings()
-    return FakeApp(settings, backend or create_backend(settings))
+    backend = backend or create_backend(settings)
+    documents = {name: spec_document(name) for name in SPECS} | (specs or {})
+    app = connexion.AsyncApp(__name__, middlewares=_middlewares(settings))
+    options = {
+        "resolver": Resolver(function_resolver=_handler),
+        "security_map": {"basic": TwilioBasicAuth},
+        "jsonifier": Jsonifier(json),  # one line, fields in the order the handlers build them
+        "strict_validation": True,  # unknown query or form parameters are errors, not ignored
+        "validate_responses": settings.validate_responses,
+        "validator_map": VALIDATOR_MAP,  # connexion's validation, Twilio's wording
+        "swagger_ui_options": connexion.options.SwaggerUIOptions(swagger_ui_path="/docs"),
+    }
+    for name in SPECS:
+        app.add_api(documents[name], name=name, **options)
+    app.add_middleware(
+        EdgeMiddleware,
+        position=MiddlewarePosition.BEFORE_EXCEPTION,
+        backend=backend,
+        public_url=settings.public_url,
+    )
+    app.add_middleware(RefuseUnrouted, position=MiddlewarePosition.BEFORE_SECURITY)
+    app.add_middleware(
+        LimitRequestBodies,
+        position=MiddlewarePosition.BEFORE_VALIDATION,
+        max_bytes=settings.max_body_bytes,
+        timeout=settings.body_timeout,
+    )
+    if settings.validate_responses:
+        # Response validation checks the headers the spec requires, so they must be on the
+        # response before it gets there (the edge adds them further out).
+        app.add_middleware(StampInnerResponses, position=MiddlewarePosition.BEFORE_CONTEXT)
+    app.add_error_handler(TwilioError, http_errors.twilio_error)
+    framework_errors = http_errors.FrameworkErrors(
+        http_errors.AllowedMethods(
+            (documents[name]["servers"][0]["url"], documents[name]) for name in SPECS
+        )
+    )
+    app.add_error_handler(ProblemException, framework_errors)
+    app.add_error_handler(HTTPException, framework_errors)
+    app.add_error_handler(ClientDisconnect, http_errors.body_cut_short)
+    app.add_error_handler(Exception, http_errors.unexpected_error)
+    fake = FakeApp(app, backend)
+    fake.build()
+    return fake
 
 
 def create_app_from_env() -> FakeApp:
@@ -54,44 +127,70 @@ def create_app_from_env() -> FakeApp:
     return create_app(Settings.from_env())
 
 
+def _middlewares(settings: Settings) -> list[Any]:
+    """Connexion's default stack, with response validation only where it is asked for."""
+    layers = [
+        ServerErrorMiddleware,
+        ExceptionMiddleware,
+        SwaggerUIMiddleware,
+        RoutingMiddleware,
+        SecurityMiddleware,
+        RequestValidationMiddleware,
+    ]
+    if settings.validate_responses:
+        layers.append(ResponseValidationMiddleware)
+    return [*layers, LifespanMiddleware, ContextMiddleware]
+
+
+def _handler(operation_id: str) -> Any:
+    """The resolver's lookup: Twilio's operationId to the handler that serves it."""
+    try:
+        return OPERATIONS[operation_id]
+    except KeyError:
+        raise ValueError(f"operationId {operation_id!r} names no handler") from None
+
+
 class FakeApp:
-    """The ASGI app the server runs."""
+    """The ASGI app the server runs: connexion's app, and the backend behind it."""
 
-    def __init__(self, settings: Settings, backend: Backend) -> None:
-        self.connexion = LazyApp(functools.partial(build_connexion_app, settings, backend))
-        self.lane = (
-            FastLane(
-                self.connexion,
-                documents=[spec_document(TWILIO_SPEC), spec_document(CONTROL_SPEC)],
-                backend=backend,
-                max_body_bytes=settings.max_body_bytes,
-                body_timeout=settings.body_timeout,
-                validate_responses=settings.validate_responses,
-                read_cache=settings.read_cache,
-            )
-            if settings.fast_lane
-            else None
-        )
-        self.app = EdgeMiddleware(
-            self.lane or self.connexion, backend=backend, public_url=settings.public_url
-        )
+    def __init__(self, app: connexion.AsyncApp, backend: Backend) -> None:
+        self.connexion = app
+        self.backend = backend
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self.lifespan(receive, send)
-        else:
-            await self.app(scope, receive, send)
+    def build(self) -> None:
+        """Build connexion's whole stack now, through an ASGI lifespan cycle, not on first use.
 
-    async def lifespan(self, receive: Receive, send: Send) -> None:
-        """Start building connexion as the server starts; nothing to do when it stops."""
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                self.connexion.start()
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        Every operation is resolved and every validator compiled here; any failure becomes a
+        SpecError that names what could not be served.
+        """
+        messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+        failures: list[str] = []
+
+        async def receive() -> dict[str, Any]:
+            return next(messages)
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"].endswith(".failed"):
+                failures.append(message.get("message", ""))
+
+        async def cycle() -> None:
+            await self.connexion({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+
+        # In a thread of its own, so that it also works where an event loop is already running
+        # (uvicorn calls the factory of each worker from inside its loop).
+        errors: list[BaseException] = []
+        with _FailedOperations() as failed:
+            thread = threading.Thread(target=_run_collecting, args=(cycle, errors), name="build")
+            thread.start()
+            thread.join()
+        if errors:
+            where = failed.operations[0] + ": " if failed.operations else ""
+            raise SpecError(where + _first_line(errors[0])) from errors[0]
+        if failures:
+            raise SpecError(failures[0])
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.connexion(scope, receive, send)
 
     def test_client(self, **options: Any) -> TestClient:
         from starlette.testclient import TestClient  # httpx: only the tests need it
@@ -99,87 +198,48 @@ class FakeApp:
         return TestClient(self, **options)
 
 
-class LazyApp:
-    """An ASGI app built on first need, or in a thread once `start` is called."""
+class _FailedOperations(logging.Handler):
+    """Collect the operations connexion says it failed to add ("POST /v1/Services/…")."""
 
-    def __init__(self, build: Any) -> None:
-        self._build = build
-        self._app: ASGIApp | None = None
-        self._lock = threading.Lock()
+    logger = logging.getLogger("connexion.middleware.abstract")
 
-    def start(self) -> None:
-        threading.Thread(target=self.get, name="build-connexion", daemon=True).start()
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.operations: list[str] = []
 
-    def get(self) -> ASGIApp:
-        """The app, built now if it is not yet (thread-safe; later callers wait for the first)."""
-        with self._lock:
-            if self._app is None:
-                self._app = self._build()
-            return self._app
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("Failed to add operation for "):
+            self.operations.append(message.removeprefix("Failed to add operation for "))
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        app = self._app or await anyio.to_thread.run_sync(self.get)
-        await app(scope, receive, send)
+    def __enter__(self) -> _FailedOperations:
+        self.logger.addHandler(self)
+        self.propagate, self.logger.propagate = self.logger.propagate, False
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.logger.removeHandler(self)
+        self.logger.propagate = self.propagate
 
 
-def build_connexion_app(settings: Settings, backend: Backend) -> connexion.AsyncApp:
-    """Connexion's app over both specs: validation, errors and docs for whatever the lane passes on.
+def _run_collecting(coroutine: Any, errors: list[BaseException]) -> None:
+    try:
+        asyncio.run(coroutine())
+    except Exception as error:
+        errors.append(error)
 
-    AsyncApp rather than FlaskApp: the WSGI bridge was most of the time per request (py-spy);
-    fetch at 16 connections went from 552 to 710 req/s with one worker (wrk, this machine). The
-    handlers stay synchronous: connexion runs them in a thread pool.
-    """
-    import json
 
-    import connexion
-    from connexion.exceptions import ProblemException
-    from connexion.jsonifier import Jsonifier
-    from connexion.middleware import MiddlewarePosition
-    from starlette.exceptions import HTTPException
-    from starlette.requests import ClientDisconnect
-
-    from .validation import VALIDATOR_MAP
-
-    app = connexion.AsyncApp(__name__, specification_dir=SPEC_DIR)
-    common = {
-        "jsonifier": Jsonifier(json),  # one line, fields in the order the handlers build them
-        "strict_validation": True,  # unknown query or form parameters are errors, not ignored
-        "validate_responses": settings.validate_responses,
-        "validator_map": VALIDATOR_MAP,  # connexion's validation, Twilio's wording
-        "swagger_ui_options": connexion.options.SwaggerUIOptions(swagger_ui_path="/docs"),
-    }
-    app.add_api(spec_document(TWILIO_SPEC), **common)
-    app.add_api(spec_document(CONTROL_SPEC), **common)
-    app.add_middleware(StampInnerResponses, position=MiddlewarePosition.BEFORE_CONTEXT)
-    app.add_middleware(RefuseUnrouted, position=MiddlewarePosition.BEFORE_CONTEXT)
-    app.add_middleware(
-        LimitRequestBodies,
-        position=MiddlewarePosition.BEFORE_VALIDATION,
-        max_bytes=settings.max_body_bytes,
-        timeout=settings.body_timeout,
-    )
-    app.add_error_handler(TwilioError, http_errors.twilio_error)
-    framework_errors = http_errors.FrameworkErrors(http_errors.AllowedMethods(_specs()))
-    app.add_error_handler(ProblemException, framework_errors)
-    app.add_error_handler(HTTPException, framework_errors)
-    app.add_error_handler(ClientDisconnect, http_errors.body_cut_short)
-    app.add_error_handler(Exception, http_errors.unexpected_error)
-    return app
+def _first_line(error: BaseException) -> str:
+    text = (str(error).strip().splitlines() or [""])[0]
+    return text if isinstance(error, ResolverError) else f"{type(error).__name__}: {text}"
 
 
 @functools.cache
 def spec_document(name: str) -> dict[str, Any]:
-    """A spec of this directory, parsed once per process (with libyaml: a tenth of the time).
+    """A spec packaged with the fake, parsed once per process.
 
-    Shared by connexion, the fast lane and the 405 table, none of which changes it.
+    Connexion, the 405 table and the tests share it; none of them changes it.
     """
+    text = resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load((SPEC_DIR / name).read_text(encoding="utf-8"), Loader=loader)  # noqa: S506
-
-
-def _specs() -> list[tuple[str, dict]]:
-    """Return (base path, document) for each spec the app serves."""
-    return [
-        (spec_document(name)["servers"][0]["url"], spec_document(name))
-        for name in (TWILIO_SPEC, CONTROL_SPEC)
-    ]
+    return yaml.load(text, Loader=loader)

@@ -6,10 +6,13 @@ import argparse
 import logging
 import logging.config
 import os
+import shlex
 import signal
+import socket
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -17,8 +20,11 @@ import uvicorn
 # for anyone running the server.
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
-from . import fixtures  # noqa: E402  (after the filter, which must precede connexion's import)
-from .app import create_app, create_backend  # noqa: E402
+from sqlalchemy.exc import DatabaseError  # noqa: E402
+from uvicorn.supervisors import Multiprocess  # noqa: E402
+
+from . import __version__, fixtures  # noqa: E402  (after the filter: connexion imports it)
+from .app import SpecError, create_app, create_backend  # noqa: E402
 from .config import ENV_PREFIX, Settings  # noqa: E402
 from .db import MEMORY  # noqa: E402
 
@@ -55,20 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="check every response against openapi.yaml (a 500 on a mismatch)",
     )
-    parser.add_argument(
-        "--no-fast-lane",
-        dest="fast_lane",
-        action="store_false",
-        default=None,
-        help="send every request through connexion's full stack (slower; same answers)",
-    )
-    parser.add_argument(
-        "--no-read-cache",
-        dest="read_cache",
-        action="store_false",
-        default=None,
-        help="compute every GET answer afresh (slower; same answers)",
-    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(argv)
 
 
@@ -90,74 +83,136 @@ LOG_CONFIG: dict = {
 }
 
 
-def serve_command(port: int, database: str | Path, *options: str) -> list[str]:
-    """The command that starts this fake on `port`: for the contract kit, the tests, the bench."""
+READY = "twilio-fake listening on "  # then the base URL: the line a supervisor waits for
+
+
+def serve_command(database: str | Path = MEMORY, *options: str) -> list[str]:
+    """The command that starts this fake on a free port (it prints READY and its URL).
+
+    For the contract kit's own fake, the tests and the bench.
+    """
     return [
-        sys.executable,
-        "-m",
-        "twilio_fake",
-        "--port",
-        str(port),
-        "--database",
-        str(database),
-        *options,
-    ]
+        sys.executable, "-m", "twilio_fake", "--port", "0", "--database", str(database), *options,
+    ]  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["contract"]:
-        from .contract.runner import main as contract
-
         return contract(argv[1:])
     args = parse_args(argv)
-    settings = Settings.from_env(**vars(args))
+    try:
+        settings = Settings.from_env(**vars(args))
+    except ValueError as err:
+        return fail(str(err))
     logging.config.dictConfig(LOG_CONFIG)
     if settings.workers > 1 and settings.database == MEMORY:
-        print("twilio-fake: workers cannot share an in-memory database", file=sys.stderr)
-        return 2
+        return fail("workers cannot share an in-memory database")
     try:
-        # Create the tables and load the fixtures once, before any worker starts.
+        # Create the tables and load the fixtures once, before any worker starts; build the app
+        # (every operation resolved) before anything listens.
         backend = create_backend(settings)
-    except fixtures.FixtureError as err:
-        print(f"twilio-fake: {err}", file=sys.stderr)
-        return 2
-    print(banner(settings), flush=True)
+        app = create_app(settings, backend)
+    except (fixtures.FixtureError, SpecError) as err:
+        return fail(str(err))
+    except DatabaseError as err:
+        return fail(f"cannot open the database {settings.database}: {err.orig or err}")
+    except OSError as err:
+        return fail(f"cannot open the database {settings.database}: {err.strerror or err}")
+    try:
+        sock = listen(settings.host, settings.port)
+    except OSError as err:
+        return fail(f"cannot listen on {settings.host}:{settings.port}: {err.strerror or err}")
+    port = sock.getsockname()[1]
+    print(banner(settings, port), flush=True)
     # uvicorn finishes in-flight requests on SIGTERM/SIGINT, then raises the signal again with
     # the handlers that were in place before it started: make that a clean exit, status 0.
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, _exit_cleanly)
-    server_options = {
-        "host": settings.host,
-        "port": settings.port,
+    server_options: dict[str, Any] = {
         "log_config": LOG_CONFIG,
         "access_log": False,
         "timeout_graceful_shutdown": 30,
+        "lifespan": "on",
     }
     if settings.workers == 1:
-        uvicorn.run(create_app(settings, backend), **server_options)
+        uvicorn.Server(uvicorn.Config(app, **server_options)).run(sockets=[sock])
     else:
         # Each worker process builds its own app (and database connections) from the settings.
         backend.db.dispose()
         os.environ.update(settings.as_env())
-        uvicorn.run(
+        config = uvicorn.Config(
             "twilio_fake.app:create_app_from_env",
             factory=True,
             workers=settings.workers,
             **server_options,
         )
+        Multiprocess(config, sockets=[sock]).run()
     return 0
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind and listen now, so that a busy port is reported before anything is printed.
+
+    Port 0 takes a free port; the caller reads it back from the socket.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)  # worker processes serve the same socket
+    return sock
+
+
+def contract(argv: list[str]) -> int:
+    """`twilio-fake contract`: the contract kit, given this fake with its demo data to start.
+
+    The kit (package twilio_fake_contract) knows nothing of the fake: with no --url, this hands it
+    the command that starts a fresh fake and the demo account to use.
+    """
+    try:
+        from twilio_fake_contract import runner as kit
+    except ImportError as err:
+        return fail(
+            f"the contract kit needs its extra: pip install 'twilio-fake[contract]' ({err})"
+        )
+    if not any(arg == "--url" or arg.startswith(("--url=", "--serve")) for arg in argv):
+        account = fixtures.demo()[0]
+        service, service2 = list(account.services)[:2]
+        # PN…01 and PN…02 are left alone: PN…01 is the spec's example SID, which schemathesis's
+        # examples phase fetches and deletes.
+        numbers = ",".join(n.sid for n in account.incoming_phone_numbers[2:])
+        argv = [
+            "--serve", shlex.join(serve_command()),
+            "--user", account.sid, "--service", service, "--service2", service2,
+            "--numbers", numbers, *argv,
+        ]  # fmt: skip
+        os.environ.setdefault(kit.PASSWORD_VARIABLE, account.auth_token)
+    return kit.main(argv, prog="twilio-fake contract")
+
+
+def fail(message: str) -> int:
+    print(f"twilio-fake: {message}", file=sys.stderr)
+    return 2
 
 
 def _exit_cleanly(_signum: int, _frame: object) -> None:
     sys.exit(0)
 
 
-def banner(settings: Settings) -> str:
+def banner(settings: Settings, port: int) -> str:
     """Tell the user where the fake is and, for the demo, how to call it."""
-    base = settings.public_url or f"http://{settings.host}:{settings.port}"
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    listening = f"http://{host}:{port}"
+    base = settings.public_url or listening
     lines = [
-        f"twilio-fake serving {base}/v1/Services/{{ServiceSid}}/PhoneNumbers",
+        READY + listening,
+        f"  API:      {base}/v1/Services/{{ServiceSid}}/PhoneNumbers",
         f"  database: {settings.database}    fixtures: {settings.fixtures or 'built-in demo'}"
         f"    workers: {settings.workers}",
         f"  docs:     {base}/v1/docs    control: {base}/_fake/health",

@@ -23,8 +23,6 @@ class Settings:
     workers: int = 1  # server processes sharing the database (SQLite file in WAL mode)
     max_body_bytes: int = 65536  # larger request bodies get 413; this API's bodies are tiny
     body_timeout: float = 10.0  # seconds a request body may take to arrive, else 408
-    fast_lane: bool = True  # serve plainly valid API requests in front of connexion (fastlane.py)
-    read_cache: bool = True  # the fast lane keeps GET answers while the data is unchanged
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -34,7 +32,11 @@ class Settings:
         for field in fields(cls):
             raw = environ.get(ENV_PREFIX + field.name.upper())
             if raw is not None and raw != "":
-                values[field.name] = _coerce(field.type, raw)
+                try:
+                    values[field.name] = _coerce(field.type, raw)
+                except ValueError:
+                    variable = ENV_PREFIX + field.name.upper()
+                    raise ValueError(f"{variable}={raw!r} is not a valid {field.type}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values)
 

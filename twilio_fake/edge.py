@@ -235,9 +235,10 @@ class LimitRequestBodies:
                 body_complete = not message.get("more_body", False)
             return message
 
+        receive_within_limits: Receive = limited_receive
         if declared is None and "chunked" in headers.get("transfer-encoding", "").lower():
-            scope, limited_receive = await self.with_length(scope, limited_receive)
-        await self.app(scope, limited_receive, send)
+            scope, receive_within_limits = await self.with_length(scope, limited_receive)
+        await self.app(scope, receive_within_limits, send)
 
     @staticmethod
     async def with_length(scope: Scope, receive: Receive) -> tuple[Scope, Receive]:

@@ -60,9 +60,10 @@ def country_of(e164: str) -> str:
         raise FixtureError(f"{e164!r} is not in E.164 form (+ country code, then digits only)")
     # Fictional numbers such as +1 415 555 0100 match no region's rules; fall back to the main
     # country of their calling code (US for +1), which is what a reader would expect.
+    calling_code = parsed.country_code or 0
     region = phonenumbers.region_code_for_number(
         parsed
-    ) or phonenumbers.region_code_for_country_code(parsed.country_code)
+    ) or phonenumbers.region_code_for_country_code(calling_code)
     if not region or region == phonenumbers.UNKNOWN_REGION:
         raise FixtureError(f"{e164!r}: no country uses calling code +{parsed.country_code}")
     return region
@@ -137,7 +138,7 @@ def parse(document: Any) -> list[Account]:
 def load_text(text: str | bytes) -> list[Account]:
     """Parse a fixture document given as YAML (or JSON, which YAML reads too)."""
     try:
-        document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+        document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as err:
         raise FixtureError(f"not valid YAML or JSON: {err}") from None
     return parse(document)

@@ -6,7 +6,7 @@
 -- it is given, and a DELETE must not inherit the POST's.
 local numbers = {}
 for sid in string.gmatch(os.getenv("BENCH_NUMBERS"), "[^,]+") do table.insert(numbers, sid) end
-local auth = "Basic " .. os.getenv("BENCH_AUTH")
+local auth = os.getenv("BENCH_AUTH")  -- the whole Authorization header
 local counter = 0
 
 function setup(thread)

@@ -1,2 +1,3 @@
--- GET the URL given to wrk, with HTTP Basic credentials from BENCH_AUTH (base64 of user:password).
-wrk.headers["Authorization"] = "Basic " .. os.getenv("BENCH_AUTH")
+-- GET the URL given to wrk, with the Authorization header in BENCH_AUTH ("none": no header).
+local auth = os.getenv("BENCH_AUTH")
+if auth ~= "none" then wrk.headers["Authorization"] = auth end

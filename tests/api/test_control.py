@@ -1,0 +1,85 @@
+"""The fake's control surface: health, reset, and loading fixtures at run time."""
+
+from __future__ import annotations
+
+import json
+
+from tests.support import AUTH, NUMBERS, add, assert_error, pool_path
+
+NEW_ACCOUNT = {
+    "accounts": [
+        {
+            "sid": "AC" + "7" * 32,
+            "auth_token": "t7",
+            "services": [{"sid": "MG" + "7" * 32, "friendly_name": "Loaded"}],
+            "incoming_phone_numbers": [{"sid": "PN" + "7" * 32, "phone_number": "+14155550177"}],
+        }
+    ]
+}
+
+
+def test_health_counts_what_is_loaded(client) -> None:
+    response = client.get("/_fake/health")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "accounts": 2,
+        "services": 3,
+        "incoming_phone_numbers": 6,
+        "pool_entries": 0,
+    }
+
+
+def test_reset_drops_the_pools(client) -> None:
+    add(client, NUMBERS[0])
+    assert client.get("/_fake/health").json()["pool_entries"] == 1
+    response = client.post("/_fake/reset")
+    assert response.status_code == 200 and response.json()["pool_entries"] == 0
+    assert client.get(pool_path(), auth=AUTH).json()["phone_numbers"] == []
+
+
+def test_fixtures_load_as_yaml_and_as_json(client) -> None:
+    import yaml
+
+    response = client.post(
+        "/_fake/fixtures",
+        content=yaml.safe_dump(NEW_ACCOUNT),
+        headers={"Content-Type": "application/yaml"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["accounts"] == 3
+    new = ("AC" + "7" * 32, "t7")
+    created = client.post(
+        pool_path("MG" + "7" * 32), data={"PhoneNumberSid": "PN" + "7" * 32}, auth=new
+    )
+    assert created.status_code == 201
+    # JSON works too, and loading again updates in place.
+    NEW_ACCOUNT["accounts"][0]["auth_token"] = "rotated"
+    response = client.post(
+        "/_fake/fixtures",
+        content=json.dumps(NEW_ACCOUNT),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 200 and response.json()["accounts"] == 3
+    assert client.get(pool_path("MG" + "7" * 32), auth=new).status_code == 401
+    # Reset forgets fixtures loaded at run time.
+    client.post("/_fake/reset")
+    assert (
+        client.get(pool_path("MG" + "7" * 32), auth=("AC" + "7" * 32, "rotated")).status_code == 401
+    )
+
+
+def test_a_bad_fixture_document_is_400_and_loads_nothing(client) -> None:
+    response = client.post(
+        "/_fake/fixtures",
+        content="accounts: [{sid: AC1, auth_token: x}]",
+        headers={"Content-Type": "application/yaml"},
+    )
+    body = assert_error(response, 400, 20001)
+    assert "sid must be AC" in body["message"]
+    assert client.get("/_fake/health").json()["accounts"] == 2
+
+
+def test_fixtures_in_another_media_type_are_415(client) -> None:
+    response = client.post("/_fake/fixtures", content="x", headers={"Content-Type": "text/csv"})
+    assert_error(response, 415, 20001)

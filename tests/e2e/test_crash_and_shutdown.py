@@ -1,0 +1,119 @@
+"""Crashes lose nothing that was acknowledged; SIGTERM lets requests in flight finish."""
+
+from __future__ import annotations
+
+import base64
+import os
+import random
+import signal
+import socket
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support import AUTH, NUMBERS, pool_path, scale, serve, survived
+
+
+def pool_contents(url: str) -> set[str]:
+    """Walk every page of the pool and return the SIDs in it."""
+    sids, next_url = [], f"{url}{pool_path()}?PageSize=2"
+    while next_url:
+        body = requests.get(next_url, auth=AUTH, timeout=10).json()
+        sids += [n["sid"] for n in body["phone_numbers"]]
+        next_url = body["meta"]["next_page_url"]
+    assert len(sids) == len(set(sids))
+    return set(sids)
+
+
+def write_until_the_server_dies(
+    url: str, in_pool: dict[str, bool], seed: float, uncertain: set[str], disagreements: list[str]
+) -> None:
+    """Add or remove random numbers until the connection fails; keep `in_pool` to what was acked."""
+    rng = random.Random(seed)
+    with requests.Session() as session:
+        session.auth = AUTH
+        while True:
+            number = rng.choice(NUMBERS)
+            try:
+                if in_pool[number]:
+                    response = session.delete(url + pool_path(sid=number), timeout=10)
+                    expected = 204
+                else:
+                    data = {"PhoneNumberSid": number}
+                    response = session.post(url + pool_path(), data=data, timeout=10)
+                    expected = 201
+            except requests.RequestException:
+                # In flight when the server died (even if the status line arrived and the body
+                # did not): either outcome is right.
+                uncertain.add(number)
+                return
+            if response.status_code != expected:
+                disagreements.append(f"{number}: {response.status_code} {response.text}")
+                return
+            in_pool[number] = not in_pool[number]
+            survived["acknowledged writes before a SIGKILL"] += 1
+
+
+def test_acknowledged_writes_survive_sigkill(tmp_path: Path) -> None:
+    database = tmp_path / "crash.sqlite3"
+    in_pool = dict.fromkeys(NUMBERS, False)  # what the clients were told, number by number
+    rng = random.Random(20261127)
+    for _ in range(scale(3, 40)):
+        server = serve(database)
+        uncertain: set[str] = set()
+        disagreements: list[str] = []
+        writer = threading.Thread(
+            target=write_until_the_server_dies,
+            args=(server.url, in_pool, rng.random(), uncertain, disagreements),
+        )
+        writer.start()
+        time.sleep(rng.uniform(0.2, 0.8))
+        server.kill()
+        writer.join(timeout=30)
+        survived["SIGKILLs"] += 1
+        assert not disagreements, disagreements
+
+        with sqlite3.connect(database) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        restarted = serve(database)
+        try:
+            actual = pool_contents(restarted.url)
+        finally:
+            restarted.stop()
+        for number in NUMBERS:
+            if number in uncertain:
+                in_pool[number] = number in actual
+            else:
+                assert (number in actual) == in_pool[number], f"{number} lost or resurrected"
+
+
+def test_sigterm_finishes_requests_in_flight_refuses_new_ones_and_exits_0(tmp_path: Path) -> None:
+    server = serve(tmp_path / "graceful.sqlite3")
+    body = f"PhoneNumberSid={NUMBERS[0]}".encode()
+    credentials = base64.b64encode(f"{AUTH[0]}:{AUTH[1]}".encode()).decode()
+    head = (
+        f"POST {pool_path()} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        f"Authorization: Basic {credentials}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port)) as in_flight:
+        in_flight.sendall(head + body[:10])  # the request has started; its body has not all come
+        time.sleep(0.5)
+        os.killpg(server.process.pid, signal.SIGTERM)
+        time.sleep(1.0)
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", server.port), timeout=2)
+        in_flight.sendall(body[10:])
+        in_flight.settimeout(10)
+        response = b""
+        while chunk := in_flight.recv(65536):
+            response += chunk
+    assert response.startswith(b"HTTP/1.1 201 "), response
+    assert server.process.wait(timeout=30) == 0
+    assert f"{NUMBERS[0]}" in response.decode()
+    server.output()

@@ -1,0 +1,236 @@
+"""Hostile and broken input: each gets a Twilio-shaped 4xx, changes nothing, and is logged."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import (
+    AUTH,
+    KEY,
+    NUMBERS,
+    OTHER_ACCOUNT,
+    OTHER_TOKEN,
+    SERVICE,
+    Server,
+    assert_error,
+    pool_path,
+    serve,
+    survived,
+)
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+GOOD_BODY = f"PhoneNumberSid={NUMBERS[0]}"
+
+
+@pytest.fixture
+def checked(client, caplog) -> Iterator:
+    """The client; afterwards, check that the pool is untouched and every request was logged."""
+    caplog.set_level(logging.INFO, logger="twilio_fake.requests")
+    yield client
+    assert client.get(pool_path(), auth=AUTH).json()["phone_numbers"] == []
+    lines = [r.getMessage() for r in caplog.get_records("call") if r.name == "twilio_fake.requests"]
+    assert lines and all(line.startswith("RQ") for line in lines)
+    assert any(" 4" in line for line in lines)  # the refusals are there, with their status
+    survived["hostile inputs refused"] += len(lines)
+
+
+# -- bodies -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("body", "headers", "status"),
+    [
+        ("x" * 70_000, FORM, 413),  # over the size limit, declared in Content-Length
+        ("", FORM, 400),  # empty
+        ("PhoneNumberSid=%FF%FE", FORM, 400),  # invalid UTF-8, percent-encoded
+        (b"PhoneNumberSid=PN\xff\xfe", FORM, 400),  # invalid UTF-8, raw
+        ("PhoneNumberSid=%ZZ%", FORM, 400),  # broken percent-encoding
+        (f"{GOOD_BODY}&PhoneNumberSid={NUMBERS[1]}", FORM, 400),  # repeated key
+        (f"{GOOD_BODY}&PhoneNumberSid={NUMBERS[0]}", FORM, 400),  # repeated key, same value
+        (f"{GOOD_BODY}&Extra=1", FORM, 400),  # unknown key
+        ("PhoneNumberSid", FORM, 400),  # a key without a value
+        (GOOD_BODY, {}, 415),  # no content type
+        (GOOD_BODY, {"Content-Type": "application/json"}, 415),  # wrong content type
+        (GOOD_BODY, {"Content-Type": "multipart/form-data; boundary=x"}, 415),
+        ('{"PhoneNumberSid": 1}', {"Content-Type": "application/json"}, 415),
+    ],
+)
+def test_bad_bodies(checked, body, headers, status) -> None:
+    response = checked.post(pool_path(), content=body, headers=headers, auth=AUTH)
+    assert_error(response, status, 20001)
+
+
+def test_an_oversized_body_without_a_length_is_413(checked) -> None:
+    def chunks() -> Iterator[bytes]:  # sent chunked: the server must count as it reads
+        for _ in range(20):
+            yield b"x" * 8192
+
+    response = checked.post(pool_path(), content=chunks(), headers=FORM, auth=AUTH)
+    assert_error(response, 413, 20001)
+
+
+def test_repeated_query_parameters_are_400(checked) -> None:
+    response = checked.get(pool_path() + "?PageSize=1&PageSize=1000", auth=AUTH)
+    assert "PageSize" in assert_error(response, 400, 20001)["message"]
+
+
+# -- credentials ------------------------------------------------------------------------------
+def basic(raw: bytes) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": "Digest username=x"},  # not Basic
+        {"Authorization": "Basic !!!not-base64!!!"},  # bad base64
+        {"Authorization": "Basic"},  # nothing after the scheme
+        basic(b"no-colon-here"),  # no colon
+        basic(f"{AUTH[0]}:{AUTH[1]}".encode() + b"x" * 8000),  # huge
+        basic(b"\xff\xfe:\xff"),  # not UTF-8
+        basic(b":"),  # empty user and password
+        basic(f"AC{'e' * 32}:{AUTH[1]}".encode()),  # unknown account
+        basic(f"{KEY[:-1]}2:demo-disabled-key-secret".encode()),  # a disabled key
+        basic(f"{OTHER_ACCOUNT}:{AUTH[1]}".encode()),  # another account's SID, our token
+        basic(f"{AUTH[0]}:{OTHER_TOKEN}".encode()),  # our SID, another account's token
+    ],
+)
+def test_malformed_or_wrong_credentials_are_401(checked, headers) -> None:
+    response = checked.post(pool_path(), content=GOOD_BODY, headers={**FORM, **headers})
+    assert_error(response, 401, 20003)
+
+
+# -- path and query parameters ----------------------------------------------------------------
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/Services/..%2F..%2Fetc%2Fpasswd/PhoneNumbers",  # traversal, encoded
+        "/v1/Services/%2E%2E/PhoneNumbers",
+        f"/v1/Services/{SERVICE}/PhoneNumbers/..%2F{NUMBERS[0]}",
+        f"/v1/Services/{SERVICE}%2F..%2F/PhoneNumbers",  # encoded slashes
+        "/v1/Services/MG'%20OR%20'1'%3D'1/PhoneNumbers",  # SQL
+        f"/v1/Services/{SERVICE}/PhoneNumbers/PN0'%3BDROP%20TABLE%20pool_entries--",
+        f"/v1/Services/{SERVICE[:-1]}%00/PhoneNumbers",  # NUL byte
+        "/v1/Services/AC00000000000000000000000000000001/PhoneNumbers",  # wrong prefix
+        f"/v1/Services/{SERVICE}0/PhoneNumbers",  # too long
+        f"/v1/Services/{SERVICE[:-1]}/PhoneNumbers",  # too short
+        f"/v1/Services/{SERVICE}/PhoneNumbers/{NUMBERS[0].lower()}",  # lower-case prefix
+        f"/v1/Services/{SERVICE}/PhoneNumbers/{'PN' + 'é' * 32}",  # non-ASCII
+    ],
+)
+def test_hostile_paths_are_4xx(checked, path) -> None:
+    codes = {400: 20001, 404: 20404, 405: 20004}  # 405: DELETE on the list, POST on an entry
+    for method in ("GET", "DELETE", "POST"):
+        response = checked.request(method, path, content=GOOD_BODY, headers=FORM, auth=AUTH)
+        assert response.status_code in codes, response.text
+        assert_error(response, response.status_code, codes[response.status_code])
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ("PageSize=0", 20001),
+        ("PageSize=-5", 20001),
+        ("PageSize=1001", 20007),
+        ("PageSize=99999999999999999999999", 20007),
+        ("PageSize=abc", 20001),
+        ("PageSize=1.5", 20001),
+        ("PageSize=", 20001),
+        ("Page=-1", 20001),
+        ("Page=1e3", 20001),
+        ("PageToken=PAeyJzIjoiTUcxIiwicCI6MSwiayI6MX0.AAAA", 20001),  # forged
+        ("PageToken=PAeyJzIjoiTUcx", 20001),  # truncated
+        ("PageToken=" + "A" * 600, 20001),  # too long
+        ("PageToken=%00", 20001),
+    ],
+)
+def test_hostile_paging_parameters_are_400(checked, query, code) -> None:
+    assert_error(checked.get(f"{pool_path()}?{query}", auth=AUTH), 400, code)
+
+
+# -- nothing injected into what the server echoes ---------------------------------------------
+def test_crlf_in_the_path_cannot_inject_headers(checked) -> None:
+    response = checked.get(
+        "/v1/Services/MG%0D%0ASet-Cookie:%20stolen=1%0D%0A/PhoneNumbers", auth=AUTH
+    )
+    assert_error(response, 404, 20404)
+    assert "set-cookie" not in response.headers
+    assert all("\r" not in v and "\n" not in v for v in response.headers.values())
+
+
+def test_a_strange_host_header_is_not_echoed_into_urls(client) -> None:
+    response = client.post(
+        pool_path(), content=GOOD_BODY, headers={**FORM, "Host": "evil.example/<script>"}, auth=AUTH
+    )
+    assert response.status_code == 201
+    assert response.json()["url"].startswith("http://testserver")
+    assert "evil" not in response.text
+
+
+# -- slow and truncated bodies, on a real server ----------------------------------------------
+@pytest.fixture(scope="module")
+def impatient_server(tmp_path_factory) -> Iterator[Server]:
+    server = serve(
+        tmp_path_factory.mktemp("slow") / "slow.sqlite3",
+        env={"TWILIO_FAKE_BODY_TIMEOUT": "0.5"},
+    )
+    yield server
+    output = server.stop()
+    assert "Traceback" not in output, output
+
+
+def raw_create(
+    server: Server, body: bytes, declared_length: int, *, pause: float, close: bool
+) -> bytes:
+    """Send a create whose body is short of its Content-Length; return the raw response."""
+    credentials = base64.b64encode(f"{AUTH[0]}:{AUTH[1]}".encode()).decode()
+    head = (
+        f"POST {pool_path()} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {credentials}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"Content-Length: {declared_length}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(head + body)
+        time.sleep(pause)
+        if close:
+            sock.shutdown(socket.SHUT_WR)
+        response = b""
+        while chunk := sock.recv(65536):
+            response += chunk
+            if b"\r\n\r\n" in response and response.endswith(b"}"):
+                break
+    return response
+
+
+def test_a_slow_body_is_408(impatient_server: Server) -> None:  # runs before the truncated one
+    response = raw_create(impatient_server, b"PhoneNumberSid=PN", 49, pause=1.0, close=False)
+    assert response.startswith(b"HTTP/1.1 408 "), response
+    assert b'"code": 20001' in response and b"0.5 seconds" in response
+
+
+def test_a_truncated_body_is_refused_as_400(impatient_server: Server) -> None:
+    # A client that closes its side mid-body has gone: uvicorn sends it nothing. The server
+    # must still treat it as the client's mistake (a logged 400), not as its own failure.
+    def posts() -> list[str]:
+        return [line for line in impatient_server.output_so_far().splitlines() if " POST " in line]
+
+    before = len(posts())
+    response = raw_create(impatient_server, b"PhoneNumberSid=PN", 49, pause=0.1, close=True)
+    assert response == b""
+    deadline = time.monotonic() + 5
+    while len(posts()) == before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    line = posts()[-1]
+    assert " 400 " in line, line
+
+
+def test_the_server_is_unharmed_afterwards(impatient_server: Server, tmp_path: Path) -> None:
+    import requests
+
+    response = requests.get(impatient_server.url + pool_path(), auth=AUTH, timeout=5)
+    assert response.status_code == 200 and response.json()["phone_numbers"] == []

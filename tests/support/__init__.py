@@ -1,0 +1,76 @@
+"""What the tests share: the demo's identities, request helpers, and real server processes.
+
+Test modules import from here (or get fixtures from conftest.py), never from each other.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from pathlib import Path
+
+from twilio_fake import fixtures
+from twilio_fake.app import FakeApp, create_app
+from twilio_fake.cli import serve_command
+from twilio_fake.config import Settings
+from twilio_fake.models import Backend
+from twilio_fake_contract.serving import Server
+
+ROOT = Path(__file__).resolve().parents[2]  # the repository
+
+# The demo fixture's identities (twilio_fake/demo_fixtures.yaml), read from the fixture itself.
+_DEMO, _OTHER = fixtures.demo()
+ACCOUNT, TOKEN = _DEMO.sid, _DEMO.auth_token
+KEY, KEY_SECRET = next(iter(_DEMO.api_keys.items()))
+DISABLED_KEY = next(iter(_DEMO.disabled_api_keys))
+SERVICE, SERVICE2 = list(_DEMO.services)
+NUMBERS = [number.sid for number in _DEMO.incoming_phone_numbers]  # PN…01 to PN…05
+OTHER_ACCOUNT, OTHER_TOKEN = _OTHER.sid, _OTHER.auth_token
+(OTHER_SERVICE,) = _OTHER.services
+(OTHER_NUMBER,) = (number.sid for number in _OTHER.incoming_phone_numbers)
+AUTH = (ACCOUNT, TOKEN)
+
+# `make soak` sets SOAK=1: the same reliability tests, run long. `make test` runs them short.
+SOAK = os.environ.get("SOAK") == "1"
+
+# What the run put the server through, printed at the end of the session (see conftest.py).
+survived: Counter[str] = Counter()
+
+
+def scale(short: int, soak: int) -> int:
+    return soak if SOAK else short
+
+
+def pool_path(service: str = SERVICE, sid: str | None = None) -> str:
+    path = f"/v1/Services/{service}/PhoneNumbers"
+    return f"{path}/{sid}" if sid else path
+
+
+def add(client, number: str, service: str = SERVICE, auth=AUTH):  # type: ignore[no-untyped-def]
+    """POST a number to a pool through a test client (or requests session with a base URL)."""
+    return client.post(pool_path(service), data={"PhoneNumberSid": number}, auth=auth)
+
+
+def assert_error(response, status: int, code: int, message: str | None = None) -> dict:  # type: ignore[no-untyped-def]
+    """Check Twilio's error shape, and return the body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert body["code"] == code
+    assert body["status"] == status
+    assert body["more_info"] == f"https://www.twilio.com/docs/errors/{code}"
+    assert isinstance(body["message"], str) and body["message"]
+    if message is not None:
+        assert body["message"] == message
+    return body
+
+
+def serve(database: Path | str, *options: str, env: dict[str, str] | None = None) -> Server:
+    """Start the fake as its users start it, in its own process, on a port it picks."""
+    return Server(serve_command(database, *options), env=env, cwd=ROOT)
+
+
+def app_for(backend: Backend, **settings: object) -> FakeApp:
+    """The app over a backend, with responses checked against the spec."""
+    options = {"database": backend.db.engine.url.database or "", "validate_responses": True}
+    return create_app(Settings(**(options | settings)), backend)  # type: ignore[arg-type]

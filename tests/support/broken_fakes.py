@@ -1,0 +1,136 @@
+"""Deliberately broken variants of the fake, to prove the contract kit catches each one.
+
+    python -m tests.support.broken_fakes VARIANT --database FILE
+
+Each variant is the real fake behind one ASGI middleware that breaks one promise. They live in
+the tests, never in the app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+
+import uvicorn
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tests.support import ACCOUNT as DEMO_ACCOUNT
+from tests.support import TOKEN as DEMO_TOKEN
+from twilio_fake.app import create_app
+from twilio_fake.cli import READY, listen
+from twilio_fake.config import Settings
+
+
+def wrong_code(body: bytes) -> bytes:
+    """Report 'already in this service' with a neighbouring code."""
+    return body.replace(b'"code": 21710', b'"code": 21711')
+
+
+def broken_paging(body: bytes) -> bytes:
+    """Send clients to the real Twilio for the next page, as a careless fake would."""
+    return re.sub(
+        rb'"next_page_url": "http://[^/]+', b'"next_page_url": "https://messaging.twilio.com', body
+    )
+
+
+BODY_REWRITES = {"wrong-code": wrong_code, "broken-paging": broken_paging}
+VARIANTS = [*BODY_REWRITES, "missing-header", "server-error", "auth-bypass"]
+
+
+class Break:
+    def __init__(self, app: ASGIApp, variant: str) -> None:
+        self.app, self.variant = app, variant
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.variant == "server-error" and re.search(
+            rb"PageSize=(5[0-9]{2}|[6-9][0-9]{2}|1000)\b", scope["query_string"]
+        ):
+            await self.fail(send)  # large pages crash
+            return
+        if self.variant == "auth-bypass":
+            scope = {**scope, "headers": [self.any_password(k, v) for k, v in scope["headers"]]}
+        if self.variant == "missing-header":
+            send = self.without_request_id(send)
+        if self.variant in BODY_REWRITES:
+            send = self.rewriting(send, BODY_REWRITES[self.variant])
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def fail(send: Send) -> None:
+        body = json.dumps(
+            {
+                "code": 20500,
+                "message": "Internal Server Error",
+                "more_info": "https://www.twilio.com/docs/errors/20500",
+                "status": 500,
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 500,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    @staticmethod
+    def any_password(name: bytes, value: bytes) -> tuple[bytes, bytes]:
+        """The demo account gets in with any password."""
+        if name == b"authorization" and value.lower().startswith(b"basic "):
+            user = base64.b64decode(value[6:]).split(b":", 1)[0]
+            if user == DEMO_ACCOUNT.encode():
+                value = b"Basic " + base64.b64encode(f"{DEMO_ACCOUNT}:{DEMO_TOKEN}".encode())
+        return name, value
+
+    @staticmethod
+    def without_request_id(send: Send) -> Send:
+        async def sender(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                del MutableHeaders(scope=message)["twilio-request-id"]
+            await send(message)
+
+        return sender
+
+    @staticmethod
+    def rewriting(send: Send, rewrite) -> Send:  # type: ignore[no-untyped-def]
+        start: Message = {}
+        chunks: list[bytes] = []
+
+        async def sender(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            body = rewrite(b"".join(chunks))
+            MutableHeaders(scope=start)["content-length"] = str(len(body))
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
+
+        return sender
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("variant", choices=VARIANTS)
+    parser.add_argument("--database", required=True)
+    args = parser.parse_args()
+    app = create_app(Settings(database=args.database))
+    sock = listen("127.0.0.1", 0)
+    print(f"{READY}http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
+    # Outermost: the variant breaks what the real fake would have answered.
+    config = uvicorn.Config(Break(app, args.variant), log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    main()

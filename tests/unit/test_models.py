@@ -1,0 +1,336 @@
+"""The rules of the pool, tested on the model layer alone (no HTTP)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tests.support import (
+    ACCOUNT,
+    KEY,
+    KEY_SECRET,
+    NUMBERS,
+    OTHER_ACCOUNT,
+    OTHER_NUMBER,
+    OTHER_SERVICE,
+    OTHER_TOKEN,
+    SERVICE,
+    SERVICE2,
+    TOKEN,
+)
+from twilio_fake import exceptions as errors
+from twilio_fake import fixtures
+from twilio_fake.db import MEMORY
+from twilio_fake.models import Backend
+
+
+@pytest.fixture(params=["file", MEMORY])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every rule on both storage paths: a SQLite file (the request path's compiled statements
+    on a per-thread connection) and ':memory:' (the same statements through the engine)."""
+    return str(tmp_path / "fake.sqlite3") if request.param == "file" else MEMORY
+
+
+def test_add_fills_every_field_from_the_incoming_number(backend: Backend) -> None:
+    entry = backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[2])
+    assert entry.sid == NUMBERS[2]
+    assert entry.account_sid == ACCOUNT
+    assert entry.service_sid == SERVICE
+    assert entry.phone_number == "+442071838750"
+    assert entry.country_code == "GB"
+    assert entry.capabilities == ("SMS", "Voice")
+    assert entry.date_created == entry.date_updated
+    assert entry.date_created.microsecond == 0
+
+
+def test_dates_come_from_the_clock() -> None:
+    moment = datetime(2026, 1, 2, 3, 4, 5)
+    backend = Backend(MEMORY, fixtures.demo(), clock=lambda: moment)
+    assert backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0]).date_created == moment
+
+
+def test_the_same_number_twice_in_one_service_is_21710(backend: Backend) -> None:
+    backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
+    with pytest.raises(errors.PhoneNumberAlreadyInService) as caught:
+        backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
+    assert (caught.value.status, caught.value.code) == (409, 21710)
+
+
+def test_a_number_in_another_service_is_21712(backend: Backend) -> None:
+    backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
+    with pytest.raises(errors.PhoneNumberInAnotherService) as caught:
+        backend.add_phone_number(ACCOUNT, SERVICE2, NUMBERS[0])
+    assert (caught.value.status, caught.value.code) == (409, 21712)
+    assert backend.list_phone_numbers(ACCOUNT, SERVICE2).entries == []
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        OTHER_NUMBER,  # another account's incoming number
+        "PN" + "f" * 32,  # nobody's
+    ],
+)
+def test_a_number_that_is_not_the_accounts_is_21421(backend: Backend, number: str) -> None:
+    with pytest.raises(errors.PhoneNumberNotInAccount) as caught:
+        backend.add_phone_number(ACCOUNT, SERVICE, number)
+    assert (caught.value.status, caught.value.code) == (400, 21421)
+    assert number in caught.value.message
+
+
+@pytest.mark.parametrize("service", [OTHER_SERVICE, "MG" + "f" * 32])
+def test_a_service_that_is_not_the_accounts_is_20404(backend: Backend, service: str) -> None:
+    with pytest.raises(errors.ResourceNotFound) as caught:
+        backend.add_phone_number(ACCOUNT, service, NUMBERS[0])
+    assert (
+        caught.value.message
+        == f"The requested resource /Services/{service}/PhoneNumbers was not found"
+    )
+    with pytest.raises(errors.ResourceNotFound):
+        backend.list_phone_numbers(ACCOUNT, service)
+
+
+def test_a_full_pool_is_21714_and_stays_at_its_limit() -> None:
+    backend = Backend(MEMORY, fixtures.demo(), pool_limit=2)
+    backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
+    backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[1])
+    with pytest.raises(errors.ServicePoolFull) as caught:
+        backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[2])
+    assert (caught.value.status, caught.value.code) == (400, 21714)
+    assert len(backend.list_phone_numbers(ACCOUNT, SERVICE).entries) == 2
+    # The limit is per service: another service still takes numbers.
+    backend.add_phone_number(ACCOUNT, SERVICE2, NUMBERS[2])
+
+
+def test_fetch_and_remove(backend: Backend) -> None:
+    added = backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
+    assert backend.get_phone_number(ACCOUNT, SERVICE, NUMBERS[0]) == added
+    backend.remove_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
+    missing = f"The requested resource /Services/{SERVICE}/PhoneNumbers/{NUMBERS[0]} was not found"
+    with pytest.raises(errors.ResourceNotFound, match=missing):
+        backend.get_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
+    with pytest.raises(errors.ResourceNotFound, match=missing):
+        backend.remove_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
+    # Removed numbers can be added again, to any of the account's services.
+    backend.add_phone_number(ACCOUNT, SERVICE2, NUMBERS[0])
+
+
+def test_a_number_is_only_found_in_its_own_service(backend: Backend) -> None:
+    backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
+    with pytest.raises(errors.ResourceNotFound):
+        backend.get_phone_number(ACCOUNT, SERVICE2, NUMBERS[0])
+    with pytest.raises(errors.ResourceNotFound):
+        backend.remove_phone_number(ACCOUNT, SERVICE2, NUMBERS[0])
+    assert backend.get_phone_number(ACCOUNT, SERVICE, NUMBERS[0]).sid == NUMBERS[0]
+
+
+def test_another_account_sees_nothing_and_changes_nothing(backend: Backend) -> None:
+    backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
+    with pytest.raises(errors.ResourceNotFound):
+        backend.get_phone_number(OTHER_ACCOUNT, SERVICE, NUMBERS[0])
+    with pytest.raises(errors.ResourceNotFound):
+        backend.remove_phone_number(OTHER_ACCOUNT, SERVICE, NUMBERS[0])
+    with pytest.raises(errors.ResourceNotFound):
+        backend.list_phone_numbers(OTHER_ACCOUNT, SERVICE)
+    with pytest.raises(errors.ResourceNotFound):
+        backend.add_phone_number(OTHER_ACCOUNT, SERVICE, OTHER_NUMBER)
+    assert [e.sid for e in backend.list_phone_numbers(ACCOUNT, SERVICE).entries] == [NUMBERS[0]]
+
+
+# -- paging -----------------------------------------------------------------------------------
+def walk(backend: Backend, page_size: int) -> list[list[str]]:
+    """Follow next tokens from the first page to the last; return each page's SIDs."""
+    pages, token = [], None
+    while True:
+        page = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=page_size, page_token=token)
+        pages.append([e.sid for e in page.entries])
+        token = page.next_token
+        if token is None:
+            return pages
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 3, 5, 50])
+def test_walking_next_tokens_visits_every_number_once_oldest_first(
+    backend: Backend, page_size: int
+) -> None:
+    order = [NUMBERS[3], NUMBERS[0], NUMBERS[4], NUMBERS[1], NUMBERS[2]]
+    for number in order:
+        backend.add_phone_number(ACCOUNT, SERVICE, number)
+    pages = walk(backend, page_size)
+    assert [sid for page in pages for sid in page] == order
+    assert all(len(page) == page_size for page in pages[:-1])
+    assert len(pages) == -(-len(order) // page_size)
+
+
+def test_page_numbers_and_neighbour_tokens(backend: Backend) -> None:
+    for number in NUMBERS:
+        backend.add_phone_number(ACCOUNT, SERVICE, number)
+    first = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=2)
+    assert (first.page, first.previous_token) == (0, None)
+    assert first.next_token is not None and first.next_token.startswith("PA")
+    second = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=2, page_token=first.next_token)
+    assert second.page == 1
+    assert second.previous_token is not None and second.previous_token.startswith("PB")
+    back = backend.list_phone_numbers(
+        ACCOUNT, SERVICE, page_size=2, page_token=second.previous_token
+    )
+    assert (back.page, [e.sid for e in back.entries]) == (0, [e.sid for e in first.entries])
+    assert back.previous_token is None
+    # Page without a token counts pages from the start.
+    by_index = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=2, page=2)
+    assert [e.sid for e in by_index.entries] == [NUMBERS[4]]
+    assert by_index.next_token is None
+
+
+def test_paging_survives_removals_while_walking(backend: Backend) -> None:
+    for number in NUMBERS:
+        backend.add_phone_number(ACCOUNT, SERVICE, number)
+    first = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=2)
+    backend.remove_phone_number(ACCOUNT, SERVICE, NUMBERS[0])  # already seen
+    rest = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=2, page_token=first.next_token)
+    assert [e.sid for e in rest.entries] == NUMBERS[2:4]
+
+
+def test_an_empty_pool_is_one_empty_page(backend: Backend) -> None:
+    page = backend.list_phone_numbers(ACCOUNT, SERVICE)
+    assert (page.entries, page.page, page.page_size) == ([], 0, 50)
+    assert page.next_token is None and page.previous_token is None
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "PAxyz",
+        "garbage",
+        "PA",
+        "PBeyJzIjoiTUcifQ.AAAA",
+        "PA" + "é" * 10,
+    ],
+)
+def test_a_forged_token_is_rejected(backend: Backend, token: str) -> None:
+    with pytest.raises(errors.InvalidPageToken) as caught:
+        backend.list_phone_numbers(ACCOUNT, SERVICE, page_token=token)
+    assert (caught.value.status, caught.value.code) == (400, 20001)
+
+
+def test_a_tampered_token_is_rejected(backend: Backend) -> None:
+    for number in NUMBERS[:3]:
+        backend.add_phone_number(ACCOUNT, SERVICE, number)
+    token = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=1).next_token
+    assert token is not None
+    payload, signature = token[2:].split(".")
+    with pytest.raises(errors.InvalidPageToken):
+        backend.list_phone_numbers(ACCOUNT, SERVICE, page_token="PB" + token[2:])
+    with pytest.raises(errors.InvalidPageToken):
+        backend.list_phone_numbers(ACCOUNT, SERVICE, page_token=f"PA{payload}.{signature[:-2]}AA")
+
+
+def test_a_token_of_another_service_is_rejected(backend: Backend) -> None:
+    for number in NUMBERS[:2]:
+        backend.add_phone_number(ACCOUNT, SERVICE2, number)
+    token = backend.list_phone_numbers(ACCOUNT, SERVICE2, page_size=1).next_token
+    assert token is not None
+    with pytest.raises(errors.InvalidPageToken, match="another list"):
+        backend.list_phone_numbers(ACCOUNT, SERVICE, page_token=token)
+
+
+def test_a_page_that_disagrees_with_its_token_is_rejected(backend: Backend) -> None:
+    for number in NUMBERS[:3]:
+        backend.add_phone_number(ACCOUNT, SERVICE, number)
+    token = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=1).next_token
+    assert (
+        backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=1, page=1, page_token=token).page
+        == 1
+    )
+    with pytest.raises(errors.InvalidParameter, match="Page 5"):
+        backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=1, page=5, page_token=token)
+
+
+# -- authentication ---------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("username", "password", "account"),
+    [
+        (ACCOUNT, TOKEN, ACCOUNT),
+        (KEY, KEY_SECRET, ACCOUNT),
+        (OTHER_ACCOUNT, OTHER_TOKEN, OTHER_ACCOUNT),
+        (ACCOUNT, TOKEN + "x", None),
+        (ACCOUNT, OTHER_TOKEN, None),
+        (KEY, TOKEN, None),
+        ("AC" + "f" * 32, TOKEN, None),
+        ("SK" + "f" * 32, KEY_SECRET, None),
+        ("someone", TOKEN, None),
+        ("", "", None),
+    ],
+)
+def test_authenticate(backend: Backend, username: str, password: str, account: str | None) -> None:
+    assert backend.authenticate(username, password) == account
+
+
+@pytest.mark.parametrize("database", ["file"], indirect=True)  # about the file itself
+def test_secrets_are_not_stored(backend: Backend, database: str) -> None:
+    # WAL mode keeps recent writes in the -wal file: read every file of the database.
+    files = list(Path(database).parent.glob(Path(database).name + "*"))
+    assert len(files) >= 2 and any(f.name.endswith("-wal") for f in files)
+    raw = b"".join(f.read_bytes() for f in files)
+    assert ACCOUNT.encode() in raw  # the search can find what is there
+    assert TOKEN.encode() not in raw
+    assert KEY_SECRET.encode() not in raw
+
+
+# -- fixtures, reset, persistence -------------------------------------------------------------
+@pytest.mark.parametrize("database", ["file"], indirect=True)
+def test_state_survives_reopening_the_database(backend: Backend, database: str) -> None:
+    backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
+    token = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=1).next_token
+    backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[1])
+    token = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=1).next_token
+    backend.db.dispose()
+    reopened = Backend(database, fixtures.demo())
+    try:
+        entries = reopened.list_phone_numbers(ACCOUNT, SERVICE).entries
+        assert [e.sid for e in entries] == NUMBERS[:2]
+        # Tokens are signed with a key kept in the database, so they outlive the process.
+        entries = reopened.list_phone_numbers(
+            ACCOUNT, SERVICE, page_size=1, page_token=token
+        ).entries
+        assert [e.sid for e in entries] == [NUMBERS[1]]
+    finally:
+        reopened.db.dispose()
+
+
+def test_reset_restores_the_startup_fixtures(backend: Backend) -> None:
+    backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
+    extra = fixtures.parse(
+        {
+            "accounts": [
+                {
+                    "sid": "AC" + "9" * 32,
+                    "auth_token": "extra",
+                    "services": [{"sid": "MG" + "9" * 32}],
+                }
+            ]
+        }
+    )
+    backend.load(extra)
+    assert backend.authenticate("AC" + "9" * 32, "extra") == "AC" + "9" * 32
+    backend.reset()
+    assert backend.list_phone_numbers(ACCOUNT, SERVICE).entries == []
+    assert backend.authenticate("AC" + "9" * 32, "extra") is None
+    assert backend.authenticate(ACCOUNT, TOKEN) == ACCOUNT
+    counts = backend.counts()
+    assert (
+        counts.accounts,
+        counts.services,
+        counts.incoming_phone_numbers,
+        counts.pool_entries,
+    ) == (2, 3, 6, 0)
+
+
+def test_loading_fixtures_updates_in_place_and_keeps_the_pool(backend: Backend) -> None:
+    backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
+    backend.load(fixtures.parse({"accounts": [{"sid": ACCOUNT, "auth_token": "rotated"}]}))
+    assert backend.authenticate(ACCOUNT, TOKEN) is None
+    assert backend.authenticate(ACCOUNT, "rotated") == ACCOUNT
+    assert [e.sid for e in backend.list_phone_numbers(ACCOUNT, SERVICE).entries] == [NUMBERS[0]]

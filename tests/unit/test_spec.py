@@ -1,0 +1,179 @@
+"""The contract itself: valid OpenAPI, complete, and exactly what the app serves."""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import pytest
+import yaml
+from openapi_spec_validator import validate
+from twilio_fake.handlers import OPERATIONS
+
+from tests.support import ROOT
+from twilio_fake.app import CONTROL_SPEC, SPECS, TWILIO_SPEC, SpecError, create_app, spec_document
+from twilio_fake.config import Settings
+
+SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+OPERATIONS_OF_SPEC = [
+    (path, method, operation)
+    for path, item in SPEC["paths"].items()
+    for method, operation in item.items()
+    if method in HTTP_METHODS
+]
+STANDARD_HEADERS = {
+    "Twilio-Request-Id",
+    "Access-Control-Allow-Origin",
+    "Access-Control-Allow-Methods",
+    "Access-Control-Allow-Headers",
+    "Access-Control-Allow-Credentials",
+    "Access-Control-Expose-Headers",
+}
+
+
+def resolve(node: dict) -> dict:
+    while "$ref" in node:
+        section, name = node["$ref"].split("/")[-2:]
+        node = SPEC["components"][section][name]
+    return node
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_the_specs_are_valid_openapi(name: str) -> None:
+    validate(copy.deepcopy(spec_document(name)))
+
+
+def test_the_packaged_contract_is_the_one_at_the_top_of_the_repository() -> None:
+    assert spec_document(TWILIO_SPEC) == SPEC
+
+
+def test_the_operations_keep_twilios_operation_ids() -> None:
+    # As in Twilio's own spec of this resource (twilio-oai, messaging v1).
+    assert {operation["operationId"] for _, _, operation in OPERATIONS_OF_SPEC} == {
+        "CreatePhoneNumber",
+        "ListPhoneNumber",
+        "FetchPhoneNumber",
+        "DeletePhoneNumber",
+    }
+
+
+def test_every_operation_of_both_specs_has_a_handler_and_every_handler_an_operation() -> None:
+    ids = {
+        operation["operationId"]
+        for name in SPECS
+        for item in spec_document(name)["paths"].values()
+        for method, operation in item.items()
+        if method in HTTP_METHODS
+    }
+    assert ids == set(OPERATIONS)
+
+
+@pytest.mark.parametrize(
+    ("spec", "break_it", "message"),
+    [
+        (
+            TWILIO_SPEC,
+            lambda s: s["paths"]["/Services/{ServiceSid}/PhoneNumbers"]["post"].update(
+                operationId="CreatePhoneNumbers"
+            ),
+            "POST /v1/Services/{ServiceSid}/PhoneNumbers: "
+            "operationId 'CreatePhoneNumbers' names no handler",
+        ),
+        (
+            CONTROL_SPEC,
+            lambda s: s["paths"]["/health"]["get"].update(operationId="Health"),
+            "GET /_fake/health: operationId 'Health' names no handler",
+        ),
+        (TWILIO_SPEC, lambda s: s.update(security=[{"accountCredential": []}]), "KeyError"),
+    ],
+    ids=["operationId", "control operationId", "security reference"],
+)
+def test_a_spec_that_cannot_be_served_fails_when_the_app_is_created(
+    spec: str, break_it, message: str
+) -> None:
+    broken = copy.deepcopy(spec_document(spec))
+    break_it(broken)
+    with pytest.raises(SpecError) as raised:
+        create_app(Settings(database=":memory:"), specs={spec: broken})
+    assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "operation"),
+    OPERATIONS_OF_SPEC,
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_every_status_the_server_returns_is_declared(
+    path: str, method: str, operation: dict
+) -> None:
+    expected = {"400", "401", "404", "405", "408", "413", "415", "429", "500"} | (
+        {"409"} if method == "post" else set()
+    )
+    assert expected <= set(operation["responses"])
+    for status, response in operation["responses"].items():
+        response = resolve(response)
+        assert STANDARD_HEADERS <= set(response["headers"]), (path, method, status)
+        for header in response["headers"].values():
+            assert resolve(header)["required"] is True
+        if status != "204":
+            content = response["content"]["application/json"]
+            assert content.get("examples") or content.get("example"), (path, method, status)
+        if status.startswith(("4", "5")):
+            assert content["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+def test_special_statuses_declare_their_headers() -> None:
+    responses = SPEC["components"]["responses"]
+    assert "WWW-Authenticate" in responses["Unauthorized"]["headers"]
+    assert "Allow" in responses["MethodNotAllowed"]["headers"]
+    assert "Retry-After" in responses["TooManyRequests"]["headers"]
+
+
+def test_create_links_to_fetch_and_delete() -> None:
+    links = SPEC["paths"]["/Services/{ServiceSid}/PhoneNumbers"]["post"]["responses"]["201"][
+        "links"
+    ]
+    assert {link["operationId"] for link in links.values()} == {
+        "FetchPhoneNumber",
+        "DeletePhoneNumber",
+    }
+    for link in links.values():
+        assert link["parameters"] == {
+            "ServiceSid": "$request.path.ServiceSid",
+            "Sid": "$response.body#/sid",
+        }
+
+
+def test_the_phone_number_schema_has_the_nine_fields_of_the_seed() -> None:
+    schema = SPEC["components"]["schemas"]["PhoneNumber"]
+    assert set(schema["required"]) == set(schema["properties"]) == {
+        "sid", "account_sid", "service_sid", "date_created", "date_updated",
+        "phone_number", "country_code", "capabilities", "url",
+    }  # fmt: skip
+
+
+def test_basic_auth_is_the_security_scheme() -> None:
+    scheme = SPEC["components"]["securitySchemes"]["accountCredentials"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "basic")
+    assert SPEC["security"] == [{"accountCredentials": []}]
+
+
+def test_the_app_serves_the_spec_it_was_built_from(client) -> None:
+    served = client.get("/v1/openapi.json").json()
+    assert served["paths"].keys() == SPEC["paths"].keys()
+    assert served["info"] == SPEC["info"]
+    # Connexion serves it with references inlined, so compare names rather than bodies.
+    assert served["components"]["schemas"].keys() == SPEC["components"]["schemas"].keys()
+    assert client.get("/v1/openapi.yaml").status_code == 200
+    assert client.get("/_fake/docs/").status_code == 200
+
+
+def test_the_interactive_docs_need_no_network(client) -> None:
+    page = client.get("/v1/docs/")
+    assert page.status_code == 200
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert assets and all(asset.startswith("./") for asset in assets), assets
+    for asset in assets:
+        assert client.get("/v1/docs/" + asset[2:]).status_code == 200

@@ -1,0 +1,130 @@
+"""The contract's version: a change that breaks clients needs a new major version."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support import ROOT
+from twilio_fake_contract.compat import breaking_changes, major
+
+CURRENT = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+PUBLISHED = yaml.safe_load((ROOT / "published" / "openapi.yaml").read_text())
+CHANGELOG = (ROOT / "CHANGELOG.md").read_text()
+POOL, ENTRY = "/Services/{ServiceSid}/PhoneNumbers", "/Services/{ServiceSid}/PhoneNumbers/{Sid}"
+
+
+def version(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("."))
+
+
+def test_no_breaking_change_without_a_major_version_bump() -> None:
+    if major(CURRENT["info"]["version"]) == major(PUBLISHED["info"]["version"]):
+        assert breaking_changes(PUBLISHED, CURRENT) == []
+
+
+def test_the_version_only_moves_forward_and_is_in_the_changelog() -> None:
+    assert re.fullmatch(r"\d+\.\d+\.\d+", CURRENT["info"]["version"])
+    assert version(CURRENT["info"]["version"]) >= version(PUBLISHED["info"]["version"])
+    assert f"## {CURRENT['info']['version']} " in CHANGELOG
+
+
+def changed(edit) -> dict:  # type: ignore[no-untyped-def]
+    spec = copy.deepcopy(CURRENT)
+    edit(spec)
+    return spec
+
+
+# Each edit below is one kind of change; the checker must call it breaking, or must not.
+BREAKING = {
+    "a response field removed": lambda s: s["components"]["schemas"]["PhoneNumber"][
+        "properties"
+    ].pop("url"),
+    "a response field no longer required": lambda s: s["components"]["schemas"]["PhoneNumber"][
+        "required"
+    ].remove("sid"),
+    "a pattern tightened": lambda s: s["components"]["schemas"]["ServiceSid"].update(
+        pattern="^MG[0-9a-f]{32}$"
+    ),
+    "a status removed": lambda s: s["paths"][ENTRY]["delete"]["responses"].pop("404"),
+    "an operation removed": lambda s: s["paths"][ENTRY].pop("delete"),
+    "an operationId renamed": lambda s: s["paths"][ENTRY]["delete"].update(
+        operationId="RemovePhoneNumber"
+    ),
+    "a maximum lowered": lambda s: s["components"]["parameters"]["PageSize"]["schema"].update(
+        maximum=500
+    ),
+    "a new required parameter": lambda s: s["paths"][POOL]["get"]["parameters"].append(
+        {"name": "Region", "in": "query", "required": True, "schema": {"type": "string"}}
+    ),
+    "a new required body field": lambda s: s["components"]["schemas"][
+        "CreatePhoneNumberForm"
+    ].update(
+        required=["PhoneNumberSid", "FriendlyName"],
+        properties={"PhoneNumberSid": {"type": "string"}, "FriendlyName": {"type": "string"}},
+    ),
+    "a new value in a response enum": lambda s: s["components"]["schemas"]["PhoneNumber"][
+        "properties"
+    ]["capabilities"]["items"]["enum"].append("Fax"),
+    "a required header dropped": lambda s: s["paths"][ENTRY]["get"]["responses"]["200"].update(
+        headers={}
+    ),
+    "a parameter removed": lambda s: s["paths"][POOL]["get"]["parameters"].pop(),
+}
+COMPATIBLE = {
+    "nothing": lambda s: None,
+    "a new optional response field": lambda s: s["components"]["schemas"]["PhoneNumber"][
+        "properties"].update(friendly_name={"type": "string"}),
+    "a new status": lambda s: s["paths"][ENTRY]["get"]["responses"].update(
+        {"403": s["paths"][ENTRY]["get"]["responses"]["404"]}),
+    "a new optional parameter": lambda s: s["paths"][POOL]["get"]["parameters"].append(
+        {"name": "PhoneNumber", "in": "query", "schema": {"type": "string"}}),
+    "a maximum raised": lambda s: s["components"]["parameters"]["PageSize"]["schema"].update(
+        maximum=2000),
+    "a new operation": lambda s: s["paths"][ENTRY].update(post=s["paths"][ENTRY]["get"]),
+    "a description reworded": lambda s: s["info"].update(description="Reworded."),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", BREAKING)
+def test_breaking_changes_are_found(name: str) -> None:
+    assert breaking_changes(CURRENT, changed(BREAKING[name])), name
+
+
+@pytest.mark.parametrize("name", COMPATIBLE)
+def test_compatible_changes_pass(name: str) -> None:
+    assert breaking_changes(CURRENT, changed(COMPATIBLE[name])) == []
+
+
+def test_the_published_artefacts_are_built_from_the_contract(tmp_path: Path) -> None:
+    """`make spec` builds the published files from openapi.yaml; here into a scratch folder."""
+    subprocess.run(
+        ["make", "--no-print-directory", "-s", "spec", f"DIST={tmp_path}"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    bundled_yaml = yaml.safe_load((tmp_path / "openapi.yaml").read_text())
+    bundled_json = json.loads((tmp_path / "openapi.json").read_text())
+    assert bundled_yaml == bundled_json
+    assert (
+        bundled_yaml["info"] == CURRENT["info"]
+        and bundled_yaml["paths"].keys() == CURRENT["paths"].keys()
+    )
+    html = (tmp_path / "openapi.html").read_text()
+    assert CURRENT["info"]["title"] in html
+    # Self-contained: nothing is loaded from elsewhere (links a reader may click are fine).
+    assert not re.search(r'<script[^>]+src="https?:', html)
+    assert not re.search(
+        r'<link[^>]+rel="(stylesheet|modulepreload|preload)"[^>]+href="https?:', html
+    )
+    # What other teams read names no Python: no module paths, no x-…Func extensions.
+    for published in [*tmp_path.iterdir(), ROOT / "published" / "openapi.yaml"]:
+        text = published.read_text()
+        assert not re.search(r"twilio_fake|handlers\.|x-\w+Func", text), published.name

@@ -1,1 +1,0 @@
-"""The contract kit: check any server (the fake, Twilio, another fake) against openapi.yaml."""

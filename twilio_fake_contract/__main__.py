@@ -1,0 +1,7 @@
+"""Allow `python -m twilio_fake_contract`."""
+
+import sys
+
+from .runner import main
+
+sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,333 @@
+"""Behavioural scenarios a schema cannot express, written once and run against any target.
+
+Each scenario talks plain HTTP (requests) to a target that has the given service and phone
+numbers, and fails with the operation, the check, the request as a curl line, and what was
+expected and seen. Whatever a scenario adds it removes again; `restore` puts back anything else.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from urllib.parse import urlencode, urlsplit
+
+import requests
+
+POOL = "/v1/Services/{service}/PhoneNumbers"
+
+
+@dataclass
+class Target:
+    """A server under test and what it must hold: a service of the account, and free numbers."""
+
+    url: str  # scheme://host:port, without /v1
+    user: str
+    password: str
+    service: str
+    numbers: list[str]
+    service2: str | None = None
+    rate: float | None = None  # requests per second, for servers that throttle
+
+    def pool(self, service: str | None = None, sid: str | None = None) -> str:
+        path = self.url + POOL.format(service=service or self.service)
+        return f"{path}/{sid}" if sid else path
+
+
+@dataclass
+class Outcome:
+    scenario: str
+    passed: bool
+    operation: str = ""
+    check: str = ""
+    curl: str = ""
+    expected: str = ""
+    seen: str = ""
+    seconds: float = 0.0
+
+
+class ScenarioFailed(Exception):
+    def __init__(self, check: str, expected: str, seen: str, call: Call | None) -> None:
+        super().__init__(check)
+        self.check, self.expected, self.seen, self.call = check, expected, seen, call
+
+
+@dataclass
+class Call:
+    method: str
+    url: str
+    data: dict[str, str] | None
+    user: str
+    response: requests.Response
+
+    @property
+    def operation(self) -> str:
+        return f"{self.method} {urlsplit(self.url).path}"
+
+    def curl(self) -> str:
+        """The request as a curl line; the password stays out of reports."""
+        parts = [
+            "curl",
+            "-X",
+            self.method,
+            "-u",
+            f'"{self.user}:$TWILIO_CONTRACT_PASSWORD"',
+            f"'{self.url}'",
+        ]
+        for key, value in (self.data or {}).items():
+            parts += ["--data-urlencode", f"'{key}={value}'"]
+        return " ".join(parts)
+
+
+@dataclass
+class Client:
+    """requests with basic auth, an optional rate limit, and a memory of the last call."""
+
+    target: Target
+    session: requests.Session = field(default_factory=requests.Session)
+    last: Call | None = None
+    _next_slot: float = 0.0
+
+    def call(
+        self, method: str, url: str, data: dict[str, str] | None = None, password: str | None = None
+    ) -> Call:
+        if self.target.rate:
+            time.sleep(max(self._next_slot - time.monotonic(), 0))
+            self._next_slot = time.monotonic() + 1 / self.target.rate
+        auth = (self.target.user, self.target.password if password is None else password)
+        response = self.session.request(method, url, data=data, auth=auth, timeout=30)
+        self.last = Call(method, url, data, self.target.user, response)
+        return self.last
+
+    def expect(self, call: Call, status: int, code: int | None = None) -> dict:
+        """Check the status (and Twilio error code); return the JSON body."""
+        body = call.response.json() if call.response.content else {}
+        code_seen = body.get("code", "") if isinstance(body, dict) else ""
+        seen = f"{call.response.status_code} {code_seen}".strip()
+        wanted = f"{status} {code or ''}".strip()
+        if call.response.status_code != status or (code is not None and body.get("code") != code):
+            raise ScenarioFailed(
+                "status and code", wanted, f"{seen}: {call.response.text[:300]}", call
+            )
+        return body
+
+
+def check(condition: bool, name: str, expected: object, seen: object, call: Call | None) -> None:
+    if not condition:
+        raise ScenarioFailed(name, str(expected), str(seen), call)
+
+
+# -- reading state ------------------------------------------------------------------------------
+def walk(client: Client, start_url: str) -> Iterator[tuple[Call, dict]]:
+    """Follow next_page_url from start_url; yield every page. It must stay on the target."""
+    url: str | None = start_url
+    pages = 0
+    while url:
+        check(
+            urlsplit(url).netloc == urlsplit(client.target.url).netloc,
+            "next_page_url stays on the server under test",
+            client.target.url,
+            url,
+            client.last,
+        )
+        call = client.call("GET", url)
+        body = client.expect(call, 200)
+        yield call, body
+        url = body["meta"]["next_page_url"]
+        pages += 1
+        check(pages <= 10_000, "paging ends", "a last page", "more than 10,000 pages", call)
+
+
+def pool_of(client: Client, service: str) -> list[str]:
+    return [
+        n["sid"]
+        for _, body in walk(client, client.target.pool(service) + "?PageSize=50")
+        for n in body["phone_numbers"]
+    ]
+
+
+def snapshot(client: Client) -> dict[str, set[str]]:
+    """What the target's pools hold now, for the services the run may change."""
+    services = [client.target.service] + (
+        [client.target.service2] if client.target.service2 else []
+    )
+    return {service: set(pool_of(client, service)) for service in services}
+
+
+def restore(client: Client, before: dict[str, set[str]]) -> list[str]:
+    """Remove what the run added and put back what it removed; return what was done."""
+    done = []
+    for service, numbers in before.items():
+        now = set(pool_of(client, service))
+        for sid in sorted(now - numbers):
+            client.expect(client.call("DELETE", client.target.pool(service, sid)), 204)
+            done.append(f"removed {sid} from {service}")
+        for sid in sorted(numbers - now):
+            client.expect(
+                client.call("POST", client.target.pool(service), {"PhoneNumberSid": sid}), 201
+            )
+            done.append(f"put {sid} back into {service}")
+    return done
+
+
+# -- the scenarios ------------------------------------------------------------------------------
+def add_then_fetch(client: Client) -> None:
+    target, number = client.target, client.target.numbers[0]
+    created = client.expect(client.call("POST", target.pool(), {"PhoneNumberSid": number}), 201)
+    try:
+        for name, value in (("sid", number), ("service_sid", target.service)):
+            check(
+                created.get(name) == value, f"created {name}", value, created.get(name), client.last
+            )
+        check(
+            str(created.get("url", "")).startswith(target.url),
+            "url is absolute, on the server",
+            target.url,
+            created.get("url"),
+            client.last,
+        )
+        fetched = client.expect(client.call("GET", target.pool(sid=number)), 200)
+        check(
+            fetched == created, "fetch returns what create returned", created, fetched, client.last
+        )
+    finally:
+        client.call("DELETE", target.pool(sid=number))
+
+
+def add_twice(client: Client) -> None:
+    target, number = client.target, client.target.numbers[0]
+    client.expect(client.call("POST", target.pool(), {"PhoneNumberSid": number}), 201)
+    try:
+        client.expect(client.call("POST", target.pool(), {"PhoneNumberSid": number}), 409, 21710)
+    finally:
+        client.call("DELETE", target.pool(sid=number))
+
+
+def add_to_another_service(client: Client) -> None:
+    target, number = client.target, client.target.numbers[0]
+    assert target.service2
+    client.expect(client.call("POST", target.pool(), {"PhoneNumberSid": number}), 201)
+    try:
+        client.expect(
+            client.call("POST", target.pool(target.service2), {"PhoneNumberSid": number}),
+            409,
+            21712,
+        )
+    finally:
+        client.call("DELETE", target.pool(sid=number))
+
+
+def walk_every_page(client: Client, *, add: bool = True) -> None:
+    """With PageSize 1, every number in the pool is seen exactly once, oldest first."""
+    target = client.target
+    added = []
+    try:
+        if add:
+            for number in target.numbers:
+                client.expect(client.call("POST", target.pool(), {"PhoneNumberSid": number}), 201)
+                added.append(number)
+        expected = pool_of(client, target.service)
+        seen = [
+            n["sid"]
+            for _, body in walk(client, target.pool() + "?" + urlencode({"PageSize": 1}))
+            for n in body["phone_numbers"]
+        ]
+        check(
+            seen == expected,
+            "each number exactly once, in a stable order",
+            expected,
+            seen,
+            client.last,
+        )
+        check(set(added) <= set(seen), "every added number is listed", added, seen, client.last)
+    finally:
+        for number in added:
+            client.call("DELETE", target.pool(sid=number))
+
+
+def delete_then_fetch(client: Client) -> None:
+    target, number = client.target, client.target.numbers[0]
+    client.expect(client.call("POST", target.pool(), {"PhoneNumberSid": number}), 201)
+    deleted = client.call("DELETE", target.pool(sid=number))
+    client.expect(deleted, 204)
+    check(
+        deleted.response.content == b"", "204 has an empty body", "", deleted.response.text, deleted
+    )
+    client.expect(client.call("GET", target.pool(sid=number)), 404, 20404)
+
+
+def wrong_password(client: Client) -> None:
+    call = client.call("GET", client.target.pool(), password=client.target.password + "-wrong")
+    client.expect(call, 401, 20003)
+
+
+def fetch_what_is_listed(client: Client) -> None:
+    """Read-only: every listed number can be fetched, and comes back the same."""
+    for _, body in walk(client, client.target.pool() + "?PageSize=50"):
+        for listed in body["phone_numbers"]:
+            fetched = client.expect(client.call("GET", client.target.pool(sid=listed["sid"])), 200)
+            check(fetched == listed, "fetch matches the list", listed, fetched, client.last)
+
+
+def scenarios(target: Target, read_only: bool) -> list[tuple[str, Callable[[Client], None]]]:
+    if read_only:
+        return [
+            ("walk every page with PageSize 1", lambda c: walk_every_page(c, add=False)),
+            ("fetch what is listed", fetch_what_is_listed),
+            ("wrong password is 20003", wrong_password),
+        ]
+    chosen: list[tuple[str, Callable[[Client], None]]] = [
+        ("add then fetch", add_then_fetch),
+        ("add twice is 21710", add_twice),
+    ]
+    if target.service2:
+        chosen.append(("add to a second service is 21712", add_to_another_service))
+    chosen += [
+        ("walk every page with PageSize 1", walk_every_page),
+        ("delete then fetch is 20404", delete_then_fetch),
+        ("wrong password is 20003", wrong_password),
+    ]
+    return chosen
+
+
+def run(target: Target, read_only: bool = False) -> list[Outcome]:
+    """Run every scenario; a failing one does not stop the others."""
+    outcomes = []
+    for name, scenario in scenarios(target, read_only):
+        client = Client(target)
+        started = time.monotonic()
+        try:
+            scenario(client)
+        except ScenarioFailed as failure:
+            call = failure.call
+            outcomes.append(
+                Outcome(
+                    name,
+                    False,
+                    call.operation if call else "",
+                    failure.check,
+                    call.curl() if call else "",
+                    failure.expected,
+                    failure.seen,
+                    time.monotonic() - started,
+                )
+            )
+        except (requests.RequestException, ValueError, KeyError, TypeError) as error:
+            call = client.last
+            outcomes.append(
+                Outcome(
+                    name,
+                    False,
+                    call.operation if call else "",
+                    "a well-formed answer",
+                    call.curl() if call else "",
+                    "a JSON answer in the contract's shape",
+                    f"{type(error).__name__}: {error}",
+                    time.monotonic() - started,
+                )
+            )
+        else:
+            outcomes.append(Outcome(name, True, seconds=time.monotonic() - started))
+        finally:
+            client.session.close()
+    return outcomes

@@ -1,0 +1,114 @@
+"""Start a server process and wait until it says where it listens: the one helper for that.
+
+The server binds a free port itself (port 0) and prints a line `… listening on <URL>`; reading
+the URL back avoids choosing a port, closing it and hoping it is still free. The fake prints
+that line (`twilio-fake listening on http://127.0.0.1:PORT`), and so do Stoplight Prism and the
+bench's bare route. Used by the kit, the tests and the bench.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+LISTENING = re.compile(r"listening on (https?://[^\s/]+)", re.IGNORECASE)
+
+
+class ServerFailed(RuntimeError):
+    """The server exited, or did not say where it listens in time; carries what it printed."""
+
+
+class Server:
+    """A server in its own process group, started as its users start it."""
+
+    def __init__(
+        self,
+        command: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        cwd: str | Path | None = None,
+        timeout: float = 60,
+        ready: re.Pattern[str] = LISTENING,
+    ) -> None:
+        """Start `command`; return once it has printed the URL `ready` captures (group 1)."""
+        self.ready = ready
+        # A file, not a pipe: a pipe nobody reads fills up and blocks a chatty server.
+        self.log = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
+        self.captured = ""
+        started = time.monotonic()
+        self.process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.url = self._wait_for_url(started + timeout)
+        self.started_in = time.monotonic() - started  # until it said where it listens
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def port(self) -> int:
+        return urlsplit(self.url).port or 80
+
+    def _wait_for_url(self, deadline: float) -> str:
+        while time.monotonic() < deadline:
+            match = self.ready.search(self.output_so_far())
+            if match:
+                return match.group(1)
+            if self.process.poll() is not None:
+                raise ServerFailed(f"the server exited early:\n{self.output()}")
+            time.sleep(0.02)
+        output = self.stop()
+        raise ServerFailed(f"the server did not say where it listens in time:\n{output}")
+
+    def output_so_far(self) -> str:
+        """What the running server has printed so far."""
+        if self.log.closed:
+            return self.captured
+        self.log.seek(0)
+        return self.log.read()
+
+    def output(self) -> str:
+        """Everything the server printed (read once it has stopped, then kept)."""
+        if not self.log.closed:
+            self.captured = self.output_so_far()
+            self.log.close()
+        return self.captured
+
+    def signal(self, signum: int) -> None:
+        """Send a signal to the whole group (a server may have worker processes)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signum)
+
+    def kill(self) -> str:
+        """Kill the whole group at once, as a crash would (SIGKILL: no clean-up)."""
+        self.signal(signal.SIGKILL)
+        self.process.wait()
+        return self.output()
+
+    def stop(self, timeout: float = 15) -> str:
+        """Stop with SIGTERM, SIGKILL if it will not; return what it printed."""
+        self.signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        return self.output()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
