@@ -65,7 +65,7 @@ def render(error: errors.TwilioError) -> ConnexionResponse:
 
 
 def respond(error: errors.TwilioError) -> Response:
-    """The same error as a plain ASGI response, for the fast lane (same status, headers, body)."""
+    """The same error as a plain ASGI response, for the edge (outside connexion's handlers)."""
     status, headers, body = _parts(error)
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
