@@ -28,6 +28,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 
@@ -124,6 +125,7 @@ class Database:
         # file next to it, which the kernel hands over at once and releases if the holder dies.
         # The busy timeout stays as the last resort.
         self._write_lock = threading.Lock()
+        self._reader = threading.local()
         on_file = self.is_sqlite and not self.in_memory
         self._lock_file = open(f"{self.engine.url.database}-writer.lock", "ab") if on_file else None
         # What a unique constraint raises when two writers race (databases without a global
@@ -155,8 +157,13 @@ class Database:
 
         @event.listens_for(engine, "begin")
         def _begin(connection: Connection) -> None:
-            immediate = connection.get_execution_options().get("write", False)
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            # A write takes the write lock up front; a snapshot of several statements is one
+            # read transaction; a lone statement (`first`) runs on its own, in autocommit.
+            options = connection.get_execution_options()
+            if options.get("write", False):
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            elif options.get("snapshot", False):
+                connection.exec_driver_sql("BEGIN")
 
         return engine
 
@@ -173,11 +180,29 @@ class Database:
             finally:
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
+    def first(self, statement: Any, parameters: dict[str, Any]) -> Row[Any] | None:
+        """Run one read statement and return its first row.
+
+        A lone statement needs no transaction: it runs in autocommit, a snapshot of its own, on
+        a connection that its thread keeps (checking one out of the pool for every read was a
+        third of the storage layer's cost). Reads of this kind run on the event loop's thread,
+        so a process keeps one such connection.
+        """
+        with self._memory_lock or nullcontext():
+            conn = getattr(self._reader, "connection", None)
+            if conn is None or conn.closed:
+                conn = self._reader.connection = self.engine.connect().execution_options(
+                    isolation_level="AUTOCOMMIT"
+                )
+            return conn.execute(statement, parameters).first()
+
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """Yield a connection inside a read transaction: one consistent snapshot."""
-        with self._memory_lock or nullcontext(), self.engine.connect() as conn, conn.begin():
-            yield conn
+        with self._memory_lock or nullcontext(), self.engine.connect() as conn:
+            conn.execution_options(snapshot=True)
+            with conn.begin():
+                yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -193,6 +218,9 @@ class Database:
                 yield conn
 
     def dispose(self) -> None:
+        reader = getattr(self._reader, "connection", None)
+        if reader is not None:
+            reader.close()
         self.engine.dispose()
         if self._lock_file is not None:
             self._lock_file.close()

@@ -236,10 +236,7 @@ class Backend:
         and compared in constant time.
         """
         query = {"AC": _ACCOUNT, "SK": _API_KEY}.get(username[:2])
-        row = None
-        if query is not None:
-            with self.db.read() as conn:
-                row = conn.execute(query, {"user": username}).first()
+        row = self.db.first(query, {"user": username}) if query is not None else None
         stored = row[1] if row else _NO_SUCH_SECRET
         if hmac.compare_digest(_digest(password), stored) and row:
             return str(row[0])
@@ -299,10 +296,7 @@ class Backend:
             )
 
     def get_phone_number(self, account_sid: str, service_sid: str, sid: str) -> PoolEntry:
-        with self.db.read() as conn:
-            row = conn.execute(
-                _ENTRY, {"sid": sid, "service": service_sid, "account": account_sid}
-            ).first()
+        row = self.db.first(_ENTRY, {"sid": sid, "service": service_sid, "account": account_sid})
         if row is None:
             raise ResourceNotFound.at(f"{_pool_path(service_sid)}/{sid}")
         return _entry(row)
