@@ -180,7 +180,7 @@ class Database:
             finally:
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
-    def first(self, statement: Any, parameters: dict[str, Any]) -> Row[Any] | None:
+    def first(self, statement: Any, parameters: dict[str, Any]) -> Row[*tuple[Any, ...]] | None:
         """Run one read statement and return its first row.
 
         A lone statement needs no transaction: it runs in autocommit, a snapshot of its own, on
