@@ -84,8 +84,8 @@ class Measured:
                 response = requests.get(self.url + ready_path, headers=headers, timeout=1)
                 if response.status_code == 200:
                     break
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not accepting yet, or accepted but still starting (worker processes)
             time.sleep(0.005)
         else:
             self.stop()

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Connection,
+    Row,
     bindparam,
     delete,
     exists,
@@ -125,10 +126,16 @@ _ENTRY = _entries.where(
     _in_pool,
     db.incoming_phone_numbers.c.account_sid == bindparam("account"),
 )
-_ENTRY_BY_SID = _entries.where(db.pool_entries.c.sid == bindparam("sid"))
-# The account's number, and the service whose pool holds it (None: in no pool).
+_SERVICE_FOR_ADD = _SERVICE.with_for_update()
+# The account's number, what an entry shows of it, and the service whose pool holds it (None:
+# in no pool).
 _NUMBER = (
-    select(db.incoming_phone_numbers.c.sid, db.pool_entries.c.service_sid)
+    select(
+        db.pool_entries.c.service_sid,
+        db.incoming_phone_numbers.c.phone_number,
+        db.incoming_phone_numbers.c.country_code,
+        db.incoming_phone_numbers.c.capabilities,
+    )
     .outerjoin_from(
         db.incoming_phone_numbers,
         db.pool_entries,
@@ -140,6 +147,12 @@ _NUMBER = (
     )
 )
 _POOL_SIZE = select(func.count()).select_from(db.pool_entries).where(_in_pool)
+_INSERT = insert(db.pool_entries).values(
+    sid=bindparam("sid"),
+    service_sid=bindparam("service"),
+    date_created=bindparam("now"),
+    date_updated=bindparam("now"),
+)
 _REMOVE = (
     delete(db.pool_entries)
     .where(
@@ -247,43 +260,44 @@ class Backend:
         self, account_sid: str, service_sid: str, phone_number_sid: str
     ) -> PoolEntry:
         """Put one of the account's incoming numbers into a service's pool."""
+        service = {"service": service_sid, "account": account_sid}
         try:
             with self.db.write() as conn:
                 # FOR UPDATE serialises adds to one service on databases with row locks; SQLite
                 # already holds the database's write lock (see Database.write).
-                service = _SERVICE.with_for_update()
-                if (
-                    conn.execute(service, {"service": service_sid, "account": account_sid}).first()
-                    is None
-                ):
+                if conn.execute(_SERVICE_FOR_ADD, service).first() is None:
                     raise ResourceNotFound.at(_pool_path(service_sid))
-                self._check_can_add(conn, account_sid, service_sid, phone_number_sid)
+                number = self._check_can_add(conn, account_sid, service_sid, phone_number_sid)
                 now = self.clock()
-                conn.execute(
-                    insert(db.pool_entries).values(
-                        sid=phone_number_sid,
-                        service_sid=service_sid,
-                        date_created=now,
-                        date_updated=now,
-                    )
-                )
-                return _entry(conn.execute(_ENTRY_BY_SID, {"sid": phone_number_sid}).one())
+                conn.execute(_INSERT, {"sid": phone_number_sid, "service": service_sid, "now": now})
         except self.db.integrity_errors:
             # Another writer added the same number between our check and our insert (possible
             # only on databases without a global write lock): report what it did.
             with self.db.read() as conn:
                 self._check_can_add(conn, account_sid, service_sid, phone_number_sid)
             raise
+        _service, phone_number, country_code, capabilities = number
+        return PoolEntry(
+            phone_number_sid,
+            account_sid,
+            service_sid,
+            phone_number,
+            country_code,
+            tuple(capabilities),
+            now,
+            now,
+        )
 
     def _check_can_add(
         self, conn: Connection, account_sid: str, service_sid: str, phone_number_sid: str
-    ) -> None:
+    ) -> Row[*tuple[Any, ...]]:
+        """Raise the error that forbids the add, if any; return the number's row."""
         number = conn.execute(_NUMBER, {"sid": phone_number_sid, "account": account_sid}).first()
         if number is None:
             raise PhoneNumberNotInAccount(
                 f"PhoneNumberSid {phone_number_sid} is not an incoming phone number of this account"
             )
-        current_service = number[1]
+        current_service = number[0]
         if current_service == service_sid:
             raise PhoneNumberAlreadyInService()
         if current_service is not None:
@@ -294,6 +308,7 @@ class Backend:
                 f"The Messaging Service {service_sid} already holds {size} phone numbers, "
                 f"its limit is {self.pool_limit}"
             )
+        return number
 
     def get_phone_number(self, account_sid: str, service_sid: str, sid: str) -> PoolEntry:
         row = self.db.first(_ENTRY, {"sid": sid, "service": service_sid, "account": account_sid})
@@ -328,30 +343,42 @@ class Backend:
             raise InvalidParameter(
                 f"Page {page} does not match the PageToken, which is for page {cursor.page}"
             )
-        pool = {"service": service_sid, "size": page_size}
+        pool = {"service": service_sid, "size": page_size + 1}
         with self.db.read() as conn:
             if (
                 conn.execute(_SERVICE, {"service": service_sid, "account": account_sid}).first()
                 is None
             ):
                 raise ResourceNotFound.at(_pool_path(service_sid))
+            # One row more than the page tells whether the list goes on in the direction read;
+            # the other direction is known (the start of the list) or asked once.
             if cursor is None:
                 index = page or 0
                 rows = conn.execute(_PAGE_AT, {**pool, "offset": index * page_size}).all()
+                more_after, rows = len(rows) > page_size, rows[:page_size]
+                more_before = index > 0  # the offset skipped entries, which are before
             elif cursor.direction == "after":
                 index = cursor.page
                 rows = conn.execute(_PAGE_AFTER, {**pool, "seq": cursor.seq}).all()
+                more_after, rows = len(rows) > page_size, rows[:page_size]
+                more_before = bool(rows) and bool(
+                    conn.scalar(_ANY_BEFORE, {"service": service_sid, "seq": rows[0][0]})
+                )
             else:
                 index = cursor.page
-                rows = conn.execute(_PAGE_BEFORE, {**pool, "seq": cursor.seq}).all()[::-1]
+                rows = conn.execute(_PAGE_BEFORE, {**pool, "seq": cursor.seq}).all()
+                more_before, rows = len(rows) > page_size, rows[:page_size][::-1]
+                more_after = bool(rows) and bool(
+                    conn.scalar(_ANY_AFTER, {"service": service_sid, "seq": rows[-1][0]})
+                )
             previous_token = next_token = None
             if rows:
                 first, last = rows[0][0], rows[-1][0]
-                if conn.scalar(_ANY_BEFORE, {"service": service_sid, "seq": first}):
+                if more_before:
                     previous_token = self.tokens.issue(
                         PageCursor(service_sid, max(index - 1, 0), "before", first)
                     )
-                if conn.scalar(_ANY_AFTER, {"service": service_sid, "seq": last}):
+                if more_after:
                     next_token = self.tokens.issue(
                         PageCursor(service_sid, index + 1, "after", last)
                     )
