@@ -7,11 +7,13 @@ parameter at fault.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from connexion.exceptions import BadRequestProblem, UnsupportedMediaTypeProblem
+from connexion.utils import is_null, is_nullable
 from connexion.validators import FormDataValidator, ParameterValidator
-from jsonschema import ValidationError
+from jsonschema import Draft4Validator, ValidationError
 from starlette.datastructures import FormData, Headers, QueryParams
 from starlette.formparsers import FormParser
 from starlette.types import Receive, Scope
@@ -32,7 +34,18 @@ def _repeated(pairs: list[tuple[str, Any]]) -> str | None:
 
 
 class TwilioParameterValidator(ParameterValidator):
-    """Path and query parameters. A parameter given twice is refused rather than guessed at."""
+    """Path and query parameters. A parameter given twice is refused rather than guessed at.
+
+    Each parameter's schema is compiled once, when connexion builds the operation, into the same
+    Draft 4 validator (and format checker) connexion's own `validate_parameter` would build for
+    every value: building it per request was a fifth of a request's time.
+    """
+
+    def __init__(self, parameters: list[dict], *args: Any, **kwargs: Any) -> None:
+        super().__init__(parameters, *args, **kwargs)
+        self._compiled = {
+            id(param): (param, _compile(param.get("schema", param))) for param in parameters
+        }
 
     def validate_request(self, request: Any) -> None:
         name = _repeated(QueryParams(request.scope["query_string"]).multi_items())
@@ -40,16 +53,24 @@ class TwilioParameterValidator(ParameterValidator):
             raise BadRequestProblem(detail=f"Parameter {name} is given more than once")
         super().validate_request(request)
 
-    @staticmethod
-    def validate_parameter(
-        parameter_type: str, value: Any, param: dict, param_name: Any = None
+    def validate_parameter(  # connexion's is a staticmethod; called on the instance
+        self, parameter_type: str, value: Any, param: dict, param_name: Any = None
     ) -> str | None:
-        error = ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
-        if error is None:
+        if is_nullable(param) and is_null(value):
             return None
         if value is None:
-            return f"Missing required parameter {param['name']}"
-        return f"Invalid {parameter_type} parameter {param['name']}: {_first_line(error)}"
+            return f"Missing required parameter {param['name']}" if param.get("required") else None
+        kept, validator = self._compiled.get(id(param), (None, None))
+        if kept is not param or validator is None:  # not one of this operation's parameters
+            validator = _compile(param.get("schema", param))
+        error = next(iter(validator.iter_errors(value)), None)
+        if error is None:
+            return None
+        return f"Invalid {parameter_type} parameter {param['name']}: {_first_line(error.message)}"
+
+
+def _compile(schema: dict) -> Draft4Validator:
+    return Draft4Validator(copy.deepcopy(schema), format_checker=Draft4Validator.FORMAT_CHECKER)
 
 
 class SingleValueFormParser(FormParser):
