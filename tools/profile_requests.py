@@ -1,0 +1,119 @@
+"""Where a request's time goes, in-process: the app called straight through ASGI, no network.
+
+    .venv/bin/python tools/profile_requests.py [fetch|list|create+delete] [--rounds 7]
+
+Prints the best time per request over several rounds (wall clock: it drifts on a shared VM),
+then cProfile's own time and call counts per request grouped by package (call counts do not
+drift, which makes them the better yardstick for a change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import collections
+import cProfile
+import logging
+import pstats
+import tempfile
+import time
+from pathlib import Path
+
+from twilio_fake.app import FakeApp, create_app
+from twilio_fake.config import Settings
+
+ACCOUNT, TOKEN = "AC00000000000000000000000000000001", "demo-auth-token-1"  # the demo's
+POOL = "/v1/Services/MG00000000000000000000000000000001/PhoneNumbers"
+NUMBERS = [f"PN{n:032d}" for n in range(1, 6)]
+AUTH = b"Basic " + base64.b64encode(f"{ACCOUNT}:{TOKEN}".encode())
+PACKAGES = ("connexion", "starlette", "sqlalchemy", "twilio_fake", "handlers", "jsonschema",
+            "werkzeug", "anyio", "inspect.py", "copy.py", "json", "logging", "typing")  # fmt: skip
+
+
+async def call(app: FakeApp, method: str, path: str, query: bytes = b"", body: bytes = b"") -> int:
+    headers = [(b"host", b"127.0.0.1:8080"), (b"authorization", AUTH)]
+    if body:
+        headers += [(b"content-type", b"application/x-www-form-urlencoded"),
+                    (b"content-length", str(len(body)).encode())]  # fmt: skip
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query,
+        "root_path": "", "headers": headers, "server": ("127.0.0.1", 8080),
+        "client": ("127.0.0.1", 50000),
+    }  # fmt: skip
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    return int(sent[0]["status"])
+
+
+def operations(app: FakeApp) -> dict:
+    number = NUMBERS[3]
+
+    async def fetch() -> None:
+        assert await call(app, "GET", f"{POOL}/{NUMBERS[0]}") == 200
+
+    async def listing() -> None:
+        assert await call(app, "GET", POOL, query=b"PageSize=50") == 200
+
+    async def create_delete() -> None:
+        assert await call(app, "POST", POOL, body=f"PhoneNumberSid={number}".encode()) == 201
+        assert await call(app, "DELETE", f"{POOL}/{number}") == 204
+
+    return {"fetch": fetch, "list": listing, "create+delete": create_delete}
+
+
+async def repeat(operation, count: int) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(count):
+        await operation()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("operation", choices=["fetch", "list", "create+delete"], nargs="?",
+                        default="fetch")  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--count", type=int, default=500, help="requests a round")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    with tempfile.TemporaryDirectory() as tmp:
+        app = create_app(Settings(database=str(Path(tmp) / "profile.sqlite3")))
+        asyncio.run(call(app, "POST", POOL, body=f"PhoneNumberSid={NUMBERS[0]}".encode()))
+        operation = operations(app)[args.operation]
+        asyncio.run(repeat(operation, 100))  # warm-up
+        best = float("inf")
+        for _ in range(args.rounds):
+            started = time.perf_counter()
+            asyncio.run(repeat(operation, args.count))
+            best = min(best, (time.perf_counter() - started) / args.count)
+        print(f"{args.operation}: best of {args.rounds} rounds, {best * 1e6:.0f} us each")
+        profile = cProfile.Profile()
+        profile.enable()
+        asyncio.run(repeat(operation, args.count))
+        profile.disable()
+    own: collections.Counter[str] = collections.Counter()
+    calls: collections.Counter[str] = collections.Counter()
+    for (filename, _line, _name), (_cc, count, tottime, _ct, _callers) in pstats.Stats(
+        profile
+    ).stats.items():
+        package = next(
+            (p for p in PACKAGES if p in filename), "builtins" if filename == "~" else "other"
+        )
+        own[package] += tottime
+        calls[package] += count
+    total = sum(own.values())
+    print("own time by package (cProfile), and calls per operation:")
+    for package, seconds in own.most_common():
+        print(f"  {package:12} {seconds / total:6.1%}  {calls[package] / args.count:8.1f}")
+    print(f"  {'all':12} {'':6}  {sum(calls.values()) / args.count:8.1f}")
+
+
+if __name__ == "__main__":
+    main()
