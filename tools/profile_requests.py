@@ -18,6 +18,7 @@ import logging
 import pstats
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from twilio_fake.app import FakeApp, create_app
@@ -70,7 +71,7 @@ def operations(app: FakeApp) -> dict:
     return {"fetch": fetch, "list": listing, "create+delete": create_delete}
 
 
-async def repeat(operation, count: int) -> None:  # type: ignore[no-untyped-def]
+async def repeat(operation: Callable[[], Awaitable[None]], count: int) -> None:
     for _ in range(count):
         await operation()
 
@@ -100,9 +101,8 @@ def main() -> None:
         profile.disable()
     own: collections.Counter[str] = collections.Counter()
     calls: collections.Counter[str] = collections.Counter()
-    for (filename, _line, _name), (_cc, count, tottime, _ct, _callers) in pstats.Stats(
-        profile
-    ).stats.items():
+    stats: dict = pstats.Stats(profile).stats  # type: ignore[attr-defined]  # not in typeshed
+    for (filename, _line, _name), (_cc, count, tottime, _ct, _callers) in stats.items():
         package = next(
             (p for p in PACKAGES if p in filename), "builtins" if filename == "~" else "other"
         )
