@@ -240,6 +240,11 @@ def spec_document(name: str) -> dict[str, Any]:
 
     Connexion, the 405 table and the tests share it; none of them changes it.
     """
-    text = resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return yaml.load(text, Loader=loader)
+    try:
+        text = resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+        document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise SpecError(f"{name} cannot be read: {_first_line(error)}") from error
+    if not isinstance(document, dict) or not isinstance(document.get("paths"), dict):
+        raise SpecError(f"{name} is not an OpenAPI document (no paths)")
+    return document

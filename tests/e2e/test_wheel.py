@@ -111,10 +111,8 @@ def test_the_installed_contract_kit_answers_help(installed: Installed) -> None:
     assert "--url" in result.stdout and "--serve" in result.stdout
 
 
-def test_a_broken_operation_id_stops_the_server_before_it_listens(
-    installed: Installed, tmp_path: Path
-) -> None:
-    # A copy of the installed package, shadowing it, with one operationId misspelt.
+def shadowing_copy(installed: Installed, tmp_path: Path) -> Path:
+    """A copy of the installed package, to be broken, that shadows the installed one."""
     site = Path(
         installed.run(
             str(installed.bin / "python"), "-c", "import twilio_fake; print(twilio_fake.__file__)"
@@ -122,23 +120,39 @@ def test_a_broken_operation_id_stops_the_server_before_it_listens(
     ).parent
     shadow = tmp_path / "shadow"
     shutil.copytree(site, shadow / "twilio_fake")
+    return shadow
+
+
+def serve_shadowed(installed: Installed, shadow: Path) -> subprocess.CompletedProcess[str]:
+    command = [str(installed.bin / "python"), "-m", "twilio_fake", "--port", "0",
+               "--database", ":memory:"]  # fmt: skip
+    return installed.run(*command, env={"PYTHONPATH": str(shadow), "PATH": "/usr/bin:/bin"})
+
+
+def test_a_broken_operation_id_stops_the_server_before_it_listens(
+    installed: Installed, tmp_path: Path
+) -> None:
+    shadow = shadowing_copy(installed, tmp_path)
     spec_file = shadow / "twilio_fake" / "openapi.yaml"
     spec = yaml.safe_load(spec_file.read_text())
     spec["paths"]["/Services/{ServiceSid}/PhoneNumbers"]["get"]["operationId"] = "ListNumbers"
     spec_file.write_text(yaml.safe_dump(spec))
-    result = installed.run(
-        str(installed.bin / "python"),
-        "-m",
-        "twilio_fake",
-        "--port",
-        "0",
-        "--database",
-        ":memory:",
-        env={"PYTHONPATH": str(shadow), "PATH": "/usr/bin:/bin"},
-    )
+    result = serve_shadowed(installed, shadow)
     assert result.returncode == 2
     assert "listening" not in result.stdout
     assert result.stderr.strip() == (
         "twilio-fake: GET /v1/Services/{ServiceSid}/PhoneNumbers: "
         "operationId 'ListNumbers' names no handler"
     )
+
+
+def test_a_spec_that_does_not_parse_stops_the_server_before_it_listens(
+    installed: Installed, tmp_path: Path
+) -> None:
+    shadow = shadowing_copy(installed, tmp_path)
+    (shadow / "twilio_fake" / "control.yaml").write_text("paths: [unclosed\n")
+    result = serve_shadowed(installed, shadow)
+    assert result.returncode == 2
+    assert "listening" not in result.stdout
+    assert result.stderr.startswith("twilio-fake: control.yaml cannot be read: ")
+    assert len(result.stderr.strip().splitlines()) == 1

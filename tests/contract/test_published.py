@@ -1,0 +1,56 @@
+"""The contract as other teams receive it: the published files, and a kit of its own."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.support import ROOT
+
+CURRENT = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+
+
+def test_the_published_artefacts_are_built_from_the_contract(tmp_path: Path) -> None:
+    """`make spec` builds the published files from openapi.yaml; here into a scratch folder."""
+    subprocess.run(
+        ["make", "--no-print-directory", "-s", "spec", f"DIST={tmp_path}"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    bundled_yaml = yaml.safe_load((tmp_path / "openapi.yaml").read_text())
+    bundled_json = json.loads((tmp_path / "openapi.json").read_text())
+    assert bundled_yaml == bundled_json
+    assert (
+        bundled_yaml["info"] == CURRENT["info"]
+        and bundled_yaml["paths"].keys() == CURRENT["paths"].keys()
+    )
+    html = (tmp_path / "openapi.html").read_text()
+    assert CURRENT["info"]["title"] in html
+    # Self-contained: nothing is loaded from elsewhere (links a reader may click are fine).
+    assert not re.search(r'<script[^>]+src="https?:', html)
+    assert not re.search(
+        r'<link[^>]+rel="(stylesheet|modulepreload|preload)"[^>]+href="https?:', html
+    )
+    # What other teams read names no Python: no module paths, no x-…Func extensions.
+    for published in [*tmp_path.iterdir(), ROOT / "published" / "openapi.yaml"]:
+        text = published.read_text()
+        assert not re.search(r"twilio_fake|handlers\.|x-\w+Func", text), published.name
+
+
+def test_the_contract_kit_runs_without_the_fake() -> None:
+    """The kit is its own package: importing all of it loads no module of the fake."""
+    code = (
+        "import sys, twilio_fake_contract.runner, twilio_fake_contract.compat, "
+        "twilio_fake_contract.serving, twilio_fake_contract.checks; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'twilio_fake'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
