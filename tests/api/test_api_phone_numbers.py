@@ -19,28 +19,12 @@ from tests.support import (
     OTHER_TOKEN,
     SERVICE,
     SERVICE2,
+    add,
+    assert_error,
     pool_path,
 )
 
 BASE = "http://testserver"
-
-
-def add(client, number: str, service: str = SERVICE, auth=AUTH):
-    return client.post(pool_path(service), data={"PhoneNumberSid": number}, auth=auth)
-
-
-def assert_error(response, status: int, code: int, message: str | None = None) -> dict:
-    """Check Twilio's error shape, and return the body."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/json"
-    body = response.json()
-    assert body["code"] == code
-    assert body["status"] == status
-    assert body["more_info"] == f"https://www.twilio.com/docs/errors/{code}"
-    assert isinstance(body["message"], str) and body["message"]
-    if message is not None:
-        assert body["message"] == message
-    return body
 
 
 # -- create -----------------------------------------------------------------------------------
