@@ -42,7 +42,7 @@ async def list_numbers(
     PageToken: str | None = None,
 ):
     page = backend.list_phone_numbers(
-        user, ServiceSid, page_size=PageSize, page=Page, page_token=PageToken
+        user, ServiceSid, page_size=PageSize, page=Page, page_token=PageToken or None
     )
     return {
         "phone_numbers": [resource(entry, base_url) for entry in page.entries],

@@ -30,7 +30,6 @@ from connexion.middleware.exceptions import ExceptionMiddleware
 from connexion.middleware.lifespan import LifespanMiddleware
 from connexion.middleware.request_validation import RequestValidationMiddleware
 from connexion.middleware.response_validation import ResponseValidationMiddleware
-from connexion.middleware.routing import RoutingMiddleware
 from connexion.middleware.security import SecurityMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.resolver import Resolver
@@ -41,7 +40,13 @@ from starlette.requests import ClientDisconnect
 from . import fixtures, http_errors
 from .auth import TwilioBasicAuth
 from .config import Settings
-from .edge import EdgeMiddleware, LimitRequestBodies, RefuseUnrouted, StampInnerResponses
+from .edge import (
+    EdgeMiddleware,
+    ExactRouting,
+    LimitRequestBodies,
+    RefuseUnrouted,
+    StampInnerResponses,
+)
 from .exceptions import TwilioError
 from .handlers import OPERATIONS
 from .models import Backend
@@ -83,7 +88,8 @@ def create_app(
         "resolver": Resolver(function_resolver=_handler),
         "security_map": {"basic": TwilioBasicAuth},
         "jsonifier": Jsonifier(json),  # one line, fields in the order the handlers build them
-        "strict_validation": True,  # unknown query or form parameters are errors, not ignored
+        # Unknown query or form parameters are ignored, as Twilio ignores them.
+        "strict_validation": False,
         "validate_responses": settings.validate_responses,
         "validator_map": VALIDATOR_MAP,  # connexion's validation, Twilio's wording
         "swagger_ui_options": connexion.options.SwaggerUIOptions(swagger_ui_path="/docs"),
@@ -133,7 +139,7 @@ def _middlewares(settings: Settings) -> list[Any]:
         ServerErrorMiddleware,
         ExceptionMiddleware,
         SwaggerUIMiddleware,
-        RoutingMiddleware,
+        ExactRouting,
         SecurityMiddleware,
         RequestValidationMiddleware,
     ]

@@ -30,7 +30,7 @@ def check_basic_credentials(
     backend: Backend = request.context["backend"]
     account_sid = backend.authenticate(username, password)
     if account_sid is None:
-        raise AuthenticationFailed(detail="Your AccountSid or AuthToken was incorrect.")
+        raise AuthenticationFailed()
     return {"sub": account_sid}
 
 

@@ -227,7 +227,7 @@ def banner(settings: Settings, port: int) -> str:
             "demo credentials:",
             f"  account {demo.sid}  auth token {demo.auth_token}",
             f"  API key {key_sid}  secret {key_secret}",
-            f"  service {service}, incoming numbers PN…01 to PN…05",
+            f"  service {service}, incoming numbers PN…01 to PN…05 (and PN…07, voice only)",
             "try:",
             f"  curl -u {demo.sid}:{demo.auth_token} {pool} -d PhoneNumberSid={number}",
             f"  curl -u {demo.sid}:{demo.auth_token} {pool}",

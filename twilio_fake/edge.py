@@ -7,10 +7,13 @@ import logging
 import re
 import secrets
 import time
+from typing import Any
 
+from connexion.middleware.routing import RoutingMiddleware
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
+from starlette.routing import Mount, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import http_errors
@@ -139,6 +142,24 @@ class StampInnerResponses:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         stamp = scope.get("extensions", {}).get(STAMP_KEY)
         await self.app(scope, receive, stamping(send, stamp) if stamp else send)
+
+
+class ExactRouting(RoutingMiddleware):
+    """Connexion's routing, without starlette's redirect to the path with or without a slash.
+
+    Twilio answers `…/PhoneNumbers/` with a 404; a redirect would carry no body and send a
+    client that does not follow it away with nothing to report.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        super().__init__(app)
+        self.router.redirect_slashes = False
+
+    def add_api(self, *args: Any, **kwargs: Any) -> None:
+        super().add_api(*args, **kwargs)
+        for route in self.router.routes:
+            if isinstance(route, Mount) and isinstance(route.app, Router):
+                route.app.redirect_slashes = False
 
 
 class RefuseUnrouted:

@@ -50,30 +50,44 @@ class InvalidParameter(TwilioError):
     status, code = 400, 20001
 
 
-class PageSizeTooLarge(TwilioError):
-    status, code = 400, 20007
-    default_message = "Page size too large: PageSize must be at most 1000"
-
-
 class InvalidPageToken(TwilioError):
-    status, code = 400, 20001
-    default_message = "Invalid PageToken: use the URLs in meta as the server returned them"
+    """Twilio's own code for a PageToken it does not accept (status 400 assumed)."""
+
+    status, code = 400, 21481
+    default_message = "Invalid PageToken"
 
 
 class PhoneNumberNotInAccount(TwilioError):
-    """The PN sid is not one of the account's incoming phone numbers."""
+    """The PN sid is not one of the account's incoming phone numbers, or not a SID at all."""
 
     status, code = 400, 21421
 
 
+class PhoneNumberCannotMessage(TwilioError):
+    """The number has neither SMS nor MMS (a voice-only number); status 400 assumed."""
+
+    status, code = 400, 21715
+    default_message = "Phone Number Does Not Have Correct Messaging Service Capabilities"
+
+
+# 412 -----------------------------------------------------------------------------------------
 class ServicePoolFull(TwilioError):
-    status, code = 400, 21714
+    """Production code for this endpoint branches on exactly this status and code."""
+
+    status, code = 412, 21714
+    default_message = "Number Pool size limit reached"
 
 
 # 401 / 404 / 405 / 409 / 415 / 429 / 500 ----------------------------------------------------
 class AuthenticationFailed(TwilioError):
+    """Twilio sends `detail` with both of its 401 messages."""
+
     status, code = 401, 20003
     default_message = "Authentication Error - invalid username"
+
+    def __init__(self, message: str | None = None, **options: Any) -> None:
+        options.setdefault("detail", "Your AccountSid or AuthToken was incorrect.")
+        super().__init__(message, **options)
 
 
 class ResourceNotFound(TwilioError):

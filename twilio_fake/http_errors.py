@@ -116,13 +116,11 @@ def translate(
 ) -> errors.TwilioError:
     """Choose the Twilio error for a framework error of the given status."""
     if status == 400:
-        if _page_size_too_large(request):
-            return errors.PageSizeTooLarge()
         # Our validators (validation.py) already phrase the message; keep its first line only.
         return errors.InvalidParameter(detail.split("\n", 1)[0] or "Invalid parameter")
     if status == 401:
         if request.headers.get("authorization"):
-            return errors.AuthenticationFailed(detail="Your AccountSid or AuthToken was incorrect.")
+            return errors.AuthenticationFailed()
         return errors.AuthenticationFailed("Authentication Error - No credentials provided")
     if status == 404:
         path = request.url.path
@@ -145,9 +143,3 @@ def translate(
         return errors.ClientError(status, detail.split("\n", 1)[0] or "Invalid request")
     log.error("framework error %s on %s %s: %s", status, request.method, request.url.path, detail)
     return errors.InternalServerError()
-
-
-def _page_size_too_large(request: ConnexionRequest) -> bool:
-    """PageSize over 1000 has a code of its own (20007) among Twilio's validation errors."""
-    value = request.query_params.get("PageSize", "")
-    return value.isdigit() and int(value) > 1000

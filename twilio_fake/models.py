@@ -24,8 +24,8 @@ from sqlalchemy import (
 
 from . import db
 from .exceptions import (
-    InvalidParameter,
     PhoneNumberAlreadyInService,
+    PhoneNumberCannotMessage,
     PhoneNumberInAnotherService,
     PhoneNumberNotInAccount,
     ResourceNotFound,
@@ -36,6 +36,10 @@ from .paging import PageCursor, PageTokens
 
 DEFAULT_POOL_LIMIT = 400  # Twilio's documented default per Messaging Service
 DEFAULT_PAGE_SIZE = 50
+# The most entries one page holds. Twilio's spec says PageSize is at most 1000, but its SDKs send
+# the caller's whole `limit` as PageSize and Twilio accepts it; the page then holds at most this
+# many (inferred, not observed) and the SDK follows next_page_url for the rest.
+MAX_PAGE_SIZE = 1000
 
 
 def utcnow() -> datetime:
@@ -166,7 +170,7 @@ _REMOVE = (
     .returning(db.pool_entries.c.sid)
 )
 _PAGE = _entries.where(_in_pool).limit(bindparam("size"))
-_PAGE_AT = _PAGE.order_by(_seq).offset(bindparam("offset"))
+_PAGE_FIRST = _PAGE.order_by(_seq)
 _PAGE_AFTER = _PAGE.where(_seq > bindparam("seq")).order_by(_seq)
 _PAGE_BEFORE = _PAGE.where(_seq < bindparam("seq")).order_by(_seq.desc())
 _ANY_BEFORE = select(exists().where(_in_pool, _seq < bindparam("seq")))
@@ -294,20 +298,23 @@ class Backend:
         """Raise the error that forbids the add, if any; return the number's row."""
         number = conn.execute(_NUMBER, {"sid": phone_number_sid, "account": account_sid}).first()
         if number is None:
-            raise PhoneNumberNotInAccount(
-                f"PhoneNumberSid {phone_number_sid} is not an incoming phone number of this account"
+            shown = (
+                phone_number_sid if len(phone_number_sid) <= 64 else phone_number_sid[:61] + "..."
             )
-        current_service = number[0]
+            raise PhoneNumberNotInAccount(
+                f"Phone Number is invalid: PhoneNumberSid {shown!r} is not the SID of an incoming "
+                "phone number of this account"
+            )
+        current_service, _number, _country, capabilities = number
         if current_service == service_sid:
             raise PhoneNumberAlreadyInService()
         if current_service is not None:
             raise PhoneNumberInAnotherService()
+        if not {"SMS", "MMS"} & set(capabilities):
+            raise PhoneNumberCannotMessage()
         size = conn.scalar(_POOL_SIZE, {"service": service_sid}) or 0
         if size >= self.pool_limit:
-            raise ServicePoolFull(
-                f"The Messaging Service {service_sid} already holds {size} phone numbers, "
-                f"its limit is {self.pool_limit}"
-            )
+            raise ServicePoolFull()
         return number
 
     def get_phone_number(self, account_sid: str, service_sid: str, sid: str) -> PoolEntry:
@@ -333,16 +340,15 @@ class Backend:
         page: int | None = None,
         page_token: str | None = None,
     ) -> Page:
-        """Return one page of a pool, oldest entry first.
+        """Return one page of a pool, oldest entry first, of at most MAX_PAGE_SIZE entries.
 
-        With a token, the page is the `page_size` entries after (or before) the token's boundary;
-        without one, `page` counts pages from the start.
+        With a token, the page is the entries after (or before) the token's boundary; without
+        one, the first page. `page` selects nothing: as for Twilio, it is the client's own
+        count, echoed in the page (the token's count when the client sends none).
         """
         cursor = self.tokens.read(page_token, service_sid) if page_token else None
-        if cursor is not None and page is not None and page != cursor.page:
-            raise InvalidParameter(
-                f"Page {page} does not match the PageToken, which is for page {cursor.page}"
-            )
+        page_size = min(page_size, MAX_PAGE_SIZE)
+        index = page if page is not None else cursor.page if cursor is not None else 0
         pool = {"service": service_sid, "size": page_size + 1}
         with self.db.read() as conn:
             if (
@@ -353,19 +359,15 @@ class Backend:
             # One row more than the page tells whether the list goes on in the direction read;
             # the other direction is known (the start of the list) or asked once.
             if cursor is None:
-                index = page or 0
-                rows = conn.execute(_PAGE_AT, {**pool, "offset": index * page_size}).all()
-                more_after, rows = len(rows) > page_size, rows[:page_size]
-                more_before = index > 0  # the offset skipped entries, which are before
+                rows = conn.execute(_PAGE_FIRST, pool).all()
+                more_after, rows, more_before = len(rows) > page_size, rows[:page_size], False
             elif cursor.direction == "after":
-                index = cursor.page
                 rows = conn.execute(_PAGE_AFTER, {**pool, "seq": cursor.seq}).all()
                 more_after, rows = len(rows) > page_size, rows[:page_size]
                 more_before = bool(rows) and bool(
                     conn.scalar(_ANY_BEFORE, {"service": service_sid, "seq": rows[0][0]})
                 )
             else:
-                index = cursor.page
                 rows = conn.execute(_PAGE_BEFORE, {**pool, "seq": cursor.seq}).all()
                 more_before, rows = len(rows) > page_size, rows[:page_size][::-1]
                 more_after = bool(rows) and bool(

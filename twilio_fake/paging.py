@@ -72,5 +72,5 @@ class PageTokens:
             raise InvalidPageToken()
         fields = json.loads(payload)
         if fields["s"] != service_sid:
-            raise InvalidPageToken("Invalid PageToken: it was issued for another list")
+            raise InvalidPageToken()  # issued for another list: Twilio's token is per list too
         return PageCursor(service_sid, fields["p"], direction, fields["k"])

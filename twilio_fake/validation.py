@@ -8,6 +8,7 @@ parameter at fault.
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
 from connexion.exceptions import BadRequestProblem, UnsupportedMediaTypeProblem
@@ -23,11 +24,11 @@ def _first_line(message: str) -> str:
     return message.split("\n", 1)[0]
 
 
-def _repeated(pairs: list[tuple[str, Any]]) -> str | None:
-    """Return the first name given more than once, if any."""
+def _repeated(pairs: list[tuple[str, Any]], declared: set[str]) -> str | None:
+    """Return the first declared name given more than once, if any (others are ignored)."""
     seen: set[str] = set()
     for name, _ in pairs:
-        if name in seen:
+        if name in seen and name in declared:
             return name
         seen.add(name)
     return None
@@ -46,9 +47,11 @@ class TwilioParameterValidator(ParameterValidator):
         self._compiled = {
             id(param): (param, _compile(param.get("schema", param))) for param in parameters
         }
+        self._declared_query = {param["name"] for param in parameters if param["in"] == "query"}
 
     def validate_request(self, request: Any) -> None:
-        name = _repeated(QueryParams(request.scope["query_string"]).multi_items())
+        pairs = QueryParams(request.scope["query_string"]).multi_items()
+        name = _repeated(pairs, self._declared_query)
         if name is not None:
             raise BadRequestProblem(detail=f"Parameter {name} is given more than once")
         super().validate_request(request)
@@ -74,11 +77,13 @@ def _compile(schema: dict) -> Draft4Validator:
 
 
 class SingleValueFormParser(FormParser):
-    """A form parser that refuses a field given more than once."""
+    """A form parser that refuses a declared field given more than once."""
+
+    declared: set[str] = set()  # the body schema's properties (see TwilioFormValidator)
 
     async def parse(self) -> FormData:
         form = await super().parse()
-        name = _repeated(form.multi_items())
+        name = _repeated(form.multi_items(), self.declared)
         if name is not None:
             raise BadRequestProblem(
                 detail=f"Parameter {name} is given more than once in the post body"
@@ -89,9 +94,10 @@ class SingleValueFormParser(FormParser):
 class TwilioFormValidator(FormDataValidator):
     """Form-encoded request bodies."""
 
-    @property
+    @functools.cached_property
     def _form_parser_cls(self) -> type[FormParser]:
-        return SingleValueFormParser
+        declared = set(self._schema.get("properties", {}))
+        return type("DeclaredFormParser", (SingleValueFormParser,), {"declared": declared})
 
     def _missing(self, name: str) -> BadRequestProblem:
         return BadRequestProblem(detail=f"Missing required parameter {name} in the post body")

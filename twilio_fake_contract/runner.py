@@ -155,7 +155,8 @@ def schemathesis_config(target: Target, read_only: bool) -> str:
         "extra-data-sources = { responses = false }",
         *(["unexpected-methods = []"] if read_only else []),
         "[checks]",
-        'positive_data_acceptance = { expected-statuses = ["2xx", "400", "401", "404", "409"] }',
+        "positive_data_acceptance = { expected-statuses = "
+        '["2xx", "400", "401", "404", "409", "412"] }',
         "[dictionaries.services]",
         f"values = [{values(services)}]",
     ]

@@ -11,37 +11,71 @@ from tests.support import AUTH, NUMBERS, SERVICE, assert_error, pool_path
 from twilio_fake.edge import CORS_HEADERS
 
 
+# Each of these follows a row of twilio-behaviour.md (the fake used to answer 400 20001).
 @pytest.mark.parametrize(
-    ("data", "message"),
-    [
-        ({}, "Missing required parameter PhoneNumberSid in the post body"),
-        ({"PhoneNumberSid": ""}, None),
-        ({"PhoneNumberSid": "PN123"}, None),
-        ({"PhoneNumberSid": "MG" + "0" * 32}, None),
-        ({"PhoneNumberSid": "PN" + "g" * 32}, None),
-        ({"PhoneNumberSid": NUMBERS[0], "FriendlyName": "x"}, None),
-    ],
+    "data",
+    [{}, {"phoneNumberSid": NUMBERS[0]}, {"PhoneNumberSID": NUMBERS[0], "Other": "x"}],
+    ids=["nothing", "wrong case", "wrong case and another"],
 )
-def test_invalid_create_bodies_are_20001_and_change_nothing(client, data, message) -> None:
-    body = assert_error(client.post(pool_path(), data=data, auth=AUTH), 400, 20001, message)
-    if data.get("PhoneNumberSid", NUMBERS[0]) != NUMBERS[0]:
-        assert "PhoneNumberSid" in body["message"]
+def test_a_missing_phone_number_sid_is_20001_and_a_wrong_case_is_missing(client, data) -> None:
+    message = "Missing required parameter PhoneNumberSid in the post body"
+    assert_error(client.post(pool_path(), data=data, auth=AUTH), 400, 20001, message)
     assert client.get(pool_path(), auth=AUTH).json()["phone_numbers"] == []
 
 
 @pytest.mark.parametrize(
-    ("path", "parameter"),
+    "sid", ["", "PN123", "MG" + "0" * 32, "PN" + "g" * 32, "None", "undefined", "+14155550100"]
+)
+def test_a_malformed_phone_number_sid_is_21421_and_changes_nothing(client, sid: str) -> None:
+    body = assert_error(
+        client.post(pool_path(), data={"PhoneNumberSid": sid}, auth=AUTH), 400, 21421
+    )
+    assert "PhoneNumberSid" in body["message"]
+    assert client.get(pool_path(), auth=AUTH).json()["phone_numbers"] == []
+
+
+def test_unknown_form_and_query_parameters_are_ignored(client) -> None:
+    data = {"PhoneNumberSid": NUMBERS[0], "FriendlyName": "x", "_": "1"}
+    assert client.post(pool_path(), data=data, auth=AUTH).status_code == 201
+    listed = client.get(pool_path(), params={"_": "1700000000", "pagesize": "x"}, auth=AUTH)
+    assert listed.status_code == 200
+    assert [n["sid"] for n in listed.json()["phone_numbers"]] == [NUMBERS[0]]
+    fetched = client.get(pool_path(sid=NUMBERS[0]), params={"cache": "busting"}, auth=AUTH)
+    assert fetched.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
     [
-        ("/v1/Services/MG123/PhoneNumbers", "ServiceSid"),
-        ("/v1/Services/PN00000000000000000000000000000001/PhoneNumbers", "ServiceSid"),
-        (f"/v1/Services/{SERVICE}/PhoneNumbers/PN123", "Sid"),
-        (f"/v1/Services/{SERVICE}/PhoneNumbers/MG00000000000000000000000000000001", "Sid"),
+        "/v1/Services/MG123/PhoneNumbers",
+        "/v1/Services/None/PhoneNumbers",
+        "/v1/Services/undefined/PhoneNumbers",
+        "/v1/Services/PN00000000000000000000000000000001/PhoneNumbers",
+        f"/v1/Services/{SERVICE}/PhoneNumbers/PN123",
+        f"/v1/Services/{SERVICE}/PhoneNumbers/None",
+        f"/v1/Services/{SERVICE}/PhoneNumbers/+14155550100",
+        f"/v1/Services/{SERVICE}/PhoneNumbers/MG00000000000000000000000000000001",
     ],
 )
-def test_malformed_sids_in_the_path_are_20001_naming_the_parameter(client, path, parameter) -> None:
-    body = assert_error(client.get(path, auth=AUTH), 400, 20001)
-    assert body["message"].startswith(f"Invalid path parameter {parameter}: ")
-    assert "\n" not in body["message"]
+def test_malformed_sids_in_the_path_are_20404_naming_the_resource(client, path: str) -> None:
+    message = f"The requested resource {path.removeprefix('/v1')} was not found"
+    if path.endswith("/PhoneNumbers"):
+        assert_error(client.get(path, auth=AUTH), 404, 20404, message)
+        added = client.post(path, data={"PhoneNumberSid": NUMBERS[0]}, auth=AUTH)
+        assert_error(added, 404, 20404, message)
+    else:
+        assert_error(client.get(path, auth=AUTH), 404, 20404, message)
+        assert_error(client.delete(path, auth=AUTH), 404, 20404, message)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [pool_path() + "/", pool_path(sid=NUMBERS[0]) + "/", "/v1/Services/", "/v1/"],
+)
+def test_a_trailing_slash_is_a_twilio_404_not_a_redirect(client, path: str) -> None:
+    response = client.get(path, auth=AUTH, follow_redirects=False)
+    message = f"The requested resource {path.removeprefix('/v1')} was not found"
+    assert_error(response, 404, 20404, message)
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,9 @@ CONFIG = {
     "seed": 20261127,
     "checks": {
         "enabled": True,
-        "positive_data_acceptance": {"expected-statuses": ["2xx", "400", "401", "404", "409"]},
+        "positive_data_acceptance": {
+            "expected-statuses": ["2xx", "400", "401", "404", "409", "412"]
+        },
     },
     # `make soak` raises this so that the run sends well over 10,000 requests.
     "generation": {"mode": "all", "max-examples": scale(30, 3000)},

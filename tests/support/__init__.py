@@ -24,11 +24,20 @@ ACCOUNT, TOKEN = _DEMO.sid, _DEMO.auth_token
 KEY, KEY_SECRET = next(iter(_DEMO.api_keys.items()))
 DISABLED_KEY = next(iter(_DEMO.disabled_api_keys))
 SERVICE, SERVICE2 = list(_DEMO.services)
-NUMBERS = [number.sid for number in _DEMO.incoming_phone_numbers]  # PN…01 to PN…05
+# PN…01 to PN…05, which can send SMS or MMS; and PN…07, which can only take calls.
+NUMBERS = [n.sid for n in _DEMO.incoming_phone_numbers if {"SMS", "MMS"} & set(n.capabilities)]
+(VOICE_ONLY_NUMBER,) = (n.sid for n in _DEMO.incoming_phone_numbers if n.sid not in NUMBERS)
 OTHER_ACCOUNT, OTHER_TOKEN = _OTHER.sid, _OTHER.auth_token
 (OTHER_SERVICE,) = _OTHER.services
 (OTHER_NUMBER,) = (number.sid for number in _OTHER.incoming_phone_numbers)
 AUTH = (ACCOUNT, TOKEN)
+# What /_fake/health counts with the demo loaded: accounts, services, incoming numbers, pool.
+DEMO_COUNTS = (
+    2,
+    len(_DEMO.services) + len(_OTHER.services),
+    len(_DEMO.incoming_phone_numbers) + len(_OTHER.incoming_phone_numbers),
+    0,
+)
 
 # `make soak` sets SOAK=1: the same reliability tests, run long. `make test` runs them short.
 SOAK = os.environ.get("SOAK") == "1"

@@ -41,7 +41,11 @@ def test_the_documented_layout_loads(tmp_path: Path) -> None:
 def test_the_demo_loads() -> None:
     accounts = fixtures.demo()
     assert len(accounts) == 2
-    assert sum(len(a.incoming_phone_numbers) for a in accounts) == 6
+    assert sum(len(a.incoming_phone_numbers) for a in accounts) == 7
+    # One of them voice only, to try 21715 by hand.
+    assert [n.capabilities for a in accounts for n in a.incoming_phone_numbers].count(
+        ("Voice",)
+    ) == 1
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import pytest
 
 from tests.support import (
     ACCOUNT,
+    DEMO_COUNTS,
     KEY,
     KEY_SECRET,
     NUMBERS,
@@ -19,6 +20,7 @@ from tests.support import (
     SERVICE,
     SERVICE2,
     TOKEN,
+    VOICE_ONLY_NUMBER,
 )
 from twilio_fake import exceptions as errors
 from twilio_fake import fixtures
@@ -98,7 +100,9 @@ def test_a_full_pool_is_21714_and_stays_at_its_limit() -> None:
     backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[1])
     with pytest.raises(errors.ServicePoolFull) as caught:
         backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[2])
-    assert (caught.value.status, caught.value.code) == (400, 21714)
+    # Twilio: 412, not 400 (twilio-behaviour.md, "service pool full").
+    assert (caught.value.status, caught.value.code) == (412, 21714)
+    assert caught.value.message == "Number Pool size limit reached"
     assert len(backend.list_phone_numbers(ACCOUNT, SERVICE).entries) == 2
     # The limit is per service: another service still takes numbers.
     backend.add_phone_number(ACCOUNT, SERVICE2, NUMBERS[2])
@@ -178,10 +182,10 @@ def test_page_numbers_and_neighbour_tokens(backend: Backend) -> None:
     )
     assert (back.page, [e.sid for e in back.entries]) == (0, [e.sid for e in first.entries])
     assert back.previous_token is None
-    # Page without a token counts pages from the start.
+    # Page is the client's own count: echoed, it selects nothing.
     by_index = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=2, page=2)
-    assert [e.sid for e in by_index.entries] == [NUMBERS[4]]
-    assert by_index.next_token is None
+    assert [e.sid for e in by_index.entries] == [e.sid for e in first.entries]
+    assert by_index.page == 2
 
 
 def test_paging_survives_removals_while_walking(backend: Backend) -> None:
@@ -212,7 +216,11 @@ def test_an_empty_pool_is_one_empty_page(backend: Backend) -> None:
 def test_a_forged_token_is_rejected(backend: Backend, token: str) -> None:
     with pytest.raises(errors.InvalidPageToken) as caught:
         backend.list_phone_numbers(ACCOUNT, SERVICE, page_token=token)
-    assert (caught.value.status, caught.value.code) == (400, 20001)
+    assert (caught.value.status, caught.value.code, caught.value.message) == (
+        400,
+        21481,
+        "Invalid PageToken",
+    )
 
 
 def test_a_tampered_token_is_rejected(backend: Backend) -> None:
@@ -232,20 +240,53 @@ def test_a_token_of_another_service_is_rejected(backend: Backend) -> None:
         backend.add_phone_number(ACCOUNT, SERVICE2, number)
     token = backend.list_phone_numbers(ACCOUNT, SERVICE2, page_size=1).next_token
     assert token is not None
-    with pytest.raises(errors.InvalidPageToken, match="another list"):
+    with pytest.raises(errors.InvalidPageToken):
         backend.list_phone_numbers(ACCOUNT, SERVICE, page_token=token)
 
 
-def test_a_page_that_disagrees_with_its_token_is_rejected(backend: Backend) -> None:
+def test_page_beside_a_token_is_only_echoed(backend: Backend) -> None:
     for number in NUMBERS[:3]:
         backend.add_phone_number(ACCOUNT, SERVICE, number)
     token = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=1).next_token
-    assert (
-        backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=1, page=1, page_token=token).page
-        == 1
+    at_token = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=1, page_token=token)
+    echoed = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=1, page=5, page_token=token)
+    assert [e.sid for e in echoed.entries] == [e.sid for e in at_token.entries] == [NUMBERS[1]]
+    assert (at_token.page, echoed.page) == (1, 5)
+
+
+def test_a_page_holds_at_most_1000_whatever_page_size_asks() -> None:
+    numbers = [f"PN{n:032x}" for n in range(1, 1203)]
+    account = fixtures.Account(
+        sid=ACCOUNT,
+        auth_token=TOKEN,
+        services={SERVICE: "big"},
+        incoming_phone_numbers=tuple(
+            fixtures.IncomingNumber(sid, f"+1415555{n:04d}", "US", ("SMS",))
+            for n, sid in enumerate(numbers)
+        ),
     )
-    with pytest.raises(errors.InvalidParameter, match="Page 5"):
-        backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=1, page=5, page_token=token)
+    backend = Backend(MEMORY, [account], pool_limit=2000)
+    for sid in numbers:
+        backend.add_phone_number(ACCOUNT, SERVICE, sid)
+    first = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=5000)
+    assert (len(first.entries), first.page_size) == (1000, 1000)
+    rest = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=5000, page_token=first.next_token)
+    assert [e.sid for e in first.entries + rest.entries] == numbers
+    assert rest.next_token is None
+
+
+def test_a_number_that_cannot_message_is_21715(backend: Backend) -> None:
+    with pytest.raises(errors.PhoneNumberCannotMessage) as caught:
+        backend.add_phone_number(ACCOUNT, SERVICE, VOICE_ONLY_NUMBER)
+    assert (caught.value.status, caught.value.code) == (400, 21715)
+    assert backend.list_phone_numbers(ACCOUNT, SERVICE).entries == []
+
+
+@pytest.mark.parametrize("sid", ["None", "undefined", "+14155550100", "PN1", ""])
+def test_a_malformed_phone_number_sid_is_21421(backend: Backend, sid: str) -> None:
+    with pytest.raises(errors.PhoneNumberNotInAccount) as caught:
+        backend.add_phone_number(ACCOUNT, SERVICE, sid)
+    assert (caught.value.status, caught.value.code) == (400, 21421)
 
 
 # -- authentication ---------------------------------------------------------------------------
@@ -325,7 +366,7 @@ def test_reset_restores_the_startup_fixtures(backend: Backend) -> None:
         counts.services,
         counts.incoming_phone_numbers,
         counts.pool_entries,
-    ) == (2, 3, 6, 0)
+    ) == DEMO_COUNTS
 
 
 def test_loading_fixtures_updates_in_place_and_keeps_the_pool(backend: Backend) -> None:

@@ -46,9 +46,9 @@ BREAKING = {
     "a response field no longer required": lambda s: s["components"]["schemas"]["PhoneNumber"][
         "required"
     ].remove("sid"),
-    "a pattern tightened": lambda s: s["components"]["schemas"]["ServiceSid"].update(
-        pattern="^MG[0-9a-f]{32}$"
-    ),
+    "a pattern added": lambda s: s["components"]["schemas"]["CreatePhoneNumberForm"]["properties"][
+        "PhoneNumberSid"
+    ].update(pattern="^PN[0-9a-f]{32}$"),
     "a status removed": lambda s: s["paths"][ENTRY]["delete"]["responses"].pop("404"),
     "an operation removed": lambda s: s["paths"][ENTRY].pop("delete"),
     "an operationId renamed": lambda s: s["paths"][ENTRY]["delete"].update(
@@ -82,8 +82,9 @@ COMPATIBLE = {
         {"403": s["paths"][ENTRY]["get"]["responses"]["404"]}),
     "a new optional parameter": lambda s: s["paths"][POOL]["get"]["parameters"].append(
         {"name": "PhoneNumber", "in": "query", "schema": {"type": "string"}}),
-    "a maximum raised": lambda s: s["components"]["parameters"]["PageSize"]["schema"].update(
-        maximum=2000),
+    "a maximum raised": lambda s: s["components"]["parameters"]["Page"]["schema"].update(
+        maximum=2000000000
+    ),
     "a new operation": lambda s: s["paths"][ENTRY].update(post=s["paths"][ENTRY]["get"]),
     "a description reworded": lambda s: s["info"].update(description="Reworded."),
 }  # fmt: skip
