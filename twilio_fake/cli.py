@@ -184,13 +184,17 @@ def contract(argv: list[str]) -> int:
     if not any(arg == "--url" or arg.startswith(("--url=", "--serve")) for arg in argv):
         account = fixtures.demo()[0]
         service, service2 = list(account.services)[:2]
+        messaging = [
+            n.sid for n in account.incoming_phone_numbers if {"SMS", "MMS"} & set(n.capabilities)
+        ]
+        voice_only = next(n.sid for n in account.incoming_phone_numbers if n.sid not in messaging)
         # PN…01 and PN…02 are left alone: PN…01 is the spec's example SID, which schemathesis's
-        # examples phase fetches and deletes.
-        numbers = ",".join(n.sid for n in account.incoming_phone_numbers[2:])
+        # examples phase fetches and deletes. A pool limit of 2 lets the kit fill a pool.
         argv = [
-            "--serve", shlex.join(serve_command()),
+            "--serve", shlex.join(serve_command(MEMORY, "--pool-limit", "2")),
             "--user", account.sid, "--service", service, "--service2", service2,
-            "--numbers", numbers, *argv,
+            "--numbers", ",".join(messaging[2:]), "--voice-only", voice_only,
+            "--pool-limit", "2", *argv,
         ]  # fmt: skip
         os.environ.setdefault(kit.PASSWORD_VARIABLE, account.auth_token)
     return kit.main(argv, prog="twilio-fake contract")

@@ -45,6 +45,8 @@ class Options:
     read_only: bool
     reports_dir: Path
     disposable: bool = False  # a throwaway target: no snapshot, no restore
+    voice_only: str | None = None
+    pool_limit: int | None = None
 
 
 def parse_args(argv: list[str], prog: str = "python -m twilio_fake_contract") -> Options:
@@ -69,7 +71,17 @@ def parse_args(argv: list[str], prog: str = "python -m twilio_fake_contract") ->
     )
     parser.add_argument("--service", help="an MG… service of the account")
     parser.add_argument("--numbers", default="", help="comma-separated PN… incoming numbers, free")
-    parser.add_argument("--service2", help="a second MG… service of the account (for 21712)")
+    parser.add_argument(
+        "--service2", help="a second MG… service of the account (21712; the pool-full fallback)"
+    )
+    parser.add_argument(
+        "--voice-only", help="an incoming PN… number with neither SMS nor MMS (checks 21715)"
+    )
+    parser.add_argument(
+        "--pool-limit",
+        type=int,
+        help="how many numbers --service may hold, if --numbers can fill it (checks 412 21714)",
+    )
     parser.add_argument("--max-examples", type=int, default=50, help="per operation (default 50)")
     parser.add_argument("--seed", type=int, default=20261127, help="for reproducible runs")
     parser.add_argument("--rate", help="rate limit, e.g. 10/s (default: none)")
@@ -100,6 +112,8 @@ def parse_args(argv: list[str], prog: str = "python -m twilio_fake_contract") ->
         args.read_only,
         args.reports_dir,
         args.disposable,
+        args.voice_only,
+        args.pool_limit,
     )
 
 
@@ -120,6 +134,8 @@ def target_for(options: Options) -> Iterator[Target]:
             options.numbers,
             options.service2,
             rate,
+            options.voice_only,
+            options.pool_limit,
         )
 
 

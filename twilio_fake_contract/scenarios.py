@@ -28,6 +28,8 @@ class Target:
     numbers: list[str]
     service2: str | None = None
     rate: float | None = None  # requests per second, for servers that throttle
+    voice_only: str | None = None  # an incoming number that can send neither SMS nor MMS
+    pool_limit: int | None = None  # how many numbers `service` may hold, when small enough to fill
 
     def pool(self, service: str | None = None, sid: str | None = None) -> str:
         path = self.url + POOL.format(service=service or self.service)
@@ -223,7 +225,10 @@ def walk_every_page(client: Client, *, add: bool = True) -> None:
     added = []
     try:
         if add:
-            for number in target.numbers:
+            room = len(target.numbers)
+            if target.pool_limit is not None:
+                room = min(room, target.pool_limit - len(pool_of(client, target.service)))
+            for number in target.numbers[:room]:
                 client.expect(client.call("POST", target.pool(), {"PhoneNumberSid": number}), 201)
                 added.append(number)
         expected = pool_of(client, target.service)
@@ -261,6 +266,66 @@ def wrong_password(client: Client) -> None:
     client.expect(call, 401, 20003)
 
 
+def unknown_parameters_are_ignored(client: Client) -> None:
+    """Twilio ignores form fields and query keys it does not know (a cache-buster, a typo)."""
+    target, number = client.target, client.target.numbers[0]
+    form = {"PhoneNumberSid": number, "FriendlyName": "contract kit", "_": "1"}
+    client.expect(client.call("POST", target.pool(), form), 201)
+    try:
+        client.expect(client.call("GET", target.pool() + "?_=1700000000&pagesize=x"), 200)
+        client.expect(client.call("GET", target.pool(sid=number) + "?_=1700000000"), 200)
+    finally:
+        client.call("DELETE", target.pool(sid=number))
+
+
+def unknown_query_keys_are_ignored(client: Client) -> None:
+    """Read-only: a cache-busting key on a list is no error."""
+    client.expect(client.call("GET", client.target.pool() + "?_=1700000000"), 200)
+
+
+def page_size_above_1000(client: Client) -> None:
+    """The SDKs send a caller's whole limit as PageSize: accepted, a page holds at most 1000."""
+    expected = pool_of(client, client.target.service)
+    seen = []
+    for call, body in walk(client, client.target.pool() + "?PageSize=5000"):
+        page = body["phone_numbers"]
+        check(len(page) <= 1000, "a page holds at most 1000", "<= 1000", len(page), call)
+        seen += [n["sid"] for n in page]
+    check(seen == expected, "the walk visits each number once", expected, seen, client.last)
+
+
+def voice_only_is_21715(client: Client) -> None:
+    target = client.target
+    assert target.voice_only
+    call = client.call("POST", target.pool(), {"PhoneNumberSid": target.voice_only})
+    if call.response.status_code == 201:
+        client.call("DELETE", target.pool(sid=target.voice_only))
+    client.expect(call, 400, 21715)
+
+
+def pool_full_then_next_service(client: Client) -> None:
+    """Fill the pool to its limit: the next add is 412 21714, and the next service takes it.
+
+    What production code for this endpoint does (it moves on only on 412 with 21714).
+    """
+    target = client.target
+    assert target.pool_limit is not None and target.service2
+    room = target.pool_limit - len(pool_of(client, target.service))
+    added: list[tuple[str, str]] = []
+    try:
+        for number in target.numbers[:room]:
+            client.expect(client.call("POST", target.pool(), {"PhoneNumberSid": number}), 201)
+            added.append((target.service, number))
+        extra = target.numbers[room]
+        client.expect(client.call("POST", target.pool(), {"PhoneNumberSid": extra}), 412, 21714)
+        fallback = client.call("POST", target.pool(target.service2), {"PhoneNumberSid": extra})
+        client.expect(fallback, 201)
+        added.append((target.service2, extra))
+    finally:
+        for service, number in added:
+            client.call("DELETE", target.pool(service, number))
+
+
 def fetch_what_is_listed(client: Client) -> None:
     """Read-only: every listed number can be fetched, and comes back the same."""
     for _, body in walk(client, client.target.pool() + "?PageSize=50"):
@@ -273,7 +338,9 @@ def scenarios(target: Target, read_only: bool) -> list[tuple[str, Callable[[Clie
     if read_only:
         return [
             ("walk every page with PageSize 1", lambda c: walk_every_page(c, add=False)),
+            ("PageSize above 1000 pages by 1000 at most", page_size_above_1000),
             ("fetch what is listed", fetch_what_is_listed),
+            ("unknown query keys are ignored", unknown_query_keys_are_ignored),
             ("wrong password is 20003", wrong_password),
         ]
     chosen: list[tuple[str, Callable[[Client], None]]] = [
@@ -284,9 +351,17 @@ def scenarios(target: Target, read_only: bool) -> list[tuple[str, Callable[[Clie
         chosen.append(("add to a second service is 21712", add_to_another_service))
     chosen += [
         ("walk every page with PageSize 1", walk_every_page),
+        ("PageSize above 1000 pages by 1000 at most", page_size_above_1000),
         ("delete then fetch is 20404", delete_then_fetch),
+        ("unknown parameters are ignored", unknown_parameters_are_ignored),
         ("wrong password is 20003", wrong_password),
     ]
+    if target.voice_only:
+        chosen.append(("a voice-only number is 21715", voice_only_is_21715))
+    if target.pool_limit is not None and target.service2:
+        chosen.append(
+            ("a full pool is 412 21714; the next service takes it", pool_full_then_next_service)
+        )
     return chosen
 
 

@@ -14,11 +14,21 @@ from xml.etree import ElementTree
 import pytest
 import requests
 
-from tests.support import AUTH, NUMBERS, ROOT, SERVICE, SERVICE2, Server, pool_path, serve
+from tests.support import (
+    AUTH,
+    NUMBERS,
+    ROOT,
+    SERVICE,
+    SERVICE2,
+    VOICE_ONLY_NUMBER,
+    Server,
+    pool_path,
+    serve,
+)
 
 DEMO_TARGET = [
     "--user", AUTH[0], "--service", SERVICE,
-    "--numbers", ",".join(NUMBERS[2:5]), "--service2", SERVICE2,
+    "--numbers", ",".join(NUMBERS[2:5]), "--service2", SERVICE2, "--voice-only", VOICE_ONLY_NUMBER,
 ]  # fmt: skip
 
 
@@ -43,7 +53,14 @@ def test_passes_against_a_fresh_fake_and_writes_its_reports(tmp_path: Path) -> N
         suite = ElementTree.parse(tmp_path / name).getroot()
         cases = list(suite.iter("testcase"))
         assert cases and not [c for c in cases if c.find("failure") is not None]
-    assert "| scenarios | passed | 6 |" in summary
+    assert "| scenarios | passed | 10 |" in summary
+    for scenario in (
+        "a full pool is 412 21714; the next service takes it",
+        "a voice-only number is 21715",
+        "PageSize above 1000 pages by 1000 at most",
+        "unknown parameters are ignored",
+    ):
+        assert scenario in (tmp_path / "contract-scenarios.xml").read_text()
 
 
 @pytest.fixture
