@@ -123,7 +123,7 @@ def test_racing_adds_never_overfill_a_pool(tmp_path: Path) -> None:
             results = race(urls, lambda s, url, i: add(NUMBERS[i % 5])(s, url, i))
             outcomes = Counter((r["status"], r["code"]) for r in results)
             assert outcomes[(201, None)] == 3
-            assert set(outcomes) <= {(201, None), (409, 21710), (400, 21714)}
+            assert set(outcomes) <= {(201, None), (409, 21710), (412, 21714)}
             assert rows(database, "SELECT count(*) FROM pool_entries") == [(3,)]
     finally:
         for server in servers:

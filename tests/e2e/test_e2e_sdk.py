@@ -132,10 +132,10 @@ def test_rule_errors_reach_the_sdk_with_twilios_codes(client: Client) -> None:
         pool.create(phone_number_sid=OTHER_NUMBER)
     with list_raises(404, 20404):
         client.messaging.v1.services(OTHER_SERVICE).phone_numbers.list()
-    with raises(400, 20001):
+    with raises(400, 21421):  # malformed: no pattern in the contract, as in Twilio's
         pool.create(phone_number_sid="PN123")
-    with list_raises(400, 20007):
-        pool.page(page_size=1001)
+    with raises(404, 20404):  # a malformed SID in the path names nothing
+        pool("PN123").fetch()
 
 
 @pytest.mark.parametrize("password", ["wrong-token", ""])

@@ -118,6 +118,35 @@ def test_python_malformed_phone_number_sid_in_the_body_is_21421(full_pool: Pool)
         )
 
 
+def test_python_page_number_is_client_state(full_pool: Pool) -> None:
+    page = (
+        full_pool.client()
+        .messaging.v1.services(SERVICE)
+        .phone_numbers.page(page_number=3, page_size=2)
+    )
+    assert [number.sid for number in page] == NUMBERS[:2]
+    assert "Page=4" in page.next_page_url
+
+
+def test_python_request_layer_unknown_parameters_ignored_wrong_case_missing(
+    full_pool: Pool,
+) -> None:
+    """What a shared wrapper sends through the SDK's own HTTP layer."""
+    client = full_pool.client()
+    pool = f"{full_pool.server.url}/v1/Services/{SERVICE2}/PhoneNumbers"
+    extra = {"PhoneNumberSid": NUMBERS[LIMIT], "FriendlyName": "ignored", "_": "1"}
+    assert client.request("POST", pool, data=extra).status_code == 201
+    assert client.request("GET", pool, params={"_": "1700000000"}).status_code == 200
+    assert client.request("DELETE", f"{pool}/{NUMBERS[LIMIT]}").status_code == 204
+    wrong_case = client.request("POST", pool, data={"phoneNumberSid": NUMBERS[LIMIT]})
+    assert wrong_case.status_code == 400
+    assert json.loads(wrong_case.text)["message"] == (
+        "Missing required parameter PhoneNumberSid in the post body"
+    )
+    slash = client.request("GET", pool + "/")
+    assert (slash.status_code, json.loads(slash.text)["code"]) == (404, 20404)
+
+
 def test_python_wrong_token_is_401(full_pool: Pool) -> None:
     pool = full_pool.client(TOKEN + "-wrong").messaging.v1.services(SERVICE).phone_numbers
     with raises(401, 20003):
@@ -156,6 +185,10 @@ def test_node_sdk_sees_twilios_answers(full_pool: Pool) -> None:
     assert (rows["undefinedService"]["status"], rows["undefinedService"]["code"]) == (404, 20404)
     assert (rows["noneNumber"]["status"], rows["noneNumber"]["code"]) == (404, 20404)
     assert (rows["wrongToken"]["status"], rows["wrongToken"]["code"]) == (401, 20003)
+    assert rows["pageNumber"]["sids"] == NUMBERS[:2] and "Page=4" in rows["pageNumber"]["next"]
+    assert (rows["badToken"]["status"], rows["badToken"]["code"]) == (400, 21481)
+    assert (rows["unknownField"], rows["cacheBuster"]) == (201, 200)
+    assert (rows["malformedBodySid"]["status"], rows["malformedBodySid"]["code"]) == (400, 21421)
 
 
 def test_the_readme_node_example_runs_as_written(tmp_path: Path) -> None:

@@ -43,26 +43,28 @@ def checked(client, caplog) -> Iterator:
 
 # -- bodies -----------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    ("body", "headers", "status"),
+    ("body", "headers", "status", "code"),
     [
-        ("x" * 70_000, FORM, 413),  # over the size limit, declared in Content-Length
-        ("", FORM, 400),  # empty
-        ("PhoneNumberSid=%FF%FE", FORM, 400),  # invalid UTF-8, percent-encoded
-        (b"PhoneNumberSid=PN\xff\xfe", FORM, 400),  # invalid UTF-8, raw
-        ("PhoneNumberSid=%ZZ%", FORM, 400),  # broken percent-encoding
-        (f"{GOOD_BODY}&PhoneNumberSid={NUMBERS[1]}", FORM, 400),  # repeated key
-        (f"{GOOD_BODY}&PhoneNumberSid={NUMBERS[0]}", FORM, 400),  # repeated key, same value
-        (f"{GOOD_BODY}&Extra=1", FORM, 400),  # unknown key
-        ("PhoneNumberSid", FORM, 400),  # a key without a value
-        (GOOD_BODY, {}, 415),  # no content type
-        (GOOD_BODY, {"Content-Type": "application/json"}, 415),  # wrong content type
-        (GOOD_BODY, {"Content-Type": "multipart/form-data; boundary=x"}, 415),
-        ('{"PhoneNumberSid": 1}', {"Content-Type": "application/json"}, 415),
+        ("x" * 70_000, FORM, 413, 20001),  # over the size limit, declared in Content-Length
+        ("", FORM, 400, 20001),  # empty
+        # A value that is no SID is looked up and found wanting, as Twilio does (21421).
+        ("PhoneNumberSid=%FF%FE", FORM, 400, 21421),  # invalid UTF-8, percent-encoded
+        (b"PhoneNumberSid=PN\xff\xfe", FORM, 400, 21421),  # invalid UTF-8, raw
+        ("PhoneNumberSid=%ZZ%", FORM, 400, 21421),  # broken percent-encoding
+        ("PhoneNumberSid", FORM, 400, 21421),  # a key without a value
+        (f"PhoneNumberSid={'P' * 60_000}", FORM, 400, 21421),  # long, under the body limit
+        (f"{GOOD_BODY}&PhoneNumberSid={NUMBERS[1]}", FORM, 400, 20001),  # repeated key
+        (f"{GOOD_BODY}&PhoneNumberSid={NUMBERS[0]}", FORM, 400, 20001),  # repeated, same value
+        (GOOD_BODY, {}, 415, 20001),  # no content type
+        (GOOD_BODY, {"Content-Type": "application/json"}, 415, 20001),  # wrong content type
+        (GOOD_BODY, {"Content-Type": "multipart/form-data; boundary=x"}, 415, 20001),
+        ('{"PhoneNumberSid": 1}', {"Content-Type": "application/json"}, 415, 20001),
     ],
 )
-def test_bad_bodies(checked, body, headers, status) -> None:
+def test_bad_bodies(checked, body, headers, status, code) -> None:
     response = checked.post(pool_path(), content=body, headers=headers, auth=AUTH)
-    assert_error(response, status, 20001)
+    body = assert_error(response, status, code)
+    assert len(response.content) < 1000  # a long value is not echoed whole
 
 
 def test_an_oversized_body_without_a_length_is_413(checked) -> None:
@@ -136,17 +138,16 @@ def test_hostile_paths_are_4xx(checked, path) -> None:
     [
         ("PageSize=0", 20001),
         ("PageSize=-5", 20001),
-        ("PageSize=1001", 20007),
-        ("PageSize=99999999999999999999999", 20007),
+        ("PageSize=" + "9" * 5000, 20001),  # past Python's limit on converting digits
         ("PageSize=abc", 20001),
         ("PageSize=1.5", 20001),
         ("PageSize=", 20001),
         ("Page=-1", 20001),
         ("Page=1e3", 20001),
-        ("PageToken=PAeyJzIjoiTUcxIiwicCI6MSwiayI6MX0.AAAA", 20001),  # forged
-        ("PageToken=PAeyJzIjoiTUcx", 20001),  # truncated
-        ("PageToken=" + "A" * 600, 20001),  # too long
-        ("PageToken=%00", 20001),
+        ("PageToken=PAeyJzIjoiTUcxIiwicCI6MSwiayI6MX0.AAAA", 21481),  # forged
+        ("PageToken=PAeyJzIjoiTUcx", 21481),  # truncated
+        ("PageToken=" + "A" * 600, 21481),  # long
+        ("PageToken=%00", 21481),
     ],
 )
 def test_hostile_paging_parameters_are_400(checked, query, code) -> None:

@@ -130,7 +130,7 @@ def test_a_page_token_of_one_account_is_useless_to_another(client) -> None:
     theirs = client.get(
         pool_path(OTHER_SERVICE), params={"PageToken": token}, auth=(OTHER_ACCOUNT, OTHER_TOKEN)
     )
-    assert_error(theirs, 400, 20001)
+    assert_error(theirs, 400, 21481)
     assert client.get(next_url, auth=(OTHER_ACCOUNT, OTHER_TOKEN)).status_code == 404
 
 

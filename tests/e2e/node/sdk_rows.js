@@ -43,6 +43,27 @@ async function main() {
   });
   results.eachLimit1500 = streamed;
 
+  // Page is client state: echoed, selects nothing. A token the server did not issue is 21481.
+  const page = await services(env.SERVICE).phoneNumbers.page({ pageNumber: 3, pageSize: 2 });
+  results.pageNumber = { sids: page.instances.map((n) => n.sid), next: page.nextPageUrl };
+  const pool = `${env.FAKE_URL}/v1/Services/${env.SERVICE}/PhoneNumbers`;
+  results.badToken = await attempt(() =>
+    services(env.SERVICE).phoneNumbers.getPage(`${pool}?PageSize=2&PageToken=PAforged`)
+  );
+  // What the SDK's own request layer sends when asked to: an unknown field and a cache-buster.
+  const raw = await client.request({
+    method: "post",
+    uri: `${env.FAKE_URL}/v1/Services/${env.SERVICE2}/PhoneNumbers`,
+    data: { PhoneNumberSid: env.FULL_NUMBER, FriendlyName: "ignored" },
+  });
+  results.unknownField = raw.statusCode;
+  await services(env.SERVICE2).phoneNumbers(env.FULL_NUMBER).remove();
+  const cacheBusted = await client.request({ method: "get", uri: `${pool}?_=1700000000` });
+  results.cacheBuster = cacheBusted.statusCode;
+  results.malformedBodySid = await attempt(() =>
+    services(env.SERVICE2).phoneNumbers.create({ phoneNumberSid: "None" })
+  );
+
   results.voiceOnly = await attempt(() =>
     services(env.SERVICE2).phoneNumbers.create({ phoneNumberSid: env.VOICE_ONLY })
   );
