@@ -24,13 +24,14 @@ def reset(backend: Backend):
 
 
 def load_fixtures(document: Any, backend: Backend):
+    """Parse (bounded, in connexion's thread pool, before any lock), then load in one write."""
     try:
         accounts = (
-            fixtures.load_text(document)
+            fixtures.load_text(document, aliases=False)
             if isinstance(document, bytes | str)
             else fixtures.parse(document)
         )
+        backend.load(accounts)
     except fixtures.FixtureError as err:
         raise InvalidParameter(f"Invalid fixture document: {err}") from None
-    backend.load(accounts)
     return health(backend)

@@ -47,7 +47,16 @@ def _sid(value: Any, prefix: str, where: str) -> str:
 def _text(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value:
         raise FixtureError(f"{where} must be a non-empty string")
+    _encodable(value, where)
     return value
+
+
+def _encodable(value: str, where: str) -> None:
+    """Refuse what cannot be stored: a lone surrogate from JSON's \\ud800, say."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise FixtureError(f"{where} is not valid text (a lone surrogate?)") from None
 
 
 def country_of(e164: str) -> str:
@@ -114,8 +123,9 @@ def parse(document: Any) -> list[Account]:
             service_where = f"{where}.services[{j}]"
             if not isinstance(service, dict):
                 raise FixtureError(f"{service_where} must be a mapping")
-            name = service.get("friendly_name") or service.get("sid")
-            services[_sid(service.get("sid"), "MG", service_where)] = str(name)[:64]
+            name = str(service.get("friendly_name") or service.get("sid"))[:64]
+            _encodable(name, f"{service_where}.friendly_name")
+            services[_sid(service.get("sid"), "MG", service_where)] = name
         numbers = tuple(
             _incoming_number(entry, f"{where}.incoming_phone_numbers[{j}]")
             for j, entry in enumerate(
@@ -135,13 +145,50 @@ def parse(document: Any) -> list[Account]:
     return parsed
 
 
-def load_text(text: str | bytes) -> list[Account]:
-    """Parse a fixture document given as YAML (or JSON, which YAML reads too)."""
+# Bounds on a fixture document, checked on the parser's event stream before anything is built
+# from it: libyaml's composer recurses once per level (25,000 levels overflow the C stack), and
+# aliases can expand a few hundred bytes into gigabytes ("billion laughs").
+MAX_DEPTH = 32  # the documented layout needs 5
+MAX_NODES = 200_000
+
+
+def load_text(text: str | bytes, *, aliases: bool = True) -> list[Account]:
+    """Parse a fixture document given as YAML (or JSON, which YAML reads too).
+
+    `aliases=False` (documents that come over HTTP) refuses YAML aliases outright.
+    """
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        _check_bounds(yaml.parse(text, Loader=loader), aliases=aliases)
+        document = yaml.load(text, Loader=loader)
+    except FixtureError:
+        raise
     except yaml.YAMLError as err:
-        raise FixtureError(f"not valid YAML or JSON: {err}") from None
+        raise FixtureError(f"not valid YAML or JSON: {_first_line(err)}") from None
+    except (ValueError, OverflowError) as err:  # an integer or a date out of range, say
+        raise FixtureError(f"a value cannot be read: {_first_line(err)}") from None
     return parse(document)
+
+
+def _check_bounds(events: Any, *, aliases: bool) -> None:
+    depth = nodes = 0
+    for event in events:
+        if isinstance(event, yaml.AliasEvent) and not aliases:
+            raise FixtureError("YAML aliases are not accepted in a document sent over HTTP")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise FixtureError(f"the document is nested more than {MAX_DEPTH} levels deep")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        if isinstance(event, yaml.NodeEvent):
+            nodes += 1
+            if nodes > MAX_NODES:
+                raise FixtureError(f"the document has more than {MAX_NODES} nodes")
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 def load_file(path: str | Path) -> list[Account]:

@@ -31,7 +31,7 @@ from .exceptions import (
     ResourceNotFound,
     ServicePoolFull,
 )
-from .fixtures import Account
+from .fixtures import Account, FixtureError
 from .paging import PageCursor, PageTokens
 
 DEFAULT_POOL_LIMIT = 400  # Twilio's documented default per Messaging Service
@@ -388,8 +388,30 @@ class Backend:
 
 
 def _load(conn: Connection, accounts: Iterable[Account]) -> None:
-    """Add or update accounts and what they own, inside the caller's write transaction."""
+    """Add or update accounts and what they own, inside the caller's write transaction.
+
+    What one account owns stays its own: a document that gives another account's API key,
+    service or incoming number to this one is refused whole (FixtureError naming the SID), so
+    no pool can end up holding a number of another account.
+    """
     for account in accounts:
+        owned = [
+            (db.api_keys, "API key", list(account.api_keys)),
+            (db.services, "service", list(account.services)),
+            (
+                db.incoming_phone_numbers,
+                "incoming number",
+                [n.sid for n in account.incoming_phone_numbers],
+            ),
+        ]
+        for table, kind, sids in owned:
+            for sid in sids:
+                owner = conn.scalar(select(table.c.account_sid).where(table.c.sid == sid))
+                if owner is not None and owner != account.sid:
+                    raise FixtureError(
+                        f"{kind} {sid} belongs to another account; a fixture cannot move it "
+                        f"to {account.sid}"
+                    )
         _upsert(conn, db.accounts, account.sid, auth_token_hash=_digest(account.auth_token))
         for key_sid, secret in account.api_keys.items():
             _upsert(

@@ -11,9 +11,15 @@ import copy
 import functools
 from typing import Any
 
+from connexion.datastructures import MediaTypeDict
 from connexion.exceptions import BadRequestProblem, UnsupportedMediaTypeProblem
 from connexion.utils import is_null, is_nullable
-from connexion.validators import FormDataValidator, ParameterValidator
+from connexion.validators import VALIDATOR_MAP as CONNEXION_VALIDATORS
+from connexion.validators import (
+    FormDataValidator,
+    JSONRequestBodyValidator,
+    ParameterValidator,
+)
 from jsonschema import Draft4Validator, ValidationError
 from starlette.datastructures import FormData, Headers, QueryParams
 from starlette.formparsers import FormParser
@@ -128,7 +134,26 @@ class TwilioFormValidator(FormDataValidator):
         raise BadRequestProblem(detail=f"Invalid parameter {name}: {_first_line(error.message)}")
 
 
+class TwilioJSONValidator(JSONRequestBodyValidator):
+    """JSON bodies (the control surface's fixtures): a body nested past Python's recursion limit,
+    or not UTF-8, is a 400 like any unreadable body, not a failure of the server."""
+
+    async def _parse(self, stream: Any, scope: Scope) -> Any:
+        try:
+            return await super()._parse(stream, scope)
+        except RecursionError:
+            raise BadRequestProblem(detail="The JSON body is nested too deeply") from None
+        except UnicodeDecodeError:
+            raise BadRequestProblem(detail="The JSON body is not UTF-8") from None
+
+
 VALIDATOR_MAP = {
     "parameter": TwilioParameterValidator,
-    "body": {"application/x-www-form-urlencoded": TwilioFormValidator},
+    "body": MediaTypeDict(
+        {
+            **CONNEXION_VALIDATORS["body"],
+            "*/*json": TwilioJSONValidator,
+            "application/x-www-form-urlencoded": TwilioFormValidator,
+        }
+    ),
 }

@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 import json
+import time
 
-from tests.support import AUTH, DEMO_COUNTS, NUMBERS, add, assert_error, pool_path
+import pytest
+
+from tests.support import (
+    AUTH,
+    DEMO_COUNTS,
+    NUMBERS,
+    OTHER_ACCOUNT,
+    OTHER_TOKEN,
+    SERVICE,
+    add,
+    assert_error,
+    pool_path,
+)
 
 NEW_ACCOUNT = {
     "accounts": [
@@ -78,3 +91,71 @@ def test_a_bad_fixture_document_is_400_and_loads_nothing(client) -> None:
 def test_fixtures_in_another_media_type_are_415(client) -> None:
     response = client.post("/_fake/fixtures", content="x", headers={"Content-Type": "text/csv"})
     assert_error(response, 415, 20001)
+
+
+# -- hostile documents (issue "Harden the control surface"): refused cheaply, nothing loaded ----
+YAML = {"Content-Type": "application/yaml"}
+JSON = {"Content-Type": "application/json"}
+LAUGHS = "a: &a [lol, lol]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8)
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "names"),
+    [
+        ("accounts: " + "[" * 25_000, YAML, "nested more than 32 levels"),
+        (LAUGHS + "accounts: [*i]\n", YAML, "aliases are not accepted"),
+        ("accounts: [" + "9" * 5000 + "]", YAML, "cannot be read"),
+        ("accounts: [2001-13-45]", YAML, "cannot be read"),
+        ('{"accounts": ' + "[" * 30_000 + "]" * 30_000 + "}", JSON, "nested too deeply"),
+        (
+            '{"accounts": [{"sid": "AC' + "8" * 32 + '", "auth_token": "\\ud800"}]}',
+            JSON,
+            "auth_token is not valid text",
+        ),
+        (b'{"accounts": "\xff"}', JSON, "not UTF-8"),
+    ],
+    ids=[
+        "deep yaml",
+        "billion laughs",
+        "huge integer",
+        "bad date",
+        "deep json",
+        "lone surrogate",
+        "not utf-8",
+    ],  # fmt: skip
+)
+def test_a_hostile_document_is_400_naming_why_and_loads_nothing(
+    client, body, headers: dict, names: str
+) -> None:
+    started = time.monotonic()
+    response = client.post("/_fake/fixtures", content=body, headers=headers)
+    assert time.monotonic() - started < 1
+    assert names in assert_error(response, 400, 20001)["message"]
+    assert len(response.content) < 2000
+    health = client.get("/_fake/health").json()
+    assert [health[n] for n in ("accounts", "services", "incoming_phone_numbers")] == list(
+        DEMO_COUNTS[:3]
+    )
+
+
+@pytest.mark.parametrize("what", ["services", "incoming_phone_numbers"])
+def test_a_fixture_cannot_move_a_service_or_number_to_another_account(client, what: str) -> None:
+    add(client, NUMBERS[0])
+    taken = {
+        "services": {"services": [{"sid": SERVICE}]},
+        "incoming_phone_numbers": {
+            "incoming_phone_numbers": [{"sid": NUMBERS[0], "phone_number": "+14155550100"}]
+        },
+    }[what]
+    thief = {"accounts": [{"sid": OTHER_ACCOUNT, "auth_token": "stolen", **taken}]}
+    response = client.post("/_fake/fixtures", content=json.dumps(thief), headers=JSON)
+    message = assert_error(response, 400, 20001)["message"]
+    assert "belongs to another account" in message and (SERVICE in message or NUMBERS[0] in message)
+    # Nothing moved, nothing else loaded: the other account still cannot see the pool, and its
+    # token is unchanged.
+    assert client.get(pool_path(), auth=(OTHER_ACCOUNT, "stolen")).status_code == 401
+    assert client.get(pool_path(), auth=(OTHER_ACCOUNT, OTHER_TOKEN)).status_code == 404
+    listed = client.get(pool_path(), auth=AUTH).json()["phone_numbers"]
+    assert [n["sid"] for n in listed] == [NUMBERS[0]]
