@@ -117,7 +117,8 @@ def create_app(
     framework_errors = http_errors.FrameworkErrors(
         http_errors.AllowedMethods(
             (documents[name]["servers"][0]["url"], documents[name]) for name in SPECS
-        )
+        ),
+        http_errors.accepted_media_types(documents[name] for name in SPECS),
     )
     app.add_error_handler(ProblemException, framework_errors)
     app.add_error_handler(HTTPException, framework_errors)

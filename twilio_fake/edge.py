@@ -32,7 +32,10 @@ CORS_HEADERS = {
     "Access-Control-Expose-Headers": "ETag",
 }
 
-_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+# A Host header taken into the URLs of an answer: a DNS name (at most 253 characters) or an IP,
+# and a port. Anything else, a 1 MiB Host say, gives way to the server's own address.
+_HOST = re.compile(r"[A-Za-z0-9.\-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:[0-9]{1,5})?")
+LOGGED_PATH_LENGTH = 512  # longer paths are cut in the log line, which says how long they were
 
 
 access_log = logging.getLogger("twilio_fake.requests")
@@ -118,6 +121,8 @@ def log_request(
     The path is taken raw (percent-encoded as sent), so it cannot carry a line break into the log.
     """
     path = scope.get("raw_path", b"").decode("latin-1") or scope["path"]
+    if len(path) > LOGGED_PATH_LENGTH:
+        path = f"{path[:LOGGED_PATH_LENGTH]}...({len(path)} characters)"
     access_log.info(
         "%s %s %s %d %.1fms account=%s",
         request_id,

@@ -75,11 +75,28 @@ def twilio_error(_request: ConnexionRequest, exc: Exception) -> ConnexionRespons
     return render(exc)
 
 
+def accepted_media_types(specs: Iterable[dict]) -> dict[str, str]:
+    """operationId -> the request body's media types, as a 415 names them."""
+    accepted = {}
+    for spec in specs:
+        for item in spec.get("paths", {}).values():
+            for method, operation in item.items():
+                content = (
+                    operation.get("requestBody", {}).get("content", {})
+                    if method in _HTTP_METHODS
+                    else {}
+                )
+                if content:
+                    accepted[operation["operationId"]] = " or ".join(content)
+    return accepted
+
+
 class FrameworkErrors:
     """Translate connexion's problems and starlette's HTTP exceptions (routing, checks, auth)."""
 
-    def __init__(self, allowed_methods: AllowedMethods) -> None:
+    def __init__(self, allowed_methods: AllowedMethods, media_types: dict[str, str]) -> None:
         self.allowed_methods = allowed_methods
+        self.media_types = media_types
 
     def __call__(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
         from connexion.exceptions import ProblemException
@@ -89,7 +106,19 @@ class FrameworkErrors:
         else:
             assert isinstance(exc, HTTPException)
             status, detail = exc.status_code, str(exc.detail or "")
+        if status == 415:
+            return render(self.unsupported_media_type(request))
         return render(translate(request, status, detail, self.allowed_methods))
+
+    def unsupported_media_type(self, request: ConnexionRequest) -> errors.TwilioError:
+        from connexion.middleware.routing import ROUTING_CONTEXT
+
+        routing = request.scope.get("extensions", {}).get(ROUTING_CONTEXT, {})
+        accepted = self.media_types.get(routing.get("operation_id") or "", "a form body")
+        content_type = request.headers.get("content-type", "none")[:100]
+        return errors.UnsupportedMediaType(
+            f"Unsupported media type {content_type}: send {accepted}"
+        )
 
 
 def cut_short() -> errors.TwilioError:
@@ -132,12 +161,6 @@ def translate(
         return errors.MethodNotAllowed(
             f"Method {request.method} not allowed on this resource; allowed: {allow}",
             headers={"Allow": allow},
-        )
-    if status == 415:
-        content_type = request.headers.get("content-type", "none")
-        return errors.UnsupportedMediaType(
-            f"Unsupported media type {content_type}: "
-            "send the parameters as application/x-www-form-urlencoded"
         )
     if 400 <= status < 500:
         return errors.ClientError(status, detail.split("\n", 1)[0] or "Invalid request")

@@ -3,6 +3,7 @@ and every response carries Twilio's headers."""
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pytest
@@ -211,3 +212,17 @@ def test_an_unexpected_failure_is_a_twilio_shaped_500(backend, app) -> None:
         response = client.get(pool_path(sid=NUMBERS[0]), auth=AUTH)
     assert_error(response, 500, 20500, "Internal Server Error")
     assert "fire" not in response.text
+
+
+def test_an_oversized_host_is_not_copied_into_urls(client) -> None:
+    response = client.get(pool_path(), headers={"Host": "h" * 1_000_000}, auth=AUTH)
+    assert response.status_code == 200
+    assert len(response.content) < 2000
+    assert "hhhh" not in response.json()["meta"]["url"]
+
+
+def test_a_long_path_is_cut_in_the_log(client, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="twilio_fake.requests")
+    client.get("/v1/" + "x" * 65_000, auth=AUTH)
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "twilio_fake.requests"]
+    assert len(line) < 1000 and "(65004 characters)" in line

@@ -88,9 +88,13 @@ def test_a_bad_fixture_document_is_400_and_loads_nothing(client) -> None:
     assert client.get("/_fake/health").json()["accounts"] == 2
 
 
-def test_fixtures_in_another_media_type_are_415(client) -> None:
-    response = client.post("/_fake/fixtures", content="x", headers={"Content-Type": "text/csv"})
-    assert_error(response, 415, 20001)
+@pytest.mark.parametrize("content_type", ["text/csv", "application/x-www-form-urlencoded"])
+def test_fixtures_in_another_media_type_are_415_naming_what_to_send(
+    client, content_type: str
+) -> None:
+    response = client.post("/_fake/fixtures", content="x=1", headers={"Content-Type": content_type})
+    message = assert_error(response, 415, 20001)["message"]
+    assert message.endswith("send application/yaml or application/json")
 
 
 # -- hostile documents (issue "Harden the control surface"): refused cheaply, nothing loaded ----
