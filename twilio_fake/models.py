@@ -125,10 +125,17 @@ _SERVICE = select(db.services.c.sid).where(
     db.services.c.sid == bindparam("service"),
     db.services.c.account_sid == bindparam("account"),
 )
+# Both the number and the service must be the caller's: loads cannot move either to another
+# account (see _load), and the queries check it again, a primary-key lookup each.
+_SERVICE_IS_THE_ACCOUNTS = exists().where(
+    db.services.c.sid == bindparam("service"),
+    db.services.c.account_sid == bindparam("account"),
+)
 _ENTRY = _entries.where(
     db.pool_entries.c.sid == bindparam("sid"),
     _in_pool,
     db.incoming_phone_numbers.c.account_sid == bindparam("account"),
+    _SERVICE_IS_THE_ACCOUNTS,
 )
 _SERVICE_FOR_ADD = _SERVICE.with_for_update()
 # The account's number, what an entry shows of it, and the service whose pool holds it (None:
@@ -166,6 +173,7 @@ _REMOVE = (
             db.incoming_phone_numbers.c.sid == db.pool_entries.c.sid,
             db.incoming_phone_numbers.c.account_sid == bindparam("account"),
         ),
+        _SERVICE_IS_THE_ACCOUNTS,
     )
     .returning(db.pool_entries.c.sid)
 )

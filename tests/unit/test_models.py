@@ -6,6 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import insert
 
 from tests.support import (
     ACCOUNT,
@@ -22,8 +23,8 @@ from tests.support import (
     TOKEN,
     VOICE_ONLY_NUMBER,
 )
+from twilio_fake import db, fixtures
 from twilio_fake import exceptions as errors
-from twilio_fake import fixtures
 from twilio_fake.db import MEMORY
 from twilio_fake.models import Backend
 
@@ -375,3 +376,23 @@ def test_loading_fixtures_updates_in_place_and_keeps_the_pool(backend: Backend) 
     assert backend.authenticate(ACCOUNT, TOKEN) is None
     assert backend.authenticate(ACCOUNT, "rotated") == ACCOUNT
     assert [e.sid for e in backend.list_phone_numbers(ACCOUNT, SERVICE).entries] == [NUMBERS[0]]
+
+
+def test_an_entry_whose_service_and_number_have_different_owners_is_nobodys(
+    backend: Backend,
+) -> None:
+    """Loads refuse to create it; if it exists anyway, neither account can read or remove it."""
+    with backend.db.write() as conn:
+        conn.execute(
+            insert(db.pool_entries).values(
+                sid=OTHER_NUMBER,
+                service_sid=SERVICE,
+                date_created=datetime(2026, 1, 1),
+                date_updated=datetime(2026, 1, 1),
+            )
+        )
+    for account in (ACCOUNT, OTHER_ACCOUNT):
+        with pytest.raises(errors.ResourceNotFound):
+            backend.get_phone_number(account, SERVICE, OTHER_NUMBER)
+        with pytest.raises(errors.ResourceNotFound):
+            backend.remove_phone_number(account, SERVICE, OTHER_NUMBER)
