@@ -38,7 +38,7 @@ from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import ClientDisconnect
 
 from . import fixtures, http_errors
-from .auth import TwilioBasicAuth
+from .auth import ControlTokenAuth, TwilioBasicAuth
 from .config import Settings
 from .edge import (
     EdgeMiddleware,
@@ -46,6 +46,7 @@ from .edge import (
     LimitRequestBodies,
     RefuseUnrouted,
     StampInnerResponses,
+    allowed_host_names,
 )
 from .exceptions import TwilioError
 from .handlers import OPERATIONS
@@ -86,7 +87,7 @@ def create_app(
     app = connexion.AsyncApp(__name__, middlewares=_middlewares(settings))
     options = {
         "resolver": Resolver(function_resolver=_handler),
-        "security_map": {"basic": TwilioBasicAuth},
+        "security_map": {"basic": TwilioBasicAuth, "bearer": ControlTokenAuth},
         "jsonifier": Jsonifier(json),  # one line, fields in the order the handlers build them
         # Unknown query or form parameters are ignored, as Twilio ignores them.
         "strict_validation": False,
@@ -101,6 +102,10 @@ def create_app(
         position=MiddlewarePosition.BEFORE_EXCEPTION,
         backend=backend,
         public_url=settings.public_url,
+        allowed_hosts=allowed_host_names(
+            settings.host, settings.allowed_hosts, settings.public_url
+        ),
+        control_token=settings.control_token,
     )
     app.add_middleware(RefuseUnrouted, position=MiddlewarePosition.BEFORE_SECURITY)
     app.add_middleware(

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 from typing import TYPE_CHECKING, Any
 
 from connexion.exceptions import OAuthProblem
-from connexion.security import NO_VALUE, BasicSecurityHandler
+from connexion.security import NO_VALUE, BasicSecurityHandler, BearerSecurityHandler
 
 from .exceptions import AuthenticationFailed
 from .models import Backend
@@ -62,5 +63,36 @@ class TwilioBasicAuth(BasicSecurityHandler):
             if not colon:
                 raise OAuthProblem(detail="Invalid authorization header")
             return basic_info_func(username, password, request)
+
+        return verify
+
+
+def check_control_token(token: str | None, request: ConnexionRequest) -> dict[str, Any]:
+    """Let a control request through when no token is configured, or when it sends the token."""
+    configured = request.context.get("control_token")
+    if configured and not (
+        token is not None and hmac.compare_digest(token.encode(), configured.encode())
+    ):
+        raise AuthenticationFailed(
+            "Authentication Error - the control surface needs its token",
+            detail="This fake was started with --control-token: send Authorization: Bearer <it>.",
+        )
+    return {"sub": "control"}
+
+
+class ControlTokenAuth(BearerSecurityHandler):
+    """The `controlToken` scheme of control.yaml: off unless the fake has a control token.
+
+    Connexion's own bearer handler refuses a request without an Authorization header before
+    asking anyone; this one asks `check_control_token`, which knows whether a token is set.
+    """
+
+    def _resolve_func(self, security_scheme: dict[str, Any]) -> Any:
+        return check_control_token
+
+    def _get_verify_func(self, token_func: Any) -> Any:
+        def verify(request: ConnexionRequest) -> Any:
+            auth_type, token = self.get_auth_header_value(request)
+            return token_func(token if auth_type == "bearer" else None, request)
 
         return verify

@@ -61,6 +61,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="check every response against openapi.yaml (a 500 on a mismatch)",
     )
+    parser.add_argument(
+        "--allowed-hosts",
+        help="Host names requests may use besides loopback's, comma-separated; '*' for any "
+        "(default: loopback's when bound to loopback, any otherwise)",
+    )
+    parser.add_argument(
+        "--control-token",
+        help="require 'Authorization: Bearer TOKEN' on /_fake/reset and /_fake/fixtures "
+        "(default: none; prefer the variable TWILIO_FAKE_CONTROL_TOKEN, which ps does not show)",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(argv)
 

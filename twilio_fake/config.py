@@ -23,6 +23,10 @@ class Settings:
     workers: int = 1  # server processes sharing the database (SQLite file in WAL mode)
     max_body_bytes: int = 65536  # larger request bodies get 413; this API's bodies are tiny
     body_timeout: float = 10.0  # seconds a request body may take to arrive, else 408
+    # Host names requests may name, comma-separated, besides loopback's; "*" turns the check
+    # off. Checked when bound to loopback (DNS rebinding), or when any are given.
+    allowed_hosts: str | None = None
+    control_token: str | None = None  # required by /_fake/reset and /_fake/fixtures when set
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -8,6 +8,7 @@ import re
 import secrets
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from connexion.middleware.routing import RoutingMiddleware
 from starlette.datastructures import Headers
@@ -17,7 +18,7 @@ from starlette.routing import Mount, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import http_errors
-from .exceptions import RequestBodyTooLarge, RequestTimeout
+from .exceptions import Forbidden, RequestBodyTooLarge, RequestTimeout
 from .models import Backend
 
 # Recorded on Twilio's own responses; a browser needs them to call the API from a page.
@@ -38,6 +39,9 @@ _HOST = re.compile(r"[A-Za-z0-9.\-]{1,253}(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]{2,45}\]
 LOGGED_PATH_LENGTH = 512  # longer paths are cut in the log line, which says how long they were
 
 
+CONTROL_PREFIX = "/_fake/"  # the fake's own surface: no CORS, no cross-origin requests
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
 access_log = logging.getLogger("twilio_fake.requests")
 
 STAMP_KEY = "twilio_fake.stamp"  # where a request's response headers wait in the ASGI scope
@@ -55,10 +59,39 @@ class EdgeMiddleware:
     connexion passes them to any handler (or security function) that asks for them by name.
     """
 
-    def __init__(self, app: ASGIApp, *, backend: Backend, public_url: str | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        backend: Backend,
+        public_url: str | None = None,
+        allowed_hosts: frozenset[str] | None = None,
+        control_token: str | None = None,
+    ) -> None:
         self.app = app
         self.backend = backend
         self.public_url = public_url.rstrip("/") if public_url else None
+        self.allowed_hosts = allowed_hosts  # None: any Host
+        self.control_token = control_token
+
+    def refusal(self, scope: Scope, control: bool) -> Forbidden | None:
+        """Refuse a Host this fake does not serve (DNS rebinding), and a browser's cross-origin
+        request to the control surface (a page the developer visits posting /_fake/reset)."""
+        headers = {k: v for k, v in scope["headers"] if k in _CHECKED_HEADERS}
+        host = headers.get(b"host", b"").decode("latin-1")
+        if self.allowed_hosts is not None and host and host_name(host) not in self.allowed_hosts:
+            return Forbidden(
+                f"Host {host[:100]!r} is not one this fake serves; name it with --allowed-hosts"
+            )
+        if control:
+            origin = headers.get(b"origin", b"").decode("latin-1")
+            site = headers.get(b"sec-fetch-site", b"").decode("latin-1")
+            cross = site in ("cross-site", "same-site") or (
+                origin not in ("", "null") and urlsplit(origin).netloc != host
+            )
+            if cross or origin == "null":
+                return Forbidden("Cross-origin requests to the control surface are refused")
+        return None
 
     def base_url(self, scope: Scope) -> str:
         """Return the URL clients reach this server at: the configured one, else the request's."""
@@ -74,12 +107,17 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        stamp = {"Twilio-Request-Id": new_request_id(), **CORS_HEADERS}
+        control = scope["path"].startswith(CONTROL_PREFIX)
+        stamp = {"Twilio-Request-Id": new_request_id(), **({} if control else CORS_HEADERS)}
         extensions = scope.setdefault("extensions", {})
         extensions[STAMP_KEY] = stamp
+        refusal = self.refusal(scope, control)
 
-        if scope["method"] == "OPTIONS" and any(
-            k == b"access-control-request-method" for k, _ in scope["headers"]
+        if (
+            refusal is None
+            and not control
+            and scope["method"] == "OPTIONS"
+            and any(k == b"access-control-request-method" for k, _ in scope["headers"])
         ):
             # A CORS preflight carries no credentials by design: answer it here.
             headers = _encode({**stamp, "Twilio-Request-Duration": "0.000"})
@@ -90,6 +128,7 @@ class EdgeMiddleware:
         context = extensions.setdefault("connexion_context", {})
         context["backend"] = self.backend
         context["base_url"] = self.base_url(scope)
+        context["control_token"] = self.control_token
         started = time.perf_counter()
         status = 500  # what the log says if the app fails before it responds
         responded = False
@@ -102,7 +141,10 @@ class EdgeMiddleware:
 
         stamped_send = stamping(send_and_note_status, stamp, started=started)
         try:
-            await self.app(scope, receive, stamped_send)
+            if refusal is not None:
+                await http_errors.respond(refusal)(scope, receive, stamped_send)
+            else:
+                await self.app(scope, receive, stamped_send)
         except Exception as error:  # a bug of ours: still a Twilio-shaped 500, if not too late
             if responded:
                 raise
@@ -111,6 +153,32 @@ class EdgeMiddleware:
             )
         finally:
             log_request(scope, status, started, stamp["Twilio-Request-Id"], context.get("user"))
+
+
+_CHECKED_HEADERS = {b"host", b"origin", b"sec-fetch-site"}
+
+
+def host_name(host: str) -> str:
+    """The name in a Host header, without its port, lower-cased ("[::1]:8080" gives "[::1]")."""
+    if host.startswith("["):
+        return host[: host.find("]") + 1].lower()
+    name, colon, port = host.rpartition(":")
+    return (name if colon and port.isdigit() else host).lower()
+
+
+def allowed_host_names(
+    bound_host: str, allowed: str | None, public_url: str | None
+) -> frozenset[str] | None:
+    """Which Host names to answer: None (any) unless bound to loopback or names were given."""
+    if allowed == "*":
+        return None
+    names = {name.strip().lower() for name in (allowed or "").split(",") if name.strip()}
+    if bound_host not in LOOPBACK_NAMES and not names:
+        return None  # serving beyond loopback: whatever names reach it
+    names |= LOOPBACK_NAMES | {bound_host.lower()}
+    if public_url and urlsplit(public_url).hostname:
+        names.add(str(urlsplit(public_url).hostname).lower())
+    return frozenset(names)
 
 
 def log_request(

@@ -90,6 +90,13 @@ class AuthenticationFailed(TwilioError):
         super().__init__(message, **options)
 
 
+class Forbidden(TwilioError):
+    """The fake's own refusals at its edge: an unknown Host, a cross-origin control request."""
+
+    status, code = 403, 20403
+    default_message = "Forbidden"
+
+
 class ResourceNotFound(TwilioError):
     status, code = 404, 20404
 

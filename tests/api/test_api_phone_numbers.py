@@ -81,7 +81,10 @@ def test_public_url_setting_is_used_for_urls(backend) -> None:
     from twilio_fake.config import Settings
 
     app = create_app(
-        Settings(public_url="https://fake.example.com/", validate_responses=True), backend
+        Settings(
+            public_url="https://fake.example.com/", validate_responses=True, allowed_hosts="*"
+        ),
+        backend,
     )
     with app.test_client() as client:
         body = add(client, NUMBERS[0]).json()
@@ -122,7 +125,9 @@ def test_a_full_pool_is_21714(backend) -> None:
     from twilio_fake.config import Settings
 
     backend.pool_limit = 1
-    with create_app(Settings(validate_responses=True), backend).test_client() as client:
+    with create_app(
+        Settings(validate_responses=True, allowed_hosts="*"), backend
+    ).test_client() as client:
         assert add(client, NUMBERS[0]).status_code == 201
         # 412, as Twilio answers it (twilio-behaviour.md, "service pool full").
         assert_error(add(client, NUMBERS[1]), 412, 21714, "Number Pool size limit reached")

@@ -15,6 +15,7 @@ from tests.support import (
     OTHER_TOKEN,
     SERVICE,
     add,
+    app_for,
     assert_error,
     pool_path,
 )
@@ -163,3 +164,66 @@ def test_a_fixture_cannot_move_a_service_or_number_to_another_account(client, wh
     assert client.get(pool_path(), auth=(OTHER_ACCOUNT, OTHER_TOKEN)).status_code == 404
     listed = client.get(pool_path(), auth=AUTH).json()["phone_numbers"]
     assert [n["sid"] for n in listed] == [NUMBERS[0]]
+
+
+# -- not a cross-site target -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://evil.example"},  # a page elsewhere posting a simple request
+        {"Origin": "null"},  # a sandboxed frame
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site", "Origin": "http://localhost:3000"},  # another port
+    ],
+)
+def test_a_browsers_cross_origin_reset_is_refused_and_changes_nothing(client, headers) -> None:
+    add(client, NUMBERS[0])
+    response = client.post("/_fake/reset", headers=headers)
+    assert_error(response, 403, 20403, "Cross-origin requests to the control surface are refused")
+    assert "access-control-allow-origin" not in response.headers
+    assert client.get("/_fake/health").json()["pool_entries"] == 1
+
+
+def test_the_control_surface_gives_browsers_no_cors_approval(client) -> None:
+    preflight = client.options(
+        "/_fake/reset",
+        headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert preflight.status_code >= 400
+    assert "access-control-allow-origin" not in preflight.headers
+    # The API keeps Twilio's CORS: a browser app may call it, as it may call Twilio.
+    api = client.options(
+        pool_path(),
+        headers={"Origin": "http://app.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert api.status_code == 204 and api.headers["access-control-allow-origin"] == "*"
+
+
+def test_a_same_origin_control_request_is_served(client) -> None:
+    response = client.post("/_fake/reset", headers={"Origin": "http://testserver"})
+    assert response.status_code == 200
+
+
+def test_an_unknown_host_is_refused_when_bound_to_loopback(client) -> None:
+    """DNS rebinding: evil.example resolving to 127.0.0.1 reaches the fake with its own name."""
+    for path in ("/_fake/reset", pool_path()):
+        response = client.post(path, headers={"Host": "evil.example:8080"}, auth=AUTH)
+        assert_error(response, 403, 20403)
+    for host in ("localhost:8080", "127.0.0.1", "[::1]:8080"):
+        assert client.get("/_fake/health", headers={"Host": host}).status_code == 200
+
+
+def test_the_control_token_guards_reset_and_fixtures_but_not_health(backend) -> None:
+    with app_for(backend, control_token="s3cret").test_client() as client:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic czM="}):
+            body = assert_error(client.post("/_fake/reset", headers=headers), 401, 20003)
+            assert "control surface" in body["message"]
+            response = client.post("/_fake/fixtures", content="{}", headers={**JSON, **headers})
+            assert_error(response, 401, 20003)
+        assert client.get("/_fake/health").status_code == 200
+        bearer = {"Authorization": "Bearer s3cret"}
+        assert client.post("/_fake/reset", headers=bearer).status_code == 200
+        loaded = client.post(
+            "/_fake/fixtures", content=json.dumps(NEW_ACCOUNT), headers={**JSON, **bearer}
+        )
+        assert loaded.status_code == 200

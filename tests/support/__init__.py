@@ -81,5 +81,9 @@ def serve(database: Path | str, *options: str, env: dict[str, str] | None = None
 
 def app_for(backend: Backend, **settings: object) -> FakeApp:
     """The app over a backend, with responses checked against the spec."""
-    options = {"database": backend.db.engine.url.database or "", "validate_responses": True}
+    options = {
+        "database": backend.db.engine.url.database or "",
+        "validate_responses": True,
+        "allowed_hosts": "testserver",  # the name starlette's test client sends
+    }
     return create_app(Settings(**(options | settings)), backend)  # type: ignore[arg-type]
