@@ -9,7 +9,7 @@ from pathlib import Path
 
 import requests
 
-from tests.support import AUTH, pool_path, scale, serve, survived
+from tests.support import AUTH, NUMBERS, pool_path, scale, serve, survived
 
 
 def test_a_deeply_nested_document_is_refused_and_the_server_stays_up(tmp_path: Path) -> None:
@@ -58,3 +58,25 @@ def test_readers_in_another_process_never_see_a_reset_half_done(tmp_path: Path) 
     assert statuses[200] > 0 and set(statuses) == {200}, statuses
     survived["resets raced by readers in another process"] += resets
     survived["reads during resets, all 200"] += statuses[200]
+
+
+def test_a_browsers_cross_origin_reset_and_a_rebound_host_are_refused(tmp_path: Path) -> None:
+    """What a page on another site can send without a preflight, and DNS rebinding's Host."""
+    with serve(tmp_path / "fake.sqlite3") as server:
+        added = requests.post(
+            server.url + pool_path(), data={"PhoneNumberSid": NUMBERS[0]}, auth=AUTH, timeout=5
+        )
+        assert added.status_code == 201
+        browser = {
+            "Origin": "http://evil.example",
+            "Sec-Fetch-Site": "cross-site",
+            "Sec-Fetch-Mode": "no-cors",
+            "Content-Type": "text/plain",
+        }
+        reset = requests.post(f"{server.url}/_fake/reset", headers=browser, data="", timeout=5)
+        assert reset.status_code == 403 and reset.json()["code"] == 20403
+        rebound = {"Host": f"evil.example:{server.port}"}
+        reset = requests.post(f"{server.url}/_fake/reset", headers=rebound, timeout=5)
+        assert reset.status_code == 403
+        health = requests.get(f"{server.url}/_fake/health", timeout=5).json()
+        assert health["pool_entries"] == 1
