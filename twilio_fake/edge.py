@@ -80,9 +80,8 @@ class EdgeMiddleware:
         headers = {k: v for k, v in scope["headers"] if k in _CHECKED_HEADERS}
         host = headers.get(b"host", b"").decode("latin-1")
         if self.allowed_hosts is not None and host and host_name(host) not in self.allowed_hosts:
-            return Forbidden(
-                f"Host {host[:100]!r} is not one this fake serves; name it with --allowed-hosts"
-            )
+            # The Host itself is not echoed: an answer carries nothing a client made up.
+            return Forbidden("The request's Host is not one this fake serves (--allowed-hosts)")
         if control:
             origin = headers.get(b"origin", b"").decode("latin-1")
             site = headers.get(b"sec-fetch-site", b"").decode("latin-1")
