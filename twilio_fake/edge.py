@@ -86,7 +86,7 @@ class EdgeMiddleware:
             origin = headers.get(b"origin", b"").decode("latin-1")
             site = headers.get(b"sec-fetch-site", b"").decode("latin-1")
             cross = site in ("cross-site", "same-site") or (
-                origin not in ("", "null") and urlsplit(origin).netloc != host
+                origin not in ("", "null") and _netloc(origin) != host
             )
             if cross or origin == "null":
                 return Forbidden("Cross-origin requests to the control surface are refused")
@@ -155,6 +155,14 @@ class EdgeMiddleware:
 
 
 _CHECKED_HEADERS = {b"host", b"origin", b"sec-fetch-site"}
+
+
+def _netloc(origin: str) -> str | None:
+    """The host and port of an Origin header; None if it cannot be read (then it is foreign)."""
+    try:
+        return urlsplit(origin).netloc
+    except ValueError:
+        return None
 
 
 def host_name(host: str) -> str:

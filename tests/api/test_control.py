@@ -172,6 +172,7 @@ def test_a_fixture_cannot_move_a_service_or_number_to_another_account(client, wh
     [
         {"Origin": "http://evil.example"},  # a page elsewhere posting a simple request
         {"Origin": "null"},  # a sandboxed frame
+        {"Origin": "http://[::1"},  # unreadable
         {"Sec-Fetch-Site": "cross-site"},
         {"Sec-Fetch-Site": "same-site", "Origin": "http://localhost:3000"},  # another port
     ],
