@@ -136,7 +136,11 @@ def create_app(
 
 def create_app_from_env() -> FakeApp:
     """Build the app from TWILIO_FAKE_* variables: the factory each uvicorn worker calls."""
-    return create_app(Settings.from_env())
+    from .protocol import GuardedHttpProtocol
+
+    settings = Settings.from_env()
+    GuardedHttpProtocol.configure(settings)  # the worker's own copy of the class
+    return create_app(settings)
 
 
 def _middlewares(settings: Settings) -> list[Any]:

@@ -27,6 +27,7 @@ from . import __version__, fixtures  # noqa: E402  (after the filter: connexion 
 from .app import SpecError, create_app, create_backend  # noqa: E402
 from .config import ENV_PREFIX, Settings  # noqa: E402
 from .db import MEMORY  # noqa: E402
+from .protocol import GuardedHttpProtocol  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -139,11 +140,15 @@ def main(argv: list[str] | None = None) -> int:
     # the handlers that were in place before it started: make that a clean exit, status 0.
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, _exit_cleanly)
+    GuardedHttpProtocol.configure(settings)
     server_options: dict[str, Any] = {
         "log_config": LOG_CONFIG,
         "access_log": False,
         "timeout_graceful_shutdown": 30,
         "lifespan": "on",
+        "http": GuardedHttpProtocol,
+        "limit_concurrency": settings.max_connections,
+        "timeout_keep_alive": settings.keep_alive,
     }
     if settings.workers == 1:
         uvicorn.Server(uvicorn.Config(app, **server_options)).run(sockets=[sock])

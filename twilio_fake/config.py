@@ -23,6 +23,10 @@ class Settings:
     workers: int = 1  # server processes sharing the database (SQLite file in WAL mode)
     max_body_bytes: int = 65536  # larger request bodies get 413; this API's bodies are tiny
     body_timeout: float = 10.0  # seconds a request body may take to arrive, else 408
+    head_timeout: float = 10.0  # seconds a connection may take to send a whole request head
+    max_head_bytes: int = 65536  # larger request heads (line and headers) get 431
+    max_connections: int = 1000  # beyond it, requests are refused with 503 until some close
+    keep_alive: float = 5.0  # seconds an idle keep-alive connection is kept open
     # Host names requests may name, comma-separated, besides loopback's; "*" turns the check
     # off. Checked when bound to loopback (DNS rebinding), or when any are given.
     allowed_hosts: str | None = None
