@@ -85,7 +85,8 @@ wheel: $(STAMP)
 # schemathesis requests. It stops by itself and prints what the server survived.
 soak: $(STAMP)
 	SOAK=1 $(BIN)/pytest tests/e2e/test_concurrency.py tests/e2e/test_crash_and_shutdown.py \
-		tests/e2e/test_hostile_input.py tests/e2e/test_security.py tests/contract/test_contract.py
+		tests/e2e/test_hostile_input.py tests/e2e/test_security.py tests/contract/test_contract.py \
+		tests/e2e/test_control_surface.py tests/e2e/test_connections.py
 
 # Check a server against the contract. With no URL, a fresh fake with the demo data is used.
 #   make contract URL=http://127.0.0.1:8080 USER=AC… PASSWORD=… SERVICE=MG… NUMBERS=PN…,PN… [SERVICE2=MG…]
