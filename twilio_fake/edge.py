@@ -10,7 +10,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from connexion.middleware.routing import RoutingMiddleware
+from connexion.middleware.routing import ROUTING_CONTEXT, RoutingMiddleware
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -245,21 +245,15 @@ class ExactRouting(RoutingMiddleware):
 class RefuseUnrouted:
     """Answer 404 for any request connexion's router did not match to an operation.
 
-    Connexion passes unmatched requests on to the framework app behind it. With FlaskApp that
-    was werkzeug's router, more lenient than connexion's: it merged `//` and accepted a newline
-    in a segment, then called an operation's view outside connexion's context (a 500). The
-    fake serves nothing but the specs' operations, so nothing unrouted goes further, whichever
-    app class serves it.
+    Connexion passes unmatched requests on to the app behind it; the fake serves nothing but
+    the specs' operations, so nothing unrouted goes further.
     """
 
     def __init__(self, app: ASGIApp) -> None:
-        from connexion.middleware.routing import ROUTING_CONTEXT  # inside connexion's stack only
-
         self.app = app
-        self.routing_key = ROUTING_CONTEXT
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        routing = scope.get("extensions", {}).get(self.routing_key, {})
+        routing = scope.get("extensions", {}).get(ROUTING_CONTEXT, {})
         if scope["type"] == "http" and not routing.get("operation_id"):
             raise HTTPException(status_code=404)
         await self.app(scope, receive, send)

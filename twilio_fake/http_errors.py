@@ -6,15 +6,15 @@ import json
 import logging
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from connexion.exceptions import ProblemException
+from connexion.lifecycle import ConnexionRequest, ConnexionResponse
+from connexion.middleware.routing import ROUTING_CONTEXT
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from . import exceptions as errors
-
-if TYPE_CHECKING:  # connexion is imported when its app is built (app.py), not before
-    from connexion.lifecycle import ConnexionRequest, ConnexionResponse
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,6 @@ def _parts(error: errors.TwilioError) -> tuple[int, dict[str, str], bytes]:
 
 def render(error: errors.TwilioError) -> ConnexionResponse:
     """The error as connexion's error handlers return it."""
-    from connexion.lifecycle import ConnexionResponse
-
     status, headers, body = _parts(error)
     return ConnexionResponse(
         status_code=status,
@@ -99,8 +97,6 @@ class FrameworkErrors:
         self.media_types = media_types
 
     def __call__(self, request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
-        from connexion.exceptions import ProblemException
-
         if isinstance(exc, ProblemException):
             status, detail = exc.status_code, str(exc.detail or exc.title or "")
         else:
@@ -111,8 +107,6 @@ class FrameworkErrors:
         return render(translate(request, status, detail, self.allowed_methods))
 
     def unsupported_media_type(self, request: ConnexionRequest) -> errors.TwilioError:
-        from connexion.middleware.routing import ROUTING_CONTEXT
-
         routing = request.scope.get("extensions", {}).get(ROUTING_CONTEXT, {})
         accepted = self.media_types.get(routing.get("operation_id") or "", "a form body")
         content_type = request.headers.get("content-type", "none")[:100]

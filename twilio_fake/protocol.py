@@ -52,8 +52,6 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if self._in_head:
-            if self._head_deadline is None:
-                self._arm_head_deadline()  # the first byte of the next request on this connection
             self._head_bytes += len(data)
             if self._head_bytes > self.max_head_bytes:
                 self._refuse(431, f"The request head is larger than {self.max_head_bytes} bytes")
@@ -65,9 +63,12 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._cancel_head_deadline()
         super().on_headers_complete()
 
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
+    def on_message_begin(self) -> None:
+        # The next request's head begins (after a response, or pipelined behind one).
+        super().on_message_begin()
         self._in_head, self._head_bytes = True, 0
+        if self._head_deadline is None:
+            self._arm_head_deadline()
 
     def send_400_response(self, msg: str) -> None:
         self._refuse(400, f"The request is not valid HTTP: {msg}")
