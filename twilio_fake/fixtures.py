@@ -78,17 +78,42 @@ def country_of(e164: str) -> str:
     return region
 
 
-def _incoming_number(entry: Any, where: str) -> IncomingNumber:
-    if not isinstance(entry, dict):
+# The keys each entry of the layout may have: a misspelt one (`service:`) is an error, not an
+# entry silently left out.
+DOCUMENT_KEYS = ("accounts",)
+ACCOUNT_KEYS = ("sid", "auth_token", "api_keys", "services", "incoming_phone_numbers")
+API_KEY_KEYS = ("sid", "secret", "disabled")
+SERVICE_KEYS = ("sid", "friendly_name")
+NUMBER_KEYS = ("sid", "phone_number", "capabilities")
+
+
+def _mapping(value: Any, keys: tuple[str, ...], where: str) -> dict[str, Any]:
+    """Check that an entry is a mapping with only the layout's keys; return it."""
+    if not isinstance(value, dict):
         raise FixtureError(f"{where} must be a mapping")
+    unknown = [str(key) for key in value if key not in keys]
+    if unknown:
+        raise FixtureError(
+            f"{where}: unknown key {', '.join(repr(k[:40]) for k in unknown[:3])}; "
+            f"the keys are {', '.join(keys)}"
+        )
+    return value
+
+
+def _incoming_number(entry: Any, where: str) -> IncomingNumber:
+    _mapping(entry, NUMBER_KEYS, where)
     capabilities = entry.get("capabilities", list(CAPABILITIES))
     if not isinstance(capabilities, list) or not set(capabilities) <= set(CAPABILITIES):
         raise FixtureError(f"{where}: capabilities must be a list drawn from {list(CAPABILITIES)}")
     phone_number = _text(entry.get("phone_number"), f"{where}.phone_number")
+    try:
+        country_code = country_of(phone_number)
+    except FixtureError as err:
+        raise FixtureError(f"{where}.phone_number: {err}") from None
     return IncomingNumber(
         sid=_sid(entry.get("sid"), "PN", where),
         phone_number=phone_number,
-        country_code=country_of(phone_number),
+        country_code=country_code,
         capabilities=tuple(c for c in CAPABILITIES if c in capabilities),
     )
 
@@ -105,24 +130,22 @@ def parse(document: Any) -> list[Account]:
     """Check a fixture document (already loaded from YAML or JSON) and return its accounts."""
     if not isinstance(document, dict) or not isinstance(document.get("accounts"), list):
         raise FixtureError("a fixture document is a mapping with a list under 'accounts'")
+    _mapping(document, DOCUMENT_KEYS, "the document")
     parsed = []
     for i, raw in enumerate(document["accounts"]):
         where = f"accounts[{i}]"
-        if not isinstance(raw, dict):
-            raise FixtureError(f"{where} must be a mapping")
+        _mapping(raw, ACCOUNT_KEYS, where)
         keys, services, disabled = {}, {}, set()
         for j, key in enumerate(_list(raw.get("api_keys"), f"{where}.api_keys")):
             key_where = f"{where}.api_keys[{j}]"
-            if not isinstance(key, dict):
-                raise FixtureError(f"{key_where} must be a mapping")
+            _mapping(key, API_KEY_KEYS, key_where)
             key_sid = _sid(key.get("sid"), "SK", key_where)
             keys[key_sid] = _text(key.get("secret"), f"{key_where}.secret")
             if key.get("disabled", False) is True:
                 disabled.add(key_sid)
         for j, service in enumerate(_list(raw.get("services"), f"{where}.services")):
             service_where = f"{where}.services[{j}]"
-            if not isinstance(service, dict):
-                raise FixtureError(f"{service_where} must be a mapping")
+            _mapping(service, SERVICE_KEYS, service_where)
             name = str(service.get("friendly_name") or service.get("sid"))[:64]
             _encodable(name, f"{service_where}.friendly_name")
             services[_sid(service.get("sid"), "MG", service_where)] = name

@@ -93,8 +93,8 @@ def write(directory: Path, url: str, options: Any, stages: list[Stage], restored
         )
     lines += [
         "",
-        "State of the target: "
-        + ("; ".join(restored) if restored else "nothing left to restore")
+        "Clean-up (the target's pools are as the run found them): "
+        + ("; ".join(restored) if restored else "the run left nothing to undo")
         + ".",
     ]
     for stage in stages:

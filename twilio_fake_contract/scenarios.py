@@ -163,12 +163,12 @@ def restore(client: Client, before: dict[str, set[str]]) -> list[str]:
         now = set(pool_of(client, service))
         for sid in sorted(now - numbers):
             client.expect(client.call("DELETE", client.target.pool(service, sid)), 204)
-            done.append(f"removed {sid} from {service}")
+            done.append(f"took {sid}, which the run had added, out of {service} again")
         for sid in sorted(numbers - now):
             client.expect(
                 client.call("POST", client.target.pool(service), {"PhoneNumberSid": sid}), 201
             )
-            done.append(f"put {sid} back into {service}")
+            done.append(f"put {sid}, which the run had taken out, back into {service}")
     return done
 
 

@@ -82,8 +82,27 @@ def with_number(number: str) -> str:
         ("accounts: [{sid: AC1, auth_token: x}]", "accounts[0]: sid must be AC"),
         ("accounts: [{sid: AC0123456789abcdef0123456789abcdef}]", "auth_token must be a non-empty"),
         (f"accounts: [{{{ACCOUNT}, services: [{{sid: PN1}}]}}]", "services[0]: sid must be MG"),
-        (with_number("phone_number: '4155550100'"), "not an E.164 phone number"),
-        (with_number("phone_number: '+1 415 555 0100'"), "not in E.164 form"),
+        (
+            with_number("phone_number: '4155550100'"),
+            "accounts[0].incoming_phone_numbers[0].phone_number: '4155550100' is not an E.164",
+        ),
+        (
+            with_number("phone_number: '+1 415 555 0100'"),
+            "incoming_phone_numbers[0].phone_number: '+1 415 555 0100' is not in E.164 form",
+        ),
+        # A misspelt key would otherwise leave the entry out and every call 404.
+        (f"accounts: [{{{ACCOUNT}, service: []}}]", "accounts[0]: unknown key 'service'"),
+        (
+            f"accounts: [{{{ACCOUNT}, incoming_numbers: []}}]",
+            "accounts[0]: unknown key 'incoming_numbers'; the keys are sid, auth_token",
+        ),
+        (
+            f"accounts: [{{{ACCOUNT}, services: [{{sid: MG0123456789abcdef0123456789abcdef, "
+            "name: x}]}]",
+            "accounts[0].services[0]: unknown key 'name'",
+        ),
+        (with_number("phone_number: '+14155550100', capability: [SMS]"), "unknown key 'capab"),
+        ("accounts: []\naccount: []", "the document: unknown key 'account'"),
         (with_number("phone_number: '+14155550100', capabilities: [Fax]"), "capabilities must be"),
         ("accounts: [", "not valid YAML"),
     ],
