@@ -20,4 +20,12 @@ OPERATIONS: dict[str, Callable[..., Any]] = {
     "FakeHealth": control.health,
     "FakeReset": control.reset,
     "FakeLoadFixtures": control.load_fixtures,
+    "FakeIndex": control.index,
+    "FakeCreateAccount": control.create_account,
+    "FakeDeleteAccount": control.delete_account,
+    "FakeListRequests": control.list_requests,
+    "FakeClearRequests": control.clear_requests,
+    "FakeListFaults": control.list_faults,
+    "FakeArmFault": control.arm_fault,
+    "FakeClearFaults": control.clear_faults,
 }

@@ -1,4 +1,5 @@
-"""The fake's own control surface (control.yaml): health, reset, load fixtures.
+"""The fake's own control surface (control.yaml): the index, health, reset, fixtures, minted
+accounts, the request journal and faults.
 
 Plain functions: connexion runs them in its thread pool, off the event loop (a reset or a
 fixture load holds the write lock; counting a large database takes a while).
@@ -11,6 +12,8 @@ from typing import Any
 
 from twilio_fake import fixtures
 from twilio_fake.exceptions import InvalidParameter
+from twilio_fake.faults import Faults
+from twilio_fake.journal import Journal
 from twilio_fake.models import Backend
 
 
@@ -35,3 +38,63 @@ def load_fixtures(document: Any, backend: Backend):
     except fixtures.FixtureError as err:
         raise InvalidParameter(f"Invalid fixture document: {err}") from None
     return health(backend)
+
+
+def index(base_url: str):
+    """GET /: where the API, its docs, the contract and the control surface are."""
+    return {
+        "api": f"{base_url}/v1/Services/{{ServiceSid}}/PhoneNumbers",
+        "docs": f"{base_url}/v1/docs/",
+        "contract": f"{base_url}/v1/openapi.json",
+        "control": f"{base_url}/_fake/health",
+    }
+
+
+def create_account(backend: Backend, body: dict[str, Any] | None = None):
+    body = body or {}
+    account = backend.mint_account(body.get("services", 1), body.get("numbers", 3))
+    numbers = account.incoming_phone_numbers
+    return {
+        "sid": account.sid,
+        "auth_token": account.auth_token,
+        "services": list(account.services),
+        "numbers": [number.sid for number in numbers],
+        "phone_numbers": [number.phone_number for number in numbers],
+    }, 201
+
+
+def delete_account(Sid: str, backend: Backend):
+    backend.drop_account(Sid)
+    return None, 204
+
+
+def list_requests(
+    journal: Journal,
+    account: str | None = None,
+    operation: str | None = None,
+    method: str | None = None,
+    status: int | None = None,
+    limit: int | None = None,
+):
+    entries = journal.entries(
+        account=account, operation=operation, method=method, status=status, limit=limit
+    )
+    return {"requests": [entry.as_dict() for entry in entries]}
+
+
+def clear_requests(journal: Journal):
+    journal.clear()
+    return None, 204
+
+
+def list_faults(faults: Faults):
+    return {"faults": [fault.as_dict() for fault in faults.armed()]}
+
+
+def arm_fault(body: dict[str, Any], faults: Faults):
+    return faults.arm(body).as_dict(), 201
+
+
+def clear_faults(faults: Faults):
+    faults.clear()
+    return None, 204

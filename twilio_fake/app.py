@@ -49,7 +49,9 @@ from .edge import (
     allowed_host_names,
 )
 from .exceptions import TwilioError
+from .faults import Faults, InjectFaults
 from .handlers import OPERATIONS
+from .journal import Journal
 from .models import Backend
 from .validation import VALIDATOR_MAP
 
@@ -59,6 +61,14 @@ if TYPE_CHECKING:
 TWILIO_SPEC = "openapi.yaml"  # the contract: Twilio's resource
 CONTROL_SPEC = "control.yaml"  # the fake's own control surface, /_fake
 SPECS = (TWILIO_SPEC, CONTROL_SPEC)
+# The control spec is served from / (for the index) but keeps its docs under /_fake.
+SPEC_OPTIONS = {
+    CONTROL_SPEC: {
+        "swagger_ui_options": connexion.options.SwaggerUIOptions(
+            swagger_ui_path="/_fake/docs", spec_path="/_fake/openapi.json"
+        )
+    }
+}
 
 
 class SpecError(Exception):
@@ -96,7 +106,12 @@ def create_app(
         "swagger_ui_options": connexion.options.SwaggerUIOptions(swagger_ui_path="/docs"),
     }
     for name in SPECS:
-        app.add_api(documents[name], name=name, **options)
+        # The base path given, not left to connexion to read: it orders the APIs by it, most
+        # specific first, so that the control spec's "/" does not hide /v1.
+        base_path = documents[name]["servers"][0]["url"].rstrip("/")
+        options_for_spec = options | SPEC_OPTIONS.get(name, {})
+        app.add_api(documents[name], name=name, base_path=base_path, **options_for_spec)
+    faults = Faults()
     app.add_middleware(
         EdgeMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
@@ -106,6 +121,8 @@ def create_app(
             settings.host, settings.allowed_hosts, settings.public_url
         ),
         control_token=settings.control_token,
+        journal=Journal(settings.journal_size),
+        faults=faults,
     )
     app.add_middleware(RefuseUnrouted, position=MiddlewarePosition.BEFORE_SECURITY)
     app.add_middleware(
@@ -114,6 +131,15 @@ def create_app(
         max_bytes=settings.max_body_bytes,
         timeout=settings.body_timeout,
     )
+    # After routing and authentication (a fault may name an account) and inside the body
+    # limits (a faulted request's body is read, within them, for the journal); before
+    # validation.
+    app.add_middleware(
+        InjectFaults,
+        position=MiddlewarePosition.BEFORE_VALIDATION,
+        faults=faults,
+        operations=frozenset(_operation_ids(documents[TWILIO_SPEC])),
+    )
     if settings.validate_responses:
         # Response validation checks the headers the spec requires, so they must be on the
         # response before it gets there (the edge adds them further out).
@@ -121,7 +147,7 @@ def create_app(
     app.add_error_handler(TwilioError, http_errors.twilio_error)
     framework_errors = http_errors.FrameworkErrors(
         http_errors.AllowedMethods(
-            (documents[name]["servers"][0]["url"], documents[name]) for name in SPECS
+            (documents[name]["servers"][0]["url"].rstrip("/"), documents[name]) for name in SPECS
         ),
         http_errors.accepted_media_types(documents[name] for name in SPECS),
     )
@@ -156,6 +182,15 @@ def _middlewares(settings: Settings) -> list[Any]:
     if settings.validate_responses:
         layers.append(ResponseValidationMiddleware)
     return [*layers, LifespanMiddleware, ContextMiddleware]
+
+
+def _operation_ids(spec: dict[str, Any]) -> list[str]:
+    return [
+        operation["operationId"]
+        for item in spec["paths"].values()
+        for operation in item.values()
+        if isinstance(operation, dict) and "operationId" in operation
+    ]
 
 
 def _handler(operation_id: str) -> Any:

@@ -69,8 +69,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--control-token",
-        help="require 'Authorization: Bearer TOKEN' on /_fake/reset and /_fake/fixtures "
+        help="require 'Authorization: Bearer TOKEN' on /_fake/* (all but health) "
         "(default: none; prefer the variable TWILIO_FAKE_CONTROL_TOKEN, which ps does not show)",
+    )
+    parser.add_argument(
+        "--journal-size",
+        type=int,
+        help=f"requests the journal (/_fake/requests) keeps, oldest dropped first; 0 turns it "
+        f"off (default {defaults.journal_size})",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(argv)

@@ -30,7 +30,8 @@ class Settings:
     # Host names requests may name, comma-separated, besides loopback's; "*" turns the check
     # off. Checked when bound to loopback (DNS rebinding), or when any are given.
     allowed_hosts: str | None = None
-    control_token: str | None = None  # required by /_fake/reset and /_fake/fixtures when set
+    control_token: str | None = None  # required by /_fake/* (all but health) when set
+    journal_size: int = 1000  # requests the journal (/_fake/requests) keeps; 0 turns it off
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

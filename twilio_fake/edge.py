@@ -17,8 +17,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.routing import Mount, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import http_errors
+from . import http_errors, journal
 from .exceptions import Forbidden, RequestBodyTooLarge, RequestTimeout
+from .faults import INJECTED_KEY, Faults
+from .journal import Journal
 from .models import Backend
 
 # Recorded on Twilio's own responses; a browser needs them to call the API from a page.
@@ -40,6 +42,8 @@ LOGGED_PATH_LENGTH = 512  # longer paths are cut in the log line, which says how
 
 
 CONTROL_PREFIX = "/_fake/"  # the fake's own surface: no CORS, no cross-origin requests
+# Not journaled besides the control surface: the index and the API's docs.
+UNJOURNALED = ("/v1/docs", "/v1/openapi.json", "/v1/openapi.yaml")
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 access_log = logging.getLogger("twilio_fake.requests")
@@ -67,9 +71,13 @@ class EdgeMiddleware:
         public_url: str | None = None,
         allowed_hosts: frozenset[str] | None = None,
         control_token: str | None = None,
+        journal: Journal | None = None,
+        faults: Faults | None = None,
     ) -> None:
         self.app = app
         self.backend = backend
+        self.journal = journal or Journal(0)
+        self.faults = faults or Faults()
         self.public_url = public_url.rstrip("/") if public_url else None
         self.allowed_hosts = allowed_hosts  # None: any Host
         self.control_token = control_token
@@ -128,14 +136,28 @@ class EdgeMiddleware:
         context["backend"] = self.backend
         context["base_url"] = self.base_url(scope)
         context["control_token"] = self.control_token
+        context["journal"] = self.journal
+        context["faults"] = self.faults
         started = time.perf_counter()
         status = 500  # what the log says if the app fails before it responds
         responded = False
+        journaled = (
+            self.journal.enabled
+            and not control
+            and scope["path"] != "/"
+            and not scope["path"].startswith(UNJOURNALED)
+        )
+        error_body = bytearray()  # the start of an error answer, for the journal's Twilio code
+        form = bytearray()  # the start of a form body, for the journal
+        if journaled and _is_form(scope):
+            receive = keeping(receive, form, journal.MAX_KEPT_BODY)
 
         async def send_and_note_status(message: Message) -> None:
             nonlocal status, responded
             if message["type"] == "http.response.start":
                 status, responded = message["status"], True
+            elif journaled and status >= 400 and len(error_body) < 4096:
+                error_body.extend(message.get("body", b"")[:4096])
             await send(message)
 
         stamped_send = stamping(send_and_note_status, stamp, started=started)
@@ -151,10 +173,47 @@ class EdgeMiddleware:
                 scope, receive, stamped_send
             )
         finally:
-            log_request(scope, status, started, stamp["Twilio-Request-Id"], context.get("user"))
+            account = context.get("user")
+            log_request(scope, status, started, stamp["Twilio-Request-Id"], account)
+            if journaled:
+                self.journal.record(
+                    journal.Entry(
+                        time=journal.now(),
+                        request_id=stamp["Twilio-Request-Id"],
+                        operation=extensions.get(ROUTING_CONTEXT, {}).get("operation_id"),
+                        method=scope["method"],
+                        path=journal.cut_path(scope["path"]),
+                        query=journal.parameters(scope.get("query_string", b"")),
+                        form=journal.parameters(bytes(form)),
+                        status=status if responded else None,
+                        code=journal.error_code(bytes(error_body)) if error_body else None,
+                        account=account if isinstance(account, str) else None,
+                        injected=extensions.get(INJECTED_KEY),
+                        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                    )
+                )
 
 
 _CHECKED_HEADERS = {b"host", b"origin", b"sec-fetch-site"}
+
+
+def _is_form(scope: Scope) -> bool:
+    return any(
+        k == b"content-type" and v.lower().startswith(b"application/x-www-form-urlencoded")
+        for k, v in scope["headers"]
+    )
+
+
+def keeping(receive: Receive, kept: bytearray, limit: int) -> Receive:
+    """A `receive` that also copies the first `limit` bytes of the request body into `kept`."""
+
+    async def receive_and_keep() -> Message:
+        message = await receive()
+        if message["type"] == "http.request" and len(kept) < limit:
+            kept.extend(message.get("body", b"")[: limit - len(kept)])
+        return message
+
+    return receive_and_keep
 
 
 def _netloc(origin: str) -> str | None:

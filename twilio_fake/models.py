@@ -31,7 +31,7 @@ from .exceptions import (
     ResourceNotFound,
     ServicePoolFull,
 )
-from .fixtures import Account, FixtureError
+from .fixtures import Account, FixtureError, IncomingNumber
 from .paging import PageCursor, PageTokens
 
 DEFAULT_POOL_LIMIT = 400  # Twilio's documented default per Messaging Service
@@ -185,6 +185,35 @@ _ANY_BEFORE = select(exists().where(_in_pool, _seq < bindparam("seq")))
 _ANY_AFTER = select(exists().where(_in_pool, _seq > bindparam("seq")))
 
 
+_OWNED_SERVICES = select(db.services.c.sid).where(db.services.c.account_sid == bindparam("account"))
+_OWNED_NUMBERS = select(db.incoming_phone_numbers.c.sid).where(
+    db.incoming_phone_numbers.c.account_sid == bindparam("account")
+)
+# What dropping an account deletes, in an order the foreign keys allow. By ownership, a pool
+# only holds numbers of its service's account; both sides are cleared all the same.
+_DROP_ACCOUNT = (
+    delete(db.pool_entries).where(
+        db.pool_entries.c.service_sid.in_(_OWNED_SERVICES)
+        | db.pool_entries.c.sid.in_(_OWNED_NUMBERS)
+    ),
+    delete(db.incoming_phone_numbers).where(
+        db.incoming_phone_numbers.c.account_sid == bindparam("account")
+    ),
+    delete(db.services).where(db.services.c.account_sid == bindparam("account")),
+    delete(db.api_keys).where(db.api_keys.c.account_sid == bindparam("account")),
+    delete(db.accounts).where(db.accounts.c.sid == bindparam("account")),
+)
+
+
+def _new_sid(prefix: str) -> str:
+    return prefix + secrets.token_hex(16)
+
+
+def _new_phone_number() -> str:
+    """A US number for a minted account: San Francisco's area code, a random line."""
+    return f"+1415{secrets.randbelow(8_000_000) + 2_000_000}"
+
+
 def _pool_path(service_sid: str) -> str:
     return f"/Services/{service_sid}/PhoneNumbers"
 
@@ -237,6 +266,33 @@ class Backend:
             ):
                 conn.execute(delete(table))
             _load(conn, self.startup_fixtures)
+
+    def mint_account(self, services: int, numbers: int) -> Account:
+        """Create an account of its own: a random SID and auth token, `services` services and
+        `numbers` incoming numbers able to send SMS and MMS (and take calls).
+
+        SIDs are random (128 bits), so accounts minted by parallel tests never meet.
+        """
+        account = Account(
+            sid=_new_sid("AC"),
+            auth_token=secrets.token_hex(16),
+            services={_new_sid("MG"): f"Minted service {i + 1}" for i in range(services)},
+            incoming_phone_numbers=tuple(
+                IncomingNumber(_new_sid("PN"), _new_phone_number(), "US", ("MMS", "SMS", "Voice"))
+                for _ in range(numbers)
+            ),
+        )
+        self.load([account])
+        return account
+
+    def drop_account(self, account_sid: str) -> None:
+        """Remove an account and everything it owns, pools included, in one transaction."""
+        owned = {"account": account_sid}
+        with self.db.write() as conn:
+            if conn.execute(_ACCOUNT, {"user": account_sid}).first() is None:
+                raise ResourceNotFound.at(f"/Accounts/{account_sid}")
+            for statement in _DROP_ACCOUNT:
+                conn.execute(statement, owned)
 
     def counts(self) -> Counts:
         with self.db.read() as conn:

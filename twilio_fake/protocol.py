@@ -6,7 +6,8 @@ uvicorn's httptools protocol, with what a shared fake needs before any request r
   opened or from the first byte of its next request, is answered 408 and closed (idle and
   trickling connections would otherwise be held open for ever);
 - a head larger than `max_head_bytes` is answered 431 and closed;
-- what uvicorn answers itself (a request that is not HTTP) has Twilio's error body too.
+- what uvicorn answers itself (a request that is not HTTP) has Twilio's error body too;
+- the app finds the connection's transport in the scope, for a fault that drops it.
 Idle keep-alive connections are closed by uvicorn's own `timeout_keep_alive`.
 """
 
@@ -21,6 +22,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .config import Settings
 from .exceptions import MORE_INFO
+from .faults import TRANSPORT_KEY
 
 log = logging.getLogger("twilio_fake.requests")
 
@@ -66,6 +68,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         # The next request's head begins (after a response, or pipelined behind one).
         super().on_message_begin()
+        # An injected fault may drop the connection (faults.drop_connection).
+        extensions: Any = {TRANSPORT_KEY: self.transport}
+        self.scope["extensions"] = extensions
         self._in_head, self._head_bytes = True, 0
         if self._head_deadline is None:
             self._arm_head_deadline()

@@ -120,8 +120,10 @@ def test_a_wrong_method_is_405_with_allow(client, method, path, allow) -> None:
 @pytest.mark.parametrize(
     ("path", "resource"),
     [
-        ("/", "/"),
+        ("/index.html", "/index.html"),
         ("/v2/Services", "/v2/Services"),
+        ("/v1", "/v1"),
+        ("/_fake/nothing", "/_fake/nothing"),
         ("/v1/Services", "/Services"),
         (
             f"/v1/Services/{SERVICE}/PhoneNumbers/{NUMBERS[0]}/Extra",
