@@ -21,6 +21,9 @@ from .support import app_for, survived
 
 LEVELS = ("unit", "api", "contract", "e2e")
 
+# An application's test suite that uses the plugin: tests/e2e/test_plugin.py runs it elsewhere.
+collect_ignore = ["e2e/plugin_project"]
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
-import venv
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +19,16 @@ import requests
 import yaml
 from twilio.rest import Client
 
-from tests.support import ACCOUNT, NUMBERS, ROOT, SERVICE, TOKEN, Server
+from tests.support import (
+    ACCOUNT,
+    NUMBERS,
+    ROOT,
+    SERVICE,
+    TOKEN,
+    Server,
+    build_wheel,
+    fresh_environment,
+)
 
 
 @dataclass
@@ -39,30 +46,8 @@ class Installed:
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     scratch = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--quiet",
-            "--no-deps",
-            "-w",
-            str(scratch),
-            str(ROOT),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    (wheel,) = scratch.glob("twilio_fake-*.whl")
-    venv.create(scratch / "venv", with_pip=True)
-    bin_dir = scratch / "venv" / "bin"
-    subprocess.run(
-        [str(bin_dir / "pip"), "install", "--quiet", f"{wheel}[contract]"],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
+    wheel = build_wheel(scratch)
+    bin_dir = fresh_environment(scratch / "venv", f"{wheel}[contract]")
     elsewhere = scratch / "elsewhere"
     elsewhere.mkdir()
     yield Installed(wheel, bin_dir, elsewhere)

@@ -6,6 +6,9 @@ Test modules import from here (or get fixtures from conftest.py), never from eac
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import venv
 from collections import Counter
 from pathlib import Path
 
@@ -87,3 +90,27 @@ def app_for(backend: Backend, **settings: object) -> FakeApp:
         "allowed_hosts": "testserver",  # the name starlette's test client sends
     }
     return create_app(Settings(**(options | settings)), backend)  # type: ignore[arg-type]
+
+
+def build_wheel(directory: Path) -> Path:
+    """Build the project's wheel into `directory`, as `make wheel` would; return its path."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(directory), ROOT],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = directory.glob("twilio_fake-*.whl")
+    return wheel
+
+
+def fresh_environment(directory: Path, *requirements: str) -> Path:
+    """A new virtual environment with only `requirements` installed; return its bin/."""
+    venv.create(directory, with_pip=True)
+    bin_dir = directory / "bin"
+    subprocess.run(
+        [str(bin_dir / "pip"), "install", "--quiet", *requirements],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return bin_dir

@@ -1,0 +1,262 @@
+"""The fake as a test dependency, for any test runner: start it, mint accounts, read the journal,
+arm faults, and get an official SDK client that can only talk to the fake.
+
+    from twilio_fake.testing import FakeTwilio
+
+    with FakeTwilio() as fake:                    # a fresh fake in a process of its own
+        account = fake.new_account(services=1, numbers=3)
+        client = fake.client(account)             # twilio.rest.Client, pointed at the fake
+        pool = client.messaging.v1.services(account.services[0]).phone_numbers
+        pool.create(phone_number_sid=account.numbers[0])
+        fake.requests(account=account)            # what was sent, newest first
+
+`FakeTwilio(url=...)` uses a fake that is already running instead. The pytest plugin
+(twilio_fake.pytest_plugin) gives the same objects as fixtures. This module needs only the
+standard library; `client()` needs the `twilio` package.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    from twilio.rest import Client
+
+CONTROL_TOKEN_VARIABLE = "TWILIO_FAKE_CONTROL_TOKEN"  # the server's variable, read here too
+
+
+class FakeTwilioError(RuntimeError):
+    """The fake refused a control request, or could not be started."""
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account of the fake, with what it owns: minted for one test, seen by no other."""
+
+    sid: str
+    auth_token: str
+    services: list[str]  # MG… SIDs
+    numbers: list[str]  # PN… SIDs of incoming numbers able to send SMS and MMS
+    phone_numbers: list[str]  # the numbers themselves (E.164), in the order of `numbers`
+
+
+class FakeTwilio:
+    """A fake to test against: one this starts (and stops), or one already running at `url`."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        fixtures: str | Path | None = None,
+        pool_limit: int | None = None,
+        database: str | Path | None = None,
+        control_token: str | None = None,
+        timeout: float = 30,
+    ) -> None:
+        self.url = url.rstrip("/") if url else None
+        self.fixtures = fixtures
+        self.pool_limit = pool_limit
+        self.database = database
+        self.control_token = control_token or os.environ.get(CONTROL_TOKEN_VARIABLE)
+        self.timeout = timeout
+        self._server: Any = None
+        self._scratch: str | None = None
+
+    # -- the server ---------------------------------------------------------------------------
+    def start(self) -> FakeTwilio:
+        """Start a fake of its own (unless given a URL); return once it serves."""
+        if self.url is not None:
+            self.health()  # say now if nothing answers there
+            return self
+        from twilio_fake_contract.serving import Server, ServerFailed  # stdlib only
+
+        if self.database is None:
+            self._scratch = tempfile.mkdtemp(prefix="twilio-fake-")
+            database = str(Path(self._scratch) / "fake.sqlite3")
+        else:
+            database = str(self.database)
+        command = [sys.executable, "-m", "twilio_fake", "--port", "0", "--database", database]
+        if self.fixtures is not None:
+            command += ["--fixtures", str(self.fixtures)]
+        if self.pool_limit is not None:
+            command += ["--pool-limit", str(self.pool_limit)]
+        env = {CONTROL_TOKEN_VARIABLE: self.control_token} if self.control_token else None
+        try:
+            self._server = Server(command, env=env, timeout=self.timeout)
+        except ServerFailed as err:
+            self._remove_scratch()
+            raise FakeTwilioError(f"the fake did not start: {err}") from None
+        self.url = self._server.url
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+            self.url = None
+        self._remove_scratch()
+
+    def _remove_scratch(self) -> None:
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    def __enter__(self) -> FakeTwilio:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    # -- the control surface ------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        return self._control("GET", "/_fake/health")
+
+    def reset(self) -> None:
+        self._control("POST", "/_fake/reset")
+
+    def new_account(self, services: int = 1, numbers: int = 3) -> Account:
+        """Mint an account of its own, with `services` services and `numbers` numbers."""
+        minted = self._control(
+            "POST", "/_fake/accounts", {"services": services, "numbers": numbers}
+        )
+        return Account(
+            minted["sid"],
+            minted["auth_token"],
+            minted["services"],
+            minted["numbers"],
+            minted["phone_numbers"],
+        )
+
+    def drop_account(self, account: Account | str) -> None:
+        """Drop an account and everything it owns (a 404 if it is gone already)."""
+        self._control("DELETE", f"/_fake/accounts/{_sid(account)}")
+
+    def requests(
+        self,
+        *,
+        account: Account | str | None = None,
+        operation: str | None = None,
+        method: str | None = None,
+        status: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """The journal: requests made to the Twilio API, newest first, filtered."""
+        filters = {
+            "account": _sid(account) if account is not None else None,
+            "operation": operation,
+            "method": method,
+            "status": status,
+        }
+        query = urlencode({k: v for k, v in filters.items() if v is not None})
+        return self._control("GET", f"/_fake/requests?{query}")["requests"]
+
+    def clear_requests(self) -> None:
+        self._control("DELETE", "/_fake/requests")
+
+    def arm_fault(
+        self,
+        *,
+        account: Account | str | None = None,
+        operation: str | None = None,
+        method: str | None = None,
+        times: int = 1,
+        status: int | None = None,
+        code: int | None = None,
+        message: str | None = None,
+        delay: float | None = None,
+        drop: bool | None = None,
+    ) -> dict[str, Any]:
+        """Make the next `times` matching requests fail (status, code), wait (delay) or lose
+        their connection (drop)."""
+        fault = {
+            "account": _sid(account) if account is not None else None,
+            "operation": operation,
+            "method": method,
+            "times": times,
+            "status": status,
+            "code": code,
+            "message": message,
+            "delay": delay,
+            "drop": drop,
+        }
+        return self._control(
+            "POST", "/_fake/faults", {k: v for k, v in fault.items() if v is not None}
+        )
+
+    def faults(self) -> list[dict[str, Any]]:
+        return self._control("GET", "/_fake/faults")["faults"]
+
+    def clear_faults(self) -> None:
+        self._control("DELETE", "/_fake/faults")
+
+    def _control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        if self.url is None:
+            raise FakeTwilioError("the fake is not running: call start() first")
+        headers = {"Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if self.control_token:
+            headers["Authorization"] = f"Bearer {self.control_token}"
+        request = urllib.request.Request(self.url + path, data, headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                text = response.read()
+        except urllib.error.HTTPError as err:
+            raise FakeTwilioError(
+                f"{method} {path}: {err.code} {err.read().decode(errors='replace')}"
+            ) from None
+        except OSError as err:
+            raise FakeTwilioError(f"{method} {path}: no answer from {self.url} ({err})") from None
+        return json.loads(text) if text else None
+
+    # -- an SDK client ------------------------------------------------------------------------
+    def client(self, account: Account) -> Client:
+        """An official SDK client for the account that sends every request to this fake and
+        refuses any other host: nothing can reach the real Twilio."""
+        try:
+            from twilio.rest import Client
+        except ImportError:
+            raise FakeTwilioError("client() needs the Twilio SDK: pip install twilio") from None
+        if self.url is None:
+            raise FakeTwilioError("the fake is not running: call start() first")
+        return Client(account.sid, account.auth_token, http_client=_http_client(self.url))
+
+
+def _sid(account: Account | str) -> str:
+    return account.sid if isinstance(account, Account) else account
+
+
+def _http_client(fake_url: str) -> Any:
+    """The SDK's own HTTP client, with every Twilio URL moved onto the fake."""
+    from twilio.http.http_client import TwilioHttpClient
+
+    fake = urlsplit(fake_url)
+
+    class FakeTwilioHttpClient(TwilioHttpClient):
+        def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            return super().request(method, to_fake(url, fake), *args, **kwargs)
+
+    return FakeTwilioHttpClient()
+
+
+def to_fake(url: str, fake: Any) -> str:
+    """Move a Twilio URL (any *.twilio.com host, whatever the region or edge) onto the fake;
+    refuse any other host than the fake's own."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if host == "twilio.com" or host.endswith(".twilio.com"):
+        return urlunsplit((fake.scheme, fake.netloc, parts.path, parts.query, parts.fragment))
+    if (parts.scheme, parts.netloc) == (fake.scheme, fake.netloc):
+        return url
+    raise FakeTwilioError(f"refusing to send a request to {parts.netloc}: it is not the fake")
