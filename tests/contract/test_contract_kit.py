@@ -54,6 +54,9 @@ def test_passes_against_a_fresh_fake_and_writes_its_reports(tmp_path: Path) -> N
         cases = list(suite.iter("testcase"))
         assert cases and not [c for c in cases if c.find("failure") is not None]
     assert "| scenarios | passed | 10 |" in summary
+    # It says it undid its own changes, in words that cannot read as the user's numbers lost.
+    assert "Clean-up (the target's pools are as the run found them): " in summary
+    assert "which the run had added, out of" in summary or "left nothing to undo" in summary
     for scenario in (
         "a full pool is 412 21714; the next service takes it",
         "a voice-only number is 21715",
