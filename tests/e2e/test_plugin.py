@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import Server, build_wheel, fresh_environment
+from tests.support import ROOT, Server, build_wheel, fresh_environment
 
 PROJECT = Path(__file__).parent / "plugin_project"
+README_SECTION = "## Using the fake from your tests"
 # What the example project's environment holds besides the wheel, pinned as ours are.
 REQUIREMENTS = ("pytest==9.1.1", "pytest-xdist==3.8.0", "twilio==9.13.0")
 
@@ -41,7 +42,16 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     bin_dir = fresh_environment(scratch / "venv", str(wheel), *REQUIREMENTS)
     directory = scratch / "project"
     shutil.copytree(PROJECT, directory)
+    # The README's example runs as written: its first code block, a test module of its own.
+    (directory / "test_readme.py").write_text(readme_example())
     yield Project(bin_dir, directory)
+
+
+def readme_example() -> str:
+    section = (ROOT / "README.md").read_text().split(README_SECTION, 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match, "the README's testing section opens with a Python example"
+    return match.group(1)
 
 
 def passed_on_both_workers(result: subprocess.CompletedProcess[str]) -> None:
@@ -49,7 +59,7 @@ def passed_on_both_workers(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, output
     collected = len(re.findall(r"^\[gw\d\] .*PASSED", output, re.M))
     assert re.search(rf"\b{collected} passed\b", output), output
-    assert collected == 16, output
+    assert collected == 16, output  # the example project's 15 and the README's
     assert {"[gw0]", "[gw1]"} <= set(re.findall(r"\[gw\d\]", output)), output
 
 
