@@ -10,15 +10,25 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from twilio_fake import fixtures
-from twilio_fake.exceptions import InvalidParameter
+from twilio_fake.exceptions import InvalidParameter, ServiceUnavailable
 from twilio_fake.faults import Faults
 from twilio_fake.journal import Journal
 from twilio_fake.models import Backend
 
 
 def health(backend: Backend):
-    return {"status": "ok", **asdict(backend.counts())}
+    """The fake is up, the database it uses, and what it holds; 503 if the database is out of
+    reach (a load balancer takes the replica out)."""
+    try:
+        counts = backend.counts()
+    except DBAPIError:
+        raise ServiceUnavailable(
+            f"The database cannot be reached: {backend.db.describe()}"
+        ) from None
+    return {"status": "ok", "database": backend.db.describe(), **asdict(counts)}
 
 
 def reset(backend: Backend):

@@ -33,6 +33,7 @@ from connexion.middleware.response_validation import ResponseValidationMiddlewar
 from connexion.middleware.security import SecurityMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.resolver import Resolver
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import ClientDisconnect
@@ -154,6 +155,7 @@ def create_app(
     app.add_error_handler(ProblemException, framework_errors)
     app.add_error_handler(HTTPException, framework_errors)
     app.add_error_handler(ClientDisconnect, http_errors.body_cut_short)
+    app.add_error_handler(OperationalError, http_errors.database_unavailable)
     app.add_error_handler(Exception, http_errors.unexpected_error)
     fake = FakeApp(app, backend)
     fake.build()

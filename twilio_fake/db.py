@@ -29,7 +29,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
 metadata = MetaData()
@@ -95,12 +95,20 @@ settings = Table(
 )
 
 MEMORY = ":memory:"
+SCHEMA_LOCK = 0x7F1A4E  # PostgreSQL advisory lock key: creating the schema
+# The order in which a bulk change (reset, a fixture load, an account minted or dropped) locks
+# the tables on PostgreSQL: services first, the table an add locks first (SELECT … FOR UPDATE),
+# so that a bulk change and an add cannot each hold what the other waits for.
+BULK_LOCK_ORDER = ("services", "api_keys", "accounts", "incoming_phone_numbers", "pool_entries")
 
 
 def database_url(database: str) -> str:
     """Turn the DATABASE setting (a file path, ':memory:' or a SQLAlchemy URL) into a URL."""
     if database == MEMORY:
         return "sqlite://"
+    if database.startswith(("postgresql://", "postgres://")):
+        # The driver this package pins (the `postgresql` extra), not SQLAlchemy's default.
+        return "postgresql+psycopg://" + database.split("://", 1)[1]
     if "://" in database:
         return database
     return f"sqlite:///{Path(database).expanduser().resolve()}"
@@ -126,16 +134,27 @@ class Database:
         # The busy timeout stays as the last resort.
         self._write_lock = threading.Lock()
         self._reader = threading.local()
+        self._readers: list[Connection] = []  # every thread's kept connection, to close them all
         on_file = self.is_sqlite and not self.in_memory
         self._lock_file = open(f"{self.engine.url.database}-writer.lock", "ab") if on_file else None
         # What a unique constraint raises when two writers race (databases without a global
         # write lock).
         self.integrity_errors = (IntegrityError,)
-        metadata.create_all(self.engine)
+        self._create_schema()
+
+    def _create_schema(self) -> None:
+        """Create the tables that are missing. Servers starting at once queue (on the writers'
+        flock on SQLite, an advisory lock on PostgreSQL), so that only one creates them and the
+        others find them made."""
+        with self._writer(), self.engine.begin() as conn:
+            if not self.is_sqlite:
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
+            metadata.create_all(conn)
 
     def _create_engine(self, url: str) -> Engine:
         if not self.is_sqlite:
-            return create_engine(url, pool_pre_ping=True)
+            # Writes run in a thread pool of up to 40 threads: enough connections for them.
+            return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
         kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
         if self.in_memory:
             kwargs["poolclass"] = StaticPool
@@ -148,10 +167,11 @@ class Database:
             # upgrade it later.
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
+            # First, so that switching to WAL waits for a server that is creating the schema.
+            cursor.execute("PRAGMA busy_timeout=10000")
             if not self.in_memory:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=10000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
@@ -169,7 +189,11 @@ class Database:
 
     @contextmanager
     def _writer(self) -> Iterator[None]:
-        """Be the only writer: of this process's threads, then of the processes on the file."""
+        """On SQLite, be the only writer: of this process's threads, then of the processes on the
+        file. PostgreSQL has row locks: writers run side by side, the rules lock what they read."""
+        if not self.is_sqlite:
+            yield
+            return
         with self._write_lock:
             if self._lock_file is None:
                 yield
@@ -189,12 +213,25 @@ class Database:
         so a process keeps one such connection.
         """
         with self._memory_lock or nullcontext():
-            conn = getattr(self._reader, "connection", None)
-            if conn is None or conn.closed:
-                conn = self._reader.connection = self.engine.connect().execution_options(
-                    isolation_level="AUTOCOMMIT"
-                )
-            return conn.execute(statement, parameters).first()
+            try:
+                return self._kept_connection().execute(statement, parameters).first()
+            except DBAPIError as error:
+                if not error.connection_invalidated:
+                    raise
+            # The server dropped the kept connection (a database restart): once more, anew.
+            return self._kept_connection().execute(statement, parameters).first()
+
+    def _kept_connection(self) -> Connection:
+        conn = getattr(self._reader, "connection", None)
+        if conn is None or conn.closed or conn.invalidated:
+            if conn is not None:
+                conn.close()
+            conn = self._reader.connection = self.engine.connect().execution_options(
+                isolation_level="AUTOCOMMIT"
+            )
+            with self._write_lock:
+                self._readers.append(conn)
+        return conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -217,9 +254,21 @@ class Database:
             with conn.begin():
                 yield conn
 
+    def lock_for_bulk_change(self, conn: Connection) -> None:
+        """Inside a write: keep every other writer out until it commits (readers go on, and see
+        the state before it). SQLite's write transaction does so already; on PostgreSQL the
+        tables are locked EXCLUSIVE, in BULK_LOCK_ORDER."""
+        if not self.is_sqlite:
+            conn.exec_driver_sql(f"LOCK TABLE {', '.join(BULK_LOCK_ORDER)} IN EXCLUSIVE MODE")
+
+    def describe(self) -> str:
+        """The database, for health checks and logs: its URL without a password."""
+        return self.engine.url.render_as_string(hide_password=True)
+
     def dispose(self) -> None:
-        reader = getattr(self._reader, "connection", None)
-        if reader is not None:
+        with self._write_lock:
+            readers, self._readers = self._readers, []
+        for reader in readers:
             reader.close()
         self.engine.dispose()
         if self._lock_file is not None:

@@ -152,3 +152,10 @@ class TooManyRequests(TwilioError):
 class InternalServerError(TwilioError):
     status, code = 500, 20500
     default_message = "Internal Server Error"
+
+
+class ServiceUnavailable(TwilioError):
+    """The fake cannot serve: its database is out of reach."""
+
+    status, code = 503, 20503
+    default_message = "Service Unavailable"

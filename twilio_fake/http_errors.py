@@ -124,6 +124,12 @@ def body_cut_short(_request: ConnexionRequest, _exc: Exception) -> ConnexionResp
     return render(cut_short())
 
 
+def database_unavailable(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+    """The database cannot be reached (a restart, a network cut): 503, which clients retry."""
+    log.error("database error on %s %s: %s", request.method, request.url.path, exc)
+    return render(errors.ServiceUnavailable("The database cannot be reached; try again"))
+
+
 def unexpected(request: Any, exc: Exception) -> errors.TwilioError:
     """Log a failure of our own in full (not to the client) and name the Twilio error for it."""
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)

@@ -237,18 +237,25 @@ class Backend:
         self.load(self.startup_fixtures)
 
     def _page_token_key(self) -> bytes:
-        """Read the key that signs page tokens, creating it once per database."""
-        with self.db.write() as conn:
-            key = conn.scalar(select(db.settings.c.value).where(db.settings.c.name == "page_key"))
-            if key is None:
-                key = secrets.token_hex(32)
-                conn.execute(insert(db.settings).values(name="page_key", value=key))
-        return bytes.fromhex(key)
+        """Read the key that signs page tokens, creating it once per database (replicas that
+        start at once race to create it: the first wins, the others read it)."""
+        read = select(db.settings.c.value).where(db.settings.c.name == "page_key")
+        try:
+            with self.db.write() as conn:
+                key = conn.scalar(read)
+                if key is None:
+                    key = secrets.token_hex(32)
+                    conn.execute(insert(db.settings).values(name="page_key", value=key))
+        except self.db.integrity_errors:
+            with self.db.read() as conn:
+                key = conn.scalar(read)
+        return bytes.fromhex(str(key))
 
     # -- fixtures ---------------------------------------------------------------------------
     def load(self, accounts: Iterable[Account]) -> None:
         """Add or update accounts and what they own; pool entries are left as they are."""
         with self.db.write() as conn:
+            self.db.lock_for_bulk_change(conn)
             _load(conn, accounts)
 
     def reset(self) -> None:
@@ -257,6 +264,7 @@ class Backend:
         One transaction: no reader, in any process, sees the state half gone.
         """
         with self.db.write() as conn:
+            self.db.lock_for_bulk_change(conn)
             for table in (
                 db.pool_entries,
                 db.incoming_phone_numbers,
@@ -289,6 +297,7 @@ class Backend:
         """Remove an account and everything it owns, pools included, in one transaction."""
         owned = {"account": account_sid}
         with self.db.write() as conn:
+            self.db.lock_for_bulk_change(conn)
             if conn.execute(_ACCOUNT, {"user": account_sid}).first() is None:
                 raise ResourceNotFound.at(f"/Accounts/{account_sid}")
             for statement in _DROP_ACCOUNT:
