@@ -17,7 +17,8 @@ from twilio_fake import fixtures
 from twilio_fake.app import FakeApp
 from twilio_fake.models import Backend
 
-from .support import app_for, survived
+from .support import app_for, database_for, survived
+from .support.postgres import PostgresServer
 
 LEVELS = ("unit", "api", "contract", "e2e")
 
@@ -32,9 +33,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(getattr(pytest.mark, level))
 
 
-@pytest.fixture
-def database(tmp_path: Path) -> str:
-    return str(tmp_path / "fake.sqlite3")
+# The rules and the API run on both databases the fake supports (DATABASES); a test about
+# SQLite's files asks for `@pytest.mark.parametrize("database", ["sqlite"], indirect=True)`.
+DATABASES = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server for the session, started on first use."""
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres: PostgresServer) -> str:
+    return postgres.create_database()
+
+
+@pytest.fixture(params=DATABASES)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database: a SQLite file, or an emptied PostgreSQL database."""
+    return database_for(request.param, request, tmp_path)
 
 
 @pytest.fixture

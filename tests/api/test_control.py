@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+import gc
 import json
 import time
 
 import pytest
+import sqlalchemy
 
 from tests.support import (
     AUTH,
@@ -19,6 +22,8 @@ from tests.support import (
     assert_error,
     pool_path,
 )
+from twilio_fake import fixtures
+from twilio_fake.models import Backend
 
 NEW_ACCOUNT = {
     "accounts": [
@@ -32,11 +37,33 @@ NEW_ACCOUNT = {
 }
 
 
-def test_health_counts_what_is_loaded(client) -> None:
+def test_health_counts_what_is_loaded(client, backend) -> None:
     response = client.get("/_fake/health")
     assert response.status_code == 200
     names = ("accounts", "services", "incoming_phone_numbers", "pool_entries")
-    assert response.json() == {"status": "ok", **dict(zip(names, DEMO_COUNTS, strict=True))}
+    health = response.json()
+    assert health.pop("database") == backend.db.describe()
+    assert health == {"status": "ok", **dict(zip(names, DEMO_COUNTS, strict=True))}
+
+
+# The connections the forced drop cut are left for the garbage collector, which says so.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_health_is_503_when_the_database_is_out_of_reach(postgres) -> None:
+    backend = Backend(postgres.create_database(), fixtures.demo())
+    admin = sqlalchemy.create_engine(postgres.url(), isolation_level="AUTOCOMMIT")
+    try:
+        with app_for(backend).test_client() as client:
+            assert client.get("/_fake/health").status_code == 200
+            with admin.connect() as conn:
+                name = backend.db.engine.url.database
+                conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+            body = assert_error(client.get("/_fake/health"), 503, 20503)
+            assert "cannot be reached" in body["message"]
+            assert backend.db.describe() in body["message"]
+    finally:
+        backend.db.dispose()
+        admin.dispose()
+        gc.collect()
 
 
 def test_reset_drops_the_pools(client) -> None:
@@ -63,10 +90,11 @@ def test_fixtures_load_as_yaml_and_as_json(client) -> None:
     )
     assert created.status_code == 201
     # JSON works too, and loading again updates in place.
-    NEW_ACCOUNT["accounts"][0]["auth_token"] = "rotated"
+    rotated = copy.deepcopy(NEW_ACCOUNT)
+    rotated["accounts"][0]["auth_token"] = "rotated"
     response = client.post(
         "/_fake/fixtures",
-        content=json.dumps(NEW_ACCOUNT),
+        content=json.dumps(rotated),
         headers={"Content-Type": "application/json"},
     )
     assert response.status_code == 200 and response.json()["accounts"] == 3

@@ -7,8 +7,13 @@ one of those rules (it is registered on import, here and in `twilio-fake contrac
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
+from collections.abc import Iterator
+
 import hypothesis
 import pytest
+import requests
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 
@@ -21,9 +26,12 @@ from tests.support import (
     SERVICE,
     SERVICE2,
     TOKEN,
+    pool_path,
     scale,
+    serve,
     survived,
 )
+from tests.support.postgres import PostgresServer
 
 CONFIG = {
     "seed": 20261127,
@@ -76,3 +84,71 @@ def test_stateful_sequences_over_the_links(contract, backend) -> None:
             survived["schemathesis requests (stateful sequences)"] += 1
 
     Workflow.run(settings=hypothesis.settings(max_examples=scale(30, 600), deadline=None))
+
+
+class Writer(threading.Thread):
+    """Adds and deletes numbers through one replica, in an account minted for it, until told to
+    stop: the load that another replica serves its reads and writes beside. A reset elsewhere
+    drops the account (401), and it mints another."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url, self.done = url, threading.Event()
+        self.statuses: Counter[int | str] = Counter()
+
+    def run(self) -> None:
+        with requests.Session() as session:
+            while not self.done.is_set():
+                account = session.post(f"{self.url}/_fake/accounts", json={}, timeout=30).json()
+                session.auth = (account["sid"], account["auth_token"])
+                pool = self.url + pool_path(account["services"][0])
+                while not self.done.is_set():
+                    added = session.post(pool, data={"PhoneNumberSid": account["numbers"][0]})
+                    deleted = session.delete(f"{pool}/{account['numbers'][0]}", timeout=30)
+                    statuses = [added.status_code, deleted.status_code]
+                    self.statuses.update(statuses)
+                    if {401, 404} & set(statuses):
+                        # A reset dropped the account, before the request (401) or while it ran
+                        # (404): then the account is gone for good. Mint another.
+                        if session.get(pool, timeout=30).status_code != 401:
+                            self.statuses["404 with the account still there"] += 1
+                        break
+
+
+@pytest.fixture
+def replicas(postgres: PostgresServer) -> Iterator[tuple[str, Writer]]:
+    """Two replicas on one PostgreSQL database: the first to fuzz, the second under writes."""
+    database = postgres.create_database()
+    servers = [serve(database), serve(database)]
+    writer = Writer(servers[1].url)
+    writer.start()
+    try:
+        yield servers[0].url, writer
+    finally:
+        writer.done.set()
+        writer.join()
+        for server in servers:
+            output = server.stop()
+            assert " 500 " not in output and "Traceback" not in output, output
+
+
+def test_stateful_sequences_against_a_replica_while_another_takes_writes(replicas) -> None:
+    url, writer = replicas
+    contract = schemathesis.openapi.from_url(
+        f"{url}/v1/openapi.json", config=SchemathesisConfig.from_dict(CONFIG)
+    )
+
+    class Workflow(contract.as_state_machine()):  # type: ignore[misc]
+        def setup(self) -> None:
+            requests.post(f"{url}/_fake/reset", timeout=30).raise_for_status()
+
+        def after_call(self, response, case) -> None:  # type: ignore[no-untyped-def]
+            survived["schemathesis requests (stateful, one replica of two)"] += 1
+
+    Workflow.run(settings=hypothesis.settings(max_examples=scale(20, 300), deadline=None))
+    writer.done.set()
+    writer.join()
+    # The writer's adds and deletes all landed (201, 204), but for those a reset cut off.
+    assert set(writer.statuses) <= {201, 204, 401, 404}, writer.statuses
+    assert writer.statuses[201] > 0 and writer.statuses[204] > 0, writer.statuses
+    survived["writes through the other replica meanwhile"] += sum(writer.statuses.values())

@@ -1,8 +1,11 @@
-"""Concurrent clients across several server processes on one SQLite file: the rules still hold."""
+"""Concurrent clients across several server processes on one database: the rules still hold.
+
+Three ways of sharing: two servers on one SQLite file, one server with two workers on it, and
+three replicas on one PostgreSQL database (the database the only arbiter).
+"""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -11,27 +14,57 @@ from pathlib import Path
 
 import pytest
 import requests
+import sqlalchemy
 
-from tests.support import AUTH, NUMBERS, SERVICE, SERVICE2, pool_path, scale, serve, survived
+from tests.support import (
+    AUTH,
+    NUMBERS,
+    SERVICE,
+    SERVICE2,
+    Server,
+    pool_path,
+    scale,
+    serve,
+    survived,
+)
+from tests.support.postgres import PostgresServer
 
-CLIENTS = scale(24, 64)
+CLIENTS = 64
 ROUNDS = scale(2, 20)
 
 
-@pytest.fixture(scope="module", params=["two-servers", "workers-2"])
-def cluster(request, tmp_path_factory) -> Iterator[tuple[list[str], Path]]:
-    """Base URLs that all serve one database: two separate servers, or one with two workers."""
-    database = tmp_path_factory.mktemp("cluster") / "shared.sqlite3"
-    if request.param == "two-servers":
-        servers = [serve(database), serve(database)]
-        urls = [s.url for s in servers]
-    else:
-        servers = [serve(database, "--workers", "2")]
-        urls = [servers[0].url]
-    yield urls, database
+SHARINGS = ["two-servers", "workers-2", "three-replicas-postgresql"]
+
+
+def shared_database(sharing: str, request: pytest.FixtureRequest, directory: Path) -> str:
+    if sharing.endswith("postgresql"):
+        postgres: PostgresServer = request.getfixturevalue("postgres")
+        return postgres.create_database()
+    return str(directory / "shared.sqlite3")
+
+
+def start(sharing: str, database: str, *options: str) -> list[Server]:
+    """The servers of a sharing, started at once (replicas race to create the schema)."""
+    if sharing == "workers-2":
+        return [serve(database, "--workers", "2", *options)]
+    count = 3 if sharing.endswith("postgresql") else 2
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(lambda _: serve(database, *options), range(count)))
+
+
+def stop_cleanly(servers: list[Server]) -> None:
     for server in servers:
         output = server.stop()
         assert " 500 " not in output and "Traceback" not in output, output
+
+
+@pytest.fixture(scope="module", params=SHARINGS)
+def cluster(request, tmp_path_factory) -> Iterator[tuple[list[str], str]]:
+    """Base URLs that all serve one database, and the database."""
+    database = shared_database(request.param, request, tmp_path_factory.mktemp("cluster"))
+    servers = start(request.param, database)
+    yield [url for server in servers for url in [server.url]], database
+    stop_cleanly(servers)
 
 
 def race(
@@ -54,13 +87,19 @@ def race(
     return results
 
 
-def rows(database: Path, sql: str) -> list[tuple]:
-    with sqlite3.connect(database) as conn:
-        return conn.execute(sql).fetchall()
+def rows(database: str, sql: str) -> list[tuple]:
+    """Read the shared database directly (a SQLite file or a PostgreSQL URL)."""
+    url = database if "://" in database else f"sqlite:///{database}"
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.exec_driver_sql(sql)]
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture
-def fresh(cluster) -> tuple[list[str], Path]:
+def fresh(cluster) -> tuple[list[str], str]:
     urls, database = cluster
     requests.post(f"{urls[0]}/_fake/reset", timeout=10).raise_for_status()
     return urls, database
@@ -113,9 +152,10 @@ def test_racing_deletes(fresh, round_: int) -> None:
     assert rows(database, "SELECT count(*) FROM pool_entries") == [(0,)]
 
 
-def test_racing_adds_never_overfill_a_pool(tmp_path: Path) -> None:
-    database = tmp_path / "limited.sqlite3"
-    servers = [serve(database, "--pool-limit", "3"), serve(database, "--pool-limit", "3")]
+@pytest.mark.parametrize("sharing", ["two-servers", "three-replicas-postgresql"])
+def test_racing_adds_never_overfill_a_pool(sharing: str, request, tmp_path: Path) -> None:
+    database = shared_database(sharing, request, tmp_path)
+    servers = start(sharing, database, "--pool-limit", "3")
     try:
         urls = [s.url for s in servers]
         for _ in range(ROUNDS):
@@ -126,5 +166,121 @@ def test_racing_adds_never_overfill_a_pool(tmp_path: Path) -> None:
             assert set(outcomes) <= {(201, None), (409, 21710), (412, 21714)}
             assert rows(database, "SELECT count(*) FROM pool_entries") == [(3,)]
     finally:
-        for server in servers:
-            server.stop()
+        stop_cleanly(servers)
+
+
+def test_a_page_walk_can_go_from_server_to_server(fresh) -> None:
+    urls, _database = fresh
+    minted = requests.post(f"{urls[0]}/_fake/accounts", json={"numbers": 30}, timeout=10).json()
+    auth, service = (minted["sid"], minted["auth_token"]), minted["services"][0]
+    for i, number in enumerate(minted["numbers"]):
+        response = requests.post(
+            urls[i % len(urls)] + pool_path(service),
+            data={"PhoneNumberSid": number},
+            auth=auth,
+            timeout=10,
+        )
+        assert response.status_code == 201, response.text
+    seen: list[str] = []
+    url: str | None = f"{urls[0]}{pool_path(service)}?PageSize=4"
+    hops = 0
+    while url:
+        # Each page from the next server: a token issued by one is good on every other.
+        path = url.split(pool_path(service), 1)[1]
+        page = requests.get(
+            urls[hops % len(urls)] + pool_path(service) + path, auth=auth, timeout=10
+        ).json()
+        seen += [entry["sid"] for entry in page["phone_numbers"]]
+        url, hops = page["meta"]["next_page_url"], hops + 1
+    assert seen == minted["numbers"] and hops == 8
+
+
+def test_no_reader_on_any_server_sees_a_reset_half_done(fresh) -> None:
+    urls, _database = fresh
+    resets = scale(20, 300)
+    done = threading.Event()
+    statuses: Counter[int] = Counter()
+
+    def read(url: str) -> None:
+        with requests.Session() as session:
+            session.auth = AUTH
+            while not done.is_set():
+                statuses[session.get(url + pool_path(), timeout=30).status_code] += 1
+                statuses[session.get(url + pool_path(sid=NUMBERS[0]), timeout=30).status_code] += 1
+
+    readers = [threading.Thread(target=read, args=(url,)) for url in urls[1:] or urls]
+    for reader in readers:
+        reader.start()
+    try:
+        with requests.Session() as session:
+            for _ in range(resets):
+                session.post(f"{urls[0]}/_fake/reset", timeout=30).raise_for_status()
+                session.post(
+                    urls[0] + pool_path(),
+                    data={"PhoneNumberSid": NUMBERS[0]},
+                    auth=AUTH,
+                    timeout=30,
+                ).raise_for_status()
+    finally:
+        done.set()
+        for reader in readers:
+            reader.join()
+    # The list is always there (200); the entry is there or not (200 or 404): never a 401 for
+    # credentials that a half-done reset had dropped, never a 500.
+    assert set(statuses) <= {200, 404} and statuses[200] > 0, statuses
+    survived["resets raced by readers on other servers"] += resets
+    survived["reads during resets, all 200 or 404"] += sum(statuses.values())
+
+
+@pytest.mark.parametrize("round_", range(scale(1, 5)))
+@pytest.mark.parametrize("sharing", ["two-servers", "three-replicas-postgresql"])
+def test_a_server_killed_under_writes_loses_nothing_acknowledged(
+    sharing: str, round_: int, request, tmp_path: Path
+) -> None:
+    database = shared_database(sharing, request, tmp_path)
+    servers = start(sharing, database)
+    victim, survivors = servers[-1], servers[:-1]
+    minted = requests.post(f"{survivors[0].url}/_fake/accounts", json={"numbers": 600}, timeout=30)
+    account = minted.json()
+    auth, service = (account["sid"], account["auth_token"]), account["services"][0]
+    acknowledged: list[str] = []
+    numbers = iter(account["numbers"])
+    lock = threading.Lock()
+
+    def write() -> None:
+        with requests.Session() as session:
+            session.auth = auth
+            while True:
+                with lock:
+                    number = next(numbers, None)
+                if number is None:
+                    return
+                try:
+                    response = session.post(
+                        victim.url + pool_path(service), data={"PhoneNumberSid": number}, timeout=10
+                    )
+                except requests.RequestException:
+                    return  # the server is gone
+                if response.status_code == 201:
+                    with lock:
+                        acknowledged.append(number)
+
+    writers = [threading.Thread(target=write) for _ in range(8)]
+    try:
+        for writer in writers:
+            writer.start()
+        while len(acknowledged) < scale(50, 300) and any(w.is_alive() for w in writers):
+            threading.Event().wait(0.01)
+        victim.kill()
+        for writer in writers:
+            writer.join()
+        # The others go on serving, and hold every write the killed one acknowledged.
+        listed = requests.get(
+            survivors[0].url + pool_path(service), params={"PageSize": 1000}, auth=auth, timeout=30
+        ).json()["phone_numbers"]
+        assert set(acknowledged) <= {entry["sid"] for entry in listed}
+        assert len(acknowledged) >= scale(50, 300)
+        survived["SIGKILLs of one server among several"] += 1
+        survived["acknowledged writes before a SIGKILL, all kept"] += len(acknowledged)
+    finally:
+        stop_cleanly(survivors)

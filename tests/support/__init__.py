@@ -12,10 +12,13 @@ import venv
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from twilio_fake import fixtures
 from twilio_fake.app import FakeApp, create_app
 from twilio_fake.cli import serve_command
 from twilio_fake.config import Settings
+from twilio_fake.db import MEMORY
 from twilio_fake.models import Backend
 from twilio_fake_contract.serving import Server
 
@@ -58,12 +61,12 @@ def pool_path(service: str = SERVICE, sid: str | None = None) -> str:
     return f"{path}/{sid}" if sid else path
 
 
-def add(client, number: str, service: str = SERVICE, auth=AUTH):  # type: ignore[no-untyped-def]
+def add(client, number: str, service: str = SERVICE, auth=AUTH):
     """POST a number to a pool through a test client (or requests session with a base URL)."""
     return client.post(pool_path(service), data={"PhoneNumberSid": number}, auth=auth)
 
 
-def assert_error(response, status: int, code: int, message: str | None = None) -> dict:  # type: ignore[no-untyped-def]
+def assert_error(response, status: int, code: int, message: str | None = None) -> dict:
     """Check Twilio's error shape, and return the body."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/json"
@@ -114,3 +117,15 @@ def fresh_environment(directory: Path, *requirements: str) -> Path:
         timeout=600,
     )
     return bin_dir
+
+
+def database_for(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database of a kind: "sqlite" (a file), ":memory:", or "postgresql" (the session's
+    throwaway server, emptied)."""
+    if kind == "sqlite":
+        return str(tmp_path / "fake.sqlite3")
+    if kind == MEMORY:
+        return MEMORY
+    from .postgres import emptied
+
+    return emptied(request.getfixturevalue("postgres_url"))

@@ -22,6 +22,7 @@ from tests.support import (
     SERVICE2,
     TOKEN,
     VOICE_ONLY_NUMBER,
+    database_for,
 )
 from twilio_fake import db, fixtures
 from twilio_fake import exceptions as errors
@@ -29,11 +30,11 @@ from twilio_fake.db import MEMORY
 from twilio_fake.models import Backend
 
 
-@pytest.fixture(params=["file", MEMORY])
+@pytest.fixture(params=["sqlite", MEMORY, "postgresql"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Every rule on both storage paths: a SQLite file (the request path's compiled statements
-    on a per-thread connection) and ':memory:' (the same statements through the engine)."""
-    return str(tmp_path / "fake.sqlite3") if request.param == "file" else MEMORY
+    """Every rule on every storage the fake supports: a SQLite file, ':memory:' (one shared
+    connection, transactions one at a time) and PostgreSQL (row locks, writers side by side)."""
+    return database_for(request.param, request, tmp_path)
 
 
 def test_add_fills_every_field_from_the_incoming_number(backend: Backend) -> None:
@@ -310,7 +311,7 @@ def test_authenticate(backend: Backend, username: str, password: str, account: s
     assert backend.authenticate(username, password) == account
 
 
-@pytest.mark.parametrize("database", ["file"], indirect=True)  # about the file itself
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)  # about the file itself
 def test_secrets_are_not_stored(backend: Backend, database: str) -> None:
     # WAL mode keeps recent writes in the -wal file: read every file of the database.
     files = list(Path(database).parent.glob(Path(database).name + "*"))
@@ -322,7 +323,7 @@ def test_secrets_are_not_stored(backend: Backend, database: str) -> None:
 
 
 # -- fixtures, reset, persistence -------------------------------------------------------------
-@pytest.mark.parametrize("database", ["file"], indirect=True)
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 def test_state_survives_reopening_the_database(backend: Backend, database: str) -> None:
     backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
     token = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=1).next_token
