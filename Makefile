@@ -15,7 +15,7 @@ NPM_STAMP := tools/npm/node_modules/.installed
 REDOCLY   := $(NPM_TOOLS)/redocly
 CONTROL_SPEC := twilio_fake/control.yaml  # the fake's own control surface (not published)
 
-.PHONY: help install run test test-only lint spec-check spec soak contract contract-prism release-spec bench wrk wheel clean
+.PHONY: help install run test test-only postgres-check lint spec-check spec soak contract contract-prism release-spec bench wrk wheel clean
 
 help:
 	@echo "make run    start the fake on http://$(HOST):$(PORT) (SQLite file $(DATABASE), demo data)"
@@ -71,9 +71,16 @@ lint: $(STAMP)
 wrk:
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 
-# The tests need the npm tools (Redocly builds the published files in a test; the Node SDK) but
-# no root and no Debian package: wrk is only for `make bench`.
-test-only: $(STAMP) $(NPM_STAMP)
+# PostgreSQL's server binaries (initdb, pg_ctl): the tests start a throwaway server with them.
+PG_BIN ?= $(patsubst %/,%,$(firstword $(dir $(realpath $(shell command -v initdb 2>/dev/null))) $(sort $(wildcard /usr/lib/postgresql/*/bin/))))
+export PG_BIN
+
+postgres-check:
+	@test -x "$(PG_BIN)/initdb" -a -x "$(PG_BIN)/pg_ctl" || { echo "make: PostgreSQL's initdb and pg_ctl not found: install PostgreSQL 15 (Debian: apt-get install postgresql-15) or set PG_BIN=<their directory>"; exit 2; }
+
+# The tests need the npm tools (Redocly builds the published files in a test; the Node SDK) and
+# PostgreSQL's binaries, but no root: wrk is only for `make bench`.
+test-only: $(STAMP) $(NPM_STAMP) postgres-check
 	$(BIN)/pytest
 
 test: lint test-only
@@ -83,7 +90,7 @@ wheel: $(STAMP)
 
 # The reliability tests run long: many more races, SIGKILLs, hostile inputs and >10,000
 # schemathesis requests. It stops by itself and prints what the server survived.
-soak: $(STAMP)
+soak: $(STAMP) postgres-check
 	SOAK=1 $(BIN)/pytest tests/e2e/test_concurrency.py tests/e2e/test_crash_and_shutdown.py \
 		tests/e2e/test_hostile_input.py tests/e2e/test_security.py tests/contract/test_contract.py \
 		tests/e2e/test_control_surface.py tests/e2e/test_connections.py
@@ -107,11 +114,13 @@ contract-prism: $(STAMP) $(NPM_STAMP)
 
 # The fake against Prism and a bare route under the same wrk load (wrk comes from Debian's
 # packages; installed here when missing). A benchmark, not a test: it prints a table and
-# writes reports/bench.json. Knobs: BENCH_SECONDS (per measurement), BENCH_LARGE (scale run).
+# writes reports/bench.json. Knobs: BENCH_SECONDS (per measurement), BENCH_LARGE (scale run),
+# BENCH_ONLY=postgresql (the PostgreSQL rows alone).
 BENCH_SECONDS ?= 10
 BENCH_LARGE   ?= 1000000
-bench: $(STAMP) $(NPM_STAMP) wrk
-	$(BIN)/python tools/bench.py --seconds $(BENCH_SECONDS) --large $(BENCH_LARGE)
+BENCH_ONLY    ?= all
+bench: $(STAMP) $(NPM_STAMP) wrk postgres-check
+	$(BIN)/python tools/bench.py --seconds $(BENCH_SECONDS) --large $(BENCH_LARGE) --only $(BENCH_ONLY)
 
 # Leaves the database of `make run` (twilio-fake.sqlite3) alone: it is the user's state.
 clean:

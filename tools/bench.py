@@ -30,13 +30,17 @@ import tempfile
 import time
 import venv
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import requests
+import sqlalchemy
 import yaml
 from twilio.rest import Client
 
+from twilio_fake import db
 from twilio_fake.cli import serve_command
 from twilio_fake_contract.serving import LISTENING, Server
 
@@ -120,8 +124,11 @@ def fixture_file(directory: Path) -> Path:
     return path
 
 
-def fill_pool(database: Path, count: int, first_sid: int = FREE) -> None:
+def fill_pool(database: Path | str, count: int, first_sid: int = FREE) -> None:
     """Put `count` numbers straight into the pool (and the incoming numbers they need)."""
+    if "://" in str(database):
+        fill_pool_through_sqlalchemy(str(database), count, first_sid)
+        return
     with sqlite3.connect(database) as conn:
         existing = {row[0] for row in conn.execute("SELECT sid FROM incoming_phone_numbers")}
         rows = ((sid(n), ACCOUNT, e164(n), "US", '["MMS", "SMS"]')
@@ -134,7 +141,29 @@ def fill_pool(database: Path, count: int, first_sid: int = FREE) -> None:
         )
 
 
-def start_fake(database: Path, fixtures: Path | None, *options: str) -> Measured:
+def fill_pool_through_sqlalchemy(url: str, count: int, first_sid: int) -> None:
+    """fill_pool for PostgreSQL, through the fake's own tables."""
+    engine = sqlalchemy.create_engine(db.database_url(url))
+    moment = datetime(2026, 1, 1)
+    wanted = range(first_sid, first_sid + count)
+    try:
+        with engine.begin() as conn:
+            existing = set(conn.scalars(sqlalchemy.select(db.incoming_phone_numbers.c.sid)))
+            numbers = [
+                {"sid": sid(n), "account_sid": ACCOUNT, "phone_number": e164(n),
+                 "country_code": "US", "capabilities": ["MMS", "SMS"]}
+                for n in wanted if sid(n) not in existing
+            ]  # fmt: skip
+            if numbers:
+                conn.execute(sqlalchemy.insert(db.incoming_phone_numbers), numbers)
+            entries = [{"sid": sid(n), "service_sid": SERVICE, "date_created": moment,
+                        "date_updated": moment} for n in wanted]  # fmt: skip
+            conn.execute(sqlalchemy.insert(db.pool_entries), entries)
+    finally:
+        engine.dispose()
+
+
+def start_fake(database: Path | str, fixtures: Path | None, *options: str) -> Measured:
     """The fake as `make run` serves it; with a fixture file, room for the scale run's numbers.
 
     (The default pool limit, Twilio's 400, would answer the scale run's creates with 21714.)
@@ -236,24 +265,34 @@ def start_localstripe() -> tuple[Measured, str]:
 
 
 # -- load ----------------------------------------------------------------------------------------
-def free_the_numbers(url: str) -> None:
+def free_the_numbers(url: str, numbers: range = range(FREE)) -> None:
     """Take the create+delete numbers out of the pool: a run may end between POST and DELETE."""
     headers = {"Authorization": f"Basic {AUTH}"}
-    for n in range(FREE):
+    for n in numbers:
         requests.delete(f"{url}{POOL}/{sid(n)}", headers=headers, timeout=10)  # 204 or 404
 
 
-def wrk(url: str, operation: str, connections: int, seconds: float, auth: str = "") -> dict:
-    """One wrk run; `operation` is fetch, list, create+delete, or a path to GET."""
+def wrk(
+    url: str,
+    operation: str,
+    connections: int,
+    seconds: float,
+    auth: str = "",
+    numbers: range = range(FREE),
+) -> dict:
+    """One wrk run; `operation` is fetch, list, create+delete, or a path to GET.
+
+    create+delete takes one of `numbers` per connection (two wrk runs at once take apart ones).
+    """
     env = {
         **os.environ,
         "BENCH_AUTH": auth or f"Basic {AUTH}",
-        "BENCH_NUMBERS": ",".join(sid(n) for n in range(FREE)),
+        "BENCH_NUMBERS": ",".join(sid(n) for n in numbers),
     }
     threads = min(connections, 2)
     script = "get.lua"
     if operation == "create+delete":
-        free_the_numbers(url)
+        free_the_numbers(url, numbers)
         script, target, threads = "create_delete.lua", f"{url}{POOL}", connections
     elif operation == "fetch":
         target = f"{url}{POOL}/{sid(FREE)}"
@@ -297,6 +336,62 @@ def measure(
             )
 
 
+def measure_shared(
+    name: str, urls: list[str], operations: tuple[str, ...], connections: int, args: Any,
+    results: dict,
+) -> None:  # fmt: skip
+    """Like measure, with the load split evenly over servers that share one database (one wrk
+    per server, at once, each with its own create+delete numbers): rates add up, the p50 is
+    the mean and the p99 the worst of them."""
+    share = connections // len(urls)
+    numbers = [range(i * share, (i + 1) * share) for i in range(len(urls))]
+
+    def run(seconds: float) -> list[dict]:
+        with ThreadPoolExecutor(len(urls)) as pool:
+            runs = pool.map(lambda i: wrk(urls[i], op, share, seconds, numbers=numbers[i]),
+                            range(len(urls)))  # fmt: skip
+            return list(runs)
+
+    for op in operations:
+        run(args.warmup)  # warm-up, discarded
+        runs = run(args.seconds)
+        measured = {
+            "rps": sum(r["rps"] for r in runs),
+            "p50_ms": statistics.mean(r["p50_ms"] for r in runs),
+            "p99_ms": max(r["p99_ms"] for r in runs),
+        }
+        results.setdefault(name, {}).setdefault(op, {})[str(connections)] = measured
+        print(
+            f"  {name:12} {op[:24]:24} c={connections:<3} {measured['rps']:9.1f} req/s "
+            f"p50 {measured['p50_ms']:7.2f} ms  p99 {measured['p99_ms']:7.2f} ms",
+            flush=True,
+        )
+
+
+def bench_postgresql(directory: Path, fixtures: Path, args: Any, load: dict) -> None:
+    """One replica on PostgreSQL, and two sharing the load, beside SQLite with one worker."""
+    sys.path.insert(0, str(ROOT))  # the tests' throwaway PostgreSQL server
+    from tests.support.postgres import PostgresServer
+
+    print("postgresql: one replica, two replicas sharing the load (16 connections)", flush=True)
+    postgres = PostgresServer()
+    try:
+        url = postgres.create_database()
+        first = start_fake(url, fixtures)
+        fill_pool(url, STORED)
+        try:
+            measure("pg", first.url, OPERATIONS, (16,), args, load)
+            second = start_fake(url, fixtures)
+            try:
+                measure_shared("pg x2", [first.url, second.url], OPERATIONS, 16, args, load)
+            finally:
+                second.stop()
+        finally:
+            first.stop()
+    finally:
+        postgres.stop()
+
+
 def sdk_rates(url: str, seconds: float) -> dict[str, float]:
     """twilio-python, one client, sequential calls: completed calls (or pairs) per second."""
     client = Client(ACCOUNT, TOKEN)
@@ -335,11 +430,34 @@ def main() -> int:
         "--large", type=int, default=1_000_000, help="numbers stored for the scale run"
     )
     parser.add_argument("--output", type=Path, default=ROOT / "reports" / "bench.json")
+    parser.add_argument(
+        "--only",
+        choices=("all", "postgresql"),
+        default="all",
+        help="postgresql: only the PostgreSQL rows, beside SQLite with one worker",
+    )
     args = parser.parse_args()
     report: dict = {"machine": {"cores": os.cpu_count()}, "seconds": args.seconds, "load": {}}
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         fixtures = fixture_file(directory)
+
+        if args.only == "postgresql":
+            database = directory / "bench.sqlite3"
+            fake = start_fake(database, fixtures)
+            fake.stop()
+            fill_pool(database, STORED)
+            fake = start_fake(database, fixtures)
+            try:
+                measure("fake", fake.url, OPERATIONS, (16,), args, report["load"])
+            finally:
+                fake.stop()
+            bench_postgresql(directory, fixtures, args, report["load"])
+            report["targets"] = targets(report)
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            args.output.write_text(json.dumps(report, indent=2))
+            print(table(report))
+            return 0
 
         print("start-up (process start to first 200), median of 3", flush=True)
         starts: dict[str, list[float]] = {}
@@ -384,6 +502,7 @@ def main() -> int:
             measure("prism", prism.url, OPERATIONS, (16,), args, load)
         finally:
             prism.stop()
+        bench_postgresql(directory, fixtures, args, load)
 
         print("stateful peers (fetch at 16 connections, one process each)", flush=True)
         peers: list[tuple[str, Callable[[], tuple[Measured, str]], str]] = [
@@ -423,14 +542,39 @@ def main() -> int:
     return 0
 
 
+Target = tuple[str, float, float, bool]  # name, value, bar, higher is better
+
+
 def targets(report: dict) -> list[dict]:
-    load, scale, sdk = report["load"], report["scale"], report["sdk"]
+    load = report["load"]
 
     def rps(name: str, op: str = "fetch") -> float:
         return float(load[name][op]["16"]["rps"])
 
+    rows: list[Target] = []
+    if "pg" in load:
+        rows.append(
+            ("PostgreSQL: 2 replicas fetch >= 1.5 x one", rps("pg x2") / rps("pg"), 1.5, True)
+        )
+        cost = rps("pg", "create+delete") / rps("fake", "create+delete")
+        rows.append(("PostgreSQL create+delete >= 0.5 x SQLite's", cost, 0.5, True))
+    if "scale" in report:
+        rows += _sqlite_targets(report, rps)
+    return [
+        {
+            "target": name,
+            "value": round(value, 3),
+            "bar": bar,
+            "met": value >= bar if higher else value <= bar,
+        }
+        for name, value, bar, higher in rows
+    ]
+
+
+def _sqlite_targets(report: dict, rps: Callable[..., float]) -> list[Target]:
+    load, scale, sdk = report["load"], report["scale"], report["sdk"]
     large = max(scale, key=int)
-    rows: list[tuple[str, float, float, bool]] = []  # target, value, bar, higher is better
+    rows: list[Target] = []
     for call in SDK_CALLS:
         ratio = sdk["fake"][call] / sdk["bare"][call]
         rows.append((f"SDK {call}: fake >= 0.6 x bare", ratio, 0.6, True))
@@ -445,15 +589,7 @@ def targets(report: dict) -> list[dict]:
     memory = report["memory_mb"][f"fake_peak_{large}"]
     rows.append((f"peak memory with {int(large):,} < 150 MB", memory, 150, False))
     rows.append(("--workers 2 fetch >= 1.6 x one worker", rps("fake x2") / rps("fake"), 1.6, True))
-    return [
-        {
-            "target": name,
-            "value": round(value, 3),
-            "bar": bar,
-            "met": value >= bar if higher else value <= bar,
-        }
-        for name, value, bar, higher in rows
-    ]
+    return rows
 
 
 def table(report: dict) -> str:
@@ -466,7 +602,19 @@ def table(report: dict) -> str:
                     f"| {name} | {op} | {c} | {r['rps']:.0f} | {r['p50_ms']:.2f} "
                     f"| {r['p99_ms']:.2f} |"
                 )
-    lines += ["", "| SDK call (twilio-python, sequential) | fake calls/s | bare calls/s |"]
+    if "sdk" in report:
+        lines += _sqlite_summary(report)
+    lines += ["", "| target | measured | bar | met |", "|---|---|---|---|"]
+    lines += [
+        f"| {t['target']} | {t['value']} | {t['bar']} | {'yes' if t['met'] else 'NO'} |"
+        for t in report["targets"]
+    ]
+    return "\n".join(lines)
+
+
+def _sqlite_summary(report: dict) -> list[str]:
+    load = report["load"]
+    lines = ["", "| SDK call (twilio-python, sequential) | fake calls/s | bare calls/s |"]
     lines += ["|---|---|---|"]
     for call in SDK_CALLS:
         lines.append(
@@ -493,12 +641,7 @@ def table(report: dict) -> str:
                 f"{op} {r['rps']:.0f} req/s (p50 {r['p50_ms']:.2f} ms)" for op, r in ops.items()
             )
         )
-    lines += ["", "| target | measured | bar | met |", "|---|---|---|---|"]
-    lines += [
-        f"| {t['target']} | {t['value']} | {t['bar']} | {'yes' if t['met'] else 'NO'} |"
-        for t in report["targets"]
-    ]
-    return "\n".join(lines)
+    return lines
 
 
 if __name__ == "__main__":
