@@ -42,20 +42,27 @@ class PostgresServer:
         self.bin = find_binaries()
         self.root = Path(tempfile.mkdtemp(prefix="twilio-fake-pg-"))
         self.data = self.root / "data"
-        self.port = _free_port()
         self.as_root = os.geteuid() == 0
         if self.as_root:
             shutil.chown(self.root, UNPRIVILEGED)
         self.root.chmod(0o755)
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
                   "--no-sync", "-E", "UTF8", "--locale=C")  # fmt: skip
-        options = (
-            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
-            "-c fsync=off -c synchronous_commit=on -c full_page_writes=off "
-            "-c max_connections=300 -c shared_buffers=64MB"
-        )
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l",
-                  str(self.root / "server.log"), "-w", "-t", "60", "start")  # fmt: skip
+        # A port found free may be taken before the server binds it: then try another.
+        for attempt in range(3):
+            self.port = _free_port()
+            options = (
+                f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
+                "-c fsync=off -c synchronous_commit=on -c full_page_writes=off "
+                "-c max_connections=300 -c shared_buffers=64MB"
+            )
+            try:
+                self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l",
+                          str(self.root / "server.log"), "-w", "-t", "60", "start")  # fmt: skip
+                return
+            except RuntimeError:
+                if attempt == 2:
+                    raise
 
     def _run(self, program: str, *args: str) -> None:
         result = subprocess.run(
