@@ -25,6 +25,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    TypeDecorator,
     create_engine,
     event,
 )
@@ -34,10 +35,26 @@ from sqlalchemy.pool import StaticPool
 
 metadata = MetaData()
 
+
+class Sid(TypeDecorator[str]):
+    """A SID: two letters and 32 hex digits, as every stored one is (fixtures check it).
+
+    Looked-up SIDs come from requests and may hold anything. One with a NUL character can name
+    nothing, and PostgreSQL cannot even bind it (a 500, where SQLite would find nothing): it is
+    bound as the empty string, which names nothing on either database.
+    """
+
+    impl = String(34)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return "" if value is not None and "\x00" in value else value
+
+
 accounts = Table(
     "accounts",
     metadata,
-    Column("sid", String(34), primary_key=True),
+    Column("sid", Sid(), primary_key=True),
     # SHA-256 of the auth token: the token itself is never stored.
     Column("auth_token_hash", String(64), nullable=False),
 )
@@ -45,8 +62,8 @@ accounts = Table(
 api_keys = Table(
     "api_keys",
     metadata,
-    Column("sid", String(34), primary_key=True),
-    Column("account_sid", String(34), ForeignKey("accounts.sid"), nullable=False),
+    Column("sid", Sid(), primary_key=True),
+    Column("account_sid", Sid(), ForeignKey("accounts.sid"), nullable=False),
     Column("secret_hash", String(64), nullable=False),
     Column("disabled", Boolean, nullable=False, default=False),
 )
@@ -54,16 +71,16 @@ api_keys = Table(
 services = Table(
     "services",
     metadata,
-    Column("sid", String(34), primary_key=True),
-    Column("account_sid", String(34), ForeignKey("accounts.sid"), nullable=False, index=True),
+    Column("sid", Sid(), primary_key=True),
+    Column("account_sid", Sid(), ForeignKey("accounts.sid"), nullable=False, index=True),
     Column("friendly_name", String(64), nullable=False),
 )
 
 incoming_phone_numbers = Table(
     "incoming_phone_numbers",
     metadata,
-    Column("sid", String(34), primary_key=True),
-    Column("account_sid", String(34), ForeignKey("accounts.sid"), nullable=False, index=True),
+    Column("sid", Sid(), primary_key=True),
+    Column("account_sid", Sid(), ForeignKey("accounts.sid"), nullable=False, index=True),
     Column("phone_number", String(16), nullable=False),
     Column("country_code", String(2), nullable=False),
     Column("capabilities", JSON, nullable=False),
@@ -76,10 +93,8 @@ pool_entries = Table(
     "pool_entries",
     metadata,
     Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column(
-        "sid", String(34), ForeignKey("incoming_phone_numbers.sid"), nullable=False, unique=True
-    ),
-    Column("service_sid", String(34), ForeignKey("services.sid"), nullable=False),
+    Column("sid", Sid(), ForeignKey("incoming_phone_numbers.sid"), nullable=False, unique=True),
+    Column("service_sid", Sid(), ForeignKey("services.sid"), nullable=False),
     Column("date_created", DateTime, nullable=False),
     Column("date_updated", DateTime, nullable=False),
     Index("ix_pool_entries_service_seq", "service_sid", "seq"),

@@ -52,11 +52,14 @@ def _text(value: Any, where: str) -> str:
 
 
 def _encodable(value: str, where: str) -> None:
-    """Refuse what cannot be stored: a lone surrogate from JSON's \\ud800, say."""
+    """Refuse what cannot be stored: a lone surrogate from JSON's \\ud800, say, or a NUL
+    character (PostgreSQL's text cannot hold one)."""
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise FixtureError(f"{where} is not valid text (a lone surrogate?)") from None
+    if "\x00" in value:
+        raise FixtureError(f"{where} holds a NUL character, which cannot be stored")
 
 
 def country_of(e164: str) -> str:

@@ -6,7 +6,8 @@ uvicorn's httptools protocol, with what a shared fake needs before any request r
   opened or from the first byte of its next request, is answered 408 and closed (idle and
   trickling connections would otherwise be held open for ever);
 - a head larger than `max_head_bytes` is answered 431 and closed;
-- what uvicorn answers itself (a request that is not HTTP) has Twilio's error body too;
+- what uvicorn answers itself (a request that is not HTTP) has Twilio's error body too, and the
+  headers the contract promises on every answer (a request id; CORS, but not on `/_fake/`);
 - the app finds the connection's transport in the scope, for a fault that drops it.
 Idle keep-alive connections are closed by uvicorn's own `timeout_keep_alive`.
 """
@@ -17,10 +18,12 @@ import asyncio
 import json
 import logging
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .config import Settings
+from .edge import CONTROL_PREFIX, CORS_HEADERS, new_request_id
 from .exceptions import MORE_INFO
 from .faults import TRANSPORT_KEY
 
@@ -107,11 +110,16 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                 "status": status,
             }  # fmt: skip
         ).encode()
+        headers = {"Twilio-Request-Id": new_request_id()}
+        # The path, if the head got that far: no CORS approval on the control surface.
+        if not unquote_to_bytes(getattr(self, "url", b"")).startswith(CONTROL_PREFIX.encode()):
+            headers |= CORS_HEADERS
         head = (
             b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
-            b"connection: close\r\n\r\n" % (status, _REASONS[status], len(body))
+            b"connection: close\r\n" % (status, _REASONS[status], len(body))
         )
-        self.transport.write(head + body)
+        head += b"".join(f"{name}: {value}\r\n".encode() for name, value in headers.items())
+        self.transport.write(head + b"\r\n" + body)
         self.transport.close()
         client = f"{self.client[0]}:{self.client[1]}" if self.client else "-"
         log.info("- %d refused before the app (%s): %s", status, client, message)

@@ -148,6 +148,12 @@ LAUGHS = "a: &a [lol, lol]\n" + "".join(
             "auth_token is not valid text",
         ),
         (b'{"accounts": "\xff"}', JSON, "not UTF-8"),
+        (
+            '{"accounts": [{"sid": "AC' + "8" * 32 + '", "auth_token": "t", '
+            '"services": [{"sid": "MG' + "8" * 32 + '", "friendly_name": "a\\u0000b"}]}]}',
+            JSON,
+            "friendly_name holds a NUL character",
+        ),
     ],
     ids=[
         "deep yaml",
@@ -157,6 +163,7 @@ LAUGHS = "a: &a [lol, lol]\n" + "".join(
         "deep json",
         "lone surrogate",
         "not utf-8",
+        "nul",
     ],  # fmt: skip
 )
 def test_a_hostile_document_is_400_naming_why_and_loads_nothing(

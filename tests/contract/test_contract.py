@@ -29,6 +29,7 @@ from tests.support import (
     pool_path,
     scale,
     serve,
+    stop_cleanly,
     survived,
 )
 from tests.support.postgres import PostgresServer
@@ -127,9 +128,7 @@ def replicas(postgres: PostgresServer) -> Iterator[tuple[str, Writer]]:
     finally:
         writer.done.set()
         writer.join()
-        for server in servers:
-            output = server.stop()
-            assert " 500 " not in output and "Traceback" not in output, output
+        stop_cleanly(servers)
 
 
 def test_stateful_sequences_against_a_replica_while_another_takes_writes(replicas) -> None:

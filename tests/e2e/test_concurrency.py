@@ -25,6 +25,7 @@ from tests.support import (
     pool_path,
     scale,
     serve,
+    stop_cleanly,
     survived,
 )
 from tests.support.postgres import PostgresServer
@@ -50,12 +51,6 @@ def start(sharing: str, database: str, *options: str) -> list[Server]:
     count = 3 if sharing.endswith("postgresql") else 2
     with ThreadPoolExecutor(count) as pool:
         return list(pool.map(lambda _: serve(database, *options), range(count)))
-
-
-def stop_cleanly(servers: list[Server]) -> None:
-    for server in servers:
-        output = server.stop()
-        assert " 500 " not in output and "Traceback" not in output, output
 
 
 @pytest.fixture(scope="module", params=SHARINGS)

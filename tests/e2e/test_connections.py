@@ -86,6 +86,27 @@ def test_what_is_not_http_gets_twilios_error_body(strict_server: Server) -> None
     assert answer.startswith(b"HTTP/1.1 400") and error_of(answer)["code"] == 20001
 
 
+@pytest.mark.parametrize(
+    ("path", "cors"),
+    [("/v1/Services/MG1/PhoneNumbers", True), ("/_fake/reset", False), ("/%5Ffake/reset", False)],
+)
+def test_a_head_uvicorn_refuses_still_has_the_contracts_headers(
+    strict_server: Server, path: str, cors: bool
+) -> None:
+    """A header httptools cannot parse (schemathesis sends such): the 400 has a request id, and
+    CORS approval only off the control surface, as every other answer."""
+    sock = connect(strict_server)
+    sock.sendall(
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: hV\r\n\r\n".encode()
+    )
+    answer = read_all(sock)
+    sock.close()
+    head = answer.partition(b"\r\n\r\n")[0].decode().lower()
+    assert answer.startswith(b"HTTP/1.1 400") and error_of(answer)["code"] == 20001
+    assert "\r\ntwilio-request-id: rq" in head
+    assert ("\r\naccess-control-allow-origin: *" in head) is cors
+
+
 def test_keep_alive_requests_still_work_after_the_deadline(strict_server: Server) -> None:
     """The head deadline restarts with each request on a kept-alive connection."""
     with requests.Session() as session:

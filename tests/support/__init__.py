@@ -85,6 +85,13 @@ def serve(database: Path | str, *options: str, env: dict[str, str] | None = None
     return Server(serve_command(database, *options), env=env, cwd=ROOT)
 
 
+def stop_cleanly(servers: list[Server]) -> None:
+    """Stop every server, then check that none logged a 500 or a traceback."""
+    outputs = [server.stop() for server in servers]  # all of them, before any assertion
+    for output in outputs:
+        assert " 500 " not in output and "Traceback" not in output, output
+
+
 def app_for(backend: Backend, **settings: object) -> FakeApp:
     """The app over a backend, with responses checked against the spec."""
     options = {

@@ -291,6 +291,28 @@ def test_a_malformed_phone_number_sid_is_21421(backend: Backend, sid: str) -> No
     assert (caught.value.status, caught.value.code) == (400, 21421)
 
 
+# A NUL character names nothing (PostgreSQL cannot even bind it): not found, on every database.
+NUL_SID = "MG" + "0" * 31 + "\x00"
+
+
+def test_a_sid_with_a_nul_character_names_nothing(backend: Backend) -> None:
+    with pytest.raises(errors.ResourceNotFound):
+        backend.list_phone_numbers(ACCOUNT, NUL_SID)
+    with pytest.raises(errors.ResourceNotFound):
+        backend.add_phone_number(ACCOUNT, NUL_SID, NUMBERS[0])
+    with pytest.raises(errors.PhoneNumberNotInAccount):
+        backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0] + "\x00")
+    for sid, service in [(NUMBERS[0] + "\x00", SERVICE), (NUMBERS[0], NUL_SID)]:
+        with pytest.raises(errors.ResourceNotFound):
+            backend.get_phone_number(ACCOUNT, service, sid)
+        with pytest.raises(errors.ResourceNotFound):
+            backend.remove_phone_number(ACCOUNT, service, sid)
+    with pytest.raises(errors.ResourceNotFound):
+        backend.drop_account(ACCOUNT + "\x00")
+    assert backend.authenticate(ACCOUNT + "\x00", TOKEN) is None
+    assert backend.authenticate(KEY[:-1] + "\x00", KEY_SECRET) is None
+
+
 # -- authentication ---------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("username", "password", "account"),
