@@ -126,7 +126,10 @@ def body_cut_short(_request: ConnexionRequest, _exc: Exception) -> ConnexionResp
 
 def database_unavailable(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     """The database cannot be reached (a restart, a network cut): 503, which clients retry."""
-    log.error("database error on %s %s: %s", request.method, request.url.path, exc)
+    # The driver's own message, first line: SQLAlchemy's adds the statement and its values.
+    cause = getattr(exc, "orig", None) or exc
+    reason = f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"
+    log.error("database error on %s %s: %s", request.method, request.url.path, reason)
     return render(errors.ServiceUnavailable("The database cannot be reached; try again"))
 
 

@@ -48,7 +48,7 @@ def test_health_counts_what_is_loaded(client, backend) -> None:
 
 # The connections the forced drop cut are left for the garbage collector, which says so.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-def test_health_is_503_when_the_database_is_out_of_reach(postgres) -> None:
+def test_health_and_the_api_are_503_when_the_database_is_out_of_reach(postgres, caplog) -> None:
     backend = Backend(postgres.create_database(), fixtures.demo())
     admin = sqlalchemy.create_engine(postgres.url(), isolation_level="AUTOCOMMIT")
     try:
@@ -60,10 +60,43 @@ def test_health_is_503_when_the_database_is_out_of_reach(postgres) -> None:
             body = assert_error(client.get("/_fake/health"), 503, 20503)
             assert "cannot be reached" in body["message"]
             assert backend.db.describe() in body["message"]
+            # Requests get a 503 clients retry, and the log names the cause, not the SQL.
+            caplog.clear()
+            assert_error(client.get(pool_path(), auth=AUTH), 503, 20503)
+            assert_error(add(client, NUMBERS[0]), 503, 20503)
+            logged = caplog.text
+            assert "database error on GET" in logged and "OperationalError" in logged
     finally:
         backend.db.dispose()
         admin.dispose()
         gc.collect()
+
+
+def test_a_statement_the_database_cancels_is_503_and_its_sql_is_not_logged(
+    postgres, caplog
+) -> None:
+    """A table held by someone else past the statement timeout: the add is cancelled by the
+    database (an OperationalError carrying the statement and its values), answered 503."""
+    url = postgres.create_database()
+    backend = Backend(url, fixtures.demo())
+    admin = sqlalchemy.create_engine(postgres.url(), isolation_level="AUTOCOMMIT")
+    holder = sqlalchemy.create_engine(url)
+    try:
+        with admin.connect() as conn:
+            name = backend.db.engine.url.database
+            conn.exec_driver_sql(f'ALTER DATABASE "{name}" SET statement_timeout = 300')
+        backend.db.engine.dispose()  # new connections, with the timeout
+        with app_for(backend).test_client() as client, holder.begin() as held:
+            held.exec_driver_sql("LOCK TABLE services IN ACCESS EXCLUSIVE MODE")
+            caplog.clear()
+            assert_error(add(client, NUMBERS[0]), 503, 20503)
+        logged = caplog.text
+        assert "database error on POST" in logged and "QueryCanceled" in logged
+        assert "SELECT" not in logged and NUMBERS[0] not in logged.split("PhoneNumbers")[-1]
+    finally:
+        backend.db.dispose()
+        holder.dispose()
+        admin.dispose()
 
 
 def test_reset_drops_the_pools(client) -> None:
