@@ -20,13 +20,13 @@ import uvicorn
 # for anyone running the server.
 warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
-from sqlalchemy.exc import DatabaseError  # noqa: E402
+from sqlalchemy.exc import ArgumentError, DatabaseError  # noqa: E402
 from uvicorn.supervisors import Multiprocess  # noqa: E402
 
 from . import __version__, fixtures  # noqa: E402  (after the filter: connexion imports it)
 from .app import SpecError, create_app, create_backend  # noqa: E402
 from .config import ENV_PREFIX, Settings  # noqa: E402
-from .db import MEMORY  # noqa: E402
+from .db import MEMORY, shown  # noqa: E402
 from .protocol import GuardedHttpProtocol  # noqa: E402
 
 
@@ -133,9 +133,16 @@ def main(argv: list[str] | None = None) -> int:
     except (fixtures.FixtureError, SpecError) as err:
         return fail(str(err))
     except DatabaseError as err:
-        return fail(f"cannot open the database {settings.database}: {err.orig or err}")
+        return fail(f"cannot open the database {shown(settings.database)}: {err.orig or err}")
     except OSError as err:
-        return fail(f"cannot open the database {settings.database}: {err.strerror or err}")
+        return fail(f"cannot open the database {shown(settings.database)}: {err.strerror or err}")
+    except ArgumentError as err:
+        return fail(f"cannot open the database {shown(settings.database)}: {err}")
+    except ImportError as err:
+        return fail(
+            f"cannot open the database {shown(settings.database)}: its driver is not installed "
+            f"({err}); for PostgreSQL: pip install 'twilio-fake[postgresql]'"
+        )
     try:
         sock = listen(settings.host, settings.port)
     except OSError as err:
@@ -222,7 +229,8 @@ def contract(argv: list[str]) -> int:
 
 
 def fail(message: str) -> int:
-    print(f"twilio-fake: {message}", file=sys.stderr)
+    """Say what stops the server on one line (a driver's message may span several)."""
+    print(f"twilio-fake: {' '.join(message.split())}", file=sys.stderr)
     return 2
 
 
@@ -238,8 +246,8 @@ def banner(settings: Settings, port: int) -> str:
     lines = [
         READY + listening,
         f"  API:      {base}/v1/Services/{{ServiceSid}}/PhoneNumbers",
-        f"  database: {settings.database}    fixtures: {settings.fixtures or 'built-in demo'}"
-        f"    workers: {settings.workers}",
+        f"  database: {shown(settings.database)}"
+        f"    fixtures: {settings.fixtures or 'built-in demo'}    workers: {settings.workers}",
         f"  docs:     {base}/v1/docs    control: {base}/_fake/health",
     ]
     if not settings.fixtures:

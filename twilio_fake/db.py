@@ -29,8 +29,8 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.engine import Row
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.engine import Row, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
 metadata = MetaData()
@@ -132,6 +132,16 @@ def database_url(database: str) -> str:
     if "://" in database:
         return database
     return f"sqlite:///{Path(database).expanduser().resolve()}"
+
+
+def shown(database: str) -> str:
+    """The DATABASE setting as it may be printed or logged: a URL's password masked."""
+    if "://" not in database:
+        return database
+    try:
+        return make_url(database).render_as_string(hide_password=True)
+    except ArgumentError:
+        return database.split("://", 1)[0] + "://***"  # not a URL: show nothing of it
 
 
 class Database:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -49,14 +50,43 @@ def test_a_busy_port_is_reported_before_anything_is_printed() -> None:
             {},
             "twilio-fake: cannot read fixture file /nonexistent/fixtures.yaml: ",
         ),
+        (
+            ("--database", "postgresql://fake:s3cret@127.0.0.1:1/fake"),
+            {},
+            "twilio-fake: cannot open the database postgresql://fake:***@127.0.0.1:1/fake: ",
+        ),
+        (
+            ("--database", "nosuchdb://fake:s3cret@host/fake"),
+            {},
+            "twilio-fake: cannot open the database nosuchdb://fake:***@host/fake: ",
+        ),
+        (
+            ("--database", "postgresql://fake:s3cret@127.0.0.1:1/fake"),
+            {"PYTHONPATH": "{no_psycopg}"},
+            "twilio-fake: cannot open the database postgresql://fake:***@127.0.0.1:1/fake: its "
+            "driver is not installed",
+        ),
     ],
-    ids=["bad variable", "database in a missing directory", "missing fixture file"],
+    ids=[
+        "bad variable",
+        "database in a missing directory",
+        "missing fixture file",
+        "database out of reach",
+        "unknown database",
+        "driver missing",
+    ],
 )
-def test_a_bad_setting_is_one_line(arguments: tuple[str, ...], env: dict, message: str) -> None:
+def test_a_bad_setting_is_one_line(
+    arguments: tuple[str, ...], env: dict, message: str, tmp_path: Path
+) -> None:
+    # "Driver missing": an import of psycopg that fails, as where the extra is not installed.
+    (tmp_path / "psycopg.py").write_text("raise ImportError('psycopg is not installed here')\n")
+    env = {name: value.format(no_psycopg=tmp_path) for name, value in env.items()}
     result = run("--port", "0", *arguments, env=env)
     assert result.returncode == 2
     assert result.stderr.startswith(message), result.stderr
     assert len(result.stderr.splitlines()) == 1
+    assert "s3cret" not in result.stderr + result.stdout
 
 
 def test_version() -> None:

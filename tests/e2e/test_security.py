@@ -105,6 +105,20 @@ OPERATIONS = [
 ]
 
 
+def test_the_databases_password_is_never_printed_nor_answered(postgres) -> None:
+    """The banner, the log and /_fake/health name the database without its password (the
+    throwaway server trusts any password, so the fake connects with this one)."""
+    url = postgres.create_database().replace("postgres@", "postgres:s3cret-pw@")
+    server = serve(url)
+    try:
+        health = requests.get(f"{server.url}/_fake/health", timeout=5)
+        assert health.status_code == 200 and ":***@" in health.json()["database"]
+        assert "s3cret-pw" not in health.text
+    finally:
+        output = server.stop()
+    assert "postgres:***@" in output and "s3cret-pw" not in output
+
+
 @pytest.mark.parametrize(
     ("name", "method", "path", "data"), OPERATIONS, ids=[o[0] for o in OPERATIONS]
 )
