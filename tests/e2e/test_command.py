@@ -93,3 +93,23 @@ def test_version() -> None:
     result = run("--version")
     assert result.returncode == 0
     assert result.stdout.startswith("twilio-fake ")
+
+
+def test_make_says_in_one_line_what_to_install_when_postgresql_is_missing() -> None:
+    """`make test` needs PostgreSQL's binaries: without them it stops at once, saying so."""
+    missing = subprocess.run(
+        ["make", "--no-print-directory", "postgres-check", "PG_BIN=/nonexistent"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert missing.returncode == 2
+    assert missing.stdout.splitlines() == [
+        "make: PostgreSQL's initdb and pg_ctl not found: install PostgreSQL 15 (Debian: apt-get "
+        "install postgresql-15) or set PG_BIN=<their directory>"
+    ]
+    found = subprocess.run(
+        ["make", "--no-print-directory", "postgres-check"], capture_output=True, cwd=ROOT
+    )
+    assert found.returncode == 0
