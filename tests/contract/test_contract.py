@@ -104,7 +104,9 @@ class Writer(threading.Thread):
                 session.auth = (account["sid"], account["auth_token"])
                 pool = self.url + pool_path(account["services"][0])
                 while not self.done.is_set():
-                    added = session.post(pool, data={"PhoneNumberSid": account["numbers"][0]})
+                    added = session.post(
+                        pool, data={"PhoneNumberSid": account["numbers"][0]}, timeout=30
+                    )
                     deleted = session.delete(f"{pool}/{account['numbers'][0]}", timeout=30)
                     statuses = [added.status_code, deleted.status_code]
                     self.statuses.update(statuses)

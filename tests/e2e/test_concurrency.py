@@ -58,7 +58,7 @@ def cluster(request, tmp_path_factory) -> Iterator[tuple[list[str], str]]:
     """Base URLs that all serve one database, and the database."""
     database = shared_database(request.param, request, tmp_path_factory.mktemp("cluster"))
     servers = start(request.param, database)
-    yield [url for server in servers for url in [server.url]], database
+    yield [server.url for server in servers], database
     stop_cleanly(servers)
 
 

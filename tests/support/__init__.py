@@ -22,6 +22,8 @@ from twilio_fake.db import MEMORY
 from twilio_fake.models import Backend
 from twilio_fake_contract.serving import Server
 
+from .postgres import emptied
+
 ROOT = Path(__file__).resolve().parents[2]  # the repository
 
 # The demo fixture's identities (twilio_fake/demo_fixtures.yaml), read from the fixture itself.
@@ -133,6 +135,4 @@ def database_for(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> s
         return str(tmp_path / "fake.sqlite3")
     if kind == MEMORY:
         return MEMORY
-    from .postgres import emptied
-
     return emptied(request.getfixturevalue("postgres_url"))
