@@ -1,31 +1,32 @@
-"""Thin HTTP handlers, and the table that routes each operationId of the specs to one of them.
+"""Thin HTTP handlers, one module per resource, each with its own table of operations.
 
-This package is installed as `twilio_fake.handlers`. Connexion has routed, authenticated and
-validated a request before a handler runs; the handler shapes the answer and leaves the rules
-to the backend (twilio_fake.models).
+This package is installed as `twilio_fake.handlers`. Every module here whose name does not start
+with an underscore has an `OPERATIONS` dict, operationId (as in openapi.yaml and control.yaml)
+-> handler; `operations()` merges them for the app's resolver. Adding a resource is adding a
+module: no central list to keep in step. An operationId with no handler stops the server at
+start-up, and so does one claimed by two modules.
+
+Connexion has routed, authenticated and validated a request before a handler runs; the handler
+shapes the answer and leaves the rules to the resource's model (twilio_fake.resources).
 """
 
+from __future__ import annotations
+
+import importlib
+import pkgutil
 from collections.abc import Callable
 from typing import Any
 
-from . import control, phone_numbers
 
-# operationId (as in openapi.yaml and control.yaml) -> handler. The published contract keeps
-# Twilio's own operationIds; a name missing here stops the server at start-up.
-OPERATIONS: dict[str, Callable[..., Any]] = {
-    "CreatePhoneNumber": phone_numbers.create,
-    "ListPhoneNumber": phone_numbers.list_numbers,
-    "FetchPhoneNumber": phone_numbers.fetch,
-    "DeletePhoneNumber": phone_numbers.delete,
-    "FakeHealth": control.health,
-    "FakeReset": control.reset,
-    "FakeLoadFixtures": control.load_fixtures,
-    "FakeIndex": control.index,
-    "FakeCreateAccount": control.create_account,
-    "FakeDeleteAccount": control.delete_account,
-    "FakeListRequests": control.list_requests,
-    "FakeClearRequests": control.clear_requests,
-    "FakeListFaults": control.list_faults,
-    "FakeArmFault": control.arm_fault,
-    "FakeClearFaults": control.clear_faults,
-}
+def operations() -> dict[str, Callable[..., Any]]:
+    """operationId -> handler, from every handler module of this package."""
+    found: dict[str, Callable[..., Any]] = {}
+    for module in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if module.name.startswith("_"):
+            continue
+        table = importlib.import_module(f"{__name__}.{module.name}").OPERATIONS
+        for operation_id, handler in table.items():
+            if operation_id in found:
+                raise ValueError(f"operationId {operation_id!r} has handlers in two modules")
+            found[operation_id] = handler
+    return found

@@ -12,11 +12,11 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
-from twilio_fake import fixtures
+from twilio_fake import fixtures, spec
+from twilio_fake.backend import Backend
 from twilio_fake.exceptions import InvalidParameter, ServiceUnavailable
 from twilio_fake.faults import Faults
 from twilio_fake.journal import Journal
-from twilio_fake.models import Backend
 
 
 def health(backend: Backend):
@@ -53,16 +53,20 @@ def load_fixtures(document: Any, backend: Backend):
 def index(base_url: str):
     """GET /: where the API, its docs, the contract and the control surface are."""
     return {
-        "api": f"{base_url}/v1/Services/{{ServiceSid}}/PhoneNumbers",
-        "docs": f"{base_url}/v1/docs/",
-        "contract": f"{base_url}/v1/openapi.json",
-        "control": f"{base_url}/_fake/health",
+        "api": base_url + spec.path_template("ListPhoneNumber"),
+        "docs": base_url + spec.DOCS_PATH + "/",
+        "contract": base_url + spec.CONTRACT_PATH,
+        "control": base_url + spec.path_template("FakeHealth", spec.CONTROL),
     }
 
 
 def create_account(backend: Backend, body: dict[str, Any] | None = None):
     body = body or {}
-    account = backend.mint_account(body.get("services", 1), body.get("numbers", 3))
+    sizes = {
+        size: body.get(size, spec.control_default("NewAccount", size))
+        for size in ("services", "numbers")
+    }
+    account = backend.mint_account(**sizes)
     numbers = account.incoming_phone_numbers
     return {
         "sid": account.sid,
@@ -108,3 +112,18 @@ def arm_fault(body: dict[str, Any], faults: Faults):
 def clear_faults(faults: Faults):
     faults.clear()
     return None, 204
+
+
+OPERATIONS = {
+    "FakeIndex": index,
+    "FakeHealth": health,
+    "FakeReset": reset,
+    "FakeLoadFixtures": load_fixtures,
+    "FakeCreateAccount": create_account,
+    "FakeDeleteAccount": delete_account,
+    "FakeListRequests": list_requests,
+    "FakeClearRequests": clear_requests,
+    "FakeListFaults": list_faults,
+    "FakeArmFault": arm_fault,
+    "FakeClearFaults": clear_faults,
+}

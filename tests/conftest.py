@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 from twilio_fake import fixtures
 from twilio_fake.app import FakeApp
-from twilio_fake.models import Backend
+from twilio_fake.backend import Backend
 
 from .support import app_for, database_for, survived
 from .support.postgres import PostgresServer

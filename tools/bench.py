@@ -42,6 +42,8 @@ from twilio.rest import Client
 
 from twilio_fake import db
 from twilio_fake.cli import serve_command
+from twilio_fake.resources.numbers.tables import incoming_phone_numbers
+from twilio_fake.resources.pool.tables import pool_entries
 from twilio_fake_contract.serving import LISTENING, Server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,17 +150,17 @@ def fill_pool_through_sqlalchemy(url: str, count: int, first_sid: int) -> None:
     wanted = range(first_sid, first_sid + count)
     try:
         with engine.begin() as conn:
-            existing = set(conn.scalars(sqlalchemy.select(db.incoming_phone_numbers.c.sid)))
+            existing = set(conn.scalars(sqlalchemy.select(incoming_phone_numbers.c.sid)))
             numbers = [
                 {"sid": sid(n), "account_sid": ACCOUNT, "phone_number": e164(n),
                  "country_code": "US", "capabilities": ["MMS", "SMS"]}
                 for n in wanted if sid(n) not in existing
             ]  # fmt: skip
             if numbers:
-                conn.execute(sqlalchemy.insert(db.incoming_phone_numbers), numbers)
+                conn.execute(sqlalchemy.insert(incoming_phone_numbers), numbers)
             entries = [{"sid": sid(n), "service_sid": SERVICE, "date_created": moment,
                         "date_updated": moment} for n in wanted]  # fmt: skip
-            conn.execute(sqlalchemy.insert(db.pool_entries), entries)
+            conn.execute(sqlalchemy.insert(pool_entries), entries)
     finally:
         engine.dispose()
 

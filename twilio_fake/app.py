@@ -1,10 +1,11 @@
 """The application: connexion's AsyncApp over openapi.yaml and control.yaml, with Twilio's edges.
 
 Connexion is the only thing that routes, authenticates and validates a request. The specs carry
-Twilio's operationIds; `handlers.OPERATIONS` maps them to functions (the resolver below), and
-the security scheme's HTTP Basic is checked by `auth.TwilioBasicAuth`. Around connexion's own
-layers sit the edge (Twilio's response headers, the request context, the access log) and the
-body limits; every error, raised anywhere, leaves through `http_errors` as Twilio's JSON body.
+Twilio's operationIds; each handler module maps its own to functions (`handlers.operations()`,
+the resolver below), and the security scheme's HTTP Basic is checked by `auth.TwilioBasicAuth`.
+Around connexion's own layers sit the edge (Twilio's response headers, the request context, the
+access log) and the body limits; every error, raised anywhere, leaves through `http_errors` as
+Twilio's JSON body.
 
 The whole stack is built when the app is created, so that a spec that does not load or an
 operationId that names no handler stops the server before it listens.
@@ -13,15 +14,14 @@ operationId that names no handler stops the server before it listens.
 from __future__ import annotations
 
 import asyncio
-import functools
+import copy
 import json
 import logging
 import threading
-from importlib import resources
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import connexion
-import yaml
 from connexion.exceptions import ProblemException, ResolverError
 from connexion.jsonifier import Jsonifier
 from connexion.middleware import MiddlewarePosition
@@ -31,17 +31,18 @@ from connexion.middleware.lifespan import LifespanMiddleware
 from connexion.middleware.request_validation import RequestValidationMiddleware
 from connexion.middleware.response_validation import ResponseValidationMiddleware
 from connexion.middleware.security import SecurityMiddleware
-from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.resolver import Resolver
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import ClientDisconnect
 
-from . import fixtures, http_errors
+from . import fixtures, http_errors, spec
 from .auth import ControlTokenAuth, TwilioBasicAuth
+from .backend import Backend
 from .config import Settings
 from .edge import (
+    ChainedSwaggerUI,
     EdgeMiddleware,
     ExactRouting,
     LimitRequestBodies,
@@ -51,35 +52,41 @@ from .edge import (
 )
 from .exceptions import TwilioError
 from .faults import Faults, InjectFaults
-from .handlers import OPERATIONS
+from .handlers import operations
 from .journal import Journal
-from .models import Backend
+from .spec import CONTRACT, CONTROL, SPECS, SpecError, first_line
 from .validation import VALIDATOR_MAP
 
 if TYPE_CHECKING:
     from starlette.testclient import TestClient
 
-TWILIO_SPEC = "openapi.yaml"  # the contract: Twilio's resource
-CONTROL_SPEC = "control.yaml"  # the fake's own control surface, /_fake
-SPECS = (TWILIO_SPEC, CONTROL_SPEC)
-# The control spec is served from / (for the index) but keeps its docs under /_fake.
+__all__ = ["FakeApp", "SpecError", "create_app", "create_backend"]
+
+# Both specs are served from / (their servers); each keeps its docs and document apart.
 SPEC_OPTIONS = {
-    CONTROL_SPEC: {
-        "swagger_ui_options": connexion.options.SwaggerUIOptions(
-            swagger_ui_path="/_fake/docs", spec_path="/_fake/openapi.json"
-        )
-    }
+    CONTRACT: connexion.options.SwaggerUIOptions(
+        swagger_ui_path=spec.DOCS_PATH, spec_path=spec.CONTRACT_PATH
+    ),
+    CONTROL: connexion.options.SwaggerUIOptions(
+        swagger_ui_path="/_fake/docs", spec_path="/_fake/openapi.json"
+    ),
 }
-
-
-class SpecError(Exception):
-    """A spec that cannot be served: it does not load, or an operation resolves to no handler."""
 
 
 def create_backend(settings: Settings) -> Backend:
     """Open the database and load the fixture file (or the demo) into it."""
     accounts = fixtures.load_file(settings.fixtures) if settings.fixtures else fixtures.demo()
     return Backend(settings.database, accounts, pool_limit=settings.pool_limit)
+
+
+def served_documents(replaced: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The specs as served: the packaged ones (or those `replaced` gives by name), with the
+    control surface's `Operation` (what faults and the journal name) filled with the
+    contract's operationIds, so that it never lists them again by hand."""
+    documents = {name: spec.document(name) for name in SPECS} | (replaced or {})
+    control = copy.deepcopy(documents[CONTROL])
+    control["components"]["schemas"]["Operation"]["enum"] = spec.operation_ids(documents[CONTRACT])
+    return documents | {CONTROL: control}
 
 
 def create_app(
@@ -94,24 +101,32 @@ def create_app(
     """
     settings = settings or Settings()
     backend = backend or create_backend(settings)
-    documents = {name: spec_document(name) for name in SPECS} | (specs or {})
+    documents = served_documents(specs)
+    try:
+        handlers = operations()
+    except ValueError as error:
+        raise SpecError(str(error)) from None
     app = connexion.AsyncApp(__name__, middlewares=_middlewares(settings))
     options = {
-        "resolver": Resolver(function_resolver=_handler),
+        "resolver": Resolver(function_resolver=_resolver(handlers)),
         "security_map": {"basic": TwilioBasicAuth, "bearer": ControlTokenAuth},
         "jsonifier": Jsonifier(json),  # one line, fields in the order the handlers build them
         # Unknown query or form parameters are ignored, as Twilio ignores them.
         "strict_validation": False,
         "validate_responses": settings.validate_responses,
         "validator_map": VALIDATOR_MAP,  # connexion's validation, Twilio's wording
-        "swagger_ui_options": connexion.options.SwaggerUIOptions(swagger_ui_path="/docs"),
     }
     for name in SPECS:
-        # The base path given, not left to connexion to read: it orders the APIs by it, most
-        # specific first, so that the control spec's "/" does not hide /v1.
+        # Both are served from the root (their servers say "/"): connexion tries the contract's
+        # routes first, then the control surface's (ExactRouting, ChainedSwaggerUI).
         base_path = documents[name]["servers"][0]["url"].rstrip("/")
-        options_for_spec = options | SPEC_OPTIONS.get(name, {})
-        app.add_api(documents[name], name=name, base_path=base_path, **options_for_spec)
+        app.add_api(
+            documents[name],
+            name=name,
+            base_path=base_path,
+            swagger_ui_options=SPEC_OPTIONS[name],
+            **options,
+        )
     faults = Faults()
     app.add_middleware(
         EdgeMiddleware,
@@ -139,7 +154,7 @@ def create_app(
         InjectFaults,
         position=MiddlewarePosition.BEFORE_VALIDATION,
         faults=faults,
-        operations=frozenset(_operation_ids(documents[TWILIO_SPEC])),
+        operations=frozenset(spec.operation_ids(documents[CONTRACT])),
     )
     if settings.validate_responses:
         # Response validation checks the headers the spec requires, so they must be on the
@@ -176,7 +191,7 @@ def _middlewares(settings: Settings) -> list[Any]:
     layers = [
         ServerErrorMiddleware,
         ExceptionMiddleware,
-        SwaggerUIMiddleware,
+        ChainedSwaggerUI,
         ExactRouting,
         SecurityMiddleware,
         RequestValidationMiddleware,
@@ -186,21 +201,15 @@ def _middlewares(settings: Settings) -> list[Any]:
     return [*layers, LifespanMiddleware, ContextMiddleware]
 
 
-def _operation_ids(spec: dict[str, Any]) -> list[str]:
-    return [
-        operation["operationId"]
-        for item in spec["paths"].values()
-        for operation in item.values()
-        if isinstance(operation, dict) and "operationId" in operation
-    ]
+def _resolver(handlers: dict[str, Callable[..., Any]]) -> Callable[[str], Any]:
+    def handler(operation_id: str) -> Any:
+        """The resolver's lookup: Twilio's operationId to the handler that serves it."""
+        try:
+            return handlers[operation_id]
+        except KeyError:
+            raise ValueError(f"operationId {operation_id!r} names no handler") from None
 
-
-def _handler(operation_id: str) -> Any:
-    """The resolver's lookup: Twilio's operationId to the handler that serves it."""
-    try:
-        return OPERATIONS[operation_id]
-    except KeyError:
-        raise ValueError(f"operationId {operation_id!r} names no handler") from None
+    return handler
 
 
 class FakeApp:
@@ -283,21 +292,5 @@ def _run_collecting(coroutine: Any, errors: list[BaseException]) -> None:
 
 
 def _first_line(error: BaseException) -> str:
-    text = (str(error).strip().splitlines() or [""])[0]
+    text = first_line(error)
     return text if isinstance(error, ResolverError) else f"{type(error).__name__}: {text}"
-
-
-@functools.cache
-def spec_document(name: str) -> dict[str, Any]:
-    """A spec packaged with the fake, parsed once per process.
-
-    Connexion, the 405 table and the tests share it; none of them changes it.
-    """
-    try:
-        text = resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
-        document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise SpecError(f"{name} cannot be read: {_first_line(error)}") from error
-    if not isinstance(document, dict) or not isinstance(document.get("paths"), dict):
-        raise SpecError(f"{name} is not an OpenAPI document (no paths)")
-    return document

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from connexion.exceptions import OAuthProblem
 from connexion.security import NO_VALUE, BasicSecurityHandler, BearerSecurityHandler
 
+from .backend import Backend
 from .exceptions import AuthenticationFailed
-from .models import Backend
 
 if TYPE_CHECKING:
     from connexion.lifecycle import ConnexionRequest

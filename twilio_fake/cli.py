@@ -23,7 +23,7 @@ warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testcli
 from sqlalchemy.exc import ArgumentError, DatabaseError  # noqa: E402
 from uvicorn.supervisors import Multiprocess  # noqa: E402
 
-from . import __version__, fixtures  # noqa: E402  (after the filter: connexion imports it)
+from . import __version__, fixtures, spec, urls  # noqa: E402  (after the filter: connexion imports it)
 from .app import SpecError, create_app, create_backend  # noqa: E402
 from .config import ENV_PREFIX, Settings  # noqa: E402
 from .db import MEMORY, shown  # noqa: E402
@@ -51,7 +51,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="base URL written into responses, e.g. https://fake.example (default: the request's)",
     )
     parser.add_argument(
-        "--pool-limit", type=int, help=f"phone numbers per service (default {defaults.pool_limit})"
+        "--pool-limit",
+        type=int,
+        help=f"phone numbers per service (default {spec.limit('pool-size')}, the contract's)",
     )
     parser.add_argument(
         "--workers", type=int, help=f"server processes (default {defaults.workers})"
@@ -245,17 +247,17 @@ def banner(settings: Settings, port: int) -> str:
     base = settings.public_url or listening
     lines = [
         READY + listening,
-        f"  API:      {base}/v1/Services/{{ServiceSid}}/PhoneNumbers",
+        f"  API:      {base}{spec.path_template('ListPhoneNumber')}",
         f"  database: {shown(settings.database)}"
         f"    fixtures: {settings.fixtures or 'built-in demo'}    workers: {settings.workers}",
-        f"  docs:     {base}/v1/docs    control: {base}/_fake/health",
+        f"  docs:     {base}{spec.DOCS_PATH}    control: {base}/_fake/health",
     ]
     if not settings.fixtures:
         demo = fixtures.demo()[0]
         key_sid, key_secret = next(iter(demo.api_keys.items()))
         service = next(iter(demo.services))
         number = demo.incoming_phone_numbers[0].sid
-        pool = f"{base}/v1/Services/{service}/PhoneNumbers"
+        pool = base + urls.path_for("ListPhoneNumber", ServiceSid=service)
         lines += [
             "demo credentials:",
             f"  account {demo.sid}  auth token {demo.auth_token}",

@@ -6,8 +6,6 @@ import os
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from .models import DEFAULT_POOL_LIMIT
-
 ENV_PREFIX = "TWILIO_FAKE_"
 
 
@@ -18,7 +16,7 @@ class Settings:
     database: str = "twilio-fake.sqlite3"  # a SQLite file path, ":memory:", or a SQLAlchemy URL
     fixtures: str | None = None  # a fixture YAML file; None serves the built-in demo
     public_url: str | None = None  # base of the URLs in responses; None: taken from each request
-    pool_limit: int = DEFAULT_POOL_LIMIT
+    pool_limit: int | None = None  # phone numbers per service; None: the contract's (x-limits)
     validate_responses: bool = False  # check every response against openapi.yaml (tests: on)
     workers: int = 1  # server processes sharing the database (SQLite file in WAL mode)
     max_body_bytes: int = 65536  # larger request bodies get 413; this API's bodies are tiny
@@ -62,7 +60,7 @@ class Settings:
 
 
 def _coerce(annotation: Any, raw: str) -> Any:
-    kind = str(annotation)
+    kind = str(annotation).removesuffix(" | None")
     if kind == "int":
         return int(raw)
     if kind == "float":

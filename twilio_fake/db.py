@@ -13,25 +13,27 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     Boolean,
     Column,
     Connection,
-    DateTime,
     Engine,
     ForeignKey,
-    Index,
-    Integer,
     MetaData,
     String,
     Table,
     TypeDecorator,
     create_engine,
     event,
+    insert,
+    inspect,
+    select,
+    update,
 )
 from sqlalchemy.engine import Row, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
+
+from .fixtures import FixtureError
 
 metadata = MetaData()
 
@@ -73,53 +75,40 @@ api_keys = Table(
     Column("disabled", Boolean, nullable=False, default=False),
 )
 
-services = Table(
-    "services",
-    metadata,
-    Column("sid", Sid(), primary_key=True),
-    Column("account_sid", Sid(), ForeignKey("accounts.sid"), nullable=False, index=True),
-    Column("friendly_name", String(64), nullable=False),
-)
-
-incoming_phone_numbers = Table(
-    "incoming_phone_numbers",
-    metadata,
-    Column("sid", Sid(), primary_key=True),
-    Column("account_sid", Sid(), ForeignKey("accounts.sid"), nullable=False, index=True),
-    Column("phone_number", String(16), nullable=False),
-    Column("country_code", String(2), nullable=False),
-    Column("capabilities", JSON, nullable=False),
-)
-
-# The pools. `seq` gives the stable, oldest-first order that paging walks; a phone number sits in
-# at most one pool, which the unique `sid` enforces even under concurrent writers. The entry's
-# account is its number's (and its service's) account, so it is not stored twice.
-pool_entries = Table(
-    "pool_entries",
-    metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("sid", Sid(), ForeignKey("incoming_phone_numbers.sid"), nullable=False, unique=True),
-    Column("service_sid", Sid(), ForeignKey("services.sid"), nullable=False),
-    Column("date_created", DateTime, nullable=False),
-    Column("date_updated", DateTime, nullable=False),
-    Index("ix_pool_entries_service_seq", "service_sid", "seq"),
-)
-
 # Server-wide values that must survive restarts and be shared by every worker (the key that
-# signs page tokens).
+# signs page tokens). A reset keeps them.
 settings = Table(
     "fake_settings",
     metadata,
     Column("name", String(64), primary_key=True),
     Column("value", String(256), nullable=False),
+    info={"kept_by_reset": True},
 )
+
+# The tables of the resources are defined in their packages (twilio_fake/resources/*/tables.py)
+# on this same `metadata`. What the rest of the fake needs to know of a table it reads from
+# `Table.info`:
+# - a table with an `account_sid` column belongs to that account: dropped with it, emptied by
+#   a reset; one whose rows belong to an account through another table says how, with
+#   info["account_rows"]: a function from an account SID to a WHERE clause;
+# - info["lock_rank"]: where a bulk change locks it on PostgreSQL (lower first; default 100).
 
 MEMORY = ":memory:"
 SCHEMA_LOCK = 0x7F1A4E  # PostgreSQL advisory lock key: creating the schema
-# The order in which a bulk change (reset, a fixture load, an account minted or dropped) locks
-# the tables on PostgreSQL: services first, the table an add locks first (SELECT … FOR UPDATE),
-# so that a bulk change and an add cannot each hold what the other waits for.
-BULK_LOCK_ORDER = ("services", "api_keys", "accounts", "incoming_phone_numbers", "pool_entries")
+
+
+def bulk_lock_order() -> list[str]:
+    """The order in which a bulk change (reset, a fixture load, an account minted or dropped)
+    locks the tables on PostgreSQL: a table a rule locks first (SELECT … FOR UPDATE: the
+    services, ranked 0) comes first, so that a bulk change and a rule cannot each hold what the
+    other waits for."""
+    tables = [t for t in metadata.sorted_tables if not t.info.get("kept_by_reset")]
+    return [t.name for t in sorted(tables, key=lambda t: t.info.get("lock_rank", 100))]
+
+
+def owned_tables() -> list[Table]:
+    """The tables that hold what accounts own, children before parents (the order to delete)."""
+    return [t for t in reversed(metadata.sorted_tables) if not t.info.get("kept_by_reset")]
 
 
 def database_url(database: str) -> str:
@@ -142,6 +131,38 @@ def shown(database: str) -> str:
         return make_url(database).render_as_string(hide_password=True)
     except ArgumentError:
         return database.split("://", 1)[0] + "://***"  # not a URL: show nothing of it
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    """Add the columns a newer version of the fake defines to tables an older one created.
+
+    `create_all` creates missing tables but leaves existing ones as they are, so a database file
+    kept from an earlier version would lack a column added since. A column added later must be
+    nullable or have a `server_default` (its existing rows get that value).
+    """
+    inspector = inspect(conn)
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable and column.server_default is None:
+                raise RuntimeError(
+                    f"{table.name}.{column.name} is new: it must be nullable or have a "
+                    "server_default, so that tables made by an earlier version can take it"
+                )
+            kind = column.type.compile(dialect=conn.dialect)
+            default = ""
+            if column.server_default is not None:
+                value = getattr(column.server_default, "arg", "")
+                default = " DEFAULT " + (
+                    "'" + value.replace("'", "''") + "'"
+                    if isinstance(value, str)
+                    else str(value.compile(dialect=conn.dialect))
+                )
+            conn.exec_driver_sql(
+                f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}{default}'
+            )
 
 
 class Database:
@@ -180,6 +201,7 @@ class Database:
             if not self.is_sqlite:
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
             metadata.create_all(conn)
+            _add_missing_columns(conn)
 
     def _create_engine(self, url: str) -> Engine:
         if not self.is_sqlite:
@@ -289,7 +311,7 @@ class Database:
         the state before it). SQLite's write transaction does so already; on PostgreSQL the
         tables are locked EXCLUSIVE, in BULK_LOCK_ORDER."""
         if not self.is_sqlite:
-            conn.exec_driver_sql(f"LOCK TABLE {', '.join(BULK_LOCK_ORDER)} IN EXCLUSIVE MODE")
+            conn.exec_driver_sql(f"LOCK TABLE {', '.join(bulk_lock_order())} IN EXCLUSIVE MODE")
 
     def describe(self) -> str:
         """The database, for health checks and logs: its URL without a password."""
@@ -303,3 +325,23 @@ class Database:
         self.engine.dispose()
         if self._lock_file is not None:
             self._lock_file.close()
+
+
+def upsert(conn: Connection, table: Table, sid: str, **values: Any) -> None:
+    """Insert a row keyed by `sid`, or update it if it exists (portable across databases)."""
+    if conn.execute(update(table).where(table.c.sid == sid).values(**values)).rowcount == 0:
+        conn.execute(insert(table).values(sid=sid, **values))
+
+
+def refuse_foreign(
+    conn: Connection, table: Table, kind: str, sids: list[str], account: str
+) -> None:
+    """Refuse a fixture that gives this account a row another account owns: what one account
+    owns stays its own, so no pool can end up holding a number of another account. The whole
+    document is refused (FixtureError, naming the SID): its transaction rolls back."""
+    for sid in sids:
+        owner = conn.scalar(select(table.c.account_sid).where(table.c.sid == sid))
+        if owner is not None and owner != account:
+            raise FixtureError(
+                f"{kind} {sid} belongs to another account; a fixture cannot move it to {account}"
+            )

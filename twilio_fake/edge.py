@@ -11,17 +11,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from connexion.middleware.routing import ROUTING_CONTEXT, RoutingMiddleware
+from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.routing import Mount, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import http_errors, journal
+from . import http_errors, journal, spec
+from .backend import Backend
 from .exceptions import Forbidden, RequestBodyTooLarge, RequestTimeout
 from .faults import INJECTED_KEY, Faults
 from .journal import Journal
-from .models import Backend
 
 # Recorded on Twilio's own responses; a browser needs them to call the API from a page.
 CORS_HEADERS = {
@@ -43,7 +44,11 @@ LOGGED_PATH_LENGTH = 512  # longer paths are cut in the log line, which says how
 
 CONTROL_PREFIX = "/_fake/"  # the fake's own surface: no CORS, no cross-origin requests
 # Not journaled besides the control surface: the index and the API's docs.
-UNJOURNALED = ("/v1/docs", "/v1/openapi.json", "/v1/openapi.yaml")
+UNJOURNALED = (
+    spec.DOCS_PATH + "/",
+    spec.CONTRACT_PATH,
+    spec.CONTRACT_PATH.removesuffix(".json") + ".yaml",
+)
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 access_log = logging.getLogger("twilio_fake.requests")
@@ -299,6 +304,27 @@ class ExactRouting(RoutingMiddleware):
         for route in self.router.routes:
             if isinstance(route, Mount) and isinstance(route.app, Router):
                 route.app.redirect_slashes = False
+
+
+class ChainedSwaggerUI(SwaggerUIMiddleware):
+    """Connexion's Swagger UI layer, serving the docs of several APIs on one base path.
+
+    The contract and the control surface are both served from the root. Connexion's routing
+    chains APIs that share a base path (a request no route of the first matches goes to the
+    next); its Swagger UI layer mounts each on its own and would only ever look in the first.
+    This puts the routes of an API added on a base path already mounted (the control surface's
+    `/_fake/docs`…) into the first one's router: one router, so `/docs/` and `/_fake/docs/` both
+    answer and an API request walks no second router on its way through.
+    """
+
+    def add_api(self, *args: Any, **kwargs: Any) -> None:
+        super().add_api(*args, **kwargs)
+        added = self.router.routes[-1]
+        for route in self.router.routes[:-1]:
+            if isinstance(route, Mount) and isinstance(added, Mount) and route.path == added.path:
+                route.routes.extend(added.routes)
+                self.router.routes.remove(added)
+                return
 
 
 class RefuseUnrouted:

@@ -1,4 +1,8 @@
-"""Every error the fake can answer, one class each, with Twilio's HTTP status and error code."""
+"""The errors every resource shares, one class each, with Twilio's HTTP status and error code.
+
+A resource's own errors live in its package (`twilio_fake/resources/<name>/errors.py`), as
+subclasses of TwilioError; every one of them leaves through `http_errors` as Twilio's body.
+"""
 
 from __future__ import annotations
 
@@ -57,28 +61,15 @@ class InvalidPageToken(TwilioError):
     default_message = "Invalid PageToken"
 
 
-class PhoneNumberNotInAccount(TwilioError):
-    """The PN sid is not one of the account's incoming phone numbers, or not a SID at all."""
+class PhoneNumberInvalid(TwilioError):
+    """Twilio's "Phone Number is invalid": a PN sid that is not one of the account's incoming
+    numbers (adding to a pool), or a phone number that cannot be bought."""
 
     status, code = 400, 21421
+    default_message = "Phone Number is invalid"
 
 
-class PhoneNumberCannotMessage(TwilioError):
-    """The number has neither SMS nor MMS (a voice-only number); status 400 assumed."""
-
-    status, code = 400, 21715
-    default_message = "Phone Number Does Not Have Correct Messaging Service Capabilities"
-
-
-# 412 -----------------------------------------------------------------------------------------
-class ServicePoolFull(TwilioError):
-    """Production code for this endpoint branches on exactly this status and code."""
-
-    status, code = 412, 21714
-    default_message = "Number Pool size limit reached"
-
-
-# 401 / 404 / 405 / 409 / 415 / 429 / 500 ----------------------------------------------------
+# 401 / 403 / 404 / 405 / 408 / 413 / 415 / 429 / 500 / 503 ------------------------------------
 class AuthenticationFailed(TwilioError):
     """Twilio sends `detail` with both of its 401 messages."""
 
@@ -98,27 +89,20 @@ class Forbidden(TwilioError):
 
 
 class ResourceNotFound(TwilioError):
-    status, code = 404, 20404
+    """Raised without a message: the answer names the resource the request addressed, the way
+    Twilio does (`http_errors.resource_name`), which only the HTTP layer knows."""
 
-    @classmethod
-    def at(cls, resource_path: str) -> ResourceNotFound:
-        """Name the missing resource the way Twilio does (its path without the version)."""
-        return cls(f"The requested resource {resource_path} was not found")
+    status, code = 404, 20404
+    default_message = ""  # see http_errors.twilio_error
+
+    @staticmethod
+    def message_for(resource_name: str) -> str:
+        return f"The requested resource {resource_name} was not found"
 
 
 class MethodNotAllowed(TwilioError):
     status, code = 405, 20004
     default_message = "Method not allowed"
-
-
-class PhoneNumberAlreadyInService(TwilioError):
-    status, code = 409, 21710
-    default_message = "Phone Number or Short Code is already in the Messaging Service."
-
-
-class PhoneNumberInAnotherService(TwilioError):
-    status, code = 409, 21712
-    default_message = "Phone Number or Short Code is associated with another Messaging Service."
 
 
 class RequestTimeout(TwilioError):

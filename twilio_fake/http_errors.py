@@ -15,10 +15,9 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from . import exceptions as errors
+from . import spec
 
 log = logging.getLogger(__name__)
-
-API_VERSION_PREFIX = "/v1"  # Twilio names resources without it in its 404 messages
 
 
 class AllowedMethods:
@@ -30,8 +29,8 @@ class AllowedMethods:
 
     def __init__(self, specs: Iterable[tuple[str, dict]]) -> None:
         self._routes: list[tuple[re.Pattern[str], str]] = []
-        for base_path, spec in specs:
-            for template, item in spec.get("paths", {}).items():
+        for base_path, document in specs:
+            for template, item in document.get("paths", {}).items():
                 pattern = re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(base_path + template))
                 methods = sorted(m.upper() for m in item if m in _HTTP_METHODS)
                 self._routes.append((re.compile(pattern), ", ".join(methods)))
@@ -68,16 +67,27 @@ def respond(error: errors.TwilioError) -> Response:
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
-def twilio_error(_request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
+def twilio_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse:
     assert isinstance(exc, errors.TwilioError)
+    if isinstance(exc, errors.ResourceNotFound) and not exc.message:
+        exc.message = errors.ResourceNotFound.message_for(resource_name(request.url.path))
     return render(exc)
+
+
+def resource_name(path: str) -> str:
+    """How Twilio names the resource a path addresses in a 404: the path, without the version
+    of the APIs whose messages leave it out (the contract's `x-not-found-names-without`)."""
+    for prefix in spec.resource_name_prefixes():
+        if path.startswith(prefix + "/"):
+            return path[len(prefix) :]
+    return path
 
 
 def accepted_media_types(specs: Iterable[dict]) -> dict[str, str]:
     """operationId -> the request body's media types, as a 415 names them."""
     accepted = {}
-    for spec in specs:
-        for item in spec.get("paths", {}).values():
+    for document in specs:
+        for item in document.get("paths", {}).values():
             for method, operation in item.items():
                 content = (
                     operation.get("requestBody", {}).get("content", {})
@@ -155,10 +165,9 @@ def translate(
             return errors.AuthenticationFailed()
         return errors.AuthenticationFailed("Authentication Error - No credentials provided")
     if status == 404:
-        path = request.url.path
-        if path.startswith(API_VERSION_PREFIX + "/"):
-            path = path[len(API_VERSION_PREFIX) :]
-        return errors.ResourceNotFound.at(path)
+        return errors.ResourceNotFound(
+            errors.ResourceNotFound.message_for(resource_name(request.url.path))
+        )
     if status == 405:
         allow = allowed_methods(request.url.path)
         return errors.MethodNotAllowed(

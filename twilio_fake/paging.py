@@ -1,10 +1,12 @@
-"""Page tokens: opaque to clients, signed by the server, bound to one service.
+"""Keyset paging for every list of the fake, and its page tokens.
 
-A token is `PA` (a page after a position) or `PB` (a page before one) followed by
-base64url(JSON payload) "." base64url(HMAC-SHA256 of the prefix and payload). The payload
-names the service, the page index and the `seq` of the entry at the boundary, so a page is
-found with an indexed range query however deep in the list it is (keyset paging), and entries
-added or removed while a client walks the list neither repeat nor skip the others.
+A list is walked oldest first by an integer `seq` that only grows. A token is `PA` (a page after
+a position) or `PB` (a page before one) followed by base64url(JSON payload) "." base64url
+(HMAC-SHA256 of the prefix and payload). The payload names the list (its key: the pool's service
+SID, say), the page index and the `seq` of the entry at the boundary, so a page is found with an
+indexed range query however deep in the list it is, and entries added or removed while a client
+walks the list neither repeat nor skip the others. A token is only good for the list it was
+issued for, as Twilio's are.
 """
 
 from __future__ import annotations
@@ -15,8 +17,12 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
+from sqlalchemy import Connection, bindparam, exists, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from . import spec
 from .exceptions import InvalidPageToken
 
 Direction = Literal["after", "before"]
@@ -26,12 +32,86 @@ _DIRECTION = {prefix: direction for direction, prefix in _PREFIX.items()}
 
 @dataclass(frozen=True)
 class PageCursor:
-    """Where a page starts: strictly after (or before) the entry with `seq` in `service_sid`."""
+    """Where a page starts: strictly after (or before) the entry with `seq` in the list `key`."""
 
-    service_sid: str
+    key: str
     page: int
     direction: Direction
     seq: int
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a list (its rows, `seq` first), with its neighbours' tokens (None at the
+    ends)."""
+
+    rows: list[Any]
+    page: int
+    page_size: int
+    previous_token: str | None
+    next_token: str | None
+
+
+class KeysetList:
+    """A list of rows in `seq` order, in a scope (a WHERE clause with bound parameters, e.g. one
+    service's pool); its statements are built once and SQLAlchemy compiles each once."""
+
+    def __init__(self, rows: Any, seq: Any, scope: ColumnElement[bool]) -> None:
+        page = rows.where(scope).limit(bindparam("size"))
+        self._first = page.order_by(seq)
+        self._after = page.where(seq > bindparam("seq")).order_by(seq)
+        self._before = page.where(seq < bindparam("seq")).order_by(seq.desc())
+        self._any_before = select(exists().where(scope, seq < bindparam("seq")))
+        self._any_after = select(exists().where(scope, seq > bindparam("seq")))
+
+    def page(
+        self,
+        conn: Connection,
+        scope: dict[str, Any],
+        key: str,
+        tokens: PageTokens,
+        *,
+        page_size: int | None = None,
+        page: int | None = None,
+        token: str | None = None,
+    ) -> Page:
+        """One page, oldest first, of at most the spec's page-size cap (rows as selected, `seq`
+        first); `scope` binds the scope's parameters, `key` names the list in its tokens.
+
+        With a token, the page is the rows after (or before) its boundary; without one, the
+        first page. `page` selects nothing: as for Twilio, it is the client's own count, echoed
+        in the page (the token's count when the client sends none).
+        """
+        cursor = tokens.read(token, key) if token else None
+        size = min(page_size or spec.page_size_default(), spec.page_size_cap())
+        index = page if page is not None else cursor.page if cursor is not None else 0
+        bound = {**scope, "size": size + 1}
+        # One row more than the page tells whether the list goes on in the direction read; the
+        # other direction is known (the start of the list) or asked once.
+        if cursor is None:
+            rows = conn.execute(self._first, bound).all()
+            more_after, rows, more_before = len(rows) > size, rows[:size], False
+        elif cursor.direction == "after":
+            rows = conn.execute(self._after, {**bound, "seq": cursor.seq}).all()
+            more_after, rows = len(rows) > size, rows[:size]
+            more_before = bool(rows) and bool(
+                conn.scalar(self._any_before, {**scope, "seq": rows[0][0]})
+            )
+        else:
+            rows = conn.execute(self._before, {**bound, "seq": cursor.seq}).all()
+            more_before, rows = len(rows) > size, rows[:size][::-1]
+            more_after = bool(rows) and bool(
+                conn.scalar(self._any_after, {**scope, "seq": rows[-1][0]})
+            )
+        previous_token = next_token = None
+        if rows:
+            if more_before:
+                previous_token = tokens.issue(
+                    PageCursor(key, max(index - 1, 0), "before", rows[0][0])
+                )
+            if more_after:
+                next_token = tokens.issue(PageCursor(key, index + 1, "after", rows[-1][0]))
+        return Page(list(rows), index, size, previous_token, next_token)
 
 
 def _b64(data: bytes) -> str:
@@ -54,11 +134,11 @@ class PageTokens:
     def issue(self, cursor: PageCursor) -> str:
         prefix = _PREFIX[cursor.direction]
         payload = json.dumps(
-            {"s": cursor.service_sid, "p": cursor.page, "k": cursor.seq}, separators=(",", ":")
+            {"s": cursor.key, "p": cursor.page, "k": cursor.seq}, separators=(",", ":")
         ).encode()
         return f"{prefix}{_b64(payload)}.{_b64(self._sign(prefix.encode() + payload))}"
 
-    def read(self, token: str, service_sid: str) -> PageCursor:
+    def read(self, token: str, key: str) -> PageCursor:
         """Return the cursor a token stands for, or raise InvalidPageToken."""
         direction = _DIRECTION.get(token[:2])
         encoded_payload, _, encoded_signature = token[2:].partition(".")
@@ -71,6 +151,6 @@ class PageTokens:
         if direction is None or not hmac.compare_digest(signature, self._sign(signed)):
             raise InvalidPageToken()
         fields = json.loads(payload)
-        if fields["s"] != service_sid:
+        if fields["s"] != key:
             raise InvalidPageToken()  # issued for another list: Twilio's token is per list too
-        return PageCursor(service_sid, fields["p"], direction, fields["k"])
+        return PageCursor(key, fields["p"], direction, fields["k"])

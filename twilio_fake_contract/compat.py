@@ -13,15 +13,25 @@ fields) are not breaking. The check is deliberately conservative: any change to 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
+
+
+def _paths(spec: dict) -> dict[str, dict]:
+    """The spec's path items by the path a client calls: its server's path, then the template
+    (`/v1` + `/Services` and `/` + `/v1/Services` are the same operation)."""
+    servers = spec.get("servers") or [{"url": "/"}]
+    prefix = urlsplit(servers[0].get("url", "/")).path.rstrip("/")
+    return {prefix + path: item for path, item in spec.get("paths", {}).items()}
 
 
 def breaking_changes(old: dict, new: dict) -> list[str]:
     """Return a line for each change from `old` to `new` that breaks clients."""
     problems: list[str] = []
-    for path, old_item in old.get("paths", {}).items():
-        new_item = new.get("paths", {}).get(path)
+    new_paths = _paths(new)
+    for path, old_item in _paths(old).items():
+        new_item = new_paths.get(path)
         for method in METHODS:
             if method not in old_item:
                 continue

@@ -19,9 +19,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 import requests
+import yaml
 
 from . import reports, scenarios
 from .scenarios import Client, Target
@@ -57,7 +60,7 @@ def parse_args(argv: list[str], prog: str = "python -m twilio_fake_contract") ->
         "starts one.",
     )
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--url", help="base URL of the server, without /v1")
+    where.add_argument("--url", help="base URL of the server (scheme://host:port)")
     where.add_argument(
         "--serve",
         help="a command that starts the server and prints 'listening on <URL>'; stopped after",
@@ -197,7 +200,7 @@ def run_schemathesis(target: Target, options: Options) -> reports.Stage:
     spec = resources.files(__package__).joinpath("openapi.yaml")
     command = [
         sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run", str(spec),
-        "--url", f"{target.url}/v1", "--auth", f"{target.user}:{target.password}",
+        "--url", target.url + _server_path(spec), "--auth", f"{target.user}:{target.password}",
         "--checks", "all", "--phases", ",".join(phases),
         "--seed", str(options.seed), "--max-examples", str(options.max_examples),
         "--report", "junit", "--report-junit-path", str(junit), "--no-color",
@@ -226,6 +229,12 @@ def run_schemathesis(target: Target, options: Options) -> reports.Stage:
             )
         ]
     return reports.Stage("schemathesis", time.monotonic() - started, failures, _junit_count(junit))
+
+
+def _server_path(contract: Any) -> str:
+    """The path of the contract's first server (`/` or `/v1`), which its paths follow."""
+    servers = yaml.safe_load(contract.read_text(encoding="utf-8")).get("servers") or [{}]
+    return urlsplit(servers[0].get("url", "/")).path.rstrip("/")
 
 
 def _junit_failures(path: Path) -> list[reports.Failure]:

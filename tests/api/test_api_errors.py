@@ -10,6 +10,7 @@ import pytest
 
 from tests.support import AUTH, NUMBERS, SERVICE, app_for, assert_error, pool_path
 from twilio_fake.edge import CORS_HEADERS
+from twilio_fake.resources.pool import model as pool
 
 
 # Each of these follows a row of twilio-behaviour.md (the fake used to answer 400 20001).
@@ -178,7 +179,7 @@ def test_every_response_carries_the_request_id_and_cors_headers(client) -> None:
         client.put(pool_path(), auth=AUTH),  # 405
         client.get("/nowhere"),  # unknown route
         client.get("/_fake/health"),
-        client.get("/v1/openapi.json"),
+        client.get("/openapi.json"),
     ]
     ids = set()
     for response in responses:
@@ -207,11 +208,11 @@ def test_a_cors_preflight_is_answered_without_credentials(client) -> None:
     assert "twilio-request-duration" in response.headers
 
 
-def test_an_unexpected_failure_is_a_twilio_shaped_500(backend, app) -> None:
+def test_an_unexpected_failure_is_a_twilio_shaped_500(app, monkeypatch) -> None:
     def broken(*_args, **_kwargs):
         raise RuntimeError("database on fire")
 
-    backend.get_phone_number = broken  # a fault the fake cannot produce on its own
+    monkeypatch.setattr(pool, "get", broken)  # a fault the fake cannot produce on its own
     with app.test_client(raise_server_exceptions=False) as client:
         response = client.get(pool_path(sid=NUMBERS[0]), auth=AUTH)
     assert_error(response, 500, 20500, "Internal Server Error")

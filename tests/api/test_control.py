@@ -23,7 +23,7 @@ from tests.support import (
     pool_path,
 )
 from twilio_fake import fixtures
-from twilio_fake.models import Backend
+from twilio_fake.backend import Backend
 
 NEW_ACCOUNT = {
     "accounts": [

@@ -146,7 +146,7 @@ def test_the_journal_filters_by_account_operation_method_and_status(client) -> N
 def test_the_journal_records_no_control_request_and_clears(client) -> None:
     client.get("/_fake/health")
     client.post("/_fake/fixtures", json={"accounts": []})
-    client.get("/v1/docs/")
+    client.get("/docs/")
     client.get("/")
     assert journal(client) == []
     add(client, NUMBERS[0])
@@ -283,10 +283,10 @@ def test_the_index_says_where_things_are(client) -> None:
     assert response.status_code == 200
     assert response.json() == {
         "api": "http://testserver/v1/Services/{ServiceSid}/PhoneNumbers",
-        "docs": "http://testserver/v1/docs/",
-        "contract": "http://testserver/v1/openapi.json",
+        "docs": "http://testserver/docs/",
+        "contract": "http://testserver/openapi.json",
         "control": "http://testserver/_fake/health",
     }
     assert client.get(response.json()["docs"]).status_code == 200
     assert client.get("/_fake/docs/").status_code == 200
-    assert SERVICE in client.get("/v1/openapi.json").text
+    assert SERVICE in client.get("/openapi.json").text

@@ -62,7 +62,7 @@ CONFIG = {
 @pytest.fixture
 def contract(app):
     return schemathesis.openapi.from_asgi(
-        "/v1/openapi.json", app, config=SchemathesisConfig.from_dict(CONFIG)
+        "/openapi.json", app, config=SchemathesisConfig.from_dict(CONFIG)
     )
 
 
@@ -136,7 +136,7 @@ def replicas(postgres: PostgresServer) -> Iterator[tuple[str, Writer]]:
 def test_stateful_sequences_against_a_replica_while_another_takes_writes(replicas) -> None:
     url, writer = replicas
     contract = schemathesis.openapi.from_url(
-        f"{url}/v1/openapi.json", config=SchemathesisConfig.from_dict(CONFIG)
+        f"{url}/openapi.json", config=SchemathesisConfig.from_dict(CONFIG)
     )
 
     class Workflow(contract.as_state_machine()):  # type: ignore[misc]

@@ -16,10 +16,10 @@ import pytest
 
 from twilio_fake import fixtures
 from twilio_fake.app import FakeApp, create_app
+from twilio_fake.backend import Backend
 from twilio_fake.cli import serve_command
 from twilio_fake.config import Settings
 from twilio_fake.db import MEMORY
-from twilio_fake.models import Backend
 from twilio_fake_contract.serving import Server
 
 from .postgres import emptied

@@ -8,11 +8,15 @@ import re
 import pytest
 import yaml
 from openapi_spec_validator import validate
-from twilio_fake.handlers import OPERATIONS
+from twilio_fake.handlers import operations
 
 from tests.support import ROOT
-from twilio_fake.app import CONTROL_SPEC, SPECS, TWILIO_SPEC, SpecError, create_app, spec_document
+from twilio_fake.app import SpecError, create_app, served_documents
 from twilio_fake.config import Settings
+from twilio_fake.spec import CONTRACT as TWILIO_SPEC
+from twilio_fake.spec import CONTROL as CONTROL_SPEC
+from twilio_fake.spec import SPECS
+from twilio_fake.spec import document as spec_document
 
 SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text())
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -66,7 +70,7 @@ def test_every_operation_of_both_specs_has_a_handler_and_every_handler_an_operat
         for method, operation in item.items()
         if method in HTTP_METHODS
     }
-    assert ids == set(OPERATIONS)
+    assert ids == set(operations())
 
 
 @pytest.mark.parametrize(
@@ -74,7 +78,7 @@ def test_every_operation_of_both_specs_has_a_handler_and_every_handler_an_operat
     [
         (
             TWILIO_SPEC,
-            lambda s: s["paths"]["/Services/{ServiceSid}/PhoneNumbers"]["post"].update(
+            lambda s: s["paths"]["/v1/Services/{ServiceSid}/PhoneNumbers"]["post"].update(
                 operationId="CreatePhoneNumbers"
             ),
             "POST /v1/Services/{ServiceSid}/PhoneNumbers: "
@@ -132,7 +136,7 @@ def test_special_statuses_declare_their_headers() -> None:
 
 
 def test_create_links_to_fetch_and_delete() -> None:
-    links = SPEC["paths"]["/Services/{ServiceSid}/PhoneNumbers"]["post"]["responses"]["201"][
+    links = SPEC["paths"]["/v1/Services/{ServiceSid}/PhoneNumbers"]["post"]["responses"]["201"][
         "links"
     ]
     assert {link["operationId"] for link in links.values()} == {
@@ -161,19 +165,25 @@ def test_basic_auth_is_the_security_scheme() -> None:
 
 
 def test_the_app_serves_the_spec_it_was_built_from(client) -> None:
-    served = client.get("/v1/openapi.json").json()
+    served = client.get("/openapi.json").json()
     assert served["paths"].keys() == SPEC["paths"].keys()
     assert served["info"] == SPEC["info"]
     # Connexion serves it with references inlined, so compare names rather than bodies.
     assert served["components"]["schemas"].keys() == SPEC["components"]["schemas"].keys()
-    assert client.get("/v1/openapi.yaml").status_code == 200
+    assert client.get("/openapi.yaml").status_code == 200
     assert client.get("/_fake/docs/").status_code == 200
 
 
 def test_the_interactive_docs_need_no_network(client) -> None:
-    page = client.get("/v1/docs/")
+    page = client.get("/docs/")
     assert page.status_code == 200
     assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
     assert assets and all(asset.startswith("./") for asset in assets), assets
     for asset in assets:
-        assert client.get("/v1/docs/" + asset[2:]).status_code == 200
+        assert client.get("/docs/" + asset[2:]).status_code == 200
+
+
+def test_the_control_surface_names_every_operation_of_the_contract_and_no_other() -> None:
+    # Faults and the journal filter by operation: the control spec's enum is the contract's ids.
+    served = served_documents()[CONTROL_SPEC]["components"]["schemas"]["Operation"]["enum"]
+    assert served == [operation["operationId"] for _, _, operation in OPERATIONS_OF_SPEC]

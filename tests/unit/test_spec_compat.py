@@ -14,7 +14,8 @@ from twilio_fake_contract.compat import breaking_changes, major
 CURRENT = yaml.safe_load((ROOT / "openapi.yaml").read_text())
 PUBLISHED = yaml.safe_load((ROOT / "published" / "openapi.yaml").read_text())
 CHANGELOG = (ROOT / "CHANGELOG.md").read_text()
-POOL, ENTRY = "/Services/{ServiceSid}/PhoneNumbers", "/Services/{ServiceSid}/PhoneNumbers/{Sid}"
+POOL = "/v1/Services/{ServiceSid}/PhoneNumbers"
+ENTRY = POOL + "/{Sid}"
 
 
 def version(text: str) -> tuple[int, ...]:
@@ -98,3 +99,13 @@ def test_breaking_changes_are_found(name: str) -> None:
 @pytest.mark.parametrize("name", COMPATIBLE)
 def test_compatible_changes_pass(name: str) -> None:
     assert breaking_changes(CURRENT, changed(COMPATIBLE[name])) == []
+
+
+def test_moving_the_version_from_the_server_to_the_paths_breaks_nothing() -> None:
+    # The same URLs, written as server /v1 + /Services/… or as server / + /v1/Services/….
+    moved = copy.deepcopy(CURRENT)
+    moved["servers"] = [{"url": "/v1"}]
+    moved["paths"] = {path.removeprefix("/v1"): item for path, item in CURRENT["paths"].items()}
+    assert breaking_changes(moved, CURRENT) == []
+    moved["paths"].pop("/Services/{ServiceSid}/PhoneNumbers/{Sid}")
+    assert breaking_changes(CURRENT, moved) != []

@@ -1,4 +1,5 @@
-"""The rules of the pool, tested on the model layer alone (no HTTP)."""
+"""The rules of the pool, and what the backend shares (accounts, fixtures, reset), tested on
+the model layer alone (no HTTP)."""
 
 from __future__ import annotations
 
@@ -24,10 +25,13 @@ from tests.support import (
     VOICE_ONLY_NUMBER,
     database_for,
 )
-from twilio_fake import db, fixtures
 from twilio_fake import exceptions as errors
+from twilio_fake import fixtures
+from twilio_fake.backend import Backend
 from twilio_fake.db import MEMORY
-from twilio_fake.models import Backend
+from twilio_fake.resources.pool import errors as pool_errors
+from twilio_fake.resources.pool import model as pool
+from twilio_fake.resources.pool.tables import pool_entries
 
 
 @pytest.fixture(params=["sqlite", MEMORY, "postgresql"])
@@ -38,7 +42,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def test_add_fills_every_field_from_the_incoming_number(backend: Backend) -> None:
-    entry = backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[2])
+    entry = pool.add(backend, ACCOUNT, SERVICE, NUMBERS[2])
     assert entry.sid == NUMBERS[2]
     assert entry.account_sid == ACCOUNT
     assert entry.service_sid == SERVICE
@@ -52,22 +56,22 @@ def test_add_fills_every_field_from_the_incoming_number(backend: Backend) -> Non
 def test_dates_come_from_the_clock() -> None:
     moment = datetime(2026, 1, 2, 3, 4, 5)
     backend = Backend(MEMORY, fixtures.demo(), clock=lambda: moment)
-    assert backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0]).date_created == moment
+    assert pool.add(backend, ACCOUNT, SERVICE, NUMBERS[0]).date_created == moment
 
 
 def test_the_same_number_twice_in_one_service_is_21710(backend: Backend) -> None:
-    backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
-    with pytest.raises(errors.PhoneNumberAlreadyInService) as caught:
-        backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
+    pool.add(backend, ACCOUNT, SERVICE, NUMBERS[0])
+    with pytest.raises(pool_errors.PhoneNumberAlreadyInService) as caught:
+        pool.add(backend, ACCOUNT, SERVICE, NUMBERS[0])
     assert (caught.value.status, caught.value.code) == (409, 21710)
 
 
 def test_a_number_in_another_service_is_21712(backend: Backend) -> None:
-    backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
-    with pytest.raises(errors.PhoneNumberInAnotherService) as caught:
-        backend.add_phone_number(ACCOUNT, SERVICE2, NUMBERS[0])
+    pool.add(backend, ACCOUNT, SERVICE, NUMBERS[0])
+    with pytest.raises(pool_errors.PhoneNumberInAnotherService) as caught:
+        pool.add(backend, ACCOUNT, SERVICE2, NUMBERS[0])
     assert (caught.value.status, caught.value.code) == (409, 21712)
-    assert backend.list_phone_numbers(ACCOUNT, SERVICE2).entries == []
+    assert pool.page(backend, ACCOUNT, SERVICE2).entries == []
 
 
 @pytest.mark.parametrize(
@@ -78,71 +82,67 @@ def test_a_number_in_another_service_is_21712(backend: Backend) -> None:
     ],
 )
 def test_a_number_that_is_not_the_accounts_is_21421(backend: Backend, number: str) -> None:
-    with pytest.raises(errors.PhoneNumberNotInAccount) as caught:
-        backend.add_phone_number(ACCOUNT, SERVICE, number)
+    with pytest.raises(errors.PhoneNumberInvalid) as caught:
+        pool.add(backend, ACCOUNT, SERVICE, number)
     assert (caught.value.status, caught.value.code) == (400, 21421)
     assert number in caught.value.message
 
 
 @pytest.mark.parametrize("service", [OTHER_SERVICE, "MG" + "f" * 32])
 def test_a_service_that_is_not_the_accounts_is_20404(backend: Backend, service: str) -> None:
-    with pytest.raises(errors.ResourceNotFound) as caught:
-        backend.add_phone_number(ACCOUNT, service, NUMBERS[0])
-    assert (
-        caught.value.message
-        == f"The requested resource /Services/{service}/PhoneNumbers was not found"
-    )
+    # The message names the resource from the request's path: tests/api/test_api_errors.py.
     with pytest.raises(errors.ResourceNotFound):
-        backend.list_phone_numbers(ACCOUNT, service)
+        pool.add(backend, ACCOUNT, service, NUMBERS[0])
+    with pytest.raises(errors.ResourceNotFound):
+        pool.page(backend, ACCOUNT, service)
 
 
 def test_a_full_pool_is_21714_and_stays_at_its_limit() -> None:
     backend = Backend(MEMORY, fixtures.demo(), pool_limit=2)
-    backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
-    backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[1])
-    with pytest.raises(errors.ServicePoolFull) as caught:
-        backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[2])
+    pool.add(backend, ACCOUNT, SERVICE, NUMBERS[0])
+    pool.add(backend, ACCOUNT, SERVICE, NUMBERS[1])
+    with pytest.raises(pool_errors.ServicePoolFull) as caught:
+        pool.add(backend, ACCOUNT, SERVICE, NUMBERS[2])
     # Twilio: 412, not 400 (twilio-behaviour.md, "service pool full").
     assert (caught.value.status, caught.value.code) == (412, 21714)
     assert caught.value.message == "Number Pool size limit reached"
-    assert len(backend.list_phone_numbers(ACCOUNT, SERVICE).entries) == 2
+    assert len(pool.page(backend, ACCOUNT, SERVICE).entries) == 2
     # The limit is per service: another service still takes numbers.
-    backend.add_phone_number(ACCOUNT, SERVICE2, NUMBERS[2])
+    pool.add(backend, ACCOUNT, SERVICE2, NUMBERS[2])
 
 
 def test_fetch_and_remove(backend: Backend) -> None:
-    added = backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
-    assert backend.get_phone_number(ACCOUNT, SERVICE, NUMBERS[0]) == added
-    backend.remove_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
-    missing = f"The requested resource /Services/{SERVICE}/PhoneNumbers/{NUMBERS[0]} was not found"
-    with pytest.raises(errors.ResourceNotFound, match=missing):
-        backend.get_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
-    with pytest.raises(errors.ResourceNotFound, match=missing):
-        backend.remove_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
+    added = pool.add(backend, ACCOUNT, SERVICE, NUMBERS[0])
+    assert pool.get(backend, ACCOUNT, SERVICE, NUMBERS[0]) == added
+    pool.remove(backend, ACCOUNT, SERVICE, NUMBERS[0])
+    with pytest.raises(errors.ResourceNotFound):
+        pool.get(backend, ACCOUNT, SERVICE, NUMBERS[0])
+    with pytest.raises(errors.ResourceNotFound):
+        pool.remove(backend, ACCOUNT, SERVICE, NUMBERS[0])
     # Removed numbers can be added again, to any of the account's services.
-    backend.add_phone_number(ACCOUNT, SERVICE2, NUMBERS[0])
+    pool.add(backend, ACCOUNT, SERVICE2, NUMBERS[0])
 
 
 def test_a_number_is_only_found_in_its_own_service(backend: Backend) -> None:
-    backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
+    pool.add(backend, ACCOUNT, SERVICE, NUMBERS[0])
     with pytest.raises(errors.ResourceNotFound):
-        backend.get_phone_number(ACCOUNT, SERVICE2, NUMBERS[0])
+        pool.get(backend, ACCOUNT, SERVICE2, NUMBERS[0])
     with pytest.raises(errors.ResourceNotFound):
-        backend.remove_phone_number(ACCOUNT, SERVICE2, NUMBERS[0])
-    assert backend.get_phone_number(ACCOUNT, SERVICE, NUMBERS[0]).sid == NUMBERS[0]
+        pool.remove(backend, ACCOUNT, SERVICE2, NUMBERS[0])
+    assert pool.get(backend, ACCOUNT, SERVICE, NUMBERS[0]).sid == NUMBERS[0]
 
 
 def test_another_account_sees_nothing_and_changes_nothing(backend: Backend) -> None:
-    backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
+    pool.add(backend, ACCOUNT, SERVICE, NUMBERS[0])
     with pytest.raises(errors.ResourceNotFound):
-        backend.get_phone_number(OTHER_ACCOUNT, SERVICE, NUMBERS[0])
+        pool.get(backend, OTHER_ACCOUNT, SERVICE, NUMBERS[0])
     with pytest.raises(errors.ResourceNotFound):
-        backend.remove_phone_number(OTHER_ACCOUNT, SERVICE, NUMBERS[0])
+        pool.remove(backend, OTHER_ACCOUNT, SERVICE, NUMBERS[0])
     with pytest.raises(errors.ResourceNotFound):
-        backend.list_phone_numbers(OTHER_ACCOUNT, SERVICE)
+        pool.page(backend, OTHER_ACCOUNT, SERVICE)
     with pytest.raises(errors.ResourceNotFound):
-        backend.add_phone_number(OTHER_ACCOUNT, SERVICE, OTHER_NUMBER)
-    assert [e.sid for e in backend.list_phone_numbers(ACCOUNT, SERVICE).entries] == [NUMBERS[0]]
+        pool.add(backend, OTHER_ACCOUNT, SERVICE, OTHER_NUMBER)
+    assert [e.sid for e in pool.page(backend, ACCOUNT, SERVICE).entries] == [NUMBERS[0]]
 
 
 # -- paging -----------------------------------------------------------------------------------
@@ -150,7 +150,7 @@ def walk(backend: Backend, page_size: int) -> list[list[str]]:
     """Follow next tokens from the first page to the last; return each page's SIDs."""
     pages, token = [], None
     while True:
-        page = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=page_size, page_token=token)
+        page = pool.page(backend, ACCOUNT, SERVICE, page_size=page_size, page_token=token)
         pages.append([e.sid for e in page.entries])
         token = page.next_token
         if token is None:
@@ -163,7 +163,7 @@ def test_walking_next_tokens_visits_every_number_once_oldest_first(
 ) -> None:
     order = [NUMBERS[3], NUMBERS[0], NUMBERS[4], NUMBERS[1], NUMBERS[2]]
     for number in order:
-        backend.add_phone_number(ACCOUNT, SERVICE, number)
+        pool.add(backend, ACCOUNT, SERVICE, number)
     pages = walk(backend, page_size)
     assert [sid for page in pages for sid in page] == order
     assert all(len(page) == page_size for page in pages[:-1])
@@ -172,35 +172,33 @@ def test_walking_next_tokens_visits_every_number_once_oldest_first(
 
 def test_page_numbers_and_neighbour_tokens(backend: Backend) -> None:
     for number in NUMBERS:
-        backend.add_phone_number(ACCOUNT, SERVICE, number)
-    first = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=2)
+        pool.add(backend, ACCOUNT, SERVICE, number)
+    first = pool.page(backend, ACCOUNT, SERVICE, page_size=2)
     assert (first.page, first.previous_token) == (0, None)
     assert first.next_token is not None and first.next_token.startswith("PA")
-    second = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=2, page_token=first.next_token)
+    second = pool.page(backend, ACCOUNT, SERVICE, page_size=2, page_token=first.next_token)
     assert second.page == 1
     assert second.previous_token is not None and second.previous_token.startswith("PB")
-    back = backend.list_phone_numbers(
-        ACCOUNT, SERVICE, page_size=2, page_token=second.previous_token
-    )
+    back = pool.page(backend, ACCOUNT, SERVICE, page_size=2, page_token=second.previous_token)
     assert (back.page, [e.sid for e in back.entries]) == (0, [e.sid for e in first.entries])
     assert back.previous_token is None
     # Page is the client's own count: echoed, it selects nothing.
-    by_index = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=2, page=2)
+    by_index = pool.page(backend, ACCOUNT, SERVICE, page_size=2, page=2)
     assert [e.sid for e in by_index.entries] == [e.sid for e in first.entries]
     assert by_index.page == 2
 
 
 def test_paging_survives_removals_while_walking(backend: Backend) -> None:
     for number in NUMBERS:
-        backend.add_phone_number(ACCOUNT, SERVICE, number)
-    first = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=2)
-    backend.remove_phone_number(ACCOUNT, SERVICE, NUMBERS[0])  # already seen
-    rest = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=2, page_token=first.next_token)
+        pool.add(backend, ACCOUNT, SERVICE, number)
+    first = pool.page(backend, ACCOUNT, SERVICE, page_size=2)
+    pool.remove(backend, ACCOUNT, SERVICE, NUMBERS[0])  # already seen
+    rest = pool.page(backend, ACCOUNT, SERVICE, page_size=2, page_token=first.next_token)
     assert [e.sid for e in rest.entries] == NUMBERS[2:4]
 
 
 def test_an_empty_pool_is_one_empty_page(backend: Backend) -> None:
-    page = backend.list_phone_numbers(ACCOUNT, SERVICE)
+    page = pool.page(backend, ACCOUNT, SERVICE)
     assert (page.entries, page.page, page.page_size) == ([], 0, 50)
     assert page.next_token is None and page.previous_token is None
 
@@ -217,7 +215,7 @@ def test_an_empty_pool_is_one_empty_page(backend: Backend) -> None:
 )
 def test_a_forged_token_is_rejected(backend: Backend, token: str) -> None:
     with pytest.raises(errors.InvalidPageToken) as caught:
-        backend.list_phone_numbers(ACCOUNT, SERVICE, page_token=token)
+        pool.page(backend, ACCOUNT, SERVICE, page_token=token)
     assert (caught.value.status, caught.value.code, caught.value.message) == (
         400,
         21481,
@@ -227,31 +225,31 @@ def test_a_forged_token_is_rejected(backend: Backend, token: str) -> None:
 
 def test_a_tampered_token_is_rejected(backend: Backend) -> None:
     for number in NUMBERS[:3]:
-        backend.add_phone_number(ACCOUNT, SERVICE, number)
-    token = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=1).next_token
+        pool.add(backend, ACCOUNT, SERVICE, number)
+    token = pool.page(backend, ACCOUNT, SERVICE, page_size=1).next_token
     assert token is not None
     payload, signature = token[2:].split(".")
     with pytest.raises(errors.InvalidPageToken):
-        backend.list_phone_numbers(ACCOUNT, SERVICE, page_token="PB" + token[2:])
+        pool.page(backend, ACCOUNT, SERVICE, page_token="PB" + token[2:])
     with pytest.raises(errors.InvalidPageToken):
-        backend.list_phone_numbers(ACCOUNT, SERVICE, page_token=f"PA{payload}.{signature[:-2]}AA")
+        pool.page(backend, ACCOUNT, SERVICE, page_token=f"PA{payload}.{signature[:-2]}AA")
 
 
 def test_a_token_of_another_service_is_rejected(backend: Backend) -> None:
     for number in NUMBERS[:2]:
-        backend.add_phone_number(ACCOUNT, SERVICE2, number)
-    token = backend.list_phone_numbers(ACCOUNT, SERVICE2, page_size=1).next_token
+        pool.add(backend, ACCOUNT, SERVICE2, number)
+    token = pool.page(backend, ACCOUNT, SERVICE2, page_size=1).next_token
     assert token is not None
     with pytest.raises(errors.InvalidPageToken):
-        backend.list_phone_numbers(ACCOUNT, SERVICE, page_token=token)
+        pool.page(backend, ACCOUNT, SERVICE, page_token=token)
 
 
 def test_page_beside_a_token_is_only_echoed(backend: Backend) -> None:
     for number in NUMBERS[:3]:
-        backend.add_phone_number(ACCOUNT, SERVICE, number)
-    token = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=1).next_token
-    at_token = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=1, page_token=token)
-    echoed = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=1, page=5, page_token=token)
+        pool.add(backend, ACCOUNT, SERVICE, number)
+    token = pool.page(backend, ACCOUNT, SERVICE, page_size=1).next_token
+    at_token = pool.page(backend, ACCOUNT, SERVICE, page_size=1, page_token=token)
+    echoed = pool.page(backend, ACCOUNT, SERVICE, page_size=1, page=5, page_token=token)
     assert [e.sid for e in echoed.entries] == [e.sid for e in at_token.entries] == [NUMBERS[1]]
     assert (at_token.page, echoed.page) == (1, 5)
 
@@ -269,25 +267,25 @@ def test_a_page_holds_at_most_1000_whatever_page_size_asks() -> None:
     )
     backend = Backend(MEMORY, [account], pool_limit=2000)
     for sid in numbers:
-        backend.add_phone_number(ACCOUNT, SERVICE, sid)
-    first = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=5000)
+        pool.add(backend, ACCOUNT, SERVICE, sid)
+    first = pool.page(backend, ACCOUNT, SERVICE, page_size=5000)
     assert (len(first.entries), first.page_size) == (1000, 1000)
-    rest = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=5000, page_token=first.next_token)
+    rest = pool.page(backend, ACCOUNT, SERVICE, page_size=5000, page_token=first.next_token)
     assert [e.sid for e in first.entries + rest.entries] == numbers
     assert rest.next_token is None
 
 
 def test_a_number_that_cannot_message_is_21715(backend: Backend) -> None:
-    with pytest.raises(errors.PhoneNumberCannotMessage) as caught:
-        backend.add_phone_number(ACCOUNT, SERVICE, VOICE_ONLY_NUMBER)
+    with pytest.raises(pool_errors.PhoneNumberCannotMessage) as caught:
+        pool.add(backend, ACCOUNT, SERVICE, VOICE_ONLY_NUMBER)
     assert (caught.value.status, caught.value.code) == (400, 21715)
-    assert backend.list_phone_numbers(ACCOUNT, SERVICE).entries == []
+    assert pool.page(backend, ACCOUNT, SERVICE).entries == []
 
 
 @pytest.mark.parametrize("sid", ["None", "undefined", "+14155550100", "PN1", ""])
 def test_a_malformed_phone_number_sid_is_21421(backend: Backend, sid: str) -> None:
-    with pytest.raises(errors.PhoneNumberNotInAccount) as caught:
-        backend.add_phone_number(ACCOUNT, SERVICE, sid)
+    with pytest.raises(errors.PhoneNumberInvalid) as caught:
+        pool.add(backend, ACCOUNT, SERVICE, sid)
     assert (caught.value.status, caught.value.code) == (400, 21421)
 
 
@@ -297,16 +295,16 @@ NUL_SID = "MG" + "0" * 31 + "\x00"
 
 def test_a_sid_with_a_nul_character_names_nothing(backend: Backend) -> None:
     with pytest.raises(errors.ResourceNotFound):
-        backend.list_phone_numbers(ACCOUNT, NUL_SID)
+        pool.page(backend, ACCOUNT, NUL_SID)
     with pytest.raises(errors.ResourceNotFound):
-        backend.add_phone_number(ACCOUNT, NUL_SID, NUMBERS[0])
-    with pytest.raises(errors.PhoneNumberNotInAccount):
-        backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0] + "\x00")
+        pool.add(backend, ACCOUNT, NUL_SID, NUMBERS[0])
+    with pytest.raises(errors.PhoneNumberInvalid):
+        pool.add(backend, ACCOUNT, SERVICE, NUMBERS[0] + "\x00")
     for sid, service in [(NUMBERS[0] + "\x00", SERVICE), (NUMBERS[0], NUL_SID)]:
         with pytest.raises(errors.ResourceNotFound):
-            backend.get_phone_number(ACCOUNT, service, sid)
+            pool.get(backend, ACCOUNT, service, sid)
         with pytest.raises(errors.ResourceNotFound):
-            backend.remove_phone_number(ACCOUNT, service, sid)
+            pool.remove(backend, ACCOUNT, service, sid)
     with pytest.raises(errors.ResourceNotFound):
         backend.drop_account(ACCOUNT + "\x00")
     assert backend.authenticate(ACCOUNT + "\x00", TOKEN) is None
@@ -347,26 +345,24 @@ def test_secrets_are_not_stored(backend: Backend, database: str) -> None:
 # -- fixtures, reset, persistence -------------------------------------------------------------
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 def test_state_survives_reopening_the_database(backend: Backend, database: str) -> None:
-    backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
-    token = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=1).next_token
-    backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[1])
-    token = backend.list_phone_numbers(ACCOUNT, SERVICE, page_size=1).next_token
+    pool.add(backend, ACCOUNT, SERVICE, NUMBERS[0])
+    token = pool.page(backend, ACCOUNT, SERVICE, page_size=1).next_token
+    pool.add(backend, ACCOUNT, SERVICE, NUMBERS[1])
+    token = pool.page(backend, ACCOUNT, SERVICE, page_size=1).next_token
     backend.db.dispose()
     reopened = Backend(database, fixtures.demo())
     try:
-        entries = reopened.list_phone_numbers(ACCOUNT, SERVICE).entries
+        entries = pool.page(reopened, ACCOUNT, SERVICE).entries
         assert [e.sid for e in entries] == NUMBERS[:2]
         # Tokens are signed with a key kept in the database, so they outlive the process.
-        entries = reopened.list_phone_numbers(
-            ACCOUNT, SERVICE, page_size=1, page_token=token
-        ).entries
+        entries = pool.page(reopened, ACCOUNT, SERVICE, page_size=1, page_token=token).entries
         assert [e.sid for e in entries] == [NUMBERS[1]]
     finally:
         reopened.db.dispose()
 
 
 def test_reset_restores_the_startup_fixtures(backend: Backend) -> None:
-    backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
+    pool.add(backend, ACCOUNT, SERVICE, NUMBERS[0])
     extra = fixtures.parse(
         {
             "accounts": [
@@ -381,7 +377,7 @@ def test_reset_restores_the_startup_fixtures(backend: Backend) -> None:
     backend.load(extra)
     assert backend.authenticate("AC" + "9" * 32, "extra") == "AC" + "9" * 32
     backend.reset()
-    assert backend.list_phone_numbers(ACCOUNT, SERVICE).entries == []
+    assert pool.page(backend, ACCOUNT, SERVICE).entries == []
     assert backend.authenticate("AC" + "9" * 32, "extra") is None
     assert backend.authenticate(ACCOUNT, TOKEN) == ACCOUNT
     counts = backend.counts()
@@ -394,11 +390,11 @@ def test_reset_restores_the_startup_fixtures(backend: Backend) -> None:
 
 
 def test_loading_fixtures_updates_in_place_and_keeps_the_pool(backend: Backend) -> None:
-    backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
+    pool.add(backend, ACCOUNT, SERVICE, NUMBERS[0])
     backend.load(fixtures.parse({"accounts": [{"sid": ACCOUNT, "auth_token": "rotated"}]}))
     assert backend.authenticate(ACCOUNT, TOKEN) is None
     assert backend.authenticate(ACCOUNT, "rotated") == ACCOUNT
-    assert [e.sid for e in backend.list_phone_numbers(ACCOUNT, SERVICE).entries] == [NUMBERS[0]]
+    assert [e.sid for e in pool.page(backend, ACCOUNT, SERVICE).entries] == [NUMBERS[0]]
 
 
 def test_an_entry_whose_service_and_number_have_different_owners_is_nobodys(
@@ -407,7 +403,7 @@ def test_an_entry_whose_service_and_number_have_different_owners_is_nobodys(
     """Loads refuse to create it; if it exists anyway, neither account can read or remove it."""
     with backend.db.write() as conn:
         conn.execute(
-            insert(db.pool_entries).values(
+            insert(pool_entries).values(
                 sid=OTHER_NUMBER,
                 service_sid=SERVICE,
                 date_created=datetime(2026, 1, 1),
@@ -416,6 +412,6 @@ def test_an_entry_whose_service_and_number_have_different_owners_is_nobodys(
         )
     for account in (ACCOUNT, OTHER_ACCOUNT):
         with pytest.raises(errors.ResourceNotFound):
-            backend.get_phone_number(account, SERVICE, OTHER_NUMBER)
+            pool.get(backend, account, SERVICE, OTHER_NUMBER)
         with pytest.raises(errors.ResourceNotFound):
-            backend.remove_phone_number(account, SERVICE, OTHER_NUMBER)
+            pool.remove(backend, account, SERVICE, OTHER_NUMBER)

@@ -1,0 +1,42 @@
+"""How Twilio writes what every resource's answers share: dates and list pages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from twilio_fake.paging import Page
+
+
+def iso_date(moment: datetime) -> str:
+    """ISO 8601 in UTC to the second, as Twilio's v1 APIs write dates (2026-01-31T12:00:00Z)."""
+    return moment.isoformat(timespec="seconds") + "Z"  # stored naive, in UTC
+
+
+def rfc2822_date(moment: datetime) -> str:
+    """RFC 2822 in UTC, as the 2010-04-01 API writes dates (Thu, 30 Jul 2015 20:12:31 +0000)."""
+    return format_datetime(moment.replace(tzinfo=UTC))  # English names, whatever the locale
+
+
+def v1_meta(page: Page | Any, list_url: str, page_token: str | None, key: str) -> dict[str, Any]:
+    """A v1 list's paging block; neighbour URLs are absolute, on this server, or null."""
+
+    def page_url(index: int, token: str | None) -> str:
+        query: dict[str, int | str] = {"PageSize": page.page_size, "Page": index}
+        if token:
+            query["PageToken"] = token
+        return f"{list_url}?{urlencode(query)}"
+
+    return {
+        "page": page.page,
+        "page_size": page.page_size,
+        "first_page_url": page_url(0, None),
+        "previous_page_url": page_url(max(page.page - 1, 0), page.previous_token)
+        if page.previous_token
+        else None,
+        "url": page_url(page.page, page_token),
+        "next_page_url": page_url(page.page + 1, page.next_token) if page.next_token else None,
+        "key": key,
+    }

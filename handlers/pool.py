@@ -1,0 +1,79 @@
+"""The four operations of a Messaging Service's pool: shape requests and responses only.
+
+Connexion has validated every parameter against openapi.yaml before these run, and passes them
+under the spec's names (ServiceSid, PageSize...); `user` is the authenticated Account SID, and
+`backend` and `base_url` come from the edge middleware.
+
+They run on the event loop. Reads are a few indexed statements and run there; writes may wait
+for the database's write lock (another worker process holds it), so they run in a thread.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+from anyio import to_thread
+
+from twilio_fake.backend import Backend
+from twilio_fake.resources.pool import model as pool
+from twilio_fake.urls import path_for
+
+from ._render import iso_date, v1_meta
+
+
+async def create(ServiceSid: str, form: dict[str, str], user: str, backend: Backend, base_url: str):
+    add = partial(pool.add, backend, user, ServiceSid, form["PhoneNumberSid"])
+    entry = await to_thread.run_sync(add)
+    return resource(entry, base_url), 201
+
+
+async def list_numbers(
+    ServiceSid: str,
+    user: str,
+    backend: Backend,
+    base_url: str,
+    PageSize: int,  # the spec supplies the default
+    Page: int | None = None,
+    PageToken: str | None = None,
+):
+    page = pool.page(
+        backend, user, ServiceSid, page_size=PageSize, page=Page, page_token=PageToken or None
+    )
+    list_url = base_url + path_for("ListPhoneNumber", ServiceSid=ServiceSid)
+    return {
+        "phone_numbers": [resource(entry, base_url) for entry in page.entries],
+        "meta": v1_meta(page, list_url, PageToken, "phone_numbers"),
+    }
+
+
+async def fetch(ServiceSid: str, Sid: str, user: str, backend: Backend, base_url: str):
+    return resource(pool.get(backend, user, ServiceSid, Sid), base_url)
+
+
+async def delete(ServiceSid: str, Sid: str, user: str, backend: Backend):
+    await to_thread.run_sync(pool.remove, backend, user, ServiceSid, Sid)
+    return None, 204  # no body
+
+
+def resource(entry: pool.PoolEntry, base_url: str) -> dict[str, Any]:
+    """Render a pool entry as Twilio's PhoneNumber resource."""
+    return {
+        "sid": entry.sid,
+        "account_sid": entry.account_sid,
+        "service_sid": entry.service_sid,
+        "date_created": iso_date(entry.date_created),
+        "date_updated": iso_date(entry.date_updated),
+        "phone_number": entry.phone_number,
+        "country_code": entry.country_code,
+        "capabilities": list(entry.capabilities),
+        "url": base_url + path_for("FetchPhoneNumber", ServiceSid=entry.service_sid, Sid=entry.sid),
+    }
+
+
+OPERATIONS = {
+    "CreatePhoneNumber": create,
+    "ListPhoneNumber": list_numbers,
+    "FetchPhoneNumber": fetch,
+    "DeletePhoneNumber": delete,
+}

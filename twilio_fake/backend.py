@@ -1,0 +1,190 @@
+"""The fake's state as a whole: the database, its clock, page tokens and the accounts.
+
+What every resource shares lives here: authentication, fixture loading, reset, minted and dropped
+accounts, counts. Each resource's rules live in its package (`twilio_fake/resources/`), as
+functions that take this backend; nothing here knows about HTTP, nor names a resource's rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, bindparam, delete, func, insert, select
+
+from . import db, resources, spec
+from .exceptions import ResourceNotFound
+from .fixtures import Account, IncomingNumber
+from .paging import PageTokens
+
+
+def utcnow() -> datetime:
+    """Return the current UTC time as stored: naive, whole seconds (Twilio's dates have none)."""
+    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+# Compared against when a user name is unknown, so that a miss costs as much as a hit.
+_NO_SUCH_SECRET = _digest(secrets.token_hex(32))
+
+_ACCOUNT = select(db.accounts.c.sid, db.accounts.c.auth_token_hash).where(
+    db.accounts.c.sid == bindparam("user")
+)
+_API_KEY = select(db.api_keys.c.account_sid, db.api_keys.c.secret_hash).where(
+    db.api_keys.c.sid == bindparam("user"), db.api_keys.c.disabled.is_(False)
+)
+# What /_fake/health counts, by table name.
+COUNTED = ("accounts", "services", "incoming_phone_numbers", "pool_entries")
+
+
+@dataclass(frozen=True)
+class Counts:
+    accounts: int
+    services: int
+    incoming_phone_numbers: int
+    pool_entries: int
+
+
+def _new_sid(prefix: str) -> str:
+    return prefix + secrets.token_hex(16)
+
+
+def _new_phone_number() -> str:
+    """A US number for a minted account: San Francisco's area code, a random line."""
+    return f"+1415{secrets.randbelow(8_000_000) + 2_000_000}"
+
+
+class Backend:
+    """Every account and what it owns, kept in one database."""
+
+    def __init__(
+        self,
+        database: str = db.MEMORY,
+        fixtures: Iterable[Account] = (),
+        *,
+        pool_limit: int | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        assert resources.PACKAGES  # their tables are on db.metadata before the schema is made
+        self.db = db.Database(database)
+        self.startup_fixtures = list(fixtures)
+        self.pool_limit = pool_limit if pool_limit is not None else spec.limit("pool-size")
+        self.clock = clock
+        self.tokens = PageTokens(self._page_token_key())
+        self.load(self.startup_fixtures)
+
+    def _page_token_key(self) -> bytes:
+        """Read the key that signs page tokens, creating it once per database (replicas that
+        start at once race to create it: the first wins, the others read it)."""
+        read = select(db.settings.c.value).where(db.settings.c.name == "page_key")
+        try:
+            with self.db.write() as conn:
+                key = conn.scalar(read)
+                if key is None:
+                    key = secrets.token_hex(32)
+                    conn.execute(insert(db.settings).values(name="page_key", value=key))
+        except self.db.integrity_errors:
+            with self.db.read() as conn:
+                key = conn.scalar(read)
+        return bytes.fromhex(str(key))
+
+    # -- fixtures ---------------------------------------------------------------------------
+    def load(self, accounts: Iterable[Account]) -> None:
+        """Add or update accounts and what they own; pool entries are left as they are."""
+        with self.db.write() as conn:
+            self.db.lock_for_bulk_change(conn)
+            self._load(conn, accounts)
+
+    def _load(self, conn: Connection, accounts: Iterable[Account]) -> None:
+        """Add or update accounts, their keys, and what each resource takes from the document,
+        inside the caller's write transaction. A document that gives another account's key,
+        service or number to this one is refused whole (FixtureError, naming the SID)."""
+        now = self.clock()
+        for account in accounts:
+            db.refuse_foreign(conn, db.api_keys, "API key", list(account.api_keys), account.sid)
+            db.upsert(conn, db.accounts, account.sid, auth_token_hash=_digest(account.auth_token))
+            for key_sid, secret in account.api_keys.items():
+                db.upsert(
+                    conn,
+                    db.api_keys,
+                    key_sid,
+                    account_sid=account.sid,
+                    secret_hash=_digest(secret),
+                    disabled=key_sid in account.disabled_api_keys,
+                )
+            for load_fixtures in resources.fixture_loaders():
+                load_fixtures(conn, account, now)
+
+    def reset(self) -> None:
+        """Drop everything accounts own and everything loaded since start-up; load the start-up
+        fixtures again.
+
+        One transaction: no reader, in any process, sees the state half gone.
+        """
+        with self.db.write() as conn:
+            self.db.lock_for_bulk_change(conn)
+            for table in db.owned_tables():
+                conn.execute(delete(table))
+            self._load(conn, self.startup_fixtures)
+
+    def mint_account(self, services: int, numbers: int) -> Account:
+        """Create an account of its own: a random SID and auth token, `services` services and
+        `numbers` incoming numbers able to send SMS and MMS (and take calls).
+
+        SIDs are random (128 bits), so accounts minted by parallel tests never meet.
+        """
+        account = Account(
+            sid=_new_sid("AC"),
+            auth_token=secrets.token_hex(16),
+            services={_new_sid("MG"): f"Minted service {i + 1}" for i in range(services)},
+            incoming_phone_numbers=tuple(
+                IncomingNumber(_new_sid("PN"), _new_phone_number(), "US", ("MMS", "SMS", "Voice"))
+                for _ in range(numbers)
+            ),
+        )
+        self.load([account])
+        return account
+
+    def drop_account(self, account_sid: str) -> None:
+        """Remove an account and everything it owns, in one transaction."""
+        with self.db.write() as conn:
+            self.db.lock_for_bulk_change(conn)
+            if conn.execute(_ACCOUNT, {"user": account_sid}).first() is None:
+                raise ResourceNotFound()
+            for table in db.owned_tables():
+                if "account_sid" in table.c:
+                    conn.execute(delete(table).where(table.c.account_sid == account_sid))
+                elif "account_rows" in table.info:
+                    conn.execute(delete(table).where(table.info["account_rows"](account_sid)))
+            conn.execute(delete(db.accounts).where(db.accounts.c.sid == account_sid))
+
+    def counts(self) -> Counts:
+        with self.db.read() as conn:
+            return Counts(
+                *(
+                    conn.scalar(select(func.count()).select_from(db.metadata.tables[name])) or 0
+                    for name in COUNTED
+                )
+            )
+
+    # -- authentication ---------------------------------------------------------------------
+    def authenticate(self, username: str, password: str) -> str | None:
+        """Return the Account SID that the credentials belong to, or None.
+
+        The user name is an Account SID (password: its auth token) or an API Key SID (password:
+        the key's secret; a disabled key signs nobody in). Secrets are stored as SHA-256 digests
+        and compared in constant time.
+        """
+        query = {"AC": _ACCOUNT, "SK": _API_KEY}.get(username[:2])
+        row = self.db.first(query, {"user": username}) if query is not None else None
+        stored = row[1] if row else _NO_SUCH_SECRET
+        if hmac.compare_digest(_digest(password), stored) and row:
+            return str(row[0])
+        return None

@@ -1,0 +1,236 @@
+"""The rules and state of Messaging Service phone number pools; nothing here knows about HTTP.
+
+A pool entry is one of the account's incoming numbers put into one of its services: a number sits
+in at most one pool, a pool holds at most `pool_limit` numbers (the contract's `x-limits`
+`pool-size`, or `--pool-limit`), only numbers that can send SMS or MMS go in, and every query is
+scoped to the authenticated account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from sqlalchemy import Connection, Row, bindparam, delete, exists, func, insert, select
+
+from twilio_fake.exceptions import PhoneNumberInvalid, ResourceNotFound
+from twilio_fake.paging import KeysetList
+from twilio_fake.resources.numbers.tables import incoming_phone_numbers as numbers
+from twilio_fake.resources.services.tables import services
+
+from .errors import (
+    PhoneNumberAlreadyInService,
+    PhoneNumberCannotMessage,
+    PhoneNumberInAnotherService,
+    ServicePoolFull,
+)
+from .tables import pool_entries as entries
+
+if TYPE_CHECKING:
+    from twilio_fake.backend import Backend
+
+
+class PoolEntry(NamedTuple):
+    """A phone number in a service's pool (a named tuple: a list page makes fifty of them)."""
+
+    sid: str
+    account_sid: str
+    service_sid: str
+    phone_number: str
+    country_code: str
+    capabilities: tuple[str, ...]
+    date_created: datetime
+    date_updated: datetime
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a pool, with the tokens of its neighbours (None at the ends)."""
+
+    entries: list[PoolEntry]
+    page: int
+    page_size: int
+    previous_token: str | None
+    next_token: str | None
+
+
+_entries = select(
+    entries.c.seq,
+    entries.c.sid,
+    numbers.c.account_sid,
+    entries.c.service_sid,
+    numbers.c.phone_number,
+    numbers.c.country_code,
+    numbers.c.capabilities,
+    entries.c.date_created,
+    entries.c.date_updated,
+).join_from(entries, numbers, entries.c.sid == numbers.c.sid)
+
+
+def _entry(row: Any) -> PoolEntry:
+    """Build an entry from a row of `_entries` (seq first, then the entry's fields)."""
+    _seq, sid, account, service, number, country, capabilities, created, updated = row
+    return PoolEntry(sid, account, service, number, country, tuple(capabilities), created, updated)
+
+
+# The statements of the rules, built once; SQLAlchemy compiles each once per dialect and caches
+# it. Values are bound by name at execution.
+_in_pool = entries.c.service_sid == bindparam("service")
+_SERVICE = select(services.c.sid).where(
+    services.c.sid == bindparam("service"), services.c.account_sid == bindparam("account")
+)
+# Both the number and the service must be the caller's: loads cannot move either to another
+# account, and the queries check it again, a primary-key lookup each.
+_SERVICE_IS_THE_ACCOUNTS = exists().where(
+    services.c.sid == bindparam("service"), services.c.account_sid == bindparam("account")
+)
+_ENTRY = _entries.where(
+    entries.c.sid == bindparam("sid"),
+    _in_pool,
+    numbers.c.account_sid == bindparam("account"),
+    _SERVICE_IS_THE_ACCOUNTS,
+)
+_SERVICE_FOR_ADD = _SERVICE.with_for_update()
+# The account's number, what an entry shows of it, and the service whose pool holds it (None:
+# in no pool).
+_NUMBER = (
+    select(entries.c.service_sid, numbers.c.phone_number, numbers.c.country_code,
+           numbers.c.capabilities)
+    .outerjoin_from(numbers, entries, entries.c.sid == numbers.c.sid)
+    .where(numbers.c.sid == bindparam("sid"), numbers.c.account_sid == bindparam("account"))
+)  # fmt: skip
+_POOL_SIZE = select(func.count()).select_from(entries).where(_in_pool)
+_INSERT = insert(entries).values(
+    sid=bindparam("sid"),
+    service_sid=bindparam("service"),
+    date_created=bindparam("now"),
+    date_updated=bindparam("now"),
+)
+_REMOVE = (
+    delete(entries)
+    .where(
+        entries.c.sid == bindparam("sid"),
+        _in_pool,
+        exists().where(  # the number is the account's: one primary-key lookup
+            numbers.c.sid == entries.c.sid, numbers.c.account_sid == bindparam("account")
+        ),
+        _SERVICE_IS_THE_ACCOUNTS,
+    )
+    .returning(entries.c.sid)
+)
+_POOL = KeysetList(_entries, entries.c.seq, _in_pool)
+
+
+def add(backend: Backend, account_sid: str, service_sid: str, phone_number_sid: str) -> PoolEntry:
+    """Put one of the account's incoming numbers into a service's pool."""
+    service = {"service": service_sid, "account": account_sid}
+    try:
+        with backend.db.write() as conn:
+            # FOR UPDATE serialises adds to one service on databases with row locks; SQLite
+            # already holds the database's write lock (see Database.write).
+            if conn.execute(_SERVICE_FOR_ADD, service).first() is None:
+                raise ResourceNotFound()
+            number = _check_can_add(conn, backend, account_sid, service_sid, phone_number_sid)
+            now = backend.clock()
+            conn.execute(_INSERT, {"sid": phone_number_sid, "service": service_sid, "now": now})
+    except backend.db.integrity_errors:
+        # Another writer added the same number between our check and our insert (possible only
+        # on databases without a global write lock): report what it did.
+        with backend.db.read() as conn:
+            _check_can_add(conn, backend, account_sid, service_sid, phone_number_sid)
+        raise
+    _service, phone_number, country_code, capabilities = tuple(number)
+    return PoolEntry(
+        phone_number_sid,
+        account_sid,
+        service_sid,
+        phone_number,
+        country_code,
+        tuple(capabilities),
+        now,
+        now,
+    )
+
+
+def _check_can_add(
+    conn: Connection, backend: Backend, account_sid: str, service_sid: str, phone_number_sid: str
+) -> Row[Any, Any, Any, Any]:
+    """Raise the error that forbids the add, if any; return the number's row."""
+    number = conn.execute(_NUMBER, {"sid": phone_number_sid, "account": account_sid}).first()
+    if number is None:
+        shown = phone_number_sid if len(phone_number_sid) <= 64 else phone_number_sid[:61] + "..."
+        raise PhoneNumberInvalid(
+            f"Phone Number is invalid: PhoneNumberSid {shown!r} is not the SID of an incoming "
+            "phone number of this account"
+        )
+    current_service, _number, _country, capabilities = tuple(number)
+    if current_service == service_sid:
+        raise PhoneNumberAlreadyInService()
+    if current_service is not None:
+        raise PhoneNumberInAnotherService()
+    if not {"SMS", "MMS"} & set(capabilities):
+        raise PhoneNumberCannotMessage()
+    size = conn.scalar(_POOL_SIZE, {"service": service_sid}) or 0
+    if size >= backend.pool_limit:
+        raise ServicePoolFull()
+    return number
+
+
+def get(backend: Backend, account_sid: str, service_sid: str, sid: str) -> PoolEntry:
+    row = backend.db.first(_ENTRY, {"sid": sid, "service": service_sid, "account": account_sid})
+    if row is None:
+        raise ResourceNotFound()
+    return _entry(row)
+
+
+def remove(backend: Backend, account_sid: str, service_sid: str, sid: str) -> None:
+    with backend.db.write() as conn:
+        removed = conn.execute(
+            _REMOVE, {"sid": sid, "service": service_sid, "account": account_sid}
+        ).first()
+    if removed is None:
+        raise ResourceNotFound()
+
+
+def page(
+    backend: Backend,
+    account_sid: str,
+    service_sid: str,
+    *,
+    page_size: int | None = None,
+    page: int | None = None,
+    page_token: str | None = None,
+) -> Page:
+    """One page of a pool, oldest entry first (see paging.KeysetList.page)."""
+    with backend.db.read() as conn:
+        if conn.execute(_SERVICE, {"service": service_sid, "account": account_sid}).first() is None:
+            raise ResourceNotFound()
+        found = _POOL.page(
+            conn,
+            {"service": service_sid},
+            service_sid,  # a token names the pool it was issued for
+            backend.tokens,
+            page_size=page_size,
+            page=page,
+            token=page_token,
+        )
+    return Page(
+        [_entry(row) for row in found.rows],
+        found.page,
+        found.page_size,
+        found.previous_token,
+        found.next_token,
+    )
+
+
+def empty_pool(conn: Connection, service_sid: str) -> None:
+    """Take every number out of a service's pool (the service is going), inside the caller's
+    write transaction; the numbers stay with their account."""
+    conn.execute(delete(entries).where(entries.c.service_sid == service_sid))
+
+
+def leave_pool(conn: Connection, phone_number_sid: str) -> None:
+    """Take a number out of whichever pool holds it (the number is released), inside the
+    caller's write transaction."""
+    conn.execute(delete(entries).where(entries.c.sid == phone_number_sid))
