@@ -11,13 +11,13 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select
 
 from . import db, resources, spec
-from .exceptions import ResourceNotFound
+from .exceptions import ResourceNotFound, TooManyAccounts
 from .fixtures import Account, IncomingNumber
 from .paging import PageTokens
 
@@ -138,7 +138,11 @@ class Backend:
         """Create an account of its own: a random SID and auth token, `services` services and
         `numbers` incoming numbers able to send SMS and MMS (and take calls).
 
-        SIDs are random (128 bits), so accounts minted by parallel tests never meet.
+        SIDs are random (128 bits), so accounts minted by parallel tests never meet. The fake
+        holds at most the control surface's `x-limits` `accounts` (TooManyAccounts beyond). The
+        account is made first, then what it owns a batch at a time (`mint-batch`), each batch a
+        short write of its own: other accounts' writes wait for one batch, never a whole large
+        mint. Nobody knows the account before this returns, so nobody sees it half made.
         """
         account = Account(
             sid=_new_sid("AC"),
@@ -149,7 +153,27 @@ class Backend:
                 for _ in range(numbers)
             ),
         )
-        self.load([account])
+        with self.db.write() as conn:
+            # Serialised with other mints (and bulk changes), so the count cannot be overtaken.
+            self.db.lock_for_bulk_change(conn)
+            held = conn.scalar(select(func.count()).select_from(db.accounts)) or 0
+            if held >= spec.limit("accounts", spec.CONTROL):
+                raise TooManyAccounts()
+            self._load(conn, [replace(account, services={}, incoming_phone_numbers=())])
+        batch = spec.limit("mint-batch", spec.CONTROL)
+        owned = list(account.services.items())
+        now = self.clock()
+        for start in range(0, max(len(owned), len(account.incoming_phone_numbers)), batch):
+            part = replace(
+                account,
+                services=dict(owned[start : start + batch]),
+                incoming_phone_numbers=account.incoming_phone_numbers[start : start + batch],
+            )
+            with self.db.write() as conn:
+                if conn.execute(_ACCOUNT, {"user": account.sid}).first() is None:
+                    raise ResourceNotFound()  # reset or dropped while it was being minted
+                for load_fixtures in resources.fixture_loaders():
+                    load_fixtures(conn, part, now)
         return account
 
     def drop_account(self, account_sid: str) -> None:

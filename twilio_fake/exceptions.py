@@ -133,6 +133,15 @@ class TooManyRequests(TwilioError):
     default_message = "Too many requests"
 
 
+class TooManyAccounts(TooManyRequests):
+    """The fake holds as many accounts as the control surface's `x-limits` allows."""
+
+    default_message = (
+        "The fake holds as many accounts as it may: drop some (DELETE /_fake/accounts/{Sid}) "
+        "or reset it"
+    )
+
+
 class InternalServerError(TwilioError):
     status, code = 500, 20500
     default_message = "Internal Server Error"

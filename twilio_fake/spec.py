@@ -67,9 +67,10 @@ def path_template(operation_id: str, name: str = CONTRACT) -> str:
     return _paths_by_operation(name)[operation_id]
 
 
-def limit(name: str) -> int:
-    """A limit of the fake's, from the contract's `x-limits` (pool size, per-account caps…)."""
-    return int(contract()["x-limits"][name])
+def limit(name: str, name_of_spec: str = CONTRACT) -> int:
+    """A limit of the fake's, from a spec's `x-limits` (the contract's: pool size, per-account
+    caps…; the control surface's: accounts held, a mint's batch)."""
+    return int(document(name_of_spec)["x-limits"][name])
 
 
 def page_size_default() -> int:

@@ -3,6 +3,7 @@ the model layer alone (no HTTP)."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from tests.support import (
     database_for,
 )
 from twilio_fake import exceptions as errors
-from twilio_fake import fixtures
+from twilio_fake import fixtures, spec
 from twilio_fake.backend import Backend
 from twilio_fake.db import MEMORY
 from twilio_fake.resources.pool import errors as pool_errors
@@ -415,3 +416,37 @@ def test_an_entry_whose_service_and_number_have_different_owners_is_nobodys(
             pool.get(backend, account, SERVICE, OTHER_NUMBER)
         with pytest.raises(errors.ResourceNotFound):
             pool.remove(backend, account, SERVICE, OTHER_NUMBER)
+
+
+def test_a_large_mint_is_written_in_short_transactions(monkeypatch) -> None:
+    # Other accounts' writes wait for one batch (control.yaml's x-limits mint-batch), never for
+    # a whole large mint.
+    backend = Backend(MEMORY, fixtures.demo())
+    batch = spec.limit("mint-batch", spec.CONTROL)
+    writes: list[int] = []
+    real_write = backend.db.write
+
+    @contextlib.contextmanager
+    def counted_write():  # type: ignore[no-untyped-def]
+        with real_write() as conn:
+            writes.append(0)
+            yield conn
+
+    monkeypatch.setattr(backend.db, "write", counted_write)
+    account = backend.mint_account(services=2, numbers=batch * 2 + 1)
+    assert len(writes) == 1 + 3  # the account, then three batches of numbers
+    counts = backend.counts()
+    assert counts.incoming_phone_numbers == DEMO_COUNTS[2] + batch * 2 + 1
+    assert backend.authenticate(account.sid, account.auth_token) == account.sid
+
+
+def test_minting_stops_at_the_accounts_the_fake_may_hold() -> None:
+    backend = Backend(MEMORY, fixtures.demo())
+    cap = spec.limit("accounts", spec.CONTROL)
+    minted = [backend.mint_account(services=0, numbers=0) for _ in range(cap - DEMO_COUNTS[0])]
+    with pytest.raises(errors.TooManyAccounts) as caught:
+        backend.mint_account(services=0, numbers=0)
+    assert (caught.value.status, caught.value.code) == (429, 20429)
+    assert backend.counts().accounts == cap
+    backend.drop_account(minted[0].sid)
+    backend.mint_account(services=0, numbers=0)  # room again
