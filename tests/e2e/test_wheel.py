@@ -66,7 +66,8 @@ def test_the_wheel_holds_two_packages_with_their_specs_and_no_generic_names(
         "twilio_fake/openapi.yaml",
         "twilio_fake/control.yaml",
         "twilio_fake/demo_fixtures.yaml",
-        "twilio_fake/handlers/phone_numbers.py",
+        "twilio_fake/handlers/pool.py",
+        "twilio_fake/resources/pool/model.py",
         "twilio_fake_contract/openapi.yaml",
     ):
         assert packaged in names
@@ -120,7 +121,7 @@ def test_a_broken_operation_id_stops_the_server_before_it_listens(
     shadow = shadowing_copy(installed, tmp_path)
     spec_file = shadow / "twilio_fake" / "openapi.yaml"
     spec = yaml.safe_load(spec_file.read_text())
-    spec["paths"]["/Services/{ServiceSid}/PhoneNumbers"]["get"]["operationId"] = "ListNumbers"
+    spec["paths"]["/v1/Services/{ServiceSid}/PhoneNumbers"]["get"]["operationId"] = "ListNumbers"
     spec_file.write_text(yaml.safe_dump(spec))
     result = serve_shadowed(installed, shadow)
     assert result.returncode == 2
