@@ -98,7 +98,7 @@ soak: $(STAMP) postgres-check
 # Check a server against the contract. With no URL, a fresh fake with the demo data is used.
 #   make contract URL=http://127.0.0.1:8080 USER=AC… PASSWORD=… SERVICE=MG… NUMBERS=PN…,PN… \
 #       [SERVICE2=MG…] [VOICE_ONLY=PN…] [POOL_LIMIT=N]
-#   knobs: MAX_EXAMPLES=50 SEED=… RATE=10/s READ_ONLY=1
+#   knobs: MAX_EXAMPLES=50 SEED=… RATE=10/s READ_ONLY=1 REPORTS=reports
 #   compare with a second server: COMPARE_URL= COMPARE_USER= COMPARE_PASSWORD= COMPARE_SERVICE=
 #       COMPARE_NUMBERS= [COMPARE_SERVICE2=] [COMPARE_VOICE_ONLY=] [COMPARE_POOL_LIMIT=]
 #       [COMPARE_IGNORE=…] (see docs/contract-kit.md)
@@ -117,7 +117,7 @@ CONTRACT_ARGS := $(if $(URL),--url '$(URL)') $(if $(CONTRACT_USER),--user '$(CON
 	$(if $(POOL_LIMIT),--pool-limit '$(POOL_LIMIT)') \
 	$(if $(MAX_EXAMPLES),--max-examples '$(MAX_EXAMPLES)') $(if $(SEED),--seed '$(SEED)') \
 	$(if $(RATE),--rate '$(RATE)') $(if $(READ_ONLY),--read-only) \
-	$(if $(COMPARE_URL),--compare-url '$(COMPARE_URL)') \
+	$(if $(REPORTS),--reports-dir '$(REPORTS)') $(if $(COMPARE_URL),--compare-url '$(COMPARE_URL)') \
 	$(if $(COMPARE_USER),--compare-user '$(COMPARE_USER)') \
 	$(if $(COMPARE_SERVICE),--compare-service '$(COMPARE_SERVICE)') \
 	$(if $(COMPARE_SERVICE2),--compare-service2 '$(COMPARE_SERVICE2)') \

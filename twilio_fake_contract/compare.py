@@ -141,8 +141,8 @@ class Difference:
     ignored_by: str = ""
 
     def line(self) -> str:
-        where = f"step {self.step}" if self.step else "verdict"
-        return f"{self.scenario}, {where}: {self.field}: {self.first!r} vs {self.second!r}"
+        where = f"step {self.step}: {self.field}" if self.step else self.field
+        return f"{self.scenario}, {where}: {self.first!r} vs {self.second!r}"
 
 
 @dataclass

@@ -17,7 +17,7 @@ import requests
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 
-import twilio_fake_contract.checks  # noqa: F401  (registers the check)
+import twilio_fake_contract.checks
 from tests.support import (
     ACCOUNT,
     NUMBERS,
