@@ -89,11 +89,13 @@ wheel: $(STAMP)
 	$(BIN)/pip wheel --quiet --no-deps --wheel-dir dist .
 
 # The reliability tests run long: many more races, SIGKILLs, hostile inputs and >10,000
-# schemathesis requests. It stops by itself and prints what the server survived.
+# schemathesis requests, the contract kit with 50 seeds. It stops by itself and prints what the
+# server survived.
 soak: $(STAMP) postgres-check
 	SOAK=1 $(BIN)/pytest tests/e2e/test_concurrency.py tests/e2e/test_crash_and_shutdown.py \
 		tests/e2e/test_hostile_input.py tests/e2e/test_security.py tests/contract/test_contract.py \
-		tests/e2e/test_control_surface.py tests/e2e/test_connections.py
+		tests/e2e/test_control_surface.py tests/e2e/test_connections.py \
+		"tests/contract/test_contract_kit.py::test_no_false_verdict_whatever_the_seed"
 
 # Check a server against the contract. With no URL, a fresh fake with the demo data is used.
 #   make contract URL=http://127.0.0.1:8080 USER=AC… PASSWORD=… SERVICE=MG… NUMBERS=PN…,PN… \

@@ -431,3 +431,19 @@ def test_compare_accepts_a_documented_difference_knowingly(
         "add twice is 21710, step 2: code: 21710 vs 21711 (accepted by `add twice is 21710:code`)"
         in summary
     )
+
+
+def test_every_written_form_of_a_password_is_masked(tmp_path: Path) -> None:
+    """However a password would surface (as is, URL-encoded, in a Basic header), it is masked."""
+    import base64
+
+    from twilio_fake_contract.reports import Secrets
+
+    secret = "p@ss word/1"
+    basic = base64.b64encode(f"{AUTH[0]}:{secret}".encode()).decode()
+    text = f"a {secret} b p%40ss%20word%2F1 c p%40ss+word%2F1 d Basic {basic}"
+    (tmp_path / "contract-x.txt").write_text(text)
+    secrets = Secrets([(AUTH[0], secret)])
+    assert secrets.scrub(text) == "a [password] b [password] c [password] d Basic [password]"
+    secrets.scrub_files(tmp_path)
+    assert (tmp_path / "contract-x.txt").read_text() == secrets.scrub(text)
