@@ -60,7 +60,7 @@ def parse_args(argv: list[str], prog: str = "python -m twilio_fake_contract") ->
         "starts one.",
     )
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--url", help="base URL of the server, without /v1")
+    where.add_argument("--url", help="base URL of the server: the contract's paths follow it")
     where.add_argument(
         "--serve",
         help="a command that starts the server and prints 'listening on <URL>'; stopped after",
