@@ -153,6 +153,7 @@ class Comparison:
     enable: str = ""
     steps: int = 0
     seconds: float = 0.0
+    verdicts: tuple[str, str] = ("", "")  # the scenario's own checks on each server
 
     @property
     def differs(self) -> bool:
@@ -240,7 +241,8 @@ def compare_scenario(
                         scenario.name, index + 1, request, key, a.get(key), b.get(key), curls
                     )
                 )
-    verdicts = [_verdict(o) for o in (outcome_a, outcome_b)]
+    verdicts = (_verdict(outcome_a), _verdict(outcome_b))
+    result.verdicts = verdicts
     if verdicts[0] != verdicts[1]:
         result.differences.append(
             Difference(scenario.name, 0, "", "verdict", verdicts[0], verdicts[1])
@@ -321,15 +323,19 @@ def summary(first: Target, second: Target, comparisons: list[Comparison], notes:
         "every body field of each step, once SIDs, dates, request ids, page tokens and each "
         "server's own URL are normalised",
         "",
-        "| scenario | steps | differences | accepted (--compare-ignore) |",
-        "|---|---|---|---|",
+        "| scenario | steps | differences | accepted (--compare-ignore) | its checks |",
+        "|---|---|---|---|---|",
     ]
     for c in comparisons:
         if c.skipped:
-            lines.append(f"| {c.scenario} | not compared | | |")
+            lines.append(f"| {c.scenario} | not compared | | | |")
             continue
         accepted = sum(bool(d.ignored_by) for d in c.differences)
-        lines.append(f"| {c.scenario} | {c.steps} | {len(c.differences) - accepted} | {accepted} |")
+        checks = c.verdicts[0] if c.verdicts[0] == c.verdicts[1] else " / ".join(c.verdicts)
+        lines.append(
+            f"| {c.scenario} | {c.steps} | {len(c.differences) - accepted} | {accepted} "
+            f"| {checks} |"
+        )
     skipped = [c for c in comparisons if c.skipped]
     if skipped:
         lines += ["", "## Not compared", ""]

@@ -358,7 +358,7 @@ def test_compare_finds_no_difference_between_two_fakes_with_the_same_fixtures(
     assert status == 0, printed
     assert summary.startswith("# Contract comparison: NO DIFFERENCE"), summary
     assert "Not compared" not in summary
-    rows = re.findall(r"^\| (.+?) \| (\d+) \| 0 \| 0 \|$", summary, re.M)
+    rows = re.findall(r"^\| (.+?) \| (\d+) \| 0 \| 0 \| passed \|$", summary, re.M)
     assert len(rows) == 10 and all(int(steps) > 0 for _, steps in rows)
     junit = ElementTree.parse(tmp_path / "reports" / "contract-compare.xml").getroot()
     assert junit.get("tests") == "10" and junit.get("failures") == "0"
