@@ -21,7 +21,7 @@ help:
 	@echo "make run    start the fake on http://$(HOST):$(PORT) (SQLite file $(DATABASE), demo data)"
 	@echo "make test   lint, then the tests: unit, api, contract (schemathesis, the kit), e2e (SDKs, the wheel)"
 	@echo "make spec   validate and lint openapi.yaml; build dist/openapi.{yaml,json,html}"
-	@echo "make contract  check a server against openapi.yaml (URL= USER= PASSWORD= SERVICE= NUMBERS=; none: a fresh fake)"
+	@echo "make contract  check a server against openapi.yaml (URL= USER= PASSWORD= SERVICE= NUMBERS= [SERVICE2= VOICE_ONLY= POOL_LIMIT=]; none: a fresh fake; COMPARE_URL=…: compare two servers)"
 	@echo "make bench  the fake against Prism and a bare route under wrk; reports/bench.json"
 	@echo "make soak   the reliability tests, long (races, SIGKILLs, hostile input, 10,000+ fuzzed requests)"
 	@echo "make wheel  build the wheel into dist/"
@@ -89,23 +89,46 @@ wheel: $(STAMP)
 	$(BIN)/pip wheel --quiet --no-deps --wheel-dir dist .
 
 # The reliability tests run long: many more races, SIGKILLs, hostile inputs and >10,000
-# schemathesis requests. It stops by itself and prints what the server survived.
+# schemathesis requests, the contract kit with 50 seeds. It stops by itself and prints what the
+# server survived.
 soak: $(STAMP) postgres-check
 	SOAK=1 $(BIN)/pytest tests/e2e/test_concurrency.py tests/e2e/test_crash_and_shutdown.py \
 		tests/e2e/test_hostile_input.py tests/e2e/test_security.py tests/contract/test_contract.py \
-		tests/e2e/test_control_surface.py tests/e2e/test_connections.py
+		tests/e2e/test_control_surface.py tests/e2e/test_connections.py \
+		"tests/contract/test_contract_kit.py::test_no_false_verdict_whatever_the_seed"
 
 # Check a server against the contract. With no URL, a fresh fake with the demo data is used.
-#   make contract URL=http://127.0.0.1:8080 USER=AC… PASSWORD=… SERVICE=MG… NUMBERS=PN…,PN… [SERVICE2=MG…]
-#   knobs: MAX_EXAMPLES=50 SEED=… RATE=10/s READ_ONLY=1
-# USER is set by every shell, so it only counts when given on make's command line.
+#   make contract URL=http://127.0.0.1:8080 USER=AC… PASSWORD=… SERVICE=MG… NUMBERS=PN…,PN… \
+#       [SERVICE2=MG…] [VOICE_ONLY=PN…] [POOL_LIMIT=N]
+#   knobs: MAX_EXAMPLES=50 SEED=… RATE=10/s READ_ONLY=1 REPORTS=reports
+#   compare with a second server: COMPARE_URL= COMPARE_USER= COMPARE_PASSWORD= COMPARE_SERVICE=
+#       COMPARE_NUMBERS= [COMPARE_SERVICE2=] [COMPARE_VOICE_ONLY=] [COMPARE_POOL_LIMIT=]
+#       [COMPARE_IGNORE=…] (see docs/contract-kit.md)
+# USER is set by every shell, so it only counts when given on make's command line. The passwords
+# reach the kit as exported variables, never on the recipe line, which make prints.
 CONTRACT_USER := $(if $(filter command line,$(origin USER)),$(USER),)
+ifneq ($(PASSWORD),)
+contract: export TWILIO_CONTRACT_PASSWORD := $(PASSWORD)
+endif
+ifneq ($(COMPARE_PASSWORD),)
+contract: export TWILIO_COMPARE_PASSWORD := $(COMPARE_PASSWORD)
+endif
+CONTRACT_ARGS := $(if $(URL),--url '$(URL)') $(if $(CONTRACT_USER),--user '$(CONTRACT_USER)') \
+	$(if $(SERVICE),--service '$(SERVICE)') $(if $(NUMBERS),--numbers '$(NUMBERS)') \
+	$(if $(SERVICE2),--service2 '$(SERVICE2)') $(if $(VOICE_ONLY),--voice-only '$(VOICE_ONLY)') \
+	$(if $(POOL_LIMIT),--pool-limit '$(POOL_LIMIT)') \
+	$(if $(MAX_EXAMPLES),--max-examples '$(MAX_EXAMPLES)') $(if $(SEED),--seed '$(SEED)') \
+	$(if $(RATE),--rate '$(RATE)') $(if $(READ_ONLY),--read-only) \
+	$(if $(REPORTS),--reports-dir '$(REPORTS)') $(if $(COMPARE_URL),--compare-url '$(COMPARE_URL)') \
+	$(if $(COMPARE_USER),--compare-user '$(COMPARE_USER)') \
+	$(if $(COMPARE_SERVICE),--compare-service '$(COMPARE_SERVICE)') \
+	$(if $(COMPARE_SERVICE2),--compare-service2 '$(COMPARE_SERVICE2)') \
+	$(if $(COMPARE_NUMBERS),--compare-numbers '$(COMPARE_NUMBERS)') \
+	$(if $(COMPARE_VOICE_ONLY),--compare-voice-only '$(COMPARE_VOICE_ONLY)') \
+	$(if $(COMPARE_POOL_LIMIT),--compare-pool-limit '$(COMPARE_POOL_LIMIT)') \
+	$(if $(COMPARE_IGNORE),--compare-ignore '$(COMPARE_IGNORE)')
 contract: $(STAMP)
-	$(if $(PASSWORD),TWILIO_CONTRACT_PASSWORD='$(PASSWORD)') $(BIN)/twilio-fake contract $(if $(URL),--url '$(URL)') \
-		$(if $(CONTRACT_USER),--user '$(CONTRACT_USER)') \
-		$(if $(SERVICE),--service '$(SERVICE)') $(if $(NUMBERS),--numbers '$(NUMBERS)') \
-		$(if $(SERVICE2),--service2 '$(SERVICE2)') $(if $(MAX_EXAMPLES),--max-examples $(MAX_EXAMPLES)) \
-		$(if $(SEED),--seed $(SEED)) $(if $(RATE),--rate '$(RATE)') $(if $(READ_ONLY),--read-only)
+	$(BIN)/twilio-fake contract $(strip $(CONTRACT_ARGS))
 
 # The same kit against Stoplight Prism mocking the same spec: a record of what a stateless mock
 # cannot do (see the README). Failures are expected; the target fails only if the run cannot.

@@ -13,6 +13,20 @@ import schemathesis
 
 RULE_CODES = {21421, 21715, 21481}
 
+# How schemathesis must generate requests for this contract (the kit's runs and the project's
+# own fuzzing tests both use this):
+# - allow-extra-parameters off: the contract says unknown query keys and form fields are
+#   ignored, as Twilio ignores them. Schemathesis otherwise takes the declared query parameters
+#   as a closed set (`additionalProperties: false`) and sends a request whose only fault is an
+#   unknown key as "negative" data, which the server rightly accepts: a false ST201.
+# - with-security-parameters off: credentials are the run's own (`--auth`), added to every
+#   request. Schemathesis otherwise also generates the Authorization header as a parameter,
+#   and its negative mode "removes" it, but the run's credentials are added back before the
+#   request leaves: a request reported as lacking Authorization that carried it, and accepted
+#   (another false ST201). Requests without or with wrong credentials are the `ignored_auth`
+#   check's, and the scenarios', which send them for real.
+GENERATION = {"allow-extra-parameters": False, "with-security-parameters": False}
+
 
 @schemathesis.check
 def valid_data_is_refused_only_by_a_rule(ctx, response, case) -> bool | None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 from xml.etree import ElementTree
 
 from .scenarios import Outcome
@@ -27,6 +29,7 @@ class Stage:
     failures: list[Failure] = field(default_factory=list)
     cases: int = 0
     names: list[str] = field(default_factory=list)  # every case run, for the JUnit report
+    skipped: list[Outcome] = field(default_factory=list)  # what could not be done, and why
 
     @property
     def passed(self) -> bool:
@@ -37,9 +40,11 @@ class Stage:
         failures = [
             Failure(f"{o.scenario}: {o.operation}", o.check, o.curl, o.expected, o.seen)
             for o in outcomes
-            if not o.passed
+            if o.failed
         ]
-        return cls(name, seconds, failures, len(outcomes), [o.scenario for o in outcomes])
+        done = [o.scenario for o in outcomes if not o.skipped]
+        skipped = [o for o in outcomes if o.skipped]
+        return cls(name, seconds, failures, len(done), done, skipped)
 
 
 def write_junit(path: Path, stage: Stage) -> None:
@@ -56,6 +61,14 @@ def write_junit(path: Path, stage: Stage) -> None:
             failure = failed[name]
             element = ElementTree.SubElement(case, "failure", message=failure.check)
             element.text = describe(failure)
+    for outcome in stage.skipped:
+        case = ElementTree.SubElement(
+            suite, "testcase", name=outcome.scenario, classname=f"contract.{stage.name}"
+        )
+        ElementTree.SubElement(
+            case, "skipped", message=f"not checked: {outcome.skipped}; enable: {outcome.enable}"
+        )
+    suite.set("skipped", str(len(stage.skipped)))
     ElementTree.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
 
 
@@ -67,30 +80,64 @@ def describe(failure: Failure) -> str:
     return "\n".join(lines)
 
 
-def write(directory: Path, url: str, options: Any, stages: list[Stage], restored: list[str]) -> str:
+def verdict(stages: list[Stage]) -> str:
+    """PASSED only when something was checked and nothing failed."""
+    if not all(stage.passed for stage in stages):
+        return "FAILED"
+    if not stages or sum(stage.cases for stage in stages) == 0:
+        return "NOTHING CHECKED"
+    return "PASSED"
+
+
+def not_checked(stages: list[Stage]) -> list[str]:
+    """A line for each scenario the run could not do, and each stage that checked nothing."""
+    lines = [
+        f"- {o.scenario}: not checked: {o.skipped}. To check it: {o.enable}."
+        for stage in stages
+        for o in stage.skipped
+    ]
+    lines += [
+        f"- {stage.name}: ran no case at all."
+        for stage in stages
+        if stage.cases == 0 and stage.passed
+    ]
+    return lines
+
+
+def write(
+    directory: Path,
+    url: str,
+    options: Any,
+    stages: list[Stage],
+    restored: list[str],
+    secrets: Secrets | None = None,
+) -> str:
     """Write contract-scenarios.xml and contract-summary.md; return the summary."""
+    secrets = secrets or Secrets([])
     for stage in stages:
         if stage.name != "schemathesis":  # schemathesis writes its own JUnit report
             write_junit(directory / f"contract-{stage.name}.xml", stage)
-    verdict = "PASSED" if all(s.passed for s in stages) else "FAILED"
     mode = "read-only (GET only)" if options.read_only else "read-write"
     lines = [
-        f"# Contract run: {verdict}",
+        f"# Contract run: {verdict(stages)}",
         "",
         f"- target: {url}",
         f"- when: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M:%SZ')}",
         f"- mode: {mode}; seed {options.seed}; max examples {options.max_examples}"
         + (f"; rate {options.rate}" if options.rate else ""),
         "",
-        "| stage | result | cases | failures | seconds |",
-        "|---|---|---|---|---|",
+        "| stage | result | cases | failures | not checked | seconds |",
+        "|---|---|---|---|---|---|",
     ]
     for stage in stages:
         result = "passed" if stage.passed else "FAILED"
         lines.append(
             f"| {stage.name} | {result} | {stage.cases} | {len(stage.failures)} "
-            f"| {stage.seconds:.1f} |"
+            f"| {len(stage.skipped)} | {stage.seconds:.1f} |"
         )
+    skipped = not_checked(stages)
+    if skipped:
+        lines += ["", "## Not checked", "", *skipped]
     lines += [
         "",
         "Clean-up (the target's pools are as the run found them): "
@@ -107,6 +154,38 @@ def write(directory: Path, url: str, options: Any, stages: list[Stage], restored
                 describe(failure),
                 "```",
             ]
-    summary = "\n".join(lines) + "\n"
+    summary = secrets.scrub("\n".join(lines) + "\n")
     (directory / "contract-summary.md").write_text(summary)
+    secrets.scrub_files(directory)
     return summary
+
+
+class Secrets:
+    """Passwords that must appear in no output: each written form of them is masked."""
+
+    MASK = "[password]"
+
+    def __init__(self, credentials: list[tuple[str, str]]) -> None:
+        forms: set[str] = set()
+        for user, password in credentials:
+            if len(password) < 4:  # too short to mask without mangling the rest of the text
+                continue
+            forms |= {password, quote(password, safe=""), quote_plus(password)}
+            forms.add(base64.b64encode(f"{user}:{password}".encode()).decode())
+        self.forms = sorted(forms, key=len, reverse=True)
+
+    def scrub(self, text: str) -> str:
+        for form in self.forms:
+            text = text.replace(form, self.MASK)
+        return text
+
+    def scrub_files(self, directory: Path) -> None:
+        """Mask them in every report the run wrote (schemathesis's own included)."""
+        if not self.forms:
+            return
+        for path in directory.glob("contract-*"):
+            if path.is_file():
+                text = path.read_text(encoding="utf-8", errors="replace")
+                scrubbed = self.scrub(text)
+                if scrubbed != text:
+                    path.write_text(scrubbed, encoding="utf-8")

@@ -16,21 +16,19 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 import requests
-import yaml
 
-from . import reports, scenarios
+from . import checks, compare, contract, reports, scenarios
 from .scenarios import Client, Target
 from .serving import Server
 
 PASSWORD_VARIABLE = "TWILIO_CONTRACT_PASSWORD"  # the password, kept off the command line
+COMPARE_PASSWORD_VARIABLE = "TWILIO_COMPARE_PASSWORD"  # the second server's, in compare mode
 
 
 @dataclass
@@ -50,6 +48,8 @@ class Options:
     disposable: bool = False  # a throwaway target: no snapshot, no restore
     voice_only: str | None = None
     pool_limit: int | None = None
+    compare: Target | None = None  # compare mode: the second server
+    compare_ignore: list[str] = field(default_factory=list)
 
 
 def parse_args(argv: list[str], prog: str = "python -m twilio_fake_contract") -> Options:
@@ -60,7 +60,7 @@ def parse_args(argv: list[str], prog: str = "python -m twilio_fake_contract") ->
         "starts one.",
     )
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--url", help="base URL of the server (scheme://host:port)")
+    where.add_argument("--url", help="base URL of the server: the contract's paths follow it")
     where.add_argument(
         "--serve",
         help="a command that starts the server and prints 'listening on <URL>'; stopped after",
@@ -95,12 +95,66 @@ def parse_args(argv: list[str], prog: str = "python -m twilio_fake_contract") ->
         help="the target is thrown away after the run (a stateless mock): no snapshot or restore",
     )
     parser.add_argument("--reports-dir", type=Path, default=Path("reports"))
+    compare = parser.add_argument_group(
+        "compare mode",
+        "run the scenarios against a second server too, step by step, and report where the "
+        f"answers differ (no schemathesis); its password comes from ${COMPARE_PASSWORD_VARIABLE}",
+    )
+    compare.add_argument("--compare-url", help="base URL of the second server")
+    compare.add_argument("--compare-user", help="its Account SID or API Key SID")
+    compare.add_argument("--compare-service", help="an MG… service of that account")
+    compare.add_argument(
+        "--compare-numbers", default="", help="as many free PN… numbers as --numbers gives"
+    )
+    compare.add_argument("--compare-service2", help="a second MG… service of that account")
+    compare.add_argument("--compare-voice-only", help="a PN… number of it with neither SMS nor MMS")
+    compare.add_argument(
+        "--compare-pool-limit", type=int, help="how many numbers its service holds"
+    )
+    compare.add_argument(
+        "--compare-ignore",
+        action="append",
+        default=[],
+        metavar="[SCENARIO:]FIELD,…",
+        help="differences to accept knowingly (shell wildcards; repeatable; @FILE reads one a "
+        "line, # starts a comment), e.g. 'body.phone_numbers[*].phone_number'",
+    )
     args = parser.parse_args(argv)
     if not (args.url or args.serve):
         parser.error("give --url, or --serve")
     if not (args.user and args.password and args.service and (args.numbers or args.read_only)):
         parser.error(f"give --user, --password (or ${PASSWORD_VARIABLE}), --service and --numbers")
     numbers = [n.strip() for n in args.numbers.split(",") if n.strip()]
+    second = None
+    if args.compare_url:
+        second_password = os.environ.get(COMPARE_PASSWORD_VARIABLE)
+        compare_numbers = [n.strip() for n in args.compare_numbers.split(",") if n.strip()]
+        if not (args.compare_user and second_password and args.compare_service):
+            parser.error(
+                f"compare mode: give --compare-user, ${COMPARE_PASSWORD_VARIABLE}, "
+                "--compare-service and --compare-numbers"
+            )
+        if len(compare_numbers) != len(numbers):
+            parser.error(
+                f"compare mode: --compare-numbers gives {len(compare_numbers)} numbers, "
+                f"--numbers {len(numbers)}: the scenarios must take the same steps on both"
+            )
+        second = Target(
+            args.compare_url.rstrip("/"),
+            args.compare_user,
+            second_password,
+            args.compare_service,
+            compare_numbers,
+            args.compare_service2,
+            _per_second(args.rate),
+            args.compare_voice_only,
+            args.compare_pool_limit,
+        )
+    elif any(
+        getattr(args, name)
+        for name in ("compare_user", "compare_service", "compare_numbers", "compare_ignore")
+    ):
+        parser.error("the --compare-… options need --compare-url")
     return Options(
         args.url,
         args.serve,
@@ -117,6 +171,8 @@ def parse_args(argv: list[str], prog: str = "python -m twilio_fake_contract") ->
         args.disposable,
         args.voice_only,
         args.pool_limit,
+        second,
+        args.compare_ignore,
     )
 
 
@@ -157,13 +213,20 @@ def schemathesis_config(target: Target, read_only: bool) -> str:
     Schemathesis would also reuse SIDs it saw in responses and follow links it infers (a list
     entry to its delete): on a real account that deletes numbers the run was not given, so both
     are off. Read-only runs do not probe undeclared methods either (that sends POST and DELETE).
+    The credentials are read from the environment (`${…}`), so the file holds no password, and
+    the generation settings are the contract's leniency (see checks.GENERATION).
     """
-    services = [target.service] + ([target.service2] if target.service2 else [])
+    pool = contract.pool()
 
     def values(items: list[str]) -> str:
         return ", ".join(f'"{item}"' for item in items)
 
     lines = [
+        "[auth.basic]",
+        f'username = "{target.user}"',
+        f'password = "${{{PASSWORD_VARIABLE}}}"',
+        "[generation]",
+        *(f"{key} = {str(value).lower()}" for key, value in checks.GENERATION.items()),
         "[phases.stateful.inference]",
         "algorithms = []",
         "[phases.examples]",
@@ -177,14 +240,16 @@ def schemathesis_config(target: Target, read_only: bool) -> str:
         "positive_data_acceptance = { expected-statuses = "
         '["2xx", "400", "401", "404", "409", "412"] }',
         "[dictionaries.services]",
-        f"values = [{values(services)}]",
+        f"values = [{values(target.services())}]",
     ]
-    parameters = ['"path.ServiceSid" = { dictionary = "services", probability = 0.8 }']
+    parameters = [
+        f'"path.{pool.service_parameter}" = {{ dictionary = "services", probability = 0.8 }}'
+    ]
     if target.numbers:
         lines += ["[dictionaries.numbers]", f"values = [{values(target.numbers)}]"]
         parameters += [
-            '"path.Sid" = { dictionary = "numbers", probability = 0.8 }',
-            '"body.PhoneNumberSid" = { dictionary = "numbers", probability = 0.8 }',
+            f'"path.{pool.entry_parameter}" = {{ dictionary = "numbers", probability = 0.8 }}',
+            f'"body.{pool.number_field}" = {{ dictionary = "numbers", probability = 0.8 }}',
         ]
     return "\n".join([*lines, "[parameters]", *parameters]) + "\n"
 
@@ -200,7 +265,7 @@ def run_schemathesis(target: Target, options: Options) -> reports.Stage:
     spec = resources.files(__package__).joinpath("openapi.yaml")
     command = [
         sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run", str(spec),
-        "--url", target.url + _server_path(spec), "--auth", f"{target.user}:{target.password}",
+        "--url", target.url + contract.bundled().base_path,
         "--checks", "all", "--phases", ",".join(phases),
         "--seed", str(options.seed), "--max-examples", str(options.max_examples),
         "--report", "junit", "--report-junit-path", str(junit), "--no-color",
@@ -210,7 +275,12 @@ def run_schemathesis(target: Target, options: Options) -> reports.Stage:
         command += ["--include-method", "GET"]
     if options.rate:
         command += ["--rate-limit", options.rate]
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": f"{__package__}.checks"}
+    # The password reaches schemathesis through its environment, never its command line.
+    env = {
+        **os.environ,
+        "SCHEMATHESIS_HOOKS": f"{__package__}.checks",
+        PASSWORD_VARIABLE: target.password,
+    }
     started = time.monotonic()
     # In a directory of its own: schemathesis keeps caches in its working directory, and the
     # user's is not the place for them.
@@ -229,12 +299,6 @@ def run_schemathesis(target: Target, options: Options) -> reports.Stage:
             )
         ]
     return reports.Stage("schemathesis", time.monotonic() - started, failures, _junit_count(junit))
-
-
-def _server_path(contract: Any) -> str:
-    """The path of the contract's first server (`/` or `/v1`), which its paths follow."""
-    servers = yaml.safe_load(contract.read_text(encoding="utf-8")).get("servers") or [{}]
-    return urlsplit(servers[0].get("url", "/")).path.rstrip("/")
 
 
 def _junit_failures(path: Path) -> list[reports.Failure]:
@@ -258,6 +322,8 @@ def _junit_count(path: Path) -> int:
 
 def run(options: Options) -> int:
     options.reports_dir.mkdir(parents=True, exist_ok=True)
+    if options.compare is not None:
+        return run_compare(options, options.compare)
     stages: list[reports.Stage] = []
     restored: list[str] = []
     with target_for(options) as target:
@@ -280,9 +346,72 @@ def run(options: Options) -> int:
             finally:
                 if before is not None:
                     stages += _restore(client, before, restored)
-    summary = reports.write(options.reports_dir, target.url, options, stages, restored)
+    secrets = reports.Secrets([(options.user or "", options.password or "")])
+    summary = reports.write(options.reports_dir, target.url, options, stages, restored, secrets)
     print(summary)
-    return 0 if stages and all(stage.passed for stage in stages) else 1
+    return 0 if reports.verdict(stages) == "PASSED" else 1
+
+
+def run_compare(options: Options, second: Target) -> int:
+    """Compare mode: the scenarios against both servers; exit 1 on any difference not accepted."""
+    secrets = reports.Secrets(
+        [(options.user or "", options.password or ""), (second.user, second.password)]
+    )
+    ignore = compare.Ignore.parse(options.compare_ignore)
+    stages: list[reports.Stage] = []
+    restored: list[str] = []
+    comparisons: list[compare.Comparison] = []
+    notes: list[str] = []
+    with target_for(options) as first:
+        clients = [Client(first), Client(second)]
+        befores: list[dict[str, set[str]] | None] = []
+        for label, client in zip(("first", "second"), clients, strict=True):
+            try:
+                keeps_state = not (options.read_only or options.disposable)
+                befores.append(scenarios.snapshot(client) if keeps_state else None)
+            except (
+                scenarios.ScenarioFailed, requests.RequestException, ValueError, KeyError
+            ) as error:  # fmt: skip
+                stages.append(
+                    _stage_failure(
+                        f"snapshot of the {label} server", "the pools can be listed", error
+                    )
+                )
+                befores.append(None)
+        if not stages:
+            sizes = [sorted(len(v) for v in b.values()) for b in befores if b is not None]
+            if len(sizes) == 2 and sizes[0] != sizes[1]:
+                notes.append(
+                    f"the pools did not start alike (numbers in each pool: {sizes[0]} on the "
+                    f"first server, {sizes[1]} on the second): lists differ for that reason"
+                )
+            try:
+                comparisons = compare.run(first, second, ignore, options.read_only)
+            finally:
+                for client, before in zip(clients, befores, strict=True):
+                    if before is not None:
+                        stages += _restore(client, before, restored)
+    text = compare.summary(first, second, comparisons, notes)
+    text += (
+        "\nClean-up (the pools are as the run found them): "
+        + ("; ".join(restored) if restored else "the run left nothing to undo")
+        + ".\n"
+    )
+    for stage in stages:
+        text += "".join(
+            f"\n## {stage.name}: {f.check}\n\n```\n{reports.describe(f)}\n```\n"
+            for f in stage.failures
+        )
+    if stages:
+        text = text.replace(
+            "# Contract comparison: NO DIFFERENCE", "# Contract comparison: FAILED", 1
+        )
+    compare.write_junit(options.reports_dir / "contract-compare.xml", comparisons)
+    text = secrets.scrub(text)
+    (options.reports_dir / "contract-summary.md").write_text(text)
+    secrets.scrub_files(options.reports_dir)
+    print(text)
+    return 0 if not stages and compare.verdict(comparisons) == "NO DIFFERENCE" else 1
 
 
 def _restore(

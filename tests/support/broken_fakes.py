@@ -1,6 +1,6 @@
 """Deliberately broken variants of the fake, to prove the contract kit catches each one.
 
-    python -m tests.support.broken_fakes VARIANT --database FILE
+    python -m tests.support.broken_fakes VARIANT --database FILE [--pool-limit N]
 
 Each variant is the real fake behind one ASGI middleware that breaks one promise. They live in
 the tests, never in the app.
@@ -123,8 +123,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("variant", choices=VARIANTS)
     parser.add_argument("--database", required=True)
+    parser.add_argument("--pool-limit", type=int, default=Settings.pool_limit)
     args = parser.parse_args()
-    app = create_app(Settings(database=args.database))
+    app = create_app(Settings(database=args.database, pool_limit=args.pool_limit))
     sock = listen("127.0.0.1", 0)
     print(f"{READY}http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
     # Outermost: the variant breaks what the real fake would have answered.
