@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, bindparam, delete, func, insert, select
 
 from . import db, resources, spec
-from .exceptions import ResourceNotFound, TooManyAccounts
+from .exceptions import ResourceNotFound, ServiceUnavailable, TooManyAccounts
 from .fixtures import Account, IncomingNumber
 from .paging import PageTokens
 
@@ -40,6 +40,14 @@ _ACCOUNT = select(db.accounts.c.sid, db.accounts.c.auth_token_hash).where(
 _API_KEY = select(db.api_keys.c.account_sid, db.api_keys.c.secret_hash).where(
     db.api_keys.c.sid == bindparam("user"), db.api_keys.c.disabled.is_(False)
 )
+_ACCOUNT_KEPT = _ACCOUNT.with_for_update(read=True)
+_MINT_ATTEMPTS = 3  # a mint whose account a reset removed starts again, this many times at most
+
+
+class _MintInterrupted(Exception):
+    """The account being minted was removed (a reset, a drop) before all it owns was written."""
+
+
 # What /_fake/health counts, by table name.
 COUNTED = ("accounts", "services", "incoming_phone_numbers", "pool_entries")
 
@@ -142,8 +150,17 @@ class Backend:
         holds at most the control surface's `x-limits` `accounts` (TooManyAccounts beyond). The
         account is made first, then what it owns a batch at a time (`mint-batch`), each batch a
         short write of its own: other accounts' writes wait for one batch, never a whole large
-        mint. Nobody knows the account before this returns, so nobody sees it half made.
+        mint. Nobody knows the account before this returns, so nobody sees it half made. A
+        reset (or a drop) that removes it meanwhile makes the mint start again, with new SIDs.
         """
+        for _attempt in range(_MINT_ATTEMPTS):
+            try:
+                return self._mint(services, numbers)
+            except _MintInterrupted:
+                continue
+        raise ServiceUnavailable("Accounts were reset while this one was being minted: try again")
+
+    def _mint(self, services: int, numbers: int) -> Account:
         account = Account(
             sid=_new_sid("AC"),
             auth_token=secrets.token_hex(16),
@@ -170,8 +187,10 @@ class Backend:
                 incoming_phone_numbers=account.incoming_phone_numbers[start : start + batch],
             )
             with self.db.write() as conn:
-                if conn.execute(_ACCOUNT, {"user": account.sid}).first() is None:
-                    raise ResourceNotFound()  # reset or dropped while it was being minted
+                # FOR SHARE: a reset or drop on another replica waits for this batch, or this
+                # batch for it (and then finds the account gone).
+                if conn.execute(_ACCOUNT_KEPT, {"user": account.sid}).first() is None:
+                    raise _MintInterrupted()
                 for load_fixtures in resources.fixture_loaders():
                     load_fixtures(conn, part, now)
         return account

@@ -450,3 +450,23 @@ def test_minting_stops_at_the_accounts_the_fake_may_hold() -> None:
     assert backend.counts().accounts == cap
     backend.drop_account(minted[0].sid)
     backend.mint_account(services=0, numbers=0)  # room again
+
+
+def test_a_mint_raced_by_a_reset_starts_again_with_new_sids() -> None:
+    # A reset (here: at the moment the mint reads the clock, between the account and what it
+    # owns) removes the half-made account; the mint starts again rather than failing.
+    resets: list[str] = []
+    backend = Backend(MEMORY, fixtures.demo())
+
+    def clock() -> datetime:
+        if not resets:
+            resets.append("reset")
+            backend.reset()
+        return datetime(2026, 1, 1)
+
+    backend.clock = clock
+    account = backend.mint_account(services=1, numbers=3)
+    assert resets == ["reset"]
+    assert backend.authenticate(account.sid, account.auth_token) == account.sid
+    assert backend.counts().accounts == DEMO_COUNTS[0] + 1  # the first attempt left nothing
+    assert backend.counts().incoming_phone_numbers == DEMO_COUNTS[2] + 3
