@@ -32,6 +32,10 @@ class Settings:
     allowed_hosts: str | None = None
     control_token: str | None = None  # required by /_fake/* (all but health) when set
     journal_size: int = 1000  # requests the journal (/_fake/requests) keeps; 0 turns it off
+    # The proxy for clients that cannot be given a base URL (twilio_fake.proxy): its port (0: a
+    # free one; None: no proxy), and the directory of its CA (None: beside the database).
+    proxy_port: int | None = None
+    proxy_ca: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -62,7 +66,7 @@ class Settings:
 
 
 def _coerce(annotation: Any, raw: str) -> Any:
-    kind = str(annotation)
+    kind = str(annotation).removesuffix(" | None")
     if kind == "int":
         return int(raw)
     if kind == "float":
