@@ -168,7 +168,13 @@ def test_twilio_cli_reports_twilios_errors(proxied: Proxied, account: Account) -
     assert missing.returncode != 0
     assert "Error code 20404 from Twilio" in missing.stderr, missing.stderr
 
-    assert pool_cli(proxied, account, "create", "--phone-number-sid", numbers[4]).returncode == 0
+    added = requests.post(
+        f"{proxied.server.url}/v1/Services/{account.services[0]}/PhoneNumbers",
+        data={"PhoneNumberSid": numbers[4]},
+        auth=(account.sid, account.auth_token),
+        timeout=10,
+    )
+    assert added.status_code == 201, added.text
     twice = pool_cli(proxied, account, "create", "--phone-number-sid", numbers[4])
     assert twice.returncode != 0
     assert "Error code 21710 from Twilio" in twice.stderr, twice.stderr
@@ -273,6 +279,18 @@ def test_the_plugins_proxy_env_fixture_runs_the_docs_example(
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 passed" in result.stdout
+
+
+def test_curl_as_the_banner_and_the_docs_say(proxied: Proxied, account: Account) -> None:
+    pool = POOL.format(service=account.services[0])
+    result = subprocess.run(
+        ["curl", "--silent", "--show-error", "--proxy", proxied.url, "--cacert", proxied.ca,
+         "-u", f"{account.sid}:{account.auth_token}", f"{pool}?PageSize=2"],
+        env={"PATH": os.environ["PATH"]}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    meta = json.loads(result.stdout)["meta"]
+    assert meta["url"] == f"{pool}?PageSize=2&Page=0"
 
 
 # -- never forwards -----------------------------------------------------------------------------

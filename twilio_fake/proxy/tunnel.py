@@ -93,7 +93,10 @@ class ProxyFront(GuardedHttpProtocol):
         """Open the tunnel of an accepted CONNECT (a refused one is answered and closing)."""
         if self._tunnel_to is None or self.transport.is_closing():
             return
-        self.transport.pause_reading()  # the next bytes are the TLS handshake: for start_tls
+        # The next bytes are the TLS handshake, for start_tls. (Bytes a client sent behind the
+        # CONNECT head without waiting for the 200 are lost; clients wait, as RFC 9110 9.3.6
+        # leads them to.)
+        self.transport.pause_reading()
         self.transport.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         task = self.loop.create_task(self._tunnel(self._tunnel_to))
         _HANDSHAKES.add(task)
