@@ -60,7 +60,7 @@ class ProxyFront(GuardedHttpProtocol):
             if host is None:
                 self._refuse(403, hosts.refusal(self.url), code=20403)
             elif self.limit_concurrency is not None and (
-                len(self.connections) > self.limit_concurrency
+                len(self.connections) >= self.limit_concurrency  # uvicorn's rule for a request
             ):
                 self._refuse(503, "Too many connections to the fake: retry later", code=20503)
             else:
