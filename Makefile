@@ -123,7 +123,8 @@ BENCH_ONLY    ?= all
 bench: $(STAMP) $(NPM_STAMP) wrk postgres-check
 	$(BIN)/python tools/bench.py --seconds $(BENCH_SECONDS) --large $(BENCH_LARGE) --only $(BENCH_ONLY)
 
-# Leaves the database of `make run` (twilio-fake.sqlite3) alone: it is the user's state.
+# Leaves the database of `make run` (twilio-fake.sqlite3) and the proxy's CA alone: the user's state.
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info build dist reports tools/npm/node_modules
 	@ls twilio-fake.sqlite3 >/dev/null 2>&1 && echo "kept twilio-fake.sqlite3 (the fake's data): delete it by hand to start afresh" || true
+	@ls -d twilio-fake-proxy-ca >/dev/null 2>&1 && echo "kept twilio-fake-proxy-ca/ (the proxy's CA, which your clients trust): delete it by hand for a new one" || true
