@@ -49,7 +49,8 @@ class Settings:
                     values[field.name] = _coerce(field.type, raw)
                 except ValueError:
                     variable = ENV_PREFIX + field.name.upper()
-                    raise ValueError(f"{variable}={raw!r} is not a valid {field.type}") from None
+                    kind = str(field.type).removesuffix(" | None")
+                    raise ValueError(f"{variable}={raw!r} is not a valid {kind}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values)
 

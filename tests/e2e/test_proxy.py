@@ -32,7 +32,12 @@ from twilio.rest import Client
 from tests.support import ROOT, Server, serve
 from tests.support.netns import loopback_only
 from twilio_fake.cli import PROXY_READY
-from twilio_fake.proxy import CertificateAuthority, CertificateAuthorityError
+from twilio_fake.proxy import (
+    CA_DIRECTORY,
+    CertificateAuthority,
+    CertificateAuthorityError,
+    ca_directory,
+)
 from twilio_fake.testing import Account, FakeTwilio
 
 NODE_MODULES = ROOT / "tools" / "npm" / "node_modules"
@@ -535,9 +540,14 @@ def test_the_ca_is_made_once_its_key_kept_private(proxied: Proxied, tmp_path: Pa
     with pytest.raises(CertificateAuthorityError, match="readable by others"):
         CertificateAuthority(directory)
 
+    # Where it lives: beside a SQLite file; nowhere to put it for PostgreSQL (--proxy-ca then).
+    assert ca_directory(str(tmp_path / "x.sqlite3"), None) == tmp_path / CA_DIRECTORY
+    assert ca_directory("postgresql://user@db/fake", None) is None
+    assert ca_directory("postgresql://user@db/fake", str(directory)) == directory
+
 
 def test_an_in_memory_fake_keeps_its_ca_in_a_temporary_directory(tmp_path: Path) -> None:
-    server = serve(":memory:", "--proxy-port", "0")
+    server = serve(":memory:", env={"TWILIO_FAKE_PROXY_PORT": "0"})  # the variable, this time
     try:
         match = PROXY_LINE.search(server.output_so_far())
         assert match
