@@ -16,10 +16,6 @@ HTTP_PORT = 80  # absolute-form http:// requests
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 SERVED = re.compile(rf"(?:{'|'.join(PRODUCTS)})(?:\.{_LABEL}){{0,2}}\.twilio\.com")
 SHOWN_LENGTH = 100  # characters of a refused target named in the answer and the log line
-SERVED_TEXT = (
-    "messaging.twilio.com, api.twilio.com and their {edge}.{region} forms, "
-    "port 443 (CONNECT) or 80 (http:// URLs)"
-)
 
 
 def served(host: str, port: int | None, default_port: int) -> str | None:
@@ -53,6 +49,7 @@ def shown(target: bytes | str) -> str:
 
 def refusal(target: bytes | str) -> str:
     return (
-        f"The twilio-fake proxy serves only Twilio's API ({SERVED_TEXT}) and forwards nothing "
-        f"anywhere: {shown(target)} is refused"
+        f"twilio-fake's proxy refused {shown(target)}: it serves only messaging.twilio.com and "
+        "api.twilio.com (and their {edge}.{region} forms) on port 443, or 80 for http:// URLs, "
+        "and forwards nothing"
     )
