@@ -31,7 +31,7 @@ from twilio.rest import Client
 
 from tests.support import ROOT, Server, serve
 from tests.support.netns import loopback_only
-from twilio_fake.cli import PROXY_READY
+from twilio_fake.cli import PROXY_READY, serve_command
 from twilio_fake.proxy import (
     CA_DIRECTORY,
     CertificateAuthority,
@@ -371,6 +371,39 @@ def test_every_other_target_is_refused_403_and_nothing_is_reached(
     long = error_of(ask(proxied, targets[-2]))[1]["message"]
     assert len(long) < 400 and f"({len(long_host) + 4} characters)" in long
     assert max(len(line) for line in proxied.log_since(mark).splitlines()) < 600
+
+
+def test_the_proxy_makes_no_lookup_and_no_connection(tmp_path: Path) -> None:
+    """Under strace, refused targets and served ones alike: the fake's processes never call
+    connect() or send to an address (a DNS query would do either); the accepted connections
+    show that strace watches the right processes."""
+    trace = tmp_path / "syscalls"
+    strace = [
+        "strace",
+        "-f",
+        "-qq",
+        "--seccomp-bpf",
+        "-e",
+        "trace=connect,sendto,sendmsg,accept,accept4",
+    ]
+    command = [*strace, "-o", str(trace), *serve_command(":memory:", "--proxy-port", "0")]
+    server = Server(command, cwd=ROOT)
+    try:
+        match = PROXY_LINE.search(server.output_so_far())
+        assert match
+        proxied = Proxied(server, match.group(1), match.group(2), tmp_path)
+        for target in (b"example.com:443", b"api.twilio.com:8443", b"localhost:443"):
+            status, _ = error_of(ask(proxied, b"CONNECT %s HTTP/1.1\r\n\r\n" % target))
+            assert status == 403
+        assert error_of(ask(proxied, b"GET http://example.com/ HTTP/1.1\r\nHost: x\r\n\r\n"))
+        with proxied_session(proxied) as session:  # and a request it serves
+            assert session.get(POOL.format(service="MG" + "0" * 32), timeout=15).status_code == 401
+    finally:
+        server.stop()
+    calls = trace.read_text().splitlines()
+    assert any("accept" in call for call in calls), "strace saw no accept: the check is blind"
+    outbound = [call for call in calls if "sin_port=" in call or "sin6_port=" in call]
+    assert outbound == []
 
 
 def test_a_direct_request_for_a_twilio_host_gets_https_urls(
