@@ -317,9 +317,10 @@ def banner(
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     listening = f"http://{host}:{port}"
     base = settings.public_url or listening
+    api = "/v1/Services/{ServiceSid}/PhoneNumbers"
     lines = [
         READY + listening,
-        f"  API:      {base}/v1/Services/{{ServiceSid}}/PhoneNumbers",
+        f"  API:      {base}{api}",
         f"  database: {shown(settings.database)}"
         f"    fixtures: {settings.fixtures or 'built-in demo'}    workers: {settings.workers}",
         f"  docs:     {base}/v1/docs    control: {base}/_fake/health",
@@ -333,7 +334,7 @@ def banner(
             f"  Node, twilio-cli: HTTP_PROXY={proxy_url} HTTPS_PROXY={proxy_url} "
             f"NODE_EXTRA_CA_CERTS={ca}",
             f"  curl:             curl --proxy {proxy_url} --cacert {ca} "
-            "https://messaging.twilio.com/v1/Services/MG…/PhoneNumbers",
+            f"https://messaging.twilio.com{api.replace('{ServiceSid}', 'MG…')}",
             "  Java (truststore) and others: docs/proxy.md in twilio-fake's repository",
         ]
     if not settings.fixtures:

@@ -29,7 +29,7 @@ from cryptography import x509
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from tests.support import ROOT, Server, serve
+from tests.support import ROOT, Server, pool_path, serve
 from tests.support.netns import loopback_only
 from twilio_fake.cli import PROXY_READY, serve_command
 from twilio_fake.proxy import (
@@ -45,7 +45,7 @@ TWILIO_CLI = NODE_MODULES / ".bin" / "twilio"
 HEAD_TIMEOUT = 3  # seconds: the server's head deadline, and so its TLS handshake deadline
 MAX_CONNECTIONS = 40
 PROXY_LINE = re.compile(re.escape(PROXY_READY) + r"(http://\S+), CA certificate (.+)$", re.M)
-POOL = "https://messaging.twilio.com/v1/Services/{service}/PhoneNumbers"
+TWILIO = "https://messaging.twilio.com"
 
 
 @dataclass
@@ -137,13 +137,13 @@ def test_twilio_cli_adds_lists_fetches_and_removes(proxied: Proxied, account: Ac
     assert created.returncode == 0, created.stderr
     (row,) = json.loads(created.stdout)
     assert (row["sid"], row["serviceSid"], row["accountSid"]) == (numbers[0], service, account.sid)
-    assert row["url"] == f"{POOL.format(service=service)}/{numbers[0]}"
+    assert row["url"] == TWILIO + pool_path(service, numbers[0])
 
     # The rest added directly, then listed two to a page: the CLI follows next_page_url, which
     # names https://messaging.twilio.com, back through the proxy.
     for sid in numbers[1:]:
         added = requests.post(
-            f"{proxied.server.url}/v1/Services/{service}/PhoneNumbers",
+            proxied.server.url + pool_path(service),
             data={"PhoneNumberSid": sid},
             auth=(account.sid, account.auth_token),
             timeout=10,
@@ -174,7 +174,7 @@ def test_twilio_cli_reports_twilios_errors(proxied: Proxied, account: Account) -
     assert "Error code 20404 from Twilio" in missing.stderr, missing.stderr
 
     added = requests.post(
-        f"{proxied.server.url}/v1/Services/{account.services[0]}/PhoneNumbers",
+        proxied.server.url + pool_path(account.services[0]),
         data={"PhoneNumberSid": numbers[4]},
         auth=(account.sid, account.auth_token),
         timeout=10,
@@ -198,7 +198,7 @@ def test_twilio_cli_without_the_ca_fails_rather_than_going_elsewhere(
     assert untrusted.returncode != 0
     log = proxied.log_since(mark)
     assert "tunnel to messaging.twilio.com closed before TLS was established" in log
-    assert "GET /v1/" not in log
+    assert "GET /" not in log
 
 
 # -- twilio-python and twilio-node, no base URL ------------------------------------------------
@@ -211,7 +211,7 @@ def test_twilio_python_with_https_proxy_and_no_base_url(
     pool = client.messaging.v1.services(account.services[0]).phone_numbers
     for sid in account.numbers:
         created = pool.create(phone_number_sid=sid)
-        assert created.url == f"{POOL.format(service=account.services[0])}/{sid}"
+        assert created.url == TWILIO + pool_path(account.services[0], sid)
     assert [n.sid for n in pool.stream(page_size=2)] == account.numbers  # three pages
     assert pool(account.numbers[0]).fetch().phone_number == account.phone_numbers[0]
     assert pool(account.numbers[0]).delete() is True
@@ -229,10 +229,8 @@ def test_an_edge_and_a_region_reach_the_fake_too(
     monkeypatch.setenv("TWILIO_REGION", "au1")
     pool = Client().messaging.v1.services(account.services[0]).phone_numbers
     created = pool.create(phone_number_sid=account.numbers[0])
-    base = POOL.format(service=account.services[0]).replace(
-        "messaging.twilio.com", "messaging.sydney.au1.twilio.com"
-    )
-    assert created.url == f"{base}/{account.numbers[0]}"
+    edge = "https://messaging.sydney.au1.twilio.com"
+    assert created.url == edge + pool_path(account.services[0], account.numbers[0])
 
 
 def test_twilio_node_with_http_proxy_and_no_base_url(
@@ -256,7 +254,7 @@ def test_twilio_node_with_http_proxy_and_no_base_url(
     )
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
-    pool = POOL.format(service=account.services[0])
+    pool = TWILIO + pool_path(account.services[0])
     assert answer["created"] == [f"{pool}/{sid}" for sid in account.numbers]
     assert answer["listed"] == account.numbers
     assert (answer["fetched"], answer["removed"]) == (account.numbers[0], True)
@@ -287,7 +285,7 @@ def test_the_plugins_proxy_env_fixture_runs_the_docs_example(
 
 
 def test_curl_as_the_banner_and_the_docs_say(proxied: Proxied, account: Account) -> None:
-    pool = POOL.format(service=account.services[0])
+    pool = TWILIO + pool_path(account.services[0])
     result = subprocess.run(
         ["curl", "--silent", "--show-error", "--proxy", proxied.url, "--cacert", proxied.ca,
          "-u", f"{account.sid}:{account.auth_token}", f"{pool}?PageSize=2"],
@@ -348,9 +346,9 @@ def test_every_other_target_is_refused_403_and_nothing_is_reached(
         b"CONNECT [::1]:443 HTTP/1.1\r\n\r\n",
         b"CONNECT messaging.twilio.com HTTP/1.1\r\n\r\n",  # no port
         b"GET http://127.0.0.1:%d/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % port,
-        b"GET http://messaging.twilio.com:8080/v1 HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"GET https://messaging.twilio.com/v1 HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"GET /v1/Services HTTP/1.1\r\nHost: messaging.twilio.com\r\n\r\n",  # not a proxy request
+        b"GET http://messaging.twilio.com:8080/ HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET https://messaging.twilio.com/ HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: messaging.twilio.com\r\n\r\n",  # not a proxy request
         f"CONNECT {long_host}:443 HTTP/1.1\r\n\r\n".encode(),
         b"HELLO THERE\r\n\r\n",  # not HTTP
     ]
@@ -397,7 +395,7 @@ def test_the_proxy_makes_no_lookup_and_no_connection(tmp_path: Path) -> None:
             assert status == 403
         assert error_of(ask(proxied, b"GET http://example.com/ HTTP/1.1\r\nHost: x\r\n\r\n"))
         with proxied_session(proxied) as session:  # and a request it serves
-            assert session.get(POOL.format(service="MG" + "0" * 32), timeout=15).status_code == 401
+            assert session.get(TWILIO + pool_path("MG" + "0" * 32), timeout=15).status_code == 401
     finally:
         server.stop()
     calls = trace.read_text().splitlines()
@@ -412,13 +410,13 @@ def test_a_direct_request_for_a_twilio_host_gets_https_urls(
     """--allowed-hosts messaging.twilio.com and no --public-url: the URLs are still https, so a
     client following them never sends its credentials in clear text."""
     response = requests.get(
-        f"{proxied.server.url}/v1/Services/{account.services[0]}/PhoneNumbers?PageSize=1",
+        f"{proxied.server.url}{pool_path(account.services[0])}?PageSize=1",
         headers={"Host": "messaging.twilio.com"},
         auth=(account.sid, account.auth_token),
         timeout=10,
     )
     assert response.status_code == 200, response.text
-    assert response.json()["meta"]["url"].startswith("https://messaging.twilio.com/v1/")
+    assert response.json()["meta"]["url"].startswith(TWILIO + pool_path(account.services[0]))
 
 
 def test_absolute_form_http_requests_are_served_with_https_urls(
@@ -429,14 +427,14 @@ def test_absolute_form_http_requests_are_served_with_https_urls(
     with requests.Session() as session:
         session.trust_env = False
         response = session.post(
-            f"http://messaging.twilio.com/v1/Services/{service}/PhoneNumbers",
+            "http://messaging.twilio.com" + pool_path(service),
             data={"PhoneNumberSid": account.numbers[0]},
             auth=(account.sid, account.auth_token),
             proxies=proxies,
             timeout=10,
         )
     assert response.status_code == 201, response.text
-    assert response.json()["url"] == f"{POOL.format(service=service)}/{account.numbers[0]}"
+    assert response.json()["url"] == TWILIO + pool_path(service, account.numbers[0])
 
 
 # -- the hardening of the normal listener, on the proxy -----------------------------------------
@@ -474,7 +472,7 @@ def proxied_session(proxied: Proxied) -> requests.Session:
 def still_serves(proxied: Proxied, account: Account) -> None:
     with proxied_session(proxied) as session:
         response = session.get(
-            POOL.format(service=account.services[0]),
+            TWILIO + pool_path(account.services[0]),
             auth=(account.sid, account.auth_token),
             timeout=15,
         )
