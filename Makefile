@@ -9,6 +9,7 @@ PORT     ?= 8080
 DATABASE ?= twilio-fake.sqlite3
 FIXTURES ?=
 WORKERS  ?= 1
+PROXY_PORT ?=
 
 NPM_TOOLS := tools/npm/node_modules/.bin
 NPM_STAMP := tools/npm/node_modules/.installed
@@ -25,7 +26,7 @@ help:
 	@echo "make bench  the fake against Prism and a bare route under wrk; reports/bench.json"
 	@echo "make soak   the reliability tests, long (races, SIGKILLs, hostile input, 10,000+ fuzzed requests)"
 	@echo "make wheel  build the wheel into dist/"
-	@echo "variables:  HOST PORT DATABASE FIXTURES WORKERS (e.g. make run PORT=9000 FIXTURES=my.yaml)"
+	@echo "variables:  HOST PORT DATABASE FIXTURES WORKERS PROXY_PORT (e.g. make run PORT=9000 FIXTURES=my.yaml)"
 	@echo "inner loop: .venv/bin/pytest tests/unit tests/api   (see CONTRIBUTING.md)"
 
 $(STAMP): pyproject.toml
@@ -42,7 +43,7 @@ $(NPM_STAMP): tools/npm/package.json tools/npm/package-lock.json
 	touch $@
 
 run: $(STAMP)
-	$(BIN)/twilio-fake --host $(HOST) --port $(PORT) --database '$(DATABASE)' --workers $(WORKERS) $(if $(FIXTURES),--fixtures '$(FIXTURES)')
+	$(BIN)/twilio-fake --host $(HOST) --port $(PORT) --database '$(DATABASE)' --workers $(WORKERS) $(if $(FIXTURES),--fixtures '$(FIXTURES)') $(if $(PROXY_PORT),--proxy-port $(PROXY_PORT))
 
 spec-check: $(STAMP)
 	$(BIN)/openapi-spec-validator openapi.yaml $(CONTROL_SPEC)
@@ -145,7 +146,8 @@ BENCH_ONLY    ?= all
 bench: $(STAMP) $(NPM_STAMP) wrk postgres-check
 	$(BIN)/python tools/bench.py --seconds $(BENCH_SECONDS) --large $(BENCH_LARGE) --only $(BENCH_ONLY)
 
-# Leaves the database of `make run` (twilio-fake.sqlite3) alone: it is the user's state.
+# Leaves the database of `make run` (twilio-fake.sqlite3) and the proxy's CA alone: the user's state.
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info build dist reports tools/npm/node_modules
 	@ls twilio-fake.sqlite3 >/dev/null 2>&1 && echo "kept twilio-fake.sqlite3 (the fake's data): delete it by hand to start afresh" || true
+	@ls -d twilio-fake-proxy-ca >/dev/null 2>&1 && echo "kept twilio-fake-proxy-ca/ (the proxy's CA, which your clients trust): delete it by hand for a new one" || true

@@ -7,9 +7,11 @@ import logging
 import logging.config
 import os
 import shlex
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testcli
 from sqlalchemy.exc import ArgumentError, DatabaseError  # noqa: E402
 from uvicorn.supervisors import Multiprocess  # noqa: E402
 
-from . import __version__, fixtures, spec, urls  # noqa: E402  (after the filter: connexion imports it)
+from . import __version__, fixtures, proxy, spec, urls  # noqa: E402  (after the filter)
 from .app import SpecError, create_app, create_backend  # noqa: E402
 from .config import ENV_PREFIX, Settings  # noqa: E402
 from .db import MEMORY, shown  # noqa: E402
@@ -79,6 +81,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         help=f"requests the journal (/_fake/requests) keeps, oldest dropped first; 0 turns it "
         f"off (default {defaults.journal_size})",
+    )
+    parser.add_argument(
+        "--proxy-port",
+        type=int,
+        help="also listen here as an HTTP proxy for clients that cannot be given a base URL "
+        "(CONNECT messaging.twilio.com:443 and the like; nothing else, never forwarded); 0 takes "
+        "a free port (default: no proxy; see docs/proxy.md)",
+    )
+    parser.add_argument(
+        "--proxy-ca",
+        metavar="DIR",
+        help=f"directory of the proxy's CA, made there on first use (default: "
+        f"{proxy.CA_DIRECTORY}/ beside the SQLite file; a temporary one with :memory:)",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(argv)
@@ -145,16 +160,55 @@ def main(argv: list[str] | None = None) -> int:
             f"cannot open the database {shown(settings.database)}: its driver is not installed "
             f"({err}); for PostgreSQL: pip install 'twilio-fake[postgresql]'"
         )
+    scratch: str | None = None  # the CA's temporary directory, for an in-memory database
+    authority: proxy.CertificateAuthority | None = None
+    if settings.proxy_port is not None:
+        if settings.workers > 1:
+            return fail("the proxy (--proxy-port) runs with one worker: drop --workers")
+        directory = proxy.ca_directory(settings.database, settings.proxy_ca)
+        if directory is None and settings.database != MEMORY:
+            return fail("the proxy needs --proxy-ca DIR with this database (its CA's directory)")
+        if directory is None:
+            scratch = tempfile.mkdtemp(prefix="twilio-fake-proxy-ca-")
+            directory = Path(scratch)
+        try:
+            authority = proxy.CertificateAuthority(directory)
+        except proxy.CertificateAuthorityError as err:
+            _remove(scratch)
+            return fail(str(err))
+    try:
+        return _listen_and_serve(settings, app, backend, authority)
+    finally:
+        _remove(scratch)  # even on a signal that comes before the server runs
+
+
+def _listen_and_serve(
+    settings: Settings,
+    app: Any,
+    backend: Any,
+    authority: proxy.CertificateAuthority | None,
+) -> int:
+    proxy_sock: socket.socket | None = None
     try:
         sock = listen(settings.host, settings.port)
-    except OSError as err:
-        return fail(f"cannot listen on {settings.host}:{settings.port}: {err.strerror or err}")
+    except (OSError, OverflowError) as err:
+        return fail(f"cannot listen on {settings.host}:{settings.port}: {_reason(err)}")
+    if settings.proxy_port is not None:
+        try:
+            proxy_sock = listen(settings.host, settings.proxy_port)
+        except (OSError, OverflowError) as err:
+            return fail(
+                f"cannot listen on {settings.host}:{settings.proxy_port} (--proxy-port): "
+                f"{_reason(err)}"
+            )
     port = sock.getsockname()[1]
-    print(banner(settings, port), flush=True)
+    proxy_port = proxy_sock.getsockname()[1] if proxy_sock else None
     # uvicorn finishes in-flight requests on SIGTERM/SIGINT, then raises the signal again with
-    # the handlers that were in place before it started: make that a clean exit, status 0.
+    # the handlers that were in place before it started: make that a clean exit, status 0. Set
+    # before the banner: a supervisor may stop the server as soon as it has read it.
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, _exit_cleanly)
+    print(banner(settings, port, proxy_port, authority), flush=True)
     GuardedHttpProtocol.configure(settings)
     server_options: dict[str, Any] = {
         "log_config": LOG_CONFIG,
@@ -165,7 +219,10 @@ def main(argv: list[str] | None = None) -> int:
         "limit_concurrency": settings.max_connections,
         "timeout_keep_alive": settings.keep_alive,
     }
-    if settings.workers == 1:
+    if authority is not None and proxy_sock is not None:
+        server = proxy.ServerWithProxy(uvicorn.Config(app, **server_options), proxy_sock, authority)
+        server.run(sockets=[sock])
+    elif settings.workers == 1:
         uvicorn.Server(uvicorn.Config(app, **server_options)).run(sockets=[sock])
     else:
         # Each worker process builds its own app (and database connections) from the settings.
@@ -240,18 +297,48 @@ def _exit_cleanly(_signum: int, _frame: object) -> None:
     sys.exit(0)
 
 
-def banner(settings: Settings, port: int) -> str:
+def _reason(error: Exception) -> str:
+    return (error.strerror if isinstance(error, OSError) else None) or str(error)
+
+
+def _remove(directory: str | None) -> None:
+    if directory is not None:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+PROXY_READY = "twilio-fake proxy listening on "  # then its URL, ", CA certificate " and a path
+
+
+def banner(
+    settings: Settings,
+    port: int,
+    proxy_port: int | None = None,
+    authority: proxy.CertificateAuthority | None = None,
+) -> str:
     """Tell the user where the fake is and, for the demo, how to call it."""
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     listening = f"http://{host}:{port}"
     base = settings.public_url or listening
+    api = spec.path_template("ListPhoneNumber")
     lines = [
         READY + listening,
-        f"  API:      {base}{spec.path_template('ListPhoneNumber')}",
+        f"  API:      {base}{api}",
         f"  database: {shown(settings.database)}"
         f"    fixtures: {settings.fixtures or 'built-in demo'}    workers: {settings.workers}",
         f"  docs:     {base}{spec.DOCS_PATH}    control: {base}/_fake/health",
     ]
+    if proxy_port is not None and authority is not None:
+        proxy_url = f"http://{host}:{proxy_port}"
+        ca = shlex.quote(str(authority.certificate_path))
+        lines += [
+            f"{PROXY_READY}{proxy_url}, CA certificate {authority.certificate_path}",
+            f"  Python:           HTTPS_PROXY={proxy_url} REQUESTS_CA_BUNDLE={ca}",
+            f"  Node, twilio-cli: HTTP_PROXY={proxy_url} HTTPS_PROXY={proxy_url} "
+            f"NODE_EXTRA_CA_CERTS={ca}",
+            f"  curl:             curl --proxy {proxy_url} --cacert {ca} "
+            f"https://messaging.twilio.com{api.replace('{ServiceSid}', 'MG…')}",
+            "  Java (truststore) and others: docs/proxy.md in twilio-fake's repository",
+        ]
     if not settings.fixtures:
         demo = fixtures.demo()[0]
         key_sid, key_secret = next(iter(demo.api_keys.items()))

@@ -30,6 +30,10 @@ class Settings:
     allowed_hosts: str | None = None
     control_token: str | None = None  # required by /_fake/* (all but health) when set
     journal_size: int = 1000  # requests the journal (/_fake/requests) keeps; 0 turns it off
+    # The proxy for clients that cannot be given a base URL (twilio_fake.proxy): its port (0: a
+    # free one; None: no proxy), and the directory of its CA (None: beside the database).
+    proxy_port: int | None = None
+    proxy_ca: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -43,7 +47,8 @@ class Settings:
                     values[field.name] = _coerce(field.type, raw)
                 except ValueError:
                     variable = ENV_PREFIX + field.name.upper()
-                    raise ValueError(f"{variable}={raw!r} is not a valid {field.type}") from None
+                    kind = str(field.type).removesuffix(" | None")
+                    raise ValueError(f"{variable}={raw!r} is not a valid {kind}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values)
 

@@ -54,6 +54,9 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 access_log = logging.getLogger("twilio_fake.requests")
 
 STAMP_KEY = "twilio_fake.stamp"  # where a request's response headers wait in the ASGI scope
+# Set by the proxy (twilio_fake.proxy) on a request it took for a Twilio host: the Host header is
+# the host the client asked the proxy for, checked there, so --allowed-hosts does not apply.
+PROXIED_KEY = "twilio_fake.proxied_host"
 
 
 def new_request_id() -> str:
@@ -92,7 +95,13 @@ class EdgeMiddleware:
         request to the control surface (a page the developer visits posting /_fake/reset)."""
         headers = {k: v for k, v in scope["headers"] if k in _CHECKED_HEADERS}
         host = headers.get(b"host", b"").decode("latin-1")
-        if self.allowed_hosts is not None and host and host_name(host) not in self.allowed_hosts:
+        proxied = PROXIED_KEY in scope.get("extensions", {})
+        if (
+            self.allowed_hosts is not None
+            and host
+            and not proxied
+            and host_name(host) not in self.allowed_hosts
+        ):
             # The Host itself is not echoed: an answer carries nothing a client made up.
             return Forbidden("The request's Host is not one this fake serves (--allowed-hosts)")
         if control:
@@ -106,10 +115,18 @@ class EdgeMiddleware:
         return None
 
     def base_url(self, scope: Scope) -> str:
-        """Return the URL clients reach this server at: the configured one, else the request's."""
+        """Return the URL clients reach this server at: the configured one, else the request's.
+
+        A request for a Twilio host (through the proxy, or with --allowed-hosts naming one) is
+        answered with https://that-host whatever the configuration: Twilio is only reached by
+        https, and a client following a next_page_url must not send its credentials in clear
+        text, nor leave the proxy.
+        """
+        host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
+        if _HOST.fullmatch(host) and is_twilio_host(host_name(host)):
+            return f"https://{host_name(host)}"
         if self.public_url:
             return self.public_url
-        host = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"host"), "")
         if not _HOST.fullmatch(host):
             server_host, server_port = scope.get("server") or ("127.0.0.1", 80)
             host = f"{server_host}:{server_port}"
@@ -227,6 +244,11 @@ def _netloc(origin: str) -> str | None:
         return urlsplit(origin).netloc
     except ValueError:
         return None
+
+
+def is_twilio_host(name: str) -> bool:
+    """Whether a host name (lower-case, no port) is Twilio's: twilio.com or under it."""
+    return name == "twilio.com" or name.endswith(".twilio.com")
 
 
 def host_name(host: str) -> str:

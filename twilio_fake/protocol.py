@@ -29,7 +29,13 @@ from .faults import TRANSPORT_KEY
 
 log = logging.getLogger("twilio_fake.requests")
 
-_REASONS = {400: b"Bad Request", 408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+_REASONS = {
+    400: b"Bad Request",
+    403: b"Forbidden",
+    408: b"Request Timeout",
+    431: b"Request Header Fields Too Large",
+    503: b"Service Unavailable",
+}
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):
@@ -98,18 +104,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             else:
                 self.transport.close()  # nothing was asked: nothing to answer
 
-    def _refuse(self, status: int, message: str) -> None:
+    def _refuse(self, status: int, message: str, code: int = 20001) -> None:
         """Answer Twilio's error body and close: the app never sees the request."""
         if self.transport.is_closing():
             return
-        body = json.dumps(
-            {
-                "code": 20001,
-                "message": message,
-                "more_info": MORE_INFO.format(code=20001),
-                "status": status,
-            }  # fmt: skip
-        ).encode()
+        body = error_body(status, code, message)
         headers = {"Twilio-Request-Id": new_request_id()}
         # The path, if the head got that far: no CORS approval on the control surface.
         if not unquote_to_bytes(getattr(self, "url", b"")).startswith(CONTROL_PREFIX.encode()):
@@ -124,3 +123,15 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         client = f"{self.client[0]}:{self.client[1]}" if self.client else "-"
         log.info("- %d refused before the app (%s): %s", status, client, message)
         self._cancel_head_deadline()
+
+
+def error_body(status: int, code: int, message: str) -> bytes:
+    """Twilio's error body, for what is answered below the app."""
+    return json.dumps(
+        {
+            "code": code,
+            "message": message,
+            "more_info": MORE_INFO.format(code=code),
+            "status": status,
+        }
+    ).encode()

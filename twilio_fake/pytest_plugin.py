@@ -12,6 +12,9 @@
   `.services`, `.numbers`), dropped after it; tests see nothing of each other's, so they can
   run in parallel. `@pytest.mark.twilio_account(services=2, numbers=5)` sizes it.
 - `twilio_client`: a `twilio.rest.Client` for that account that only talks to the fake.
+- `twilio_proxy_env`: for code under test that builds its own `Client()`: the environment that
+  sends it, unmodified, through the fake's proxy to the fake, as that account (applied with
+  monkeypatch for the test; the dict is returned, e.g. for a subprocess).
 
 Nothing starts unless a test asks for one of these fixtures.
 """
@@ -88,6 +91,18 @@ def twilio_account(twilio_fake: FakeTwilio, request: pytest.FixtureRequest) -> I
         twilio_fake.drop_account(account)
     except FakeTwilioError:
         pass  # dropped by the test itself, or the fake was reset
+
+
+@pytest.fixture
+def twilio_proxy_env(
+    twilio_fake: FakeTwilio, twilio_account: Account, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """Proxy variables and `twilio_account`'s credentials, set for the test: a plain `Client()`
+    in the code under test reaches the fake through its proxy (see docs/proxy.md)."""
+    env = twilio_fake.proxy_env(twilio_account)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
 
 
 @pytest.fixture

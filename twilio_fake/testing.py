@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
     from twilio.rest import Client
 
 CONTROL_TOKEN_VARIABLE = "TWILIO_FAKE_CONTROL_TOKEN"  # the server's variable, read here too
+# The banner's proxy line (twilio_fake.cli.banner): the proxy's URL and its CA certificate.
+_PROXY_LINE = re.compile(
+    r"^twilio-fake proxy listening on (http://\S+), CA certificate (.+)$", re.M
+)
 
 
 class FakeTwilioError(RuntimeError):
@@ -62,6 +67,8 @@ class FakeTwilio:
         database: str | Path | None = None,
         control_token: str | None = None,
         timeout: float = 30,
+        proxy_url: str | None = None,
+        proxy_ca: str | Path | None = None,
     ) -> None:
         self.url = url.rstrip("/") if url else None
         self.fixtures = fixtures
@@ -71,6 +78,9 @@ class FakeTwilio:
         self.timeout = timeout
         self._server: Any = None
         self._scratch: str | None = None
+        # The fake's proxy (a fake this starts has one; give them for one already running).
+        self.proxy_url = proxy_url
+        self.proxy_ca = str(proxy_ca) if proxy_ca is not None else None
 
     # -- the server ---------------------------------------------------------------------------
     def start(self) -> FakeTwilio:
@@ -86,6 +96,7 @@ class FakeTwilio:
         else:
             database = str(self.database)
         command = [sys.executable, "-m", "twilio_fake", "--port", "0", "--database", database]
+        command += ["--proxy-port", "0"]  # for code that builds its own Client(): proxy_env()
         if self.fixtures is not None:
             command += ["--fixtures", str(self.fixtures)]
         if self.pool_limit is not None:
@@ -97,13 +108,16 @@ class FakeTwilio:
             self._remove_scratch()
             raise FakeTwilioError(f"the fake did not start: {err}") from None
         self.url = self._server.url
+        proxy = _PROXY_LINE.search(self._server.output_so_far())
+        if proxy:
+            self.proxy_url, self.proxy_ca = proxy.group(1), proxy.group(2)
         return self
 
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()
             self._server = None
-            self.url = None
+            self.url = self.proxy_url = self.proxy_ca = None
         self._remove_scratch()
 
     def _remove_scratch(self) -> None:
@@ -219,6 +233,36 @@ class FakeTwilio:
         except OSError as err:
             raise FakeTwilioError(f"{method} {path}: no answer from {self.url} ({err})") from None
         return json.loads(text) if text else None
+
+    # -- the proxy, for code that builds its own client ------------------------------------------
+    def proxy_env(self, account: Account | None = None) -> dict[str, str]:
+        """The environment that sends an unmodified Twilio client to this fake, through its proxy.
+
+        For code under test that calls `Client()` itself, with no base URL: HTTPS_PROXY and
+        HTTP_PROXY (Python's requests, twilio-node, twilio-cli), the CA certificate to trust
+        (REQUESTS_CA_BUNDLE, NODE_EXTRA_CA_CERTS, CURL_CA_BUNDLE), NO_PROXY for loopback (the
+        fake's own control calls go direct), and with an account TWILIO_ACCOUNT_SID and
+        TWILIO_AUTH_TOKEN, which `Client()` reads when given no credentials. Apply it with
+        monkeypatch (the plugin's `twilio_proxy_env` does) or pass it to a subprocess.
+        """
+        if self.proxy_url is None or self.proxy_ca is None:
+            raise FakeTwilioError(
+                "proxy_env() needs the fake's proxy: start the fake here (it gets one), or give "
+                "FakeTwilio(url, proxy_url=..., proxy_ca=...) for a fake already running"
+            )
+        env = {
+            "HTTPS_PROXY": self.proxy_url,
+            "HTTP_PROXY": self.proxy_url,
+            "REQUESTS_CA_BUNDLE": self.proxy_ca,
+            "NODE_EXTRA_CA_CERTS": self.proxy_ca,
+            "CURL_CA_BUNDLE": self.proxy_ca,
+            "NO_PROXY": "localhost,127.0.0.1,::1",
+        }
+        # Lower-case twins: Python and curl read either, and the lower-case one wins.
+        env |= {name.lower(): value for name, value in env.items() if "PROXY" in name}
+        if account is not None:
+            env |= {"TWILIO_ACCOUNT_SID": account.sid, "TWILIO_AUTH_TOKEN": account.auth_token}
+        return env
 
     # -- an SDK client ------------------------------------------------------------------------
     def client(self, account: Account) -> Client:
