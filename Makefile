@@ -16,7 +16,7 @@ NPM_STAMP := tools/npm/node_modules/.installed
 REDOCLY   := $(NPM_TOOLS)/redocly
 CONTROL_SPEC := twilio_fake/control.yaml  # the fake's own control surface (not published)
 
-.PHONY: help install run test test-only postgres-check lint spec-check spec soak contract contract-prism release-spec bench wrk wheel clean
+.PHONY: help install run test test-only postgres-check netns-check lint spec-check spec soak contract contract-prism release-spec bench wrk wheel clean
 
 help:
 	@echo "make run    start the fake on http://$(HOST):$(PORT) (SQLite file $(DATABASE), demo data)"
@@ -79,9 +79,15 @@ export PG_BIN
 postgres-check:
 	@test -x "$(PG_BIN)/initdb" -a -x "$(PG_BIN)/pg_ctl" || { echo "make: PostgreSQL's initdb and pg_ctl not found: install PostgreSQL 15 (Debian: apt-get install postgresql-15) or set PG_BIN=<their directory>"; exit 2; }
 
+# The proxy tests run in a network namespace of their own (ip), drive curl, and watch the fake
+# for outbound connections (strace); `.ci/run` installs what is missing.
+NETNS_TOOLS := ip curl strace
+netns-check:
+	@for tool in $(NETNS_TOOLS); do command -v $$tool >/dev/null || { echo "make: $$tool not found: the proxy tests need it (Debian: apt-get install iproute2 curl strace)"; exit 2; }; done
+
 # The tests need the npm tools (Redocly builds the published files in a test; the Node SDK) and
 # PostgreSQL's binaries, but no root: wrk is only for `make bench`.
-test-only: $(STAMP) $(NPM_STAMP) postgres-check
+test-only: $(STAMP) $(NPM_STAMP) postgres-check netns-check
 	$(BIN)/pytest
 
 test: lint test-only
