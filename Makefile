@@ -85,8 +85,9 @@ NETNS_TOOLS := ip curl strace
 netns-check:
 	@for tool in $(NETNS_TOOLS); do command -v $$tool >/dev/null || { echo "make: $$tool not found: the proxy tests need it (Debian: apt-get install iproute2 curl strace)"; exit 2; }; done
 
-# The tests need the npm tools (Redocly builds the published files in a test; the Node SDK) and
-# PostgreSQL's binaries, but no root: wrk is only for `make bench`.
+# The tests need the npm tools (Redocly builds the published files in a test; the Node SDK),
+# PostgreSQL's binaries, and for the proxy tests a network namespace (root, as CI runs) with ip,
+# curl and strace; wrk is only for `make bench`.
 test-only: $(STAMP) $(NPM_STAMP) postgres-check netns-check
 	$(BIN)/pytest
 
