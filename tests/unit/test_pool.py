@@ -453,13 +453,16 @@ def test_minting_stops_at_the_accounts_the_fake_may_hold() -> None:
 
 
 def test_a_mint_raced_by_a_reset_starts_again_with_new_sids() -> None:
-    # A reset (here: at the moment the mint reads the clock, between the account and what it
-    # owns) removes the half-made account; the mint starts again rather than failing.
+    # A reset between the account and what it owns (here: when the mint reads the clock the
+    # second time, after its first transaction) removes the half-made account; the mint starts
+    # again rather than failing.
     resets: list[str] = []
+    calls: list[int] = []
     backend = Backend(MEMORY, fixtures.demo())
 
     def clock() -> datetime:
-        if not resets:
+        calls.append(1)
+        if len(calls) == 2:
             resets.append("reset")
             backend.reset()
         return datetime(2026, 1, 1)
