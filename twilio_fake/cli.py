@@ -122,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env(**vars(args))
     except ValueError as err:
         return fail(str(err))
+    if settings.workers < 1:
+        return fail(f"workers must be at least 1, not {settings.workers}")
     logging.config.dictConfig(LOG_CONFIG)
     if settings.workers > 1 and settings.database == MEMORY:
         return fail("workers cannot share an in-memory database")

@@ -35,10 +35,16 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
-        """Read TWILIO_FAKE_<FIELD> variables, then apply explicit overrides (None is ignored)."""
+        """Read TWILIO_FAKE_<FIELD> variables, then apply explicit overrides (None is ignored).
+
+        A variable that an override replaces is not read, so a bad one does not matter.
+        """
         environ = dict(os.environ) if environ is None else environ
+        overrides = {name: value for name, value in overrides.items() if value is not None}
         values: dict[str, Any] = {}
         for field in fields(cls):
+            if field.name in overrides:
+                continue
             raw = environ.get(ENV_PREFIX + field.name.upper())
             if raw is not None and raw != "":
                 try:
@@ -46,7 +52,7 @@ class Settings:
                 except ValueError:
                     variable = ENV_PREFIX + field.name.upper()
                     raise ValueError(f"{variable}={raw!r} is not a valid {field.type}") from None
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        values.update(overrides)
         return replace(cls(), **values)
 
     def as_env(self) -> dict[str, str]:
