@@ -29,7 +29,7 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.engine import Row, make_url
+from sqlalchemy.engine import URL, Row, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
 
@@ -115,6 +115,9 @@ settings = Table(
 )
 
 MEMORY = ":memory:"
+MASK = "***"  # what is shown of a password
+_MASK_QUOTED = "%2A%2A%2A"  # the same, as a URL's query renders it
+SECRET_PARAMETERS = frozenset({"password"})  # a URL's query parameters never shown
 SCHEMA_LOCK = 0x7F1A4E  # PostgreSQL advisory lock key: creating the schema
 # The order in which a bulk change (reset, a fixture load, an account minted or dropped) locks
 # the tables on PostgreSQL: services first, the table an add locks first (SELECT … FOR UPDATE),
@@ -139,9 +142,20 @@ def shown(database: str) -> str:
     if "://" not in database:
         return database
     try:
-        return make_url(database).render_as_string(hide_password=True)
+        return _masked(make_url(database))
     except ArgumentError:
         return database.split("://", 1)[0] + "://***"  # not a URL: show nothing of it
+
+
+def _masked(url: URL) -> str:
+    """A URL as it may be shown: its password masked, in its authority or its query (libpq
+    takes `?password=` too)."""
+    secret = [name for name in url.query if name.lower() in SECRET_PARAMETERS]
+    if secret:
+        url = url.update_query_dict(
+            {name: [MASK] * len(url.normalized_query[name]) for name in secret}
+        )
+    return url.render_as_string(hide_password=True).replace(_MASK_QUOTED, MASK)
 
 
 class Database:
@@ -293,7 +307,7 @@ class Database:
 
     def describe(self) -> str:
         """The database, for health checks and logs: its URL without a password."""
-        return self.engine.url.render_as_string(hide_password=True)
+        return _masked(self.engine.url)
 
     def dispose(self) -> None:
         with self._write_lock:

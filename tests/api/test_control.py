@@ -46,6 +46,20 @@ def test_health_counts_what_is_loaded(client, backend) -> None:
     assert health == {"status": "ok", **dict(zip(names, DEMO_COUNTS, strict=True))}
 
 
+def test_health_never_shows_a_password_given_in_the_url_query(postgres) -> None:
+    """libpq takes `?password=` as well as `user:password@`: health (no token needed) shows
+    neither."""
+    backend = Backend(postgres.create_database() + "?password=s3cret", fixtures.demo())
+    try:
+        with app_for(backend).test_client() as client:
+            response = client.get("/_fake/health")
+        assert response.status_code == 200
+        assert "s3cret" not in response.text
+        assert response.json()["database"].endswith("?password=***")
+    finally:
+        backend.db.dispose()
+
+
 # The connections the forced drop cut are left for the garbage collector, which says so.
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_health_and_the_api_are_503_when_the_database_is_out_of_reach(postgres, caplog) -> None:
