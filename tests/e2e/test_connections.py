@@ -107,6 +107,24 @@ def test_a_head_uvicorn_refuses_still_has_the_contracts_headers(
     assert ("\r\naccess-control-allow-origin: *" in head) is cors
 
 
+@pytest.mark.parametrize(
+    "hosts",
+    [("127.0.0.1", "evil.example"), ("evil.example", "127.0.0.1"), ("127.0.0.1", "127.0.0.1")],
+    ids=["allowed first", "allowed last", "the same twice"],
+)
+def test_two_host_headers_are_answered_400(strict_server: Server, hosts: tuple[str, str]) -> None:
+    """RFC 9112, 3.2: more than one Host is a 400 (the check read one, the URLs the other)."""
+    sock = connect(strict_server)
+    head = "GET / HTTP/1.1\r\n" + "".join(f"Host: {host}\r\n" for host in hosts)
+    sock.sendall(head.encode() + b"Connection: close\r\n\r\n")
+    answer = read_all(sock)
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 400"), answer
+    error = error_of(answer)
+    assert (error["status"], error["code"]) == (400, 20001)
+    assert b"evil.example" not in answer
+
+
 def test_keep_alive_requests_still_work_after_the_deadline(strict_server: Server) -> None:
     """The head deadline restarts with each request on a kept-alive connection."""
     with requests.Session() as session:
