@@ -23,6 +23,7 @@ def health(backend: Backend):
     """The fake is up, the database it uses, and what it holds; 503 if the database is out of
     reach (a load balancer takes the replica out)."""
     try:
+        backend.db.check_present()
         counts = backend.counts()
     except DBAPIError:
         raise ServiceUnavailable(

@@ -6,9 +6,13 @@ SQLAlchemy Core only, so that the same statements run on SQLite (the default) an
 from __future__ import annotations
 
 import fcntl
+import os
+import shutil
+import tempfile
 import threading
+import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +34,7 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import URL, Row, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 
 metadata = MetaData()
 
@@ -158,19 +161,31 @@ def _masked(url: URL) -> str:
     return url.render_as_string(hide_password=True).replace(_MASK_QUOTED, MASK)
 
 
+class DatabaseFileGone(Exception):
+    """The SQLite file the server opened was removed or replaced: what it writes is lost."""
+
+
 class Database:
     """An engine plus the two kinds of transaction the rules need: read, and exclusive write.
 
     Every statement runs through SQLAlchemy Core on this engine, on SQLite and PostgreSQL alike.
+    Readers never wait for a writer: SQLite in WAL mode reads the last commit while a write
+    transaction is open, PostgreSQL's MVCC does the same.
     """
 
     def __init__(self, database: str) -> None:
         url = database_url(database)
         self.is_sqlite = url.startswith("sqlite")
         self.in_memory = url == "sqlite://"
+        self._scratch: weakref.finalize[Any, Database] | None = None
+        if self.in_memory:
+            # One shared in-memory connection cannot hold a read beside a write transaction
+            # (every read waited for whole writes): "in memory" is a private file in a
+            # temporary directory instead, in WAL mode like any file, removed when closed.
+            directory = tempfile.mkdtemp(prefix="twilio-fake-memory-")
+            self._scratch = weakref.finalize(self, shutil.rmtree, directory, True)
+            url = f"sqlite:///{directory}/memory.sqlite3"
         self.engine = self._create_engine(url)
-        # One shared in-memory connection cannot hold two transactions at once: serialise them.
-        self._memory_lock = threading.RLock() if self.in_memory else None
         # Writers queue on locks rather than in SQLite's busy handler, which sleeps in growing
         # steps (a p99 near a second for create+delete at 16 connections). The threads of this
         # process queue on a lock; processes sharing a file (--workers) queue on an flock of a
@@ -179,12 +194,17 @@ class Database:
         self._write_lock = threading.Lock()
         self._reader = threading.local()
         self._readers: list[Connection] = []  # every thread's kept connection, to close them all
+        self._readers_lock = threading.Lock()  # for that list only: never held while waiting
         on_file = self.is_sqlite and not self.in_memory
         self._lock_file = open(f"{self.engine.url.database}-writer.lock", "ab") if on_file else None
         # What a unique constraint raises when two writers race (databases without a global
         # write lock).
         self.integrity_errors = (IntegrityError,)
         self._create_schema()
+        # The file opened, to notice when it is removed or replaced under the server (whose
+        # writes would then go to a file nobody will ever open again).
+        self._file = self.engine.url.database if self.is_sqlite else None
+        self._identity = _identity(self._file) if self._file else None
 
     def _create_schema(self) -> None:
         """Create the tables that are missing. Servers starting at once queue (on the writers'
@@ -199,10 +219,7 @@ class Database:
         if not self.is_sqlite:
             # Writes run in a thread pool of up to 40 threads: enough connections for them.
             return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
-        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
-        if self.in_memory:
-            kwargs["poolclass"] = StaticPool
-        engine = create_engine(url, **kwargs)
+        engine = create_engine(url, connect_args={"check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -213,9 +230,9 @@ class Database:
             cursor = dbapi_connection.cursor()
             # First, so that switching to WAL waits for a server that is creating the schema.
             cursor.execute("PRAGMA busy_timeout=10000")
-            if not self.in_memory:
-                cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # In memory: nothing is kept after the process, so nothing to sync for a crash.
+            cursor.execute(f"PRAGMA synchronous={'OFF' if self.in_memory else 'NORMAL'}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
@@ -256,14 +273,13 @@ class Database:
         third of the storage layer's cost). Reads of this kind run on the event loop's thread,
         so a process keeps one such connection.
         """
-        with self._memory_lock or nullcontext():
-            try:
-                return self._kept_connection().execute(statement, parameters).first()
-            except DBAPIError as error:
-                if not error.connection_invalidated:
-                    raise
-            # The server dropped the kept connection (a database restart): once more, anew.
+        try:
             return self._kept_connection().execute(statement, parameters).first()
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+        # The server dropped the kept connection (a database restart): once more, anew.
+        return self._kept_connection().execute(statement, parameters).first()
 
     def _kept_connection(self) -> Connection:
         conn = getattr(self._reader, "connection", None)
@@ -273,14 +289,14 @@ class Database:
             conn = self._reader.connection = self.engine.connect().execution_options(
                 isolation_level="AUTOCOMMIT"
             )
-            with self._write_lock:
+            with self._readers_lock:
                 self._readers.append(conn)
         return conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """Yield a connection inside a read transaction: one consistent snapshot."""
-        with self._memory_lock or nullcontext(), self.engine.connect() as conn:
+        with self.engine.connect() as conn:
             conn.execution_options(snapshot=True)
             with conn.begin():
                 yield conn
@@ -293,7 +309,8 @@ class Database:
         pool limit) cannot interleave between workers. Other databases lock the rows involved
         with SELECT ... FOR UPDATE in the rules themselves.
         """
-        with self._memory_lock or nullcontext(), self._writer(), self.engine.connect() as conn:
+        self.check_present()
+        with self._writer(), self.engine.connect() as conn:
             conn.execution_options(write=True)
             with conn.begin():
                 yield conn
@@ -305,15 +322,36 @@ class Database:
         if not self.is_sqlite:
             conn.exec_driver_sql(f"LOCK TABLE {', '.join(BULK_LOCK_ORDER)} IN EXCLUSIVE MODE")
 
+    def check_present(self) -> None:
+        """Raise OperationalError (a 503) if the SQLite file opened was removed or replaced.
+
+        Reads go on from the open file; health and writes ask this first.
+        """
+        if self._file is not None and _identity(self._file) != self._identity:
+            shown_file = MEMORY if self.in_memory else self._file
+            gone = DatabaseFileGone(f"the database file {shown_file} was removed or replaced")
+            raise OperationalError(None, None, gone)
+
     def describe(self) -> str:
         """The database, for health checks and logs: its URL without a password."""
-        return _masked(self.engine.url)
+        return "sqlite://" if self.in_memory else _masked(self.engine.url)
 
     def dispose(self) -> None:
-        with self._write_lock:
+        with self._readers_lock:
             readers, self._readers = self._readers, []
         for reader in readers:
             reader.close()
         self.engine.dispose()
         if self._lock_file is not None:
             self._lock_file.close()
+        if self._scratch is not None:
+            self._scratch()
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """The file at `path` (its device and inode), or None if there is none."""
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return status.st_dev, status.st_ino

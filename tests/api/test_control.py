@@ -6,6 +6,7 @@ import copy
 import gc
 import json
 import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy
@@ -58,6 +59,19 @@ def test_health_never_shows_a_password_given_in_the_url_query(postgres) -> None:
         assert response.json()["database"].endswith("?password=***")
     finally:
         backend.db.dispose()
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_health_and_writes_are_503_when_the_database_file_is_removed(
+    client, backend, database: str, caplog
+) -> None:
+    """What is written to a removed file is lost at the next start: say so, do not answer 201."""
+    assert client.get("/_fake/health").status_code == 200
+    Path(database).unlink()
+    body = assert_error(client.get("/_fake/health"), 503, 20503)
+    assert "cannot be reached" in body["message"]
+    assert_error(add(client, NUMBERS[0]), 503, 20503)
+    assert "was removed or replaced" in caplog.text
 
 
 # The connections the forced drop cut are left for the garbage collector, which says so.
