@@ -4,8 +4,10 @@ Connexion has validated every parameter against openapi.yaml before these run, a
 under the spec's names (ServiceSid, PageSize...); `user` is the authenticated Account SID, and
 `backend` and `base_url` come from the edge middleware.
 
-They run on the event loop. Reads are a few indexed statements and run there; writes may wait
-for the database's write lock (another worker process holds it), so they run in a thread.
+They run on the event loop, and call the rules through `backend.db.call`, which never holds the
+loop: on SQLite, reads (a few indexed statements) run there and writes (which may wait for the
+write lock another worker process holds) in a thread; on PostgreSQL everything runs in threads,
+reads within a deadline.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 from urllib.parse import urlencode
-
-from anyio import to_thread
 
 from twilio_fake.models import Backend, PoolEntry
 from twilio_fake.models import Page as PoolPage
@@ -28,7 +28,7 @@ def iso_date(moment: datetime) -> str:
 
 async def create(ServiceSid: str, form: dict[str, str], user: str, backend: Backend, base_url: str):
     add = partial(backend.add_phone_number, user, ServiceSid, form["PhoneNumberSid"])
-    entry = await to_thread.run_sync(add)
+    entry = await backend.db.call(add, write=True)
     return resource(entry, base_url), 201
 
 
@@ -41,8 +41,15 @@ async def list_numbers(
     Page: int | None = None,
     PageToken: str | None = None,
 ):
-    page = backend.list_phone_numbers(
-        user, ServiceSid, page_size=PageSize, page=Page, page_token=PageToken or None
+    page = await backend.db.call(
+        partial(
+            backend.list_phone_numbers,
+            user,
+            ServiceSid,
+            page_size=PageSize,
+            page=Page,
+            page_token=PageToken or None,
+        )
     )
     return {
         "phone_numbers": [resource(entry, base_url) for entry in page.entries],
@@ -51,11 +58,13 @@ async def list_numbers(
 
 
 async def fetch(ServiceSid: str, Sid: str, user: str, backend: Backend, base_url: str):
-    return resource(backend.get_phone_number(user, ServiceSid, Sid), base_url)
+    return resource(
+        await backend.db.call(backend.get_phone_number, user, ServiceSid, Sid), base_url
+    )
 
 
 async def delete(ServiceSid: str, Sid: str, user: str, backend: Backend):
-    await to_thread.run_sync(backend.remove_phone_number, user, ServiceSid, Sid)
+    await backend.db.call(partial(backend.remove_phone_number, user, ServiceSid, Sid), write=True)
     return None, 204  # no body
 
 

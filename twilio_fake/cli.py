@@ -156,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, _exit_cleanly)
     GuardedHttpProtocol.configure(settings)
+    app.leave_hung_database = True
     server_options: dict[str, Any] = {
         "log_config": LOG_CONFIG,
         "access_log": False,

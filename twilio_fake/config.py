@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from .db import DEFAULT_TIMEOUT
 from .models import DEFAULT_POOL_LIMIT
 
 ENV_PREFIX = "TWILIO_FAKE_"
@@ -24,6 +25,9 @@ class Settings:
     max_body_bytes: int = 65536  # larger request bodies get 413; this API's bodies are tiny
     body_timeout: float = 10.0  # seconds a request body may take to arrive, else 408
     head_timeout: float = 10.0  # seconds a connection may take to send a whole request head
+    # Seconds a read (and health) may wait for the database before answering 503; on
+    # PostgreSQL, also the connect timeout.
+    database_timeout: float = DEFAULT_TIMEOUT
     max_head_bytes: int = 65536  # larger request heads (line and headers) get 431
     max_connections: int = 1000  # beyond it, requests are refused with 503 until some close
     keep_alive: float = 5.0  # seconds an idle keep-alive connection is kept open

@@ -6,16 +6,18 @@ SQLAlchemy Core only, so that the same statements run on SQLite (the default) an
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 import shutil
 import tempfile
 import threading
 import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from anyio import fail_after, to_thread
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -165,6 +167,16 @@ class DatabaseFileGone(Exception):
     """The SQLite file the server opened was removed or replaced: what it writes is lost."""
 
 
+class DatabaseTimeout(Exception):
+    """The database did not answer in time (a hung or partitioned PostgreSQL server)."""
+
+
+DEFAULT_TIMEOUT = 5.0  # seconds a read may wait for the database, and a connection be made
+# A statement PostgreSQL runs (or a lock it waits for) longer than this is cancelled by the
+# server itself. Longer than any deadline a request has: bulk changes lock whole tables.
+STATEMENT_TIMEOUT_MS = 60_000
+
+
 class Database:
     """An engine plus the two kinds of transaction the rules need: read, and exclusive write.
 
@@ -173,9 +185,15 @@ class Database:
     transaction is open, PostgreSQL's MVCC does the same.
     """
 
-    def __init__(self, database: str) -> None:
+    def __init__(self, database: str, timeout: float = DEFAULT_TIMEOUT) -> None:
         url = database_url(database)
         self.is_sqlite = url.startswith("sqlite")
+        # How long a read may keep a request waiting on a database that does not answer; on
+        # PostgreSQL, also how long a connection may take to be made.
+        self.timeout = timeout
+        # PostgreSQL calls under way (threads that would wait for a hung server); SQLite's are
+        # not counted (a local file always answers), at no cost.
+        self._busy: _Busy | nullcontext[None] = nullcontext() if self.is_sqlite else _Busy()
         self.in_memory = url == "sqlite://"
         self._scratch: weakref.finalize[Any, Database] | None = None
         if self.in_memory:
@@ -217,8 +235,17 @@ class Database:
 
     def _create_engine(self, url: str) -> Engine:
         if not self.is_sqlite:
-            # Writes run in a thread pool of up to 40 threads: enough connections for them.
-            return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
+            # Calls run in a thread pool of up to 40 threads: enough connections for them.
+            engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
+
+            @event.listens_for(engine, "do_connect")
+            def _timeouts(_dialect: Any, _record: Any, _args: Any, kwargs: dict[str, Any]) -> None:
+                # A server that accepts but never answers (stopped, partitioned) is given up
+                # on; a statement that runs away is cancelled by the server.
+                kwargs.setdefault("connect_timeout", max(1, math.ceil(self.timeout)))
+                kwargs.setdefault("options", f"-c statement_timeout={STATEMENT_TIMEOUT_MS}")
+
+            return engine
         engine = create_engine(url, connect_args={"check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -270,9 +297,17 @@ class Database:
 
         A lone statement needs no transaction: it runs in autocommit, a snapshot of its own, on
         a connection that its thread keeps (checking one out of the pool for every read was a
-        third of the storage layer's cost). Reads of this kind run on the event loop's thread,
-        so a process keeps one such connection.
+        third of the storage layer's cost). On SQLite, reads of this kind run on the event
+        loop's thread, so a process keeps one such connection. On PostgreSQL they run in threads
+        (`call`): each takes a pooled connection, so that the threads keep none.
         """
+        if not self.is_sqlite:
+            with self._busy, self.engine.connect() as conn:
+                return (
+                    conn.execution_options(isolation_level="AUTOCOMMIT")
+                    .execute(statement, parameters)
+                    .first()
+                )
         try:
             return self._kept_connection().execute(statement, parameters).first()
         except DBAPIError as error:
@@ -296,7 +331,7 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """Yield a connection inside a read transaction: one consistent snapshot."""
-        with self.engine.connect() as conn:
+        with self._busy, self.engine.connect() as conn:
             conn.execution_options(snapshot=True)
             with conn.begin():
                 yield conn
@@ -310,10 +345,42 @@ class Database:
         with SELECT ... FOR UPDATE in the rules themselves.
         """
         self.check_present()
-        with self._writer(), self.engine.connect() as conn:
+        with self._busy, self._writer(), self.engine.connect() as conn:
             conn.execution_options(write=True)
             with conn.begin():
                 yield conn
+
+    @property
+    def busy(self) -> int:
+        """How many PostgreSQL calls are under way (0 on SQLite)."""
+        return self._busy.count if isinstance(self._busy, _Busy) else 0
+
+    async def call(self, function: Callable[..., Any], *args: Any, write: bool = False) -> Any:
+        """Run a function of the rules from the event loop without ever holding the loop.
+
+        On SQLite, a read runs at once (a few indexed statements on a local file, which readers
+        share with writers), a write in a thread (it may wait for another process's write).
+        On PostgreSQL, every call runs in a thread: a server that hangs must not stop the
+        requests that need no database. A read not answered within `timeout` seconds raises
+        OperationalError (a 503; the thread is left to finish when the server answers). A write
+        has no such deadline (it may be done before it could be told so, and a 503 says "not
+        done"): the server's statement timeout bounds it, and a shutdown does not wait for it.
+        """
+        if self.is_sqlite:
+            if not write:
+                return function(*args)
+            return await to_thread.run_sync(function, *args)
+        if write:
+            return await to_thread.run_sync(function, *args, abandon_on_cancel=True)
+        try:
+            with fail_after(self.timeout):
+                return await to_thread.run_sync(function, *args, abandon_on_cancel=True)
+        except TimeoutError:
+            raise self.timed_out() from None
+
+    def timed_out(self) -> OperationalError:
+        late = DatabaseTimeout(f"the database did not answer within {self.timeout:g} s")
+        return OperationalError(None, None, late)
 
     def lock_for_bulk_change(self, conn: Connection) -> None:
         """Inside a write: keep every other writer out until it commits (readers go on, and see
@@ -346,6 +413,22 @@ class Database:
             self._lock_file.close()
         if self._scratch is not None:
             self._scratch()
+
+
+class _Busy:
+    """A count of the threads inside it."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.count += 1
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._lock:
+            self.count -= 1
 
 
 def _identity(path: str) -> tuple[int, int] | None:
