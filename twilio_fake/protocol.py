@@ -6,7 +6,8 @@ uvicorn's httptools protocol, with what a shared fake needs before any request r
   opened or from the first byte of its next request, is answered 408 and closed (idle and
   trickling connections would otherwise be held open for ever);
 - a head larger than `max_head_bytes` is answered 431 and closed, on every request of a
-  connection (bytes of a body that arrive in the same read are not head);
+  connection (bytes of a body that arrive in the same read are not head; a head pipelined in
+  the read that ends the request before it is counted from the next read);
 - a request whose body has not all arrived is answered with `connection: close` and its
   connection closed after the answer (a body that trickles in after its answer, never read,
   would otherwise hold the connection for ever); and a body has a deadline here, whether or not
