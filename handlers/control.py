@@ -2,7 +2,8 @@
 accounts, the request journal and faults.
 
 Plain functions: connexion runs them in its thread pool, off the event loop (a reset or a
-fixture load holds the write lock; counting a large database takes a while).
+fixture load holds the write lock; counting a large database takes a while). Health alone is a
+coroutine: it answers within the database timeout even when the database does not.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from anyio import fail_after, to_thread
 from sqlalchemy.exc import DBAPIError
 
 from twilio_fake import fixtures, spec
@@ -19,10 +21,23 @@ from twilio_fake.faults import Faults
 from twilio_fake.journal import Journal
 
 
-def health(backend: Backend):
+async def health(backend: Backend):
     """The fake is up, the database it uses, and what it holds; 503 if the database is out of
-    reach (a load balancer takes the replica out)."""
+    reach, or does not answer within the database timeout (a load balancer takes the replica
+    out). The count runs in a thread, which a hung database may keep: the answer does not wait
+    for it."""
     try:
+        with fail_after(backend.db.timeout):
+            return await to_thread.run_sync(_health, backend, abandon_on_cancel=True)
+    except TimeoutError:
+        raise ServiceUnavailable(
+            f"The database did not answer within {backend.db.timeout:g} s: {backend.db.describe()}"
+        ) from None
+
+
+def _health(backend: Backend) -> dict[str, Any]:
+    try:
+        backend.db.check_present()
         counts = backend.counts()
     except DBAPIError:
         raise ServiceUnavailable(
@@ -33,7 +48,7 @@ def health(backend: Backend):
 
 def reset(backend: Backend):
     backend.reset()
-    return health(backend)
+    return _health(backend)
 
 
 def load_fixtures(document: Any, backend: Backend):
@@ -47,7 +62,7 @@ def load_fixtures(document: Any, backend: Backend):
         backend.load(accounts)
     except fixtures.FixtureError as err:
         raise InvalidParameter(f"Invalid fixture document: {err}") from None
-    return health(backend)
+    return _health(backend)
 
 
 def index(base_url: str):

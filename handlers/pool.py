@@ -4,16 +4,16 @@ Connexion has validated every parameter against openapi.yaml before these run, a
 under the spec's names (ServiceSid, PageSize...); `user` is the authenticated Account SID, and
 `backend` and `base_url` come from the edge middleware.
 
-They run on the event loop. Reads are a few indexed statements and run there; writes may wait
-for the database's write lock (another worker process holds it), so they run in a thread.
+They run on the event loop, and call the rules through `backend.db.call`, which never holds the
+loop: on SQLite, reads (a few indexed statements) run there and writes (which may wait for the
+write lock another worker process holds) in a thread; on PostgreSQL everything runs in threads,
+reads within a deadline.
 """
 
 from __future__ import annotations
 
 from functools import partial
 from typing import Any
-
-from anyio import to_thread
 
 from twilio_fake.backend import Backend
 from twilio_fake.resources.pool import model as pool
@@ -24,7 +24,7 @@ from ._render import iso_date, v1_meta
 
 async def create(ServiceSid: str, form: dict[str, str], user: str, backend: Backend, base_url: str):
     add = partial(pool.add, backend, user, ServiceSid, form["PhoneNumberSid"])
-    entry = await to_thread.run_sync(add)
+    entry = await backend.db.call(add, write=True)
     return resource(entry, base_url), 201
 
 
@@ -37,8 +37,16 @@ async def list_numbers(
     Page: int | None = None,
     PageToken: str | None = None,
 ):
-    page = pool.page(
-        backend, user, ServiceSid, page_size=PageSize, page=Page, page_token=PageToken or None
+    page = await backend.db.call(
+        partial(
+            pool.page,
+            backend,
+            user,
+            ServiceSid,
+            page_size=PageSize,
+            page=Page,
+            page_token=PageToken or None,
+        )
     )
     list_url = base_url + path_for("ListPhoneNumber", ServiceSid=ServiceSid)
     return {
@@ -48,11 +56,11 @@ async def list_numbers(
 
 
 async def fetch(ServiceSid: str, Sid: str, user: str, backend: Backend, base_url: str):
-    return resource(pool.get(backend, user, ServiceSid, Sid), base_url)
+    return resource(await backend.db.call(pool.get, backend, user, ServiceSid, Sid), base_url)
 
 
 async def delete(ServiceSid: str, Sid: str, user: str, backend: Backend):
-    await to_thread.run_sync(pool.remove, backend, user, ServiceSid, Sid)
+    await backend.db.call(partial(pool.remove, backend, user, ServiceSid, Sid), write=True)
     return None, 204  # no body
 
 

@@ -268,10 +268,20 @@ def start_localstripe() -> tuple[Measured, str]:
 
 # -- load ----------------------------------------------------------------------------------------
 def free_the_numbers(url: str, numbers: range = range(FREE)) -> None:
-    """Take the create+delete numbers out of the pool: a run may end between POST and DELETE."""
+    """Take the create+delete numbers out of the pool: a run may end between POST and DELETE.
+
+    A POST that wrk sent as it stopped is still served, and may add its number after this pass
+    deleted it (then the next run's POSTs of that number all get 409): pass again until a whole
+    pass finds every number free.
+    """
     headers = {"Authorization": f"Basic {AUTH}"}
-    for n in numbers:
-        requests.delete(f"{url}{POOL}/{sid(n)}", headers=headers, timeout=10)  # 204 or 404
+    for _ in range(10):
+        deleted = [
+            requests.delete(f"{url}{POOL}/{sid(n)}", headers=headers, timeout=10).status_code
+            for n in numbers
+        ]
+        if 204 not in deleted:  # all 404: nothing was left, nor added meanwhile
+            return
 
 
 def wrk(

@@ -17,6 +17,8 @@ import asyncio
 import copy
 import json
 import logging
+import os
+import sys
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -76,7 +78,9 @@ SPEC_OPTIONS = {
 def create_backend(settings: Settings) -> Backend:
     """Open the database and load the fixture file (or the demo) into it."""
     accounts = fixtures.load_file(settings.fixtures) if settings.fixtures else fixtures.demo()
-    return Backend(settings.database, accounts, pool_limit=settings.pool_limit)
+    backend = Backend(settings.database, accounts, pool_limit=settings.pool_limit)
+    backend.db.timeout = settings.database_timeout
+    return backend
 
 
 def served_documents(replaced: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -183,7 +187,9 @@ def create_app_from_env() -> FakeApp:
 
     settings = Settings.from_env()
     GuardedHttpProtocol.configure(settings)  # the worker's own copy of the class
-    return create_app(settings)
+    app = create_app(settings)
+    app.leave_hung_database = True
+    return app
 
 
 def _middlewares(settings: Settings) -> list[Any]:
@@ -218,6 +224,9 @@ class FakeApp:
     def __init__(self, app: connexion.AsyncApp, backend: Backend) -> None:
         self.connexion = app
         self.backend = backend
+        # The server's process exits at shutdown without waiting for database calls that a
+        # hung PostgreSQL never answers (their threads would keep it alive until it does).
+        self.leave_hung_database = False
 
     def build(self) -> None:
         """Build connexion's whole stack now, through an ASGI lifespan cycle, not on first use.
@@ -253,6 +262,15 @@ class FakeApp:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         await self.connexion(scope, receive, send)
+        if scope["type"] == "lifespan" and self.leave_hung_database and self.backend.db.busy:
+            # The lifespan ends after every request is done: what is left is stuck.
+            logging.getLogger("twilio_fake").warning(
+                "exiting without waiting for %d database call(s) that never returned",
+                self.backend.db.busy,
+            )
+            logging.shutdown()
+            sys.stdout.flush()
+            os._exit(0)
 
     def test_client(self, **options: Any) -> TestClient:
         from starlette.testclient import TestClient  # httpx: only the tests need it

@@ -29,7 +29,17 @@ def check_basic_credentials(
     Connexion hands the token's `sub` to handlers as their `user` argument: the Account SID.
     """
     backend: Backend = request.context["backend"]
-    account_sid = backend.authenticate(username, password)
+    if not backend.db.is_sqlite:
+        # Off the event loop, within the database's deadline (connexion awaits it).
+        return _check_off_the_loop(backend, username, password)  # type: ignore[return-value]
+    return _token_info(backend.authenticate(username, password))
+
+
+async def _check_off_the_loop(backend: Backend, username: str, password: str) -> dict[str, Any]:
+    return _token_info(await backend.db.call(backend.authenticate, username, password))
+
+
+def _token_info(account_sid: str | None) -> dict[str, Any]:
     if account_sid is None:
         raise AuthenticationFailed()
     return {"sub": account_sid}

@@ -139,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env(**vars(args))
     except ValueError as err:
         return fail(str(err))
+    if settings.workers < 1:
+        return fail(f"workers must be at least 1, not {settings.workers}")
     logging.config.dictConfig(LOG_CONFIG)
     if settings.workers > 1 and settings.database == MEMORY:
         return fail("workers cannot share an in-memory database")
@@ -210,6 +212,7 @@ def _listen_and_serve(
         signal.signal(stop, _exit_cleanly)
     print(banner(settings, port, proxy_port, authority), flush=True)
     GuardedHttpProtocol.configure(settings)
+    app.leave_hung_database = True
     server_options: dict[str, Any] = {
         "log_config": LOG_CONFIG,
         "access_log": False,

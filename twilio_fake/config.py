@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from .db import DEFAULT_TIMEOUT
+
 ENV_PREFIX = "TWILIO_FAKE_"
 
 
@@ -22,6 +24,9 @@ class Settings:
     max_body_bytes: int = 65536  # larger request bodies get 413; this API's bodies are tiny
     body_timeout: float = 10.0  # seconds a request body may take to arrive, else 408
     head_timeout: float = 10.0  # seconds a connection may take to send a whole request head
+    # Seconds a read (and health) may wait for the database before answering 503; on
+    # PostgreSQL, also the connect timeout.
+    database_timeout: float = DEFAULT_TIMEOUT
     max_head_bytes: int = 65536  # larger request heads (line and headers) get 431
     max_connections: int = 1000  # beyond it, requests are refused with 503 until some close
     keep_alive: float = 5.0  # seconds an idle keep-alive connection is kept open
@@ -37,10 +42,16 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
-        """Read TWILIO_FAKE_<FIELD> variables, then apply explicit overrides (None is ignored)."""
+        """Read TWILIO_FAKE_<FIELD> variables, then apply explicit overrides (None is ignored).
+
+        A variable that an override replaces is not read, so a bad one does not matter.
+        """
         environ = dict(os.environ) if environ is None else environ
+        overrides = {name: value for name, value in overrides.items() if value is not None}
         values: dict[str, Any] = {}
         for field in fields(cls):
+            if field.name in overrides:
+                continue
             raw = environ.get(ENV_PREFIX + field.name.upper())
             if raw is not None and raw != "":
                 try:
@@ -49,7 +60,7 @@ class Settings:
                     variable = ENV_PREFIX + field.name.upper()
                     kind = str(field.type).removesuffix(" | None")
                     raise ValueError(f"{variable}={raw!r} is not a valid {kind}") from None
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        values.update(overrides)
         return replace(cls(), **values)
 
     def as_env(self) -> dict[str, str]:

@@ -6,12 +6,18 @@ SQLAlchemy Core only, so that the same statements run on SQLite (the default) an
 from __future__ import annotations
 
 import fcntl
+import math
+import os
+import shutil
+import tempfile
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from anyio import fail_after, to_thread
 from sqlalchemy import (
     Boolean,
     Column,
@@ -29,9 +35,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Row, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.engine import URL, Row, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 
 from .fixtures import FixtureError
 
@@ -94,6 +99,9 @@ settings = Table(
 # - info["lock_rank"]: where a bulk change locks it on PostgreSQL (lower first; default 100).
 
 MEMORY = ":memory:"
+MASK = "***"  # what is shown of a password
+_MASK_QUOTED = "%2A%2A%2A"  # the same, as a URL's query renders it
+SECRET_PARAMETERS = frozenset({"password"})  # a URL's query parameters never shown
 SCHEMA_LOCK = 0x7F1A4E  # PostgreSQL advisory lock key: creating the schema
 
 
@@ -128,7 +136,7 @@ def shown(database: str) -> str:
     if "://" not in database:
         return database
     try:
-        return make_url(database).render_as_string(hide_password=True)
+        return _masked(make_url(database))
     except ArgumentError:
         return database.split("://", 1)[0] + "://***"  # not a URL: show nothing of it
 
@@ -165,19 +173,58 @@ def _add_missing_columns(conn: Connection) -> None:
             )
 
 
+def _masked(url: URL) -> str:
+    """A URL as it may be shown: its password masked, in its authority or its query (libpq
+    takes `?password=` too)."""
+    secret = [name for name in url.query if name.lower() in SECRET_PARAMETERS]
+    if secret:
+        url = url.update_query_dict(
+            {name: [MASK] * len(url.normalized_query[name]) for name in secret}
+        )
+    return url.render_as_string(hide_password=True).replace(_MASK_QUOTED, MASK)
+
+
+class DatabaseFileGone(Exception):
+    """The SQLite file the server opened was removed or replaced: what it writes is lost."""
+
+
+class DatabaseTimeout(Exception):
+    """The database did not answer in time (a hung or partitioned PostgreSQL server)."""
+
+
+DEFAULT_TIMEOUT = 5.0  # seconds a read may wait for the database, and a connection be made
+# A statement PostgreSQL runs (or a lock it waits for) longer than this is cancelled by the
+# server itself. Longer than any deadline a request has: bulk changes lock whole tables.
+STATEMENT_TIMEOUT_MS = 60_000
+
+
 class Database:
     """An engine plus the two kinds of transaction the rules need: read, and exclusive write.
 
     Every statement runs through SQLAlchemy Core on this engine, on SQLite and PostgreSQL alike.
+    Readers never wait for a writer: SQLite in WAL mode reads the last commit while a write
+    transaction is open, PostgreSQL's MVCC does the same.
     """
 
-    def __init__(self, database: str) -> None:
+    def __init__(self, database: str, timeout: float = DEFAULT_TIMEOUT) -> None:
         url = database_url(database)
         self.is_sqlite = url.startswith("sqlite")
+        # How long a read may keep a request waiting on a database that does not answer; on
+        # PostgreSQL, also how long a connection may take to be made.
+        self.timeout = timeout
+        # PostgreSQL calls under way (threads that would wait for a hung server); SQLite's are
+        # not counted (a local file always answers), at no cost.
+        self._busy: _Busy | nullcontext[None] = nullcontext() if self.is_sqlite else _Busy()
         self.in_memory = url == "sqlite://"
+        self._scratch: weakref.finalize[Any, Database] | None = None
+        if self.in_memory:
+            # One shared in-memory connection cannot hold a read beside a write transaction
+            # (every read waited for whole writes): "in memory" is a private file in a
+            # temporary directory instead, in WAL mode like any file, removed when closed.
+            directory = tempfile.mkdtemp(prefix="twilio-fake-memory-")
+            self._scratch = weakref.finalize(self, shutil.rmtree, directory, True)
+            url = f"sqlite:///{directory}/memory.sqlite3"
         self.engine = self._create_engine(url)
-        # One shared in-memory connection cannot hold two transactions at once: serialise them.
-        self._memory_lock = threading.RLock() if self.in_memory else None
         # Writers queue on locks rather than in SQLite's busy handler, which sleeps in growing
         # steps (a p99 near a second for create+delete at 16 connections). The threads of this
         # process queue on a lock; processes sharing a file (--workers) queue on an flock of a
@@ -186,12 +233,17 @@ class Database:
         self._write_lock = threading.Lock()
         self._reader = threading.local()
         self._readers: list[Connection] = []  # every thread's kept connection, to close them all
+        self._readers_lock = threading.Lock()  # for that list only: never held while waiting
         on_file = self.is_sqlite and not self.in_memory
         self._lock_file = open(f"{self.engine.url.database}-writer.lock", "ab") if on_file else None
         # What a unique constraint raises when two writers race (databases without a global
         # write lock).
         self.integrity_errors = (IntegrityError,)
         self._create_schema()
+        # The file opened, to notice when it is removed or replaced under the server (whose
+        # writes would then go to a file nobody will ever open again).
+        self._file = self.engine.url.database if self.is_sqlite else None
+        self._identity = _identity(self._file) if self._file else None
 
     def _create_schema(self) -> None:
         """Create the tables that are missing. Servers starting at once queue (on the writers'
@@ -205,12 +257,18 @@ class Database:
 
     def _create_engine(self, url: str) -> Engine:
         if not self.is_sqlite:
-            # Writes run in a thread pool of up to 40 threads: enough connections for them.
-            return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
-        kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
-        if self.in_memory:
-            kwargs["poolclass"] = StaticPool
-        engine = create_engine(url, **kwargs)
+            # Calls run in a thread pool of up to 40 threads: enough connections for them.
+            engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
+
+            @event.listens_for(engine, "do_connect")
+            def _timeouts(_dialect: Any, _record: Any, _args: Any, kwargs: dict[str, Any]) -> None:
+                # A server that accepts but never answers (stopped, partitioned) is given up
+                # on; a statement that runs away is cancelled by the server.
+                kwargs.setdefault("connect_timeout", max(1, math.ceil(self.timeout)))
+                kwargs.setdefault("options", f"-c statement_timeout={STATEMENT_TIMEOUT_MS}")
+
+            return engine
+        engine = create_engine(url, connect_args={"check_same_thread": False})
 
         @event.listens_for(engine, "connect")
         def _configure(dbapi_connection: Any, _record: Any) -> None:
@@ -221,9 +279,9 @@ class Database:
             cursor = dbapi_connection.cursor()
             # First, so that switching to WAL waits for a server that is creating the schema.
             cursor.execute("PRAGMA busy_timeout=10000")
-            if not self.in_memory:
-                cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # In memory: nothing is kept after the process, so nothing to sync for a crash.
+            cursor.execute(f"PRAGMA synchronous={'OFF' if self.in_memory else 'NORMAL'}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
@@ -261,17 +319,24 @@ class Database:
 
         A lone statement needs no transaction: it runs in autocommit, a snapshot of its own, on
         a connection that its thread keeps (checking one out of the pool for every read was a
-        third of the storage layer's cost). Reads of this kind run on the event loop's thread,
-        so a process keeps one such connection.
+        third of the storage layer's cost). On SQLite, reads of this kind run on the event
+        loop's thread, so a process keeps one such connection. On PostgreSQL they run in threads
+        (`call`): each takes a pooled connection, so that the threads keep none.
         """
-        with self._memory_lock or nullcontext():
-            try:
-                return self._kept_connection().execute(statement, parameters).first()
-            except DBAPIError as error:
-                if not error.connection_invalidated:
-                    raise
-            # The server dropped the kept connection (a database restart): once more, anew.
+        if not self.is_sqlite:
+            with self._busy, self.engine.connect() as conn:
+                return (
+                    conn.execution_options(isolation_level="AUTOCOMMIT")
+                    .execute(statement, parameters)
+                    .first()
+                )
+        try:
             return self._kept_connection().execute(statement, parameters).first()
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+        # The server dropped the kept connection (a database restart): once more, anew.
+        return self._kept_connection().execute(statement, parameters).first()
 
     def _kept_connection(self) -> Connection:
         conn = getattr(self._reader, "connection", None)
@@ -281,14 +346,14 @@ class Database:
             conn = self._reader.connection = self.engine.connect().execution_options(
                 isolation_level="AUTOCOMMIT"
             )
-            with self._write_lock:
+            with self._readers_lock:
                 self._readers.append(conn)
         return conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """Yield a connection inside a read transaction: one consistent snapshot."""
-        with self._memory_lock or nullcontext(), self.engine.connect() as conn:
+        with self._busy, self.engine.connect() as conn:
             conn.execution_options(snapshot=True)
             with conn.begin():
                 yield conn
@@ -301,10 +366,43 @@ class Database:
         pool limit) cannot interleave between workers. Other databases lock the rows involved
         with SELECT ... FOR UPDATE in the rules themselves.
         """
-        with self._memory_lock or nullcontext(), self._writer(), self.engine.connect() as conn:
+        self.check_present()
+        with self._busy, self._writer(), self.engine.connect() as conn:
             conn.execution_options(write=True)
             with conn.begin():
                 yield conn
+
+    @property
+    def busy(self) -> int:
+        """How many PostgreSQL calls are under way (0 on SQLite)."""
+        return self._busy.count if isinstance(self._busy, _Busy) else 0
+
+    async def call(self, function: Callable[..., Any], *args: Any, write: bool = False) -> Any:
+        """Run a function of the rules from the event loop without ever holding the loop.
+
+        On SQLite, a read runs at once (a few indexed statements on a local file, which readers
+        share with writers), a write in a thread (it may wait for another process's write).
+        On PostgreSQL, every call runs in a thread: a server that hangs must not stop the
+        requests that need no database. A read not answered within `timeout` seconds raises
+        OperationalError (a 503; the thread is left to finish when the server answers). A write
+        has no such deadline (it may be done before it could be told so, and a 503 says "not
+        done"): the server's statement timeout bounds it, and a shutdown does not wait for it.
+        """
+        if self.is_sqlite:
+            if not write:
+                return function(*args)
+            return await to_thread.run_sync(function, *args)
+        if write:
+            return await to_thread.run_sync(function, *args, abandon_on_cancel=True)
+        try:
+            with fail_after(self.timeout):
+                return await to_thread.run_sync(function, *args, abandon_on_cancel=True)
+        except TimeoutError:
+            raise self.timed_out() from None
+
+    def timed_out(self) -> OperationalError:
+        late = DatabaseTimeout(f"the database did not answer within {self.timeout:g} s")
+        return OperationalError(None, None, late)
 
     def lock_for_bulk_change(self, conn: Connection) -> None:
         """Inside a write: keep every other writer out until it commits (readers go on, and see
@@ -313,18 +411,55 @@ class Database:
         if not self.is_sqlite:
             conn.exec_driver_sql(f"LOCK TABLE {', '.join(bulk_lock_order())} IN EXCLUSIVE MODE")
 
+    def check_present(self) -> None:
+        """Raise OperationalError (a 503) if the SQLite file opened was removed or replaced.
+
+        Reads go on from the open file; health and writes ask this first.
+        """
+        if self._file is not None and _identity(self._file) != self._identity:
+            shown_file = MEMORY if self.in_memory else self._file
+            gone = DatabaseFileGone(f"the database file {shown_file} was removed or replaced")
+            raise OperationalError(None, None, gone)
+
     def describe(self) -> str:
         """The database, for health checks and logs: its URL without a password."""
-        return self.engine.url.render_as_string(hide_password=True)
+        return "sqlite://" if self.in_memory else _masked(self.engine.url)
 
     def dispose(self) -> None:
-        with self._write_lock:
+        with self._readers_lock:
             readers, self._readers = self._readers, []
         for reader in readers:
             reader.close()
         self.engine.dispose()
         if self._lock_file is not None:
             self._lock_file.close()
+        if self._scratch is not None:
+            self._scratch()
+
+
+class _Busy:
+    """A count of the threads inside it."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.count += 1
+
+    def __exit__(self, *_exc: object) -> None:
+        with self._lock:
+            self.count -= 1
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """The file at `path` (its device and inode), or None if there is none."""
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return status.st_dev, status.st_ino
 
 
 def upsert(conn: Connection, table: Table, sid: str, **values: Any) -> None:

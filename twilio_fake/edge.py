@@ -20,7 +20,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import http_errors, journal, spec
 from .backend import Backend
-from .exceptions import Forbidden, RequestBodyTooLarge, RequestTimeout
+from .exceptions import (
+    Forbidden,
+    InvalidRequest,
+    RequestBodyTooLarge,
+    RequestTimeout,
+    TwilioError,
+)
 from .faults import INJECTED_KEY, Faults
 from .journal import Journal
 
@@ -90,10 +96,19 @@ class EdgeMiddleware:
         self.allowed_hosts = allowed_hosts  # None: any Host
         self.control_token = control_token
 
-    def refusal(self, scope: Scope, control: bool) -> Forbidden | None:
-        """Refuse a Host this fake does not serve (DNS rebinding), and a browser's cross-origin
-        request to the control surface (a page the developer visits posting /_fake/reset)."""
-        headers = {k: v for k, v in scope["headers"] if k in _CHECKED_HEADERS}
+    def refusal(self, scope: Scope, control: bool) -> TwilioError | None:
+        """Refuse a request with two Hosts (RFC 9112: a 400), a Host this fake does not serve
+        (DNS rebinding), and a browser's cross-origin request to the control surface (a page
+        the developer visits posting /_fake/reset)."""
+        headers: dict[bytes, bytes] = {}
+        hosts = 0
+        for name, value in scope["headers"]:
+            if name in _CHECKED_HEADERS:
+                hosts += name == b"host"
+                headers[name] = value
+        if hosts > 1:
+            # The check would read one and the URLs of the answer the other.
+            return InvalidRequest("The request has more than one Host header")
         host = headers.get(b"host", b"").decode("latin-1")
         proxied = PROXIED_KEY in scope.get("extensions", {})
         if (

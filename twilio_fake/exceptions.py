@@ -54,6 +54,12 @@ class InvalidParameter(TwilioError):
     status, code = 400, 20001
 
 
+class InvalidRequest(TwilioError):
+    """A request HTTP itself forbids (two Host headers, RFC 9112 3.2)."""
+
+    status, code = 400, 20001
+
+
 class InvalidPageToken(TwilioError):
     """Twilio's own code for a PageToken it does not accept (status 400 assumed)."""
 

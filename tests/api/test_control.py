@@ -6,6 +6,7 @@ import copy
 import gc
 import json
 import time
+from pathlib import Path
 
 import pytest
 import sqlalchemy
@@ -44,6 +45,33 @@ def test_health_counts_what_is_loaded(client, backend) -> None:
     health = response.json()
     assert health.pop("database") == backend.db.describe()
     assert health == {"status": "ok", **dict(zip(names, DEMO_COUNTS, strict=True))}
+
+
+def test_health_never_shows_a_password_given_in_the_url_query(postgres) -> None:
+    """libpq takes `?password=` as well as `user:password@`: health (no token needed) shows
+    neither."""
+    backend = Backend(postgres.create_database() + "?password=s3cret", fixtures.demo())
+    try:
+        with app_for(backend).test_client() as client:
+            response = client.get("/_fake/health")
+        assert response.status_code == 200
+        assert "s3cret" not in response.text
+        assert response.json()["database"].endswith("?password=***")
+    finally:
+        backend.db.dispose()
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_health_and_writes_are_503_when_the_database_file_is_removed(
+    client, backend, database: str, caplog
+) -> None:
+    """What is written to a removed file is lost at the next start: say so, do not answer 201."""
+    assert client.get("/_fake/health").status_code == 200
+    Path(database).unlink()
+    body = assert_error(client.get("/_fake/health"), 503, 20503)
+    assert "cannot be reached" in body["message"]
+    assert_error(add(client, NUMBERS[0]), 503, 20503)
+    assert "was removed or replaced" in caplog.text
 
 
 # The connections the forced drop cut are left for the garbage collector, which says so.

@@ -39,7 +39,11 @@ def test_a_busy_port_is_reported_before_anything_is_printed() -> None:
 @pytest.mark.parametrize(
     ("arguments", "env", "message"),
     [
-        ((), {"TWILIO_FAKE_PORT": "abc"}, "twilio-fake: TWILIO_FAKE_PORT='abc' is not a valid int"),
+        (
+            (),
+            {"TWILIO_FAKE_POOL_LIMIT": "abc"},
+            "twilio-fake: TWILIO_FAKE_POOL_LIMIT='abc' is not a valid int",
+        ),
         (
             ("--database", "/nonexistent/directory/fake.sqlite3"),
             {},
@@ -87,6 +91,33 @@ def test_a_bad_setting_is_one_line(
     assert result.stderr.startswith(message), result.stderr
     assert len(result.stderr.splitlines()) == 1
     assert "s3cret" not in result.stderr + result.stdout
+
+
+def test_an_option_wins_over_a_bad_variable_of_the_same_setting() -> None:
+    """Options on the command line win: a bad TWILIO_FAKE_PORT does not matter under --port."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        # The port is busy, so the command stops at once: after reading its settings.
+        result = run("--port", str(port), "--database", ":memory:", env={"TWILIO_FAKE_PORT": "abc"})
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"twilio-fake: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("arguments", "env"),
+    [(("--workers", "0"), {}), (("--workers", "-2"), {}), ((), {"TWILIO_FAKE_WORKERS": "0"})],
+    ids=["option 0", "option negative", "variable 0"],
+)
+def test_workers_below_one_are_refused_in_one_line(arguments: tuple[str, ...], env: dict) -> None:
+    result = run("--port", "0", "--database", ":memory:", *arguments, env=env)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("twilio-fake: ") and "workers" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
 
 
 def test_version() -> None:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support import AUTH, NUMBERS, pool_path, scale, serve, survived
+from tests.support import AUTH, NUMBERS, assert_error, pool_path, scale, serve, survived
+from tests.support.postgres import PostgresServer
 
 
 def pool_contents(url: str) -> set[str]:
@@ -117,3 +118,43 @@ def test_sigterm_finishes_requests_in_flight_refuses_new_ones_and_exits_0(tmp_pa
     assert server.process.wait(timeout=30) == 0
     assert f"{NUMBERS[0]}" in response.decode()
     server.output()
+
+
+def test_a_hung_postgresql_holds_neither_other_requests_nor_sigterm() -> None:
+    """PostgreSQL stopped (SIGSTOP), as a partition leaves it: requests that need the database
+    get 503 within the database timeout, those that need none are answered, health says 503 in
+    time, and SIGTERM stops the server without waiting for the database."""
+    postgres = PostgresServer()  # its own: it is stopped here
+    try:
+        env = {"TWILIO_FAKE_DATABASE_TIMEOUT": "2"}
+        server = serve(postgres.create_database(), env=env)
+        try:
+            assert requests.get(f"{server.url}/_fake/health", timeout=10).status_code == 200
+            with postgres.hung():
+                answers: dict[str, requests.Response] = {}
+
+                def get(name: str, path: str) -> None:
+                    answers[name] = requests.get(server.url + path, auth=AUTH, timeout=60)
+
+                waiting = [
+                    threading.Thread(target=get, args=(name, path))
+                    for name, path in (("list", pool_path()), ("fetch", pool_path(sid=NUMBERS[0])))
+                ]
+                for thread in waiting:
+                    thread.start()
+                assert_error(requests.get(f"{server.url}/_fake/health", timeout=30), 503, 20503)
+                # The event loop is free: what needs no database is answered meanwhile.
+                for path in ("/", "/_fake/faults"):
+                    assert requests.get(server.url + path, timeout=10).status_code == 200
+                for thread in waiting:
+                    thread.join(60)
+                assert_error(answers["list"], 503, 20503)
+                assert_error(answers["fetch"], 503, 20503)
+                server.signal(signal.SIGTERM)
+                assert server.process.wait(timeout=60) == 0  # while PostgreSQL is still stopped
+            output = server.output()
+            assert "Traceback" not in output and "did not answer within 2 s" in output
+        finally:
+            server.stop()
+    finally:
+        postgres.stop()

@@ -10,10 +10,13 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 UNPRIVILEGED = "nobody"
@@ -93,6 +96,33 @@ class PostgresServer:
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
         engine.dispose()
         return self.url(name)
+
+    def processes(self) -> list[int]:
+        """The server's processes: the postmaster, then its children."""
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rpartition(")")[2].split()
+            except OSError:
+                continue  # gone meanwhile
+            if int(fields[1]) == postmaster:
+                children.append(int(stat.parent.name))
+        return [postmaster, *children]
+
+    @contextmanager
+    def hung(self) -> Iterator[None]:
+        """Stop every process of the server (SIGSTOP), as a partition leaves it to a client:
+        connections open, nothing answered. They go on (SIGCONT) on leaving."""
+        stopped: list[int] = []
+        try:
+            for pid in self.processes():  # the postmaster first: it forks no more children
+                os.kill(pid, signal.SIGSTOP)
+                stopped.append(pid)
+            yield
+        finally:
+            for pid in stopped:
+                os.kill(pid, signal.SIGCONT)
 
     def stop(self) -> None:
         try:
