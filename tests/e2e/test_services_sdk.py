@@ -27,11 +27,11 @@ from tests.support import (
     stop_cleanly,
     survived,
 )
-from twilio_fake.spec import contract
+from twilio_fake.spec import contract, limit
 from twilio_fake.urls import path_for
 
 CREATE = contract()["components"]["schemas"]["CreateServiceForm"]["properties"]
-LIMIT = contract()["x-services-per-account"]
+LIMIT = limit("services-per-account")
 
 
 @pytest.fixture(scope="module")
