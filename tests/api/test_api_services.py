@@ -191,6 +191,10 @@ INVALID = [
     ({"StatusCallback": "https://example.com/a b"}, 20001),
     ({"StatusCallback": "https://example.com/" + "a" * 4000}, 20001),
     ({"StatusCallback": "javascript:alert(1)"}, 20001),
+    ({"StatusCallback": "https://example.com/\x11"}, 20001),  # a control character
+    ({"InboundRequestUrl": "https://example.com/café"}, 20001),  # not percent-encoded
+    ({"FallbackUrl": "https://example.com/%zz"}, 20001),
+    ({"FallbackUrl": "https://example.com/#a#b"}, 20001),
     ({"Usecase": "alerts"}, 21713),
     ({"Usecase": "Marketing"}, 21713),
     ({"Usecase": ""}, 21713),
@@ -232,6 +236,8 @@ def test_the_usecase_error_is_twilios_21713(client) -> None:
         {"ValidityPeriod": "36000"},
         {"InboundRequestUrl": "http://localhost"},
         {"InboundRequestUrl": "https://a.example.com:65535/p?q=1&r=%20#f"},
+        {"InboundRequestUrl": "https://user:pa%20ss@example.com/in"},  # webhook credentials
+        {"StatusCallback": "https://example.com/caf%C3%A9?a=(1)&b=~x"},
         {"StickySender": "True"},
     ],
     ids=lambda v: repr(v)[:40],
