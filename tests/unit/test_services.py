@@ -314,3 +314,57 @@ def test_update_takes_the_parameters_create_takes_and_states_no_default() -> Non
     assert set(update["properties"]) == set(CREATE)
     assert "required" not in update
     assert not [name for name, schema in update["properties"].items() if "default" in schema]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_database_of_the_previous_version_keeps_its_services(request, tmp_path, kind) -> None:
+    # A fresh database (the `database` fixture's PostgreSQL one has today's tables already),
+    # holding the previous version's services table: SID, account and name only.
+    if kind == "sqlite":
+        database = str(tmp_path / "old.sqlite3")
+    else:
+        database = request.getfixturevalue("postgres").create_database()
+    from sqlalchemy import Column, ForeignKey, MetaData, String, Table, create_engine, insert
+
+    from twilio_fake.db import database_url
+
+    old = MetaData()
+    accounts = Table(
+        "accounts",
+        old,
+        Column("sid", String(34), primary_key=True),
+        Column("auth_token_hash", String(64), nullable=False),
+    )
+    old_services = Table(
+        "services",
+        old,
+        Column("sid", String(34), primary_key=True),
+        Column("account_sid", String(34), ForeignKey("accounts.sid"), nullable=False),
+        Column("friendly_name", String(64), nullable=False),
+    )
+    engine = create_engine(database_url(database))
+    with engine.begin() as conn:
+        old.create_all(conn)
+        conn.execute(insert(accounts).values(sid=OTHER_ACCOUNT, auth_token_hash="0" * 64))
+        kept = "MG" + "e" * 32
+        conn.execute(
+            insert(old_services).values(sid=kept, account_sid=OTHER_ACCOUNT, friendly_name="Kept")
+        )
+    engine.dispose()
+
+    from twilio_fake import fixtures
+    from twilio_fake.backend import Backend
+
+    backend = Backend(database, fixtures.demo())
+    try:
+        service = model.fetch(backend, OTHER_ACCOUNT, kept)
+        assert service.friendly_name == "Kept"
+        assert service.validity_period == CREATE["ValidityPeriod"]["default"]
+        assert service.sticky_sender == CREATE["StickySender"]["default"]
+        assert service.date_created is not None
+        listed = model.list_page(backend, OTHER_ACCOUNT).services
+        assert kept in [s.sid for s in listed]  # numbered: the list walks it
+        created = model.create(backend, OTHER_ACCOUNT, {"FriendlyName": "New"})
+        assert [s.sid for s in model.list_page(backend, OTHER_ACCOUNT).services][-1] == created.sid
+    finally:
+        backend.db.dispose()
