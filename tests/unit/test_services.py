@@ -368,3 +368,40 @@ def test_a_database_of_the_previous_version_keeps_its_services(request, tmp_path
         assert [s.sid for s in model.list_page(backend, OTHER_ACCOUNT).services][-1] == created.sid
     finally:
         backend.db.dispose()
+
+
+def race_a_delete_against_adds(backend, service: str, numbers: list[str]) -> list[BaseException]:
+    """Delete the service in one thread while others add numbers to its pool; return what the
+    adds raised besides ResourceNotFound."""
+    start = threading.Barrier(len(numbers) + 1)
+    failures: list[BaseException] = []
+
+    def add(number: str) -> None:
+        start.wait()
+        try:
+            pool.add(backend, ACCOUNT, service, number)
+        except errors.ResourceNotFound:
+            pass
+        except BaseException as error:  # anything else is the bug this test is about
+            failures.append(error)
+
+    def delete() -> None:
+        start.wait()
+        model.delete_service(backend, ACCOUNT, service)
+
+    threads = [threading.Thread(target=add, args=(number,)) for number in numbers]
+    threads.append(threading.Thread(target=delete))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return failures
+
+
+def test_a_delete_racing_adds_to_its_pool_leaves_no_entry_behind(backend) -> None:
+    # Every add either lands before the delete (which then takes it out) or finds no service;
+    # none fails otherwise, and the numbers end in no pool.
+    for _ in range(5):
+        service = model.create(backend, ACCOUNT, {"FriendlyName": "racing"}).sid
+        assert race_a_delete_against_adds(backend, service, NUMBERS[:4]) == []
+        assert backend.counts().pool_entries == 0
