@@ -405,3 +405,10 @@ def test_a_delete_racing_adds_to_its_pool_leaves_no_entry_behind(backend) -> Non
         service = model.create(backend, ACCOUNT, {"FriendlyName": "racing"}).sid
         assert race_a_delete_against_adds(backend, service, NUMBERS[:4]) == []
         assert backend.counts().pool_entries == 0
+
+
+def test_the_service_sid_in_paths_has_no_example() -> None:
+    # Schemathesis (and so the contract kit) sends a parameter's example: it would update and
+    # delete that service of the account it runs against, which no restore can bring back.
+    parameter = contract()["components"]["parameters"]["ServiceInstanceSid"]
+    assert "example" not in parameter and "examples" not in parameter
