@@ -166,6 +166,16 @@ def test_hostile_input_is_refused_with_4xx_and_an_account_is_bounded(
     for query in ({"PageSize": "0"}, {"Page": "-1"}, {"PageToken": "PA" + "A" * 30_000}):
         assert session.get(url, params=query, timeout=10).status_code == 400
 
+    # An empty chunked body (schemathesis sends one): an update of nothing, answered at once,
+    # not after the client gives up waiting (the server used to wait for a body already read).
+    service_url = server.url + path_for("FetchService", Sid=SERVICE)
+    chunked = {"Content-Type": "application/x-www-form-urlencoded"}
+    response = session.post(service_url, data=iter([b""]), headers=chunked, timeout=5)
+    assert response.request.headers["Transfer-Encoding"] == "chunked"
+    assert response.status_code == 200, response.text
+    response = session.post(url, data=iter([b""]), headers=chunked, timeout=5)
+    assert response.status_code == 400 and response.json()["code"] == 20001
+
     # Creates past the bound are refused, one by one, and the account holds exactly the bound.
     attempts = scale(LIMIT + 100, 10_000)
     statuses: dict[int, int] = {}
