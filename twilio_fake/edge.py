@@ -482,8 +482,12 @@ class LimitRequestBodies:
 
 
 def replaying(body: bytes | None, receive: Receive) -> Receive:
-    """A `receive` that gives a body already read once, then whatever the client sends."""
-    if not body:
+    """A `receive` that gives a body already read once, then whatever the client sends.
+
+    An empty body is replayed too: the client sent its one message already, so a reader that
+    went to the client instead would wait for a message that never comes (until it hangs up).
+    """
+    if body is None:
         return receive
     replayed = False
 

@@ -30,6 +30,19 @@ def _first_line(message: str) -> str:
     return message.split("\n", 1)[0]
 
 
+SHOWN_VALUE = 64  # characters of a refused value that an error message repeats
+
+
+def _message(error: ValidationError) -> str:
+    """jsonschema's message, first line, with the value at fault shown up to SHOWN_VALUE
+    characters: a 60 KB FriendlyName is refused without being echoed back whole."""
+    message = error.message
+    shown = repr(error.instance)
+    if len(shown) > SHOWN_VALUE and shown in message:
+        message = message.replace(shown, shown[: SHOWN_VALUE - 3] + "...", 1)
+    return _first_line(message)
+
+
 def _repeated(pairs: list[tuple[str, Any]], declared: set[str]) -> str | None:
     """Return the first declared name given more than once, if any (others are ignored)."""
     seen: set[str] = set()
@@ -75,7 +88,7 @@ class TwilioParameterValidator(ParameterValidator):
         error = next(iter(validator.iter_errors(value)), None)
         if error is None:
             return None
-        return f"Invalid {parameter_type} parameter {param['name']}: {_first_line(error.message)}"
+        return f"Invalid {parameter_type} parameter {param['name']}: {_message(error)}"
 
 
 def _compile(schema: dict) -> Draft4Validator:
@@ -131,7 +144,7 @@ class TwilioFormValidator(FormDataValidator):
             missing = [name for name in self._schema.get("required", []) if name not in body]
             raise self._missing(missing[0] if missing else _first_line(error.message))
         name = error.path[0] if error.path else "(body)"
-        raise BadRequestProblem(detail=f"Invalid parameter {name}: {_first_line(error.message)}")
+        raise BadRequestProblem(detail=f"Invalid parameter {name}: {_message(error)}")
 
 
 class TwilioJSONValidator(JSONRequestBodyValidator):

@@ -125,7 +125,7 @@ def test_a_wrong_method_is_405_with_allow(client, method, path, allow) -> None:
         ("/v2/Services", "/v2/Services"),
         ("/v1", "/v1"),
         ("/_fake/nothing", "/_fake/nothing"),
-        ("/v1/Services", "/Services"),
+        (f"/v1/Services/{SERVICE}/ShortCodes", f"/Services/{SERVICE}/ShortCodes"),
         (
             f"/v1/Services/{SERVICE}/PhoneNumbers/{NUMBERS[0]}/Extra",
             f"/Services/{SERVICE}/PhoneNumbers/{NUMBERS[0]}/Extra",
