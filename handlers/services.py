@@ -2,8 +2,8 @@
 
 Connexion has routed, authenticated and validated the request against openapi.yaml and passes
 parameters under the spec's names (Sid, PageSize…, the form body as `form`); `user` is the
-authenticated Account SID. The rules are the model's (twilio_fake.resources.services). Reads
-run on the event loop; writes may wait for the database's write lock, so they run in a thread.
+authenticated Account SID. The rules are the model's (twilio_fake.resources.services), called
+through `backend.db.call`, which never holds the event loop (see handlers/pool.py).
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from typing import Any
-
-from anyio import to_thread
 
 from twilio_fake.backend import Backend
 from twilio_fake.resources.services import model
@@ -25,7 +23,7 @@ LIST_KEY = "services"
 
 
 async def create(form: dict[str, Any], user: str, backend: Backend, base_url: str):
-    service = await to_thread.run_sync(model.create, backend, user, form)
+    service = await backend.db.call(partial(model.create, backend, user, form), write=True)
     return resource(service, base_url), 201
 
 
@@ -37,7 +35,11 @@ async def list_services(
     Page: int | None = None,
     PageToken: str | None = None,
 ):
-    page = model.list_page(backend, user, page_size=PageSize, page=Page, token=PageToken or None)
+    page = await backend.db.call(
+        partial(
+            model.list_page, backend, user, page_size=PageSize, page=Page, token=PageToken or None
+        )
+    )
     return {
         LIST_KEY: [resource(service, base_url) for service in page.services],
         "meta": v1_meta(page, base_url + path_for("ListService"), PageToken, LIST_KEY),
@@ -45,16 +47,16 @@ async def list_services(
 
 
 async def fetch(Sid: str, user: str, backend: Backend, base_url: str):
-    return resource(model.fetch(backend, user, Sid), base_url)
+    return resource(await backend.db.call(model.fetch, backend, user, Sid), base_url)
 
 
 async def update(Sid: str, user: str, backend: Backend, base_url: str, form: dict | None = None):
     change = partial(model.update_service, backend, user, Sid, form or {})
-    return resource(await to_thread.run_sync(change), base_url), 200
+    return resource(await backend.db.call(change, write=True), base_url), 200
 
 
 async def delete(Sid: str, user: str, backend: Backend):
-    await to_thread.run_sync(model.delete_service, backend, user, Sid)
+    await backend.db.call(partial(model.delete_service, backend, user, Sid), write=True)
     return None, 204  # no body
 
 
