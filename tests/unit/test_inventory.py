@@ -146,8 +146,7 @@ def test_contains_follows_twilios_wildcard_rules(pattern: str, number: str, matc
     "pattern",
     [
         "",
-        "4",  # too short
-        "12345678901234567",  # too long
+        "4",  # one digit
         "41 5",
         "41-5",
         "4\x0015",

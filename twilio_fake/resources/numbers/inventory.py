@@ -253,24 +253,20 @@ _KEYPAD = {
     **dict.fromkeys("wxyz", "9"),
 }
 _CONTAINS_CHARS = re.compile(r"[0-9A-Za-z*%+$]*")
-CONTAINS_MIN, CONTAINS_MAX = 2, 16
+_LITERALS_AT_LEAST = 2  # Twilio: a pattern with wildcards needs two characters that are not
 
 
 def contains_matcher(pattern: str) -> re.Pattern[str]:
     """Compile a `Contains` pattern into a regular expression over a number's E.164 digits.
 
-    Twilio's rules: 2 to 16 characters; digits, and letters read as on a phone's keypad
-    (`STORM` is 78676); `*` is any one digit, `%` any run of digits; a leading `+` anchors the
-    pattern at the number's start (its country code), a trailing `$` at its end; with
-    wildcards, at least two characters that are not one; meta characters not side by side
-    (a run of `*`, as in Twilio's own `510555****`, is allowed). Anything else raises
-    InvalidContainsPattern.
+    Twilio's rules (its length, 2 to 16 characters, is the spec's to check): digits, and
+    letters read as on a phone's keypad (`STORM` is 78676); `*` is any one digit, `%` any run
+    of digits; a leading `+` anchors the pattern at the number's start (its country code), a
+    trailing `$` at its end; with wildcards, at least two characters that are not one; meta
+    characters not side by side (a run of `*`, as in Twilio's own `510555****`, is allowed).
+    Anything else raises InvalidContainsPattern.
     """
     shown = repr(pattern[:40])
-    if not CONTAINS_MIN <= len(pattern) <= CONTAINS_MAX:
-        raise InvalidContainsPattern(
-            f"Contains must be {CONTAINS_MIN} to {CONTAINS_MAX} characters long, got {shown}"
-        )
     if not _CONTAINS_CHARS.fullmatch(pattern):
         raise InvalidContainsPattern(
             f"Contains may hold digits, letters, '*', '%', '+' and '$' only, got {shown}"
@@ -284,9 +280,9 @@ def contains_matcher(pattern: str) -> re.Pattern[str]:
             f"Contains may have '+' only first and '$' only last, got {shown}"
         )
     literal = [c for c in body if c not in "*%"]
-    if len(literal) < CONTAINS_MIN:
+    if len(literal) < _LITERALS_AT_LEAST:
         raise InvalidContainsPattern(
-            f"Contains needs at least {CONTAINS_MIN} digits or letters, got {shown}"
+            f"Contains needs at least {_LITERALS_AT_LEAST} digits or letters, got {shown}"
         )
     metas = ("+" if anchored_start else "") + body + ("$" if anchored_end else "")
     for left, right in zip(metas, metas[1:], strict=False):
