@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -97,6 +98,61 @@ def test_a_number_held_by_any_account_is_not_for_sale(backend: Backend) -> None:
         with pytest.raises(number_errors.PhoneNumberNotAvailable) as caught:
             model.buy(backend, account, phone_number=wanted)
         assert (caught.value.status, caught.value.code) == (400, 21422)
+
+
+def test_racing_buyers_of_one_number_one_wins(backend: Backend) -> None:
+    """On PostgreSQL the buyers run side by side: the unique claim on the number decides."""
+    wanted = for_sale(305)
+    results: list[object] = []
+
+    def attempt() -> None:
+        try:
+            results.append(model.buy(backend, ACCOUNT, phone_number=wanted).sid)
+        except number_errors.PhoneNumberNotAvailable as error:
+            results.append(error.code)
+
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results, key=str).count(21422) == 7
+    assert [n.phone_number for n in every_number(backend)].count(wanted) == 1
+
+
+def test_racing_buyers_of_one_area_code_get_different_numbers(backend: Backend) -> None:
+    bought: list[str] = []
+
+    def attempt() -> None:
+        bought.append(model.buy(backend, ACCOUNT, area_code="305").phone_number)
+
+    threads = [threading.Thread(target=attempt) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(bought) == sorted(for_sale(305, i) for i in range(12))
+
+
+def test_an_inventory_number_a_fixture_holds_is_not_for_sale(backend: Backend) -> None:
+    """A fixture (or a minted account) may hold a number the inventory also lists: it is held."""
+    held = for_sale(415, 0)
+    backend.load(
+        [
+            fixtures.Account(
+                sid=OTHER_ACCOUNT,
+                auth_token=OTHER.auth_token,
+                incoming_phone_numbers=(
+                    fixtures.IncomingNumber("PN" + "a" * 32, held, "US", ("SMS", "Voice")),
+                ),
+            )
+        ]
+    )
+    with pytest.raises(number_errors.PhoneNumberNotAvailable):
+        model.buy(backend, ACCOUNT, phone_number=held)
+    assert model.buy(backend, ACCOUNT, area_code="415").phone_number == for_sale(415, 1)
+    found = model.search_available(backend, "US", "local", Search(area_code=415), page_size=1)
+    assert [n.phone_number for n in found] == [for_sale(415, 2)]
 
 
 @pytest.mark.parametrize(

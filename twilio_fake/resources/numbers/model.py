@@ -76,9 +76,6 @@ DEFAULTS: dict[str, Any] = {
 }
 # What a buy or an update may set: DEFAULTS' keys and the name.
 SETTABLE = frozenset(DEFAULTS) | {"friendly_name"}
-# A buy races another buyer for the last numbers of an area code: it tries the next one, so
-# many times, before it reports the area code empty.
-_AREA_CODE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -224,14 +221,16 @@ def _buy_in_area_code(
             raise NoPhoneNumbersInAreaCode(f"No phone numbers found in area code {code}")
         return _insert(backend, account_sid, _magic_number(), settings, claim=False)
     candidates = list(inventory.local_in_area_code(code))
-    for _attempt in range(_AREA_CODE_ATTEMPTS):
+    # A buyer that loses a race for a number tries the next free one: each loss means another
+    # buyer got a number, so this ends, at the latest when the area code is sold out.
+    for _attempt in candidates:
         free = _first_free(backend, candidates)
         if free is None:
             break
         try:
             return _insert(backend, account_sid, free, settings, claim=True)
         except _Taken:
-            continue  # another buyer took it first: try the next
+            continue
     raise NoPhoneNumbersInAreaCode(f"No phone numbers found in area code {code}")
 
 
