@@ -10,8 +10,6 @@ so they run in a thread, off the event loop.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
-from email.utils import format_datetime
 from functools import partial
 from typing import Any
 from urllib.parse import urlencode
@@ -23,6 +21,8 @@ from twilio_fake.exceptions import ResourceNotFound
 from twilio_fake.resources.numbers import model
 from twilio_fake.resources.numbers.model import IncomingNumber, NumberPage
 from twilio_fake.urls import path_for
+
+from ._render import rfc2822_date
 
 # Form fields of a buy or an update -> the model's names.
 FIELDS = {
@@ -44,11 +44,6 @@ FIELDS = {
     "TrunkSid": "trunk_sid",
 }
 LIST_KEY = "incoming_phone_numbers"
-
-
-def rfc2822(moment: datetime) -> str:
-    """The 2010 API's dates: `Thu, 30 Jul 2015 20:12:31 +0000` (stored naive, in UTC)."""
-    return format_datetime(moment.replace(tzinfo=UTC))
 
 
 def _own(account_sid: str, user: str) -> None:
@@ -151,8 +146,8 @@ def resource(number: IncomingNumber) -> dict[str, Any]:
         "api_version": "2010-04-01",
         "beta": False,
         "capabilities": number.capabilities,
-        "date_created": rfc2822(number.date_created),
-        "date_updated": rfc2822(number.date_updated),
+        "date_created": rfc2822_date(number.date_created),
+        "date_updated": rfc2822_date(number.date_updated),
         "emergency_status": "Inactive",
         "emergency_address_sid": None,
         "emergency_address_status": "unregistered",

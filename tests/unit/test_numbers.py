@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from tests.support import (
     ACCOUNT,
@@ -17,14 +17,16 @@ from tests.support import (
     SERVICE,
     database_for,
 )
-from twilio_fake import db, fixtures
 from twilio_fake import exceptions as errors
+from twilio_fake import fixtures
+from twilio_fake.backend import Backend
 from twilio_fake.db import MEMORY
-from twilio_fake.models import Backend
 from twilio_fake.resources.numbers import errors as number_errors
 from twilio_fake.resources.numbers import inventory, model
 from twilio_fake.resources.numbers.inventory import Search
 from twilio_fake.resources.numbers.tables import incoming_phone_number_details
+from twilio_fake.resources.pool import model as pool
+from twilio_fake.resources.pool.tables import pool_entries
 
 DEMO, OTHER = fixtures.demo()
 
@@ -67,7 +69,7 @@ def test_buying_a_number_for_sale_gives_it_to_the_account(backend: Backend) -> N
 def test_a_bought_number_can_join_a_pool(backend: Backend) -> None:
     """It is an incoming number like the fixtures' ones, with the pool's capabilities."""
     number = model.buy(backend, ACCOUNT, phone_number=for_sale())
-    entry = backend.add_phone_number(ACCOUNT, SERVICE, number.sid)
+    entry = pool.add(backend, ACCOUNT, SERVICE, number.sid)
     assert entry.capabilities == ("MMS", "SMS", "Voice")
     assert entry.country_code == "US"
 
@@ -269,13 +271,30 @@ def test_fixture_numbers_are_incoming_phone_numbers_with_the_defaults(backend: B
     assert british.friendly_name == "020 7183 8750"
 
 
-def test_fixture_numbers_are_completed_once(backend: Backend) -> None:
-    before = model.fetch(backend, ACCOUNT, NUMBERS[0])
-    every_number(backend)
-    assert model.fetch(backend, ACCOUNT, NUMBERS[0]) == before
+def test_loaded_numbers_get_their_2010_fields_with_the_load(backend: Backend) -> None:
+    with backend.db.read() as conn:
+        count = conn.scalar(select(func.count()).select_from(incoming_phone_number_details))
+    assert count == len(DEMO.incoming_phone_numbers) + len(OTHER.incoming_phone_numbers)
+
+
+def test_numbers_stored_by_an_earlier_version_are_completed_once(backend: Backend) -> None:
+    """A database made before the 2010 fields existed has the numbers and no details rows."""
+    with backend.db.write() as conn:
+        conn.execute(delete(incoming_phone_number_details))
+    numbers = every_number(backend)
+    assert [n.sid for n in numbers] == sorted(n.sid for n in DEMO.incoming_phone_numbers)
+    assert all(n.settings == model.DEFAULTS for n in numbers)
+    assert model.fetch(backend, ACCOUNT, NUMBERS[0]) == numbers[0]
     with backend.db.read() as conn:
         count = conn.scalar(select(func.count()).select_from(incoming_phone_number_details))
     assert count == len(DEMO.incoming_phone_numbers)  # the other account's: not yet read
+    assert model.fetch(backend, OTHER_ACCOUNT, OTHER_NUMBER).friendly_name == "(415) 555-0102"
+
+
+def test_reloading_fixtures_keeps_what_a_client_set(backend: Backend) -> None:
+    model.update(backend, ACCOUNT, NUMBERS[0], {"sms_url": "https://example.com/in"})
+    backend.load(fixtures.demo())
+    assert model.fetch(backend, ACCOUNT, NUMBERS[0]).settings["sms_url"] == "https://example.com/in"
 
 
 # -- list ----------------------------------------------------------------------------------------
@@ -398,24 +417,24 @@ def test_release_takes_the_number_out_of_its_pool_and_puts_it_back_on_sale(
     backend: Backend,
 ) -> None:
     number = model.buy(backend, ACCOUNT, area_code="415")
-    backend.add_phone_number(ACCOUNT, SERVICE, number.sid)
-    backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
+    pool.add(backend, ACCOUNT, SERVICE, number.sid)
+    pool.add(backend, ACCOUNT, SERVICE, NUMBERS[0])
     model.release(backend, ACCOUNT, number.sid)
     with pytest.raises(errors.ResourceNotFound):
         model.fetch(backend, ACCOUNT, number.sid)
     with pytest.raises(errors.ResourceNotFound):
-        backend.get_phone_number(ACCOUNT, SERVICE, number.sid)
-    assert [e.sid for e in backend.list_phone_numbers(ACCOUNT, SERVICE).entries] == [NUMBERS[0]]
+        pool.get(backend, ACCOUNT, SERVICE, number.sid)
+    assert [e.sid for e in pool.page(backend, ACCOUNT, SERVICE).entries] == [NUMBERS[0]]
     again = model.buy(backend, OTHER_ACCOUNT, phone_number=number.phone_number)
     assert again.sid != number.sid
 
 
 def test_a_fixture_number_can_be_released(backend: Backend) -> None:
-    backend.add_phone_number(ACCOUNT, SERVICE, NUMBERS[0])
+    pool.add(backend, ACCOUNT, SERVICE, NUMBERS[0])
     model.release(backend, ACCOUNT, NUMBERS[0])
     assert NUMBERS[0] not in [n.sid for n in every_number(backend)]
     with backend.db.read() as conn:
-        assert conn.scalar(select(func.count()).select_from(db.pool_entries)) == 0
+        assert conn.scalar(select(func.count()).select_from(pool_entries)) == 0
 
 
 def test_reset_and_dropping_an_account_take_the_numbers_details_too(backend: Backend) -> None:
