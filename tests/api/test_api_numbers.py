@@ -455,3 +455,18 @@ def test_a_country_without_numbers_is_404(client, country: str) -> None:
     path = available_path(country)
     response = client.get(path, auth=AUTH)
     assert_error(response, 404, 20404)
+
+
+# -- the control surface -------------------------------------------------------------------------
+def test_a_fault_can_target_a_buy_and_the_retry_buys(client) -> None:
+    """The control surface's operations come from the contract: a suite can test its retry."""
+    response = client.post(
+        "/_fake/faults", json={"operation": "CreateIncomingPhoneNumber", "status": 429}
+    )
+    assert response.status_code == 201, response.text
+    assert client.get(available_path(), auth=AUTH).status_code == 200  # not matched
+    assert_error(buy(client, AreaCode="415"), 429, 20429)
+    retried = buy(client, AreaCode="415")
+    assert retried.status_code == 201
+    # The faulted request bought nothing: the retry got the first number for sale.
+    assert retried.json()["phone_number"] == next(inventory.local_in_area_code(415)).phone_number
