@@ -476,3 +476,27 @@ def test_a_search_that_matches_nothing_is_empty(backend: Backend) -> None:
 def test_a_country_without_inventory_is_not_found(backend: Backend, country: str) -> None:
     with pytest.raises(errors.ResourceNotFound):
         model.search_available(backend, country, "local", Search(), page_size=50)
+
+
+def test_a_filtered_list_ends_where_its_matches_end(backend: Backend) -> None:
+    """The neighbour tokens look only at the numbers that match, not the account's others."""
+    first = model.list_numbers(backend, ACCOUNT, phone_number="+1415555010", page_size=1)
+    assert first.previous_token is None and first.next_token is not None
+    pages = [first]
+    while pages[-1].next_token is not None:
+        pages.append(
+            model.list_numbers(
+                backend,
+                ACCOUNT,
+                phone_number="+1415555010",
+                page_size=1,
+                page_token=pages[-1].next_token,
+            )
+        )
+    assert [[n.sid for n in p.numbers] for p in pages] == [
+        [NUMBERS[0]],
+        [NUMBERS[1]],
+        ["PN00000000000000000000000000000007"],
+    ]
+    named = model.list_numbers(backend, ACCOUNT, friendly_name="(415) 555-0100", page_size=1)
+    assert named.next_token is None
