@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -500,3 +501,23 @@ def test_a_filtered_list_ends_where_its_matches_end(backend: Backend) -> None:
     ]
     named = model.list_numbers(backend, ACCOUNT, friendly_name="(415) 555-0100", page_size=1)
     assert named.next_token is None
+
+
+def test_a_database_file_of_the_previous_version_opens_and_its_numbers_are_served(
+    tmp_path: Path,
+) -> None:
+    """A SQLite file made before IncomingPhoneNumbers existed has no table of 2010 fields: the
+    fake adds it at start-up and completes the numbers when first read."""
+    path = tmp_path / "old.sqlite3"
+    Backend(str(path), fixtures.demo()).db.dispose()
+    with sqlite3.connect(path) as old:  # what the previous version left
+        old.execute("DROP TABLE incoming_phone_number_details")
+        old.execute("DROP INDEX IF EXISTS ix_incoming_phone_numbers_phone_number")
+    backend = Backend(str(path))  # no fixtures: only what the file holds
+    try:
+        numbers = every_number(backend)
+        assert [n.sid for n in numbers] == sorted(n.sid for n in DEMO.incoming_phone_numbers)
+        assert numbers[0].friendly_name == "(415) 555-0100"
+        assert model.buy(backend, ACCOUNT, area_code="415").phone_number == for_sale(415)
+    finally:
+        backend.db.dispose()
