@@ -3,6 +3,9 @@ server process, as a team's provisioning code would (api.twilio.com pointed at t
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -16,6 +19,7 @@ from tests.support import (
     KEY,
     KEY_SECRET,
     OTHER_NUMBER,
+    ROOT,
     SERVICE,
     TOKEN,
     Server,
@@ -139,3 +143,38 @@ def test_an_api_key_buys_for_its_account(server: Server) -> None:
     bought = client.incoming_phone_numbers.create(area_code="617")
     assert bought.account_sid == ACCOUNT
     assert client.incoming_phone_numbers(bought.sid).delete() is True
+
+
+def test_twilio_node_runs_the_same_flow(server: Server) -> None:
+    requests.post(f"{server.url}/_fake/reset", timeout=5).raise_for_status()
+    result = subprocess.run(
+        ["node", str(ROOT / "tests" / "e2e" / "node" / "numbers_flow.js")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            **os.environ,
+            "NODE_PATH": str(ROOT / "tools" / "npm" / "node_modules"),
+            "FAKE_URL": server.url,
+            "ACCOUNT": ACCOUNT,
+            "TOKEN": TOKEN,
+            "SERVICE": SERVICE,
+            "OTHER_NUMBER": OTHER_NUMBER,
+        },
+    )
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert rows["bought"] == rows["found"]
+    assert rows["dateCreatedIsDate"] is True
+    assert rows["listed"][-2:] == rows["sids"]  # the SDK followed next_page_uri
+    assert rows["smsUrl"] == "https://example.com/sms"
+    assert rows["released"] is True
+    for row, status, code in [
+        ("poolAfterRelease", 404, 20404),
+        ("magicUnavailable", 400, 21422),
+        ("magicInvalid", 400, 21421),
+        ("magicEmptyAreaCode", 400, 21452),
+        ("otherAccountsNumber", 404, 20404),
+    ]:
+        assert (rows[row]["status"], rows[row]["code"]) == (status, code), row
+    assert rows["magicAvailable"] == "+15005550006"
