@@ -62,7 +62,7 @@ def test_buying_a_number_for_sale_gives_it_to_the_account(backend: Backend) -> N
     assert number.friendly_name == inventory.friendly_name(wanted)
     assert number.capabilities == inventory.find(wanted).capabilities.as_dict()  # type: ignore[union-attr]
     assert number.type == "local"
-    assert number.settings == model.DEFAULTS
+    assert number.settings == model.defaults()
     assert number.date_created == number.date_updated
     assert model.fetch(backend, ACCOUNT, number.sid) == number
 
@@ -265,7 +265,7 @@ def test_fixture_numbers_are_incoming_phone_numbers_with_the_defaults(backend: B
     assert first.phone_number == "+14155550100"
     assert first.friendly_name == "(415) 555-0100"
     assert first.capabilities == {"voice": True, "sms": True, "mms": True, "fax": False}
-    assert first.settings == model.DEFAULTS
+    assert first.settings == model.defaults()
     voice_only = model.fetch(backend, ACCOUNT, "PN00000000000000000000000000000007")
     assert voice_only.capabilities == {"voice": True, "sms": False, "mms": False, "fax": False}
     british = model.fetch(backend, ACCOUNT, NUMBERS[2])
@@ -284,7 +284,7 @@ def test_numbers_stored_by_an_earlier_version_are_completed_once(backend: Backen
         conn.execute(delete(incoming_phone_number_details))
     numbers = every_number(backend)
     assert [n.sid for n in numbers] == sorted(n.sid for n in DEMO.incoming_phone_numbers)
-    assert all(n.settings == model.DEFAULTS for n in numbers)
+    assert all(n.settings == model.defaults() for n in numbers)
     assert model.fetch(backend, ACCOUNT, NUMBERS[0]) == numbers[0]
     with backend.db.read() as conn:
         count = conn.scalar(select(func.count()).select_from(incoming_phone_number_details))

@@ -24,6 +24,7 @@ import phonenumbers
 from sqlalchemy import Connection, and_, bindparam, delete, exists, false, insert, select
 from sqlalchemy import update as update_statement
 
+from twilio_fake import spec
 from twilio_fake.db import refuse_foreign, upsert
 from twilio_fake.exceptions import PhoneNumberInvalid, ResourceNotFound
 from twilio_fake.fixtures import Account
@@ -56,26 +57,35 @@ MAGIC_AREA_CODES: dict[int, str | None] = {
     533: None,  # 21452: no numbers in it
 }
 
-# What a number bought or loaded has until it is updated (Twilio's documented defaults).
-DEFAULTS: dict[str, Any] = {
-    "sms_url": None,
-    "sms_method": "POST",
-    "sms_fallback_url": None,
-    "sms_fallback_method": "POST",
-    "sms_application_sid": None,
-    "status_callback": None,
-    "status_callback_method": "POST",
-    "voice_url": None,
-    "voice_method": "POST",
-    "voice_fallback_url": None,
-    "voice_fallback_method": "POST",
-    "voice_application_sid": None,
-    "voice_caller_id_lookup": False,
-    "voice_receive_mode": "voice",
-    "trunk_sid": None,
-}
-# What a buy or an update may set: DEFAULTS' keys and the name.
-SETTABLE = frozenset(DEFAULTS) | {"friendly_name"}
+# What a buy or an update may set besides the name: the number's webhooks and their settings.
+SETTINGS = (
+    "sms_url",
+    "sms_method",
+    "sms_fallback_url",
+    "sms_fallback_method",
+    "sms_application_sid",
+    "status_callback",
+    "status_callback_method",
+    "voice_url",
+    "voice_method",
+    "voice_fallback_url",
+    "voice_fallback_method",
+    "voice_application_sid",
+    "voice_caller_id_lookup",
+    "voice_receive_mode",
+    "trunk_sid",
+)
+
+
+@functools.cache
+def defaults() -> dict[str, Any]:
+    """What a number bought or loaded has until it is updated: Twilio's documented defaults, the
+    `default` of each field of the contract's IncomingPhoneNumber (none: unset)."""
+    fields = spec.contract()["components"]["schemas"]["IncomingPhoneNumber"]["properties"]
+    return {name: fields[name].get("default") for name in SETTINGS}
+
+
+SETTABLE = frozenset(SETTINGS) | {"friendly_name"}
 
 
 @dataclass(frozen=True)
@@ -88,7 +98,7 @@ class IncomingNumber:
     friendly_name: str
     capabilities: dict[str, bool]
     type: str
-    settings: dict[str, Any]  # DEFAULTS' keys
+    settings: dict[str, Any]  # SETTINGS
     date_created: datetime
     date_updated: datetime
 
@@ -110,7 +120,7 @@ _columns = (
     numbers.c.capabilities,
     details.c.friendly_name,
     details.c.type,
-    *(details.c[name] for name in DEFAULTS),
+    *(details.c[name] for name in SETTINGS),
     details.c.date_created,
     details.c.date_updated,
 )
@@ -126,7 +136,7 @@ def _number(row: Any) -> IncomingNumber:
         friendly_name=values["friendly_name"],
         capabilities=capabilities_2010(values["capabilities"]),
         type=values["type"],
-        settings={name: values[name] for name in DEFAULTS},
+        settings={name: values[name] for name in SETTINGS},
         date_created=values["date_created"],
         date_updated=values["date_updated"],
     )
@@ -283,7 +293,7 @@ def _insert(
 ) -> IncomingNumber:
     sid = "PN" + secrets.token_hex(16)
     now = backend.clock()
-    values = {**DEFAULTS, **{k: v for k, v in settings.items() if k in SETTABLE}}
+    values = {**defaults(), **{k: v for k, v in settings.items() if k in SETTABLE}}
     friendly_name = values.pop("friendly_name", None) or number.friendly_name
     _apply_exclusions(values, settings)
     kind = "toll-free" if number.kind == "toll-free" else "local"
@@ -382,7 +392,7 @@ def _add_missing_details(conn: Connection, account_sid: str, now: datetime) -> N
                 else phone_number,
                 date_created=now,
                 date_updated=now,
-                **DEFAULTS,
+                **defaults(),
             )
         )
 
