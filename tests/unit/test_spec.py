@@ -53,7 +53,7 @@ def test_the_packaged_contract_is_the_one_at_the_top_of_the_repository() -> None
 
 
 def test_the_operations_keep_twilios_operation_ids() -> None:
-    # As in Twilio's own spec of these resources (twilio-oai, messaging v1).
+    # As in Twilio's own specs of these resources (twilio-oai, messaging v1 and api v2010).
     assert {operation["operationId"] for _, _, operation in OPERATIONS_OF_SPEC} == {
         "CreatePhoneNumber",
         "ListPhoneNumber",
@@ -64,6 +64,13 @@ def test_the_operations_keep_twilios_operation_ids() -> None:
         "FetchService",
         "UpdateService",
         "DeleteService",
+        "ListIncomingPhoneNumber",
+        "CreateIncomingPhoneNumber",
+        "FetchIncomingPhoneNumber",
+        "UpdateIncomingPhoneNumber",
+        "DeleteIncomingPhoneNumber",
+        "ListAvailablePhoneNumberLocal",
+        "ListAvailablePhoneNumberTollFree",
     }
 
 

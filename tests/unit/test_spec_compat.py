@@ -105,7 +105,11 @@ def test_moving_the_version_from_the_server_to_the_paths_breaks_nothing() -> Non
     # The same URLs, written as server /v1 + /Services/… or as server / + /v1/Services/….
     moved = copy.deepcopy(CURRENT)
     moved["servers"] = [{"url": "/v1"}]
-    moved["paths"] = {path.removeprefix("/v1"): item for path, item in CURRENT["paths"].items()}
+    moved["paths"] = {
+        path.removeprefix("/v1"): item
+        for path, item in CURRENT["paths"].items()
+        if path.startswith("/v1/")  # the 2010-04-01 paths never had a server of their own
+    }
     assert breaking_changes(moved, CURRENT) == []
     moved["paths"].pop("/Services/{ServiceSid}/PhoneNumbers/{Sid}")
     assert breaking_changes(CURRENT, moved) != []

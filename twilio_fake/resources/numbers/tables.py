@@ -1,6 +1,16 @@
-"""The incoming phone numbers table: the numbers an account owns."""
+"""The tables of IncomingPhoneNumbers.
 
-from sqlalchemy import JSON, Column, ForeignKey, String, Table
+`incoming_phone_numbers` (sid, account, number, country, capabilities as the pool shows them)
+is what fixtures and minted accounts write and what the pool reads. What the 2010 resource adds
+(its name, webhooks, dates, its place in the list) sits in a table of its own, keyed by the same
+SID, so that a database made by an earlier version opens unchanged: the fake creates the missing
+table at start-up, and a number without a row there gets one, with the defaults, the first time
+its account's numbers are read (see model.py).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, Boolean, Column, DateTime, ForeignKey, Index, Integer, String, Table
 
 from twilio_fake.db import Sid, metadata
 
@@ -12,4 +22,41 @@ incoming_phone_numbers = Table(
     Column("phone_number", String(16), nullable=False),
     Column("country_code", String(2), nullable=False),
     Column("capabilities", JSON, nullable=False),  # Twilio's names: MMS, SMS, Voice
+)
+
+# A search asks which of its candidates some account holds: by number, whichever account.
+# (Created with the table in a new database; an older file lacks it and searches scan instead.)
+Index("ix_incoming_phone_numbers_phone_number", incoming_phone_numbers.c.phone_number)
+
+incoming_phone_number_details = Table(
+    "incoming_phone_number_details",
+    metadata,
+    # The list's order, oldest first (keyset paging walks it).
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("sid", Sid(), ForeignKey("incoming_phone_numbers.sid"), nullable=False, unique=True),
+    Column("account_sid", Sid(), ForeignKey("accounts.sid"), nullable=False),
+    # The number bought from the inventory, unique: two buyers racing for one number cannot
+    # both have it. NULL for numbers from fixtures and for the test credentials' magic number,
+    # which every account may buy.
+    Column("inventory_number", String(16), nullable=True, unique=True),
+    Column("type", String(16), nullable=False),
+    Column("friendly_name", String(64), nullable=False),
+    Column("sms_url", String, nullable=True),
+    Column("sms_method", String(4), nullable=False),
+    Column("sms_fallback_url", String, nullable=True),
+    Column("sms_fallback_method", String(4), nullable=False),
+    Column("sms_application_sid", Sid(), nullable=True),
+    Column("status_callback", String, nullable=True),
+    Column("status_callback_method", String(4), nullable=False),
+    Column("voice_url", String, nullable=True),
+    Column("voice_method", String(4), nullable=False),
+    Column("voice_fallback_url", String, nullable=True),
+    Column("voice_fallback_method", String(4), nullable=False),
+    Column("voice_application_sid", Sid(), nullable=True),
+    Column("voice_caller_id_lookup", Boolean, nullable=False),
+    Column("voice_receive_mode", String(5), nullable=False),
+    Column("trunk_sid", Sid(), nullable=True),
+    Column("date_created", DateTime, nullable=False),
+    Column("date_updated", DateTime, nullable=False),
+    Index("ix_incoming_phone_number_details_account_seq", "account_sid", "seq"),
 )
