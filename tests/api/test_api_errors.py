@@ -234,3 +234,19 @@ def test_a_long_path_is_cut_in_the_log(client, caplog) -> None:
     client.get("/v1/" + "x" * 65_000, auth=AUTH)
     (line,) = [r.getMessage() for r in caplog.records if r.name == "twilio_fake.requests"]
     assert len(line) < 1000 and "(65004 characters)" in line
+
+
+def test_a_form_of_too_many_fields_is_a_400_and_one_log_line(client, caplog) -> None:
+    """starlette's form parser stops at 1,000 fields: that is the client's error, in Twilio's
+    shape, logged as the request's one line (it used to be a 500 and a 75-line traceback)."""
+    caplog.set_level(logging.INFO)
+    body = "PhoneNumberSid=" + NUMBERS[0] + "&" + "&".join(f"F{i}=v" for i in range(1001))
+    response = client.post(
+        pool_path(),
+        content=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        auth=AUTH,
+    )
+    assert "Too many fields" in assert_error(response, 400, 20001)["message"]
+    assert [r.name for r in caplog.records if r.name != "httpx"] == ["twilio_fake.requests"]
+    assert client.get(pool_path(), auth=AUTH).json()["phone_numbers"] == []
