@@ -50,7 +50,7 @@ from .edge import (
     allowed_host_names,
 )
 from .exceptions import TwilioError
-from .faults import Faults, InjectFaults
+from .faults import Faults, InjectFaults, declared_answers
 from .handlers import OPERATIONS
 from .journal import Journal
 from .models import Backend
@@ -112,7 +112,7 @@ def create_app(
         base_path = documents[name]["servers"][0]["url"].rstrip("/")
         options_for_spec = options | SPEC_OPTIONS.get(name, {})
         app.add_api(documents[name], name=name, base_path=base_path, **options_for_spec)
-    faults = Faults()
+    faults = Faults(declared_answers(documents[TWILIO_SPEC]))
     app.add_middleware(
         EdgeMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
@@ -139,7 +139,6 @@ def create_app(
         InjectFaults,
         position=MiddlewarePosition.BEFORE_VALIDATION,
         faults=faults,
-        operations=frozenset(_operation_ids(documents[TWILIO_SPEC])),
     )
     if settings.validate_responses:
         # Response validation checks the headers the spec requires, so they must be on the
@@ -184,15 +183,6 @@ def _middlewares(settings: Settings) -> list[Any]:
     if settings.validate_responses:
         layers.append(ResponseValidationMiddleware)
     return [*layers, LifespanMiddleware, ContextMiddleware]
-
-
-def _operation_ids(spec: dict[str, Any]) -> list[str]:
-    return [
-        operation["operationId"]
-        for item in spec["paths"].values()
-        for operation in item.values()
-        if isinstance(operation, dict) and "operationId" in operation
-    ]
 
 
 def _handler(operation_id: str) -> Any:
