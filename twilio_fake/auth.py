@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
 from typing import TYPE_CHECKING, Any
 
 from connexion.exceptions import OAuthProblem
 from connexion.security import NO_VALUE, BasicSecurityHandler, BearerSecurityHandler
 
+from . import fixtures
+from .edge import from_another_origin
 from .exceptions import AuthenticationFailed
 from .models import Backend
 
@@ -32,7 +35,37 @@ def check_basic_credentials(
     account_sid = backend.authenticate(username, password)
     if account_sid is None:
         raise AuthenticationFailed()
+    if _published(username, password) and from_another_origin(
+        request.headers.get("host", ""),
+        request.headers.get("origin", ""),
+        request.headers.get("sec-fetch-site", ""),
+    ):
+        # The demo's credentials are printed in the README: any page on the web could use them
+        # through a developer's browser (docs/decisions/0002-the-demo-credentials-stay-home.md).
+        raise AuthenticationFailed(
+            "Authentication Error - the demo credentials are public",
+            detail="A page of another origin may not use the demo's published credentials: "
+            "mint an account (POST /_fake/accounts) or load fixtures with secrets of your own.",
+        )
     return {"sub": account_sid}
+
+
+@functools.cache
+def _published_credentials() -> frozenset[tuple[str, str]]:
+    """The built-in demo's credentials (auth tokens and API key secrets): public knowledge."""
+    found = set()
+    for account in fixtures.demo():
+        found.add((account.sid, account.auth_token))
+        found.update(account.api_keys.items())
+    return frozenset(found)
+
+
+def _published(username: str, password: str) -> bool:
+    return any(
+        hmac.compare_digest(username.encode(), sid.encode())
+        & hmac.compare_digest(password.encode(), secret.encode())
+        for sid, secret in _published_credentials()
+    )
 
 
 class TwilioBasicAuth(BasicSecurityHandler):
