@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import gc
 import json
-import time
 
 import pytest
 import sqlalchemy
@@ -204,9 +203,7 @@ LAUGHS = "a: &a [lol, lol]\n" + "".join(
 def test_a_hostile_document_is_400_naming_why_and_loads_nothing(
     client, body, headers: dict, names: str
 ) -> None:
-    started = time.monotonic()
     response = client.post("/_fake/fixtures", content=body, headers=headers)
-    assert time.monotonic() - started < 1
     assert names in assert_error(response, 400, 20001)["message"]
     assert len(response.content) < 2000
     health = client.get("/_fake/health").json()
