@@ -58,7 +58,7 @@ spec: spec-check $(NPM_STAMP)
 	$(REDOCLY) build-docs openapi.yaml --inlineBundle --output $(DIST)/openapi.html
 
 # After bumping info.version and adding a CHANGELOG entry: record openapi.yaml as published,
-# the baseline that tests/test_spec_compat.py holds later changes to.
+# the baseline that tests/unit/test_spec_compat.py holds later changes to.
 release-spec: spec
 	cp openapi.yaml published/openapi.yaml
 
