@@ -28,9 +28,20 @@ help:
 	@echo "variables:  HOST PORT DATABASE FIXTURES WORKERS (e.g. make run PORT=9000 FIXTURES=my.yaml)"
 	@echo "inner loop: .venv/bin/pytest tests/unit tests/api   (see CONTRIBUTING.md)"
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+# Two stamps: the runtime alone (enough for `make run`), and the test toolchain on top of it
+# (`make install`, `make test`). A .venv whose Python is missing or older than 3.11 (made by
+# another interpreter) is rebuilt from scratch by $(PYTHON); `make clean` removes it by hand.
+RUNTIME_STAMP := $(VENV)/.runtime-installed
+PYTHON_OK := import sys; sys.exit(sys.version_info < (3, 11))
+
+$(RUNTIME_STAMP): pyproject.toml
+	@$(PYTHON) -c '$(PYTHON_OK)' 2>/dev/null || { echo "make: $(PYTHON) is not Python 3.11 or newer: run make again with PYTHON=python3.11 (or newer)"; exit 2; }
+	@$(BIN)/python -c '$(PYTHON_OK)' 2>/dev/null || { echo "make: (re)building $(VENV) with $(PYTHON)"; $(PYTHON) -m venv --clear $(VENV); }
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(STAMP): $(RUNTIME_STAMP) pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
@@ -41,7 +52,7 @@ $(NPM_STAMP): tools/npm/package.json tools/npm/package-lock.json
 	cd tools/npm && npm ci --no-audit --no-fund --silent
 	touch $@
 
-run: $(STAMP)
+run: $(RUNTIME_STAMP)
 	$(BIN)/twilio-fake --host $(HOST) --port $(PORT) --database '$(DATABASE)' --workers $(WORKERS) $(if $(FIXTURES),--fixtures '$(FIXTURES)')
 
 spec-check: $(STAMP)
