@@ -12,7 +12,9 @@ WORKERS  ?= 1
 
 NPM_TOOLS := tools/npm/node_modules/.bin
 NPM_STAMP := tools/npm/node_modules/.installed
-REDOCLY   := $(NPM_TOOLS)/redocly
+# Redocly CLI sends usage telemetry and checks npm for updates unless told not to: it is told.
+REDOCLY   := REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true $(NPM_TOOLS)/redocly
+REDOC_TEMPLATE := tools/redoc/template.hbs  # Redocly's page, with a policy that loads nothing
 CONTROL_SPEC := twilio_fake/control.yaml  # the fake's own control surface (not published)
 
 .PHONY: help install run test test-only postgres-check lint spec-check spec soak contract contract-prism release-spec bench wrk wheel clean
@@ -59,14 +61,16 @@ spec-check: $(STAMP)
 	$(BIN)/openapi-spec-validator openapi.yaml $(CONTROL_SPEC)
 
 # Validate and lint the contract, then build what is published: dist/openapi.yaml, .json, and
-# dist/openapi.html (reference docs in one self-contained file that works offline).
+# dist/openapi.html (reference docs in one self-contained file that works offline and contacts
+# no host: Redoc's scripts inlined, its telemetry off, and a Content-Security-Policy that lets
+# the page load nothing from elsewhere, such as Redoc's logo from its CDN).
 DIST ?= dist
 spec: spec-check $(NPM_STAMP)
 	$(REDOCLY) lint --format stylish openapi.yaml $(CONTROL_SPEC)
 	mkdir -p $(DIST)
 	$(REDOCLY) bundle openapi.yaml --output $(DIST)/openapi.yaml
 	$(REDOCLY) bundle openapi.yaml --ext json --output $(DIST)/openapi.json
-	$(REDOCLY) build-docs openapi.yaml --inlineBundle --output $(DIST)/openapi.html
+	$(REDOCLY) build-docs openapi.yaml --inlineBundle --template $(REDOC_TEMPLATE) --output $(DIST)/openapi.html
 
 # After bumping info.version and adding a CHANGELOG entry: record openapi.yaml as published,
 # the baseline that tests/unit/test_spec_compat.py holds later changes to.
