@@ -75,9 +75,10 @@ def create_account(backend: Backend, body: dict[str, Any] | None = None):
 
 def delete_account(Sid: str, backend: Backend, faults: Faults):
     """Drop the account, and disarm its faults: they could match nothing any more, and would
-    hold places under the cap of armed faults."""
-    backend.drop_account(Sid)
+    hold places under the cap of armed faults. Disarmed first, so that an account gone already
+    (dropped by a reset, say: a 404) leaves no fault behind either."""
     faults.disarm_account(Sid)
+    backend.drop_account(Sid)
     return None, 204
 
 

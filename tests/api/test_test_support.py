@@ -325,6 +325,16 @@ def test_dropping_an_account_disarms_its_faults_and_no_others(client) -> None:
     assert [fault["sid"] for fault in armed] == [fault["sid"] for fault in kept]
 
 
+def test_a_teardown_after_a_reset_still_disarms_the_accounts_faults(client) -> None:
+    """The plugin drops each test's account after it; if a reset dropped it first, that is a
+    404, and the faults armed for it go all the same."""
+    account = mint(client)
+    arm(client, account=account["sid"], status=500)
+    client.post("/_fake/reset").raise_for_status()
+    assert_error(client.delete(f"/_fake/accounts/{account['sid']}"), 404, 20404)
+    assert client.get("/_fake/faults").json() == {"faults": []}
+
+
 def declared_statuses() -> dict[str, set[int]]:
     """operationId -> the error statuses openapi.yaml declares for it."""
     return {
