@@ -17,7 +17,7 @@ REDOCLY   := REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true $(NPM_TOO
 REDOC_TEMPLATE := tools/redoc/template.hbs  # Redocly's page, with a policy that loads nothing
 CONTROL_SPEC := twilio_fake/control.yaml  # the fake's own control surface (not published)
 
-.PHONY: help install run test test-only postgres-check lint spec-check spec soak contract contract-prism release-spec bench wrk wheel clean
+.PHONY: help install run test test-only postgres-check lint spec-check spec soak mutation contract contract-prism release-spec bench wrk wheel clean
 
 help:
 	@echo "make run    start the fake on http://$(HOST):$(PORT) (SQLite file $(DATABASE), demo data)"
@@ -25,7 +25,7 @@ help:
 	@echo "make spec   validate and lint openapi.yaml; build dist/openapi.{yaml,json,html}"
 	@echo "make contract  check a server against openapi.yaml (URL= USER= PASSWORD= SERVICE= NUMBERS=; none: a fresh fake)"
 	@echo "make bench  the fake against Prism and a bare route under wrk; reports/bench.json"
-	@echo "make soak   the reliability tests, long (races, SIGKILLs, hostile input, 10,000+ fuzzed requests)"
+	@echo "make soak   the reliability tests, long (races, SIGKILLs, hostile input, 10,000+ fuzzed requests), then make mutation"
 	@echo "make wheel  build the wheel into dist/"
 	@echo "variables:  HOST PORT DATABASE FIXTURES WORKERS (e.g. make run PORT=9000 FIXTURES=my.yaml)"
 	@echo "inner loop: .venv/bin/pytest tests/unit tests/api   (see CONTRIBUTING.md)"
@@ -109,6 +109,21 @@ soak: $(STAMP) postgres-check
 	SOAK=1 $(BIN)/pytest tests/e2e/test_concurrency.py tests/e2e/test_crash_and_shutdown.py \
 		tests/e2e/test_hostile_input.py tests/e2e/test_security.py tests/contract/test_contract.py \
 		tests/e2e/test_control_surface.py tests/e2e/test_connections.py
+	$(MAKE) --no-print-directory mutation
+
+# Mutation testing: mutmut changes the modules [tool.mutmut] lists in pyproject.toml (paging,
+# faults, the journal; add the pool rules' module there) one small change at a time and runs
+# the unit and API tests (SQLite) against each; a change no test notices "survived", and the
+# results say which (`.venv/bin/mutmut show <name>` shows one). Long: part of `make soak`.
+MUTMUT_STAMP := $(VENV)/.mutmut-installed
+$(MUTMUT_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,mutation]'
+	touch $@
+
+mutation: $(MUTMUT_STAMP)
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut results
 
 # Check a server against the contract. With no URL, a fresh fake with the demo data is used.
 #   make contract URL=http://127.0.0.1:8080 USER=AC… PASSWORD=… SERVICE=MG… NUMBERS=PN…,PN… [SERVICE2=MG…]
@@ -139,5 +154,5 @@ bench: $(STAMP) $(NPM_STAMP) wrk postgres-check
 
 # Leaves the database of `make run` (twilio-fake.sqlite3) alone: it is the user's state.
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info build dist reports tools/npm/node_modules
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info build dist reports mutants tools/npm/node_modules
 	@ls twilio-fake.sqlite3 >/dev/null 2>&1 && echo "kept twilio-fake.sqlite3 (the fake's data): delete it by hand to start afresh" || true
