@@ -382,21 +382,23 @@ def test_an_injected_answer_is_one_the_operation_declares_with_its_headers(clien
 
 
 @pytest.mark.parametrize(
-    ("status", "code"),
+    ("status", "code", "message"),
     [
-        (400, 20001),
-        (401, 20003),
-        (404, 20404),
-        (405, 20004),
-        (409, 21710),
-        (412, 21714),
-        (429, 20429),
-        (500, 20500),
+        (400, 20001, "Injected fault"),  # 20001 has many messages: none is the default
+        (401, 20003, "Authentication Error - invalid username"),
+        (404, 20404, "Injected fault"),  # the fake's own 404 names the resource: none here
+        (405, 20004, "Method not allowed"),
+        (409, 21710, "Phone Number or Short Code is already in the Messaging Service."),
+        (412, 21714, "Number Pool size limit reached"),
+        (429, 20429, "Too Many Requests"),
+        (500, 20500, "Internal Server Error"),
     ],  # fmt: skip
 )
-def test_an_injected_error_has_the_fakes_own_code_for_its_status(client, status, code) -> None:
+def test_an_injected_error_has_the_fakes_own_code_and_message_for_its_status(
+    client, status, code, message
+) -> None:
     arm(client, operation="CreatePhoneNumber", status=status)
-    assert_error(add(client, NUMBERS[0]), status, code)
+    assert_error(add(client, NUMBERS[0]), status, code, message)
 
 
 @pytest.mark.parametrize(
