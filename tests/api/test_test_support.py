@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -398,7 +399,10 @@ def test_an_injected_error_has_the_fakes_own_code_and_message_for_its_status(
     client, status, code, message
 ) -> None:
     arm(client, operation="CreatePhoneNumber", status=status)
-    assert_error(add(client, NUMBERS[0]), status, code, message)
+    response = add(client, NUMBERS[0])
+    assert_error(response, status, code, message)
+    assert ("retry-after" in response.headers) == (status == 429)
+    assert ("allow" in response.headers) == (status == 405)
 
 
 @pytest.mark.parametrize(
@@ -413,7 +417,10 @@ def test_an_injected_error_has_the_fakes_own_code_and_message_for_its_status(
 )
 def test_a_status_the_operation_does_not_declare_is_refused(client, fault) -> None:
     message = assert_error(client.post("/_fake/faults", json=fault), 400, 20001)["message"]
-    assert f"does not declare {fault['status']}" in message
+    refusing = re.search(r": (\w+) does not declare", message)
+    assert refusing is not None and f"does not declare {fault['status']}" in message
+    declared = ", ".join(str(s) for s in sorted(declared_statuses()[refusing[1]]))
+    assert message.endswith(f"(it declares {declared})")
     assert client.get("/_fake/faults").json() == {"faults": []}
 
 
@@ -444,27 +451,49 @@ def test_a_fault_with_a_delay_alone_answers_normally_after_it(client) -> None:
 
 
 @pytest.mark.parametrize(
-    "fault",
+    ("fault", "says"),
     [
-        {},
-        {"status": 200},
-        {"status": 600},
-        {"status": 500, "drop": True},
-        {"delay": 31},
-        {"times": 0},
-        {"operation": "SendMessage", "status": 500},
-        {"status": 500, "colour": "red"},
+        ({}, "A fault needs a status, a delay or drop: true"),
+        ({"status": 200}, "status"),
+        ({"status": 600}, "status"),
+        ({"status": 500, "drop": True}, "A fault either answers with a status or drops: not both"),
+        ({"delay": 31}, "delay"),
+        ({"times": 0}, "times"),
+        ({"operation": "SendMessage", "status": 500}, "operation"),
+        ({"status": 500, "colour": "red"}, "colour"),
+        (
+            {"operation": "ListPhoneNumber", "method": "POST", "status": 500},
+            "No operation is ListPhoneNumber with method POST",
+        ),
     ],
 )
-def test_a_bad_fault_is_400_and_arms_nothing(client, fault) -> None:
-    assert_error(client.post("/_fake/faults", json=fault), 400, 20001)
+def test_a_bad_fault_is_400_naming_why_and_arms_nothing(client, fault, says) -> None:
+    assert says in assert_error(client.post("/_fake/faults", json=fault), 400, 20001)["message"]
     assert client.get("/_fake/faults").json() == {"faults": []}
+
+
+def test_a_fault_is_listed_as_armed(client) -> None:
+    """What arming answers, and lists: the SID, and only what the fault was given."""
+    delayed = arm(client, delay=0.5)
+    dropping = arm(client, drop=True, operation="FetchPhoneNumber")
+    conflict = arm(client, status=409, method="POST")  # POST is CreatePhoneNumber alone
+    for fault in (delayed, dropping, conflict):
+        assert re.fullmatch(r"FT[0-9a-f]{32}", fault["sid"])
+    assert [(f["status"], f["code"], f["message"], f["drop"]) for f in (delayed, dropping)] == [
+        (None, None, None, False),
+        (None, None, None, True),
+    ]
+    assert (conflict["status"], conflict["code"], conflict["drop"]) == (409, 21710, False)
+    assert client.get("/_fake/faults").json()["faults"] == [delayed, dropping, conflict]
 
 
 def test_at_most_a_hundred_faults_are_armed(client) -> None:
     for _ in range(100):
         arm(client, status=500, account="AC" + "9" * 32)
-    assert_error(client.post("/_fake/faults", json={"status": 500}), 400, 20001)
+    message = assert_error(client.post("/_fake/faults", json={"status": 500}), 400, 20001)[
+        "message"
+    ]
+    assert message == "100 faults are armed already: DELETE /_fake/faults first"
 
 
 def test_the_control_token_guards_accounts_journal_and_faults(backend) -> None:
