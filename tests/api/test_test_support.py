@@ -437,6 +437,30 @@ def test_a_delay_longer_than_the_body_timeout_still_reads_the_body(backend) -> N
         assert journal(client)[0]["form"] == {"PhoneNumberSid": NUMBERS[1]}
 
 
+@pytest.mark.parametrize("fault", [{"delay": 0.1}, {"status": 429}, {"delay": 0.1, "status": 500}])
+def test_a_faulted_body_that_comes_in_pieces_is_read_whole(client, fault) -> None:
+    """The body is read to its end before the fault applies, however many pieces it comes
+    in: the journal has the whole form, and a delay alone still answers normally."""
+    body = f"PhoneNumberSid={NUMBERS[0]}&FriendlyName=pieces".encode()
+
+    def pieces():  # type: ignore[no-untyped-def]
+        yield from (body[:10], body[10:20], body[20:])
+
+    arm(client, operation="CreatePhoneNumber", **fault)
+    response = client.post(
+        pool_path(),
+        content=pieces(),
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Content-Length": str(len(body)),
+        },
+        auth=AUTH,
+    )
+    assert response.status_code == fault.get("status", 201), response.text
+    (sent,) = journal(client)
+    assert sent["form"] == {"PhoneNumberSid": NUMBERS[0], "FriendlyName": "pieces"}
+
+
 def test_an_unauthenticated_request_is_never_faulted(client) -> None:
     arm(client, status=500)
     assert_error(client.get(pool_path(), auth=(AUTH[0], "wrong")), 401, 20003)
