@@ -4,8 +4,9 @@ comma after it, fits in `max_page_bytes`; the first entry always fits."""
 from __future__ import annotations
 
 import json
+import re
 
-from twilio_fake.journal import Entry, Journal
+from twilio_fake.journal import MAX_VALUE_BYTES, Entry, Journal, now, parameters
 
 
 def entry(number: int) -> Entry:
@@ -58,3 +59,23 @@ def test_page_size_and_cursor_walk_every_entry_once_newest_first() -> None:
         journal.record(entry(number))
     assert pages(journal, page_size=2) == [["7", "6"], ["5", "4"], ["3"]]
     assert pages(journal, page_size=5) == [["7", "6", "5", "4", "3"]]
+
+
+def test_parameters_keep_blanks_repeats_and_undecodable_bytes() -> None:
+    assert parameters(b"A=&B=one&B=two&B=three&C=%FF") == {
+        "A": "",
+        "B": ["one", "two", "three"],
+        "C": "\ufffd",
+    }
+
+
+def test_a_value_is_kept_while_it_is_written_in_the_bound_and_cut_past_it() -> None:
+    fits = "v" * MAX_VALUE_BYTES
+    assert parameters(f"A={fits}".encode()) == {"A": fits}
+    assert parameters(f"A={fits}v".encode()) == {"A": "v" * (MAX_VALUE_BYTES - 3) + "..."}
+    escaped = "%01" * (MAX_VALUE_BYTES // 6)  # each written as six bytes: \u0001
+    assert parameters(f"A={escaped}".encode()) == {"A": "\x01" * (MAX_VALUE_BYTES // 6)}
+
+
+def test_an_entrys_time_is_utc_to_the_millisecond() -> None:
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", now())
