@@ -403,6 +403,8 @@ def test_an_injected_error_has_the_fakes_own_code_and_message_for_its_status(
     assert_error(response, status, code, message)
     assert ("retry-after" in response.headers) == (status == 429)
     assert ("allow" in response.headers) == (status == 405)
+    if status == 405:  # the methods of the path, as the fake's own 405 names them
+        assert response.headers["allow"] == client.put(pool_path(), auth=AUTH).headers["allow"]
 
 
 @pytest.mark.parametrize(
