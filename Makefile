@@ -13,10 +13,12 @@ PROXY_PORT ?=
 
 NPM_TOOLS := tools/npm/node_modules/.bin
 NPM_STAMP := tools/npm/node_modules/.installed
-REDOCLY   := $(NPM_TOOLS)/redocly
+# Redocly CLI sends usage telemetry and checks npm for updates unless told not to: it is told.
+REDOCLY   := REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true $(NPM_TOOLS)/redocly
+REDOC_TEMPLATE := tools/redoc/template.hbs  # Redocly's page, with a policy that loads nothing
 CONTROL_SPEC := twilio_fake/control.yaml  # the fake's own control surface (not published)
 
-.PHONY: help install run test test-only postgres-check netns-check lint spec-check spec soak contract contract-prism release-spec bench wrk wheel clean
+.PHONY: help install run test test-only postgres-check netns-check lint spec-check spec soak mutation contract contract-prism release-spec bench wrk wheel clean
 
 help:
 	@echo "make run    start the fake on http://$(HOST):$(PORT) (SQLite file $(DATABASE), demo data)"
@@ -24,14 +26,25 @@ help:
 	@echo "make spec   validate and lint openapi.yaml; build dist/openapi.{yaml,json,html}"
 	@echo "make contract  check a server against openapi.yaml (URL= USER= PASSWORD= SERVICE= NUMBERS= [SERVICE2= VOICE_ONLY= POOL_LIMIT=]; none: a fresh fake; COMPARE_URL=…: compare two servers)"
 	@echo "make bench  the fake against Prism and a bare route under wrk; reports/bench.json"
-	@echo "make soak   the reliability tests, long (races, SIGKILLs, hostile input, 10,000+ fuzzed requests)"
+	@echo "make soak   the reliability tests, long (races, SIGKILLs, hostile input, 10,000+ fuzzed requests), then make mutation"
 	@echo "make wheel  build the wheel into dist/"
 	@echo "variables:  HOST PORT DATABASE FIXTURES WORKERS PROXY_PORT (e.g. make run PORT=9000 FIXTURES=my.yaml)"
 	@echo "inner loop: .venv/bin/pytest tests/unit tests/api   (see CONTRIBUTING.md)"
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+# Two stamps: the runtime alone (enough for `make run`), and the test toolchain on top of it
+# (`make install`, `make test`). A .venv whose Python is missing or older than 3.11 (made by
+# another interpreter) is rebuilt from scratch by $(PYTHON); `make clean` removes it by hand.
+RUNTIME_STAMP := $(VENV)/.runtime-installed
+PYTHON_OK := import sys; sys.exit(sys.version_info < (3, 11))
+
+$(RUNTIME_STAMP): pyproject.toml
+	@$(PYTHON) -c '$(PYTHON_OK)' 2>/dev/null || { echo "make: $(PYTHON) is not Python 3.11 or newer: run make again with PYTHON=python3.11 (or newer)"; exit 2; }
+	@$(BIN)/python -c '$(PYTHON_OK)' 2>/dev/null || { echo "make: (re)building $(VENV) with $(PYTHON)"; $(PYTHON) -m venv --clear $(VENV); }
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(STAMP): $(RUNTIME_STAMP) pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
@@ -42,24 +55,26 @@ $(NPM_STAMP): tools/npm/package.json tools/npm/package-lock.json
 	cd tools/npm && npm ci --no-audit --no-fund --silent
 	touch $@
 
-run: $(STAMP)
+run: $(RUNTIME_STAMP)
 	$(BIN)/twilio-fake --host $(HOST) --port $(PORT) --database '$(DATABASE)' --workers $(WORKERS) $(if $(FIXTURES),--fixtures '$(FIXTURES)') $(if $(PROXY_PORT),--proxy-port $(PROXY_PORT))
 
 spec-check: $(STAMP)
 	$(BIN)/openapi-spec-validator openapi.yaml $(CONTROL_SPEC)
 
 # Validate and lint the contract, then build what is published: dist/openapi.yaml, .json, and
-# dist/openapi.html (reference docs in one self-contained file that works offline).
+# dist/openapi.html (reference docs in one self-contained file that works offline and contacts
+# no host: Redoc's scripts inlined, its telemetry off, and a Content-Security-Policy that lets
+# the page load nothing from elsewhere, such as Redoc's logo from its CDN).
 DIST ?= dist
 spec: spec-check $(NPM_STAMP)
 	$(REDOCLY) lint --format stylish openapi.yaml $(CONTROL_SPEC)
 	mkdir -p $(DIST)
 	$(REDOCLY) bundle openapi.yaml --output $(DIST)/openapi.yaml
 	$(REDOCLY) bundle openapi.yaml --ext json --output $(DIST)/openapi.json
-	$(REDOCLY) build-docs openapi.yaml --inlineBundle --output $(DIST)/openapi.html
+	$(REDOCLY) build-docs openapi.yaml --inlineBundle --template $(REDOC_TEMPLATE) --output $(DIST)/openapi.html
 
 # After bumping info.version and adding a CHANGELOG entry: record openapi.yaml as published,
-# the baseline that tests/test_spec_compat.py holds later changes to.
+# the baseline that tests/unit/test_spec_compat.py holds later changes to.
 release-spec: spec
 	cp openapi.yaml published/openapi.yaml
 
@@ -104,6 +119,21 @@ soak: $(STAMP) postgres-check
 		tests/e2e/test_hostile_input.py tests/e2e/test_security.py tests/contract/test_contract.py \
 		tests/e2e/test_control_surface.py tests/e2e/test_connections.py \
 		"tests/contract/test_contract_kit.py::test_no_false_verdict_whatever_the_seed"
+	$(MAKE) --no-print-directory mutation
+
+# Mutation testing: mutmut changes the modules [tool.mutmut] lists in pyproject.toml (paging,
+# faults, the journal, the pool's rules) one small change at a time and runs
+# the unit and API tests (SQLite) against each; a change no test notices "survived", and the
+# results say which (`.venv/bin/mutmut show <name>` shows one). Long: part of `make soak`.
+MUTMUT_STAMP := $(VENV)/.mutmut-installed
+$(MUTMUT_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[test,mutation]'
+	touch $@
+
+mutation: $(MUTMUT_STAMP)
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut results
 
 # Check a server against the contract. With no URL, a fresh fake with the demo data is used.
 #   make contract URL=http://127.0.0.1:8080 USER=AC… PASSWORD=… SERVICE=MG… NUMBERS=PN…,PN… \
@@ -155,6 +185,6 @@ bench: $(STAMP) $(NPM_STAMP) wrk postgres-check
 
 # Leaves the database of `make run` (twilio-fake.sqlite3) and the proxy's CA alone: the user's state.
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info build dist reports tools/npm/node_modules
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache *.egg-info build dist reports mutants tools/npm/node_modules
 	@ls twilio-fake.sqlite3 >/dev/null 2>&1 && echo "kept twilio-fake.sqlite3 (the fake's data): delete it by hand to start afresh" || true
 	@ls -d twilio-fake-proxy-ca >/dev/null 2>&1 && echo "kept twilio-fake-proxy-ca/ (the proxy's CA, which your clients trust): delete it by hand for a new one" || true

@@ -92,23 +92,40 @@ def create_account(backend: Backend, body: dict[str, Any] | None = None):
     }, 201
 
 
-def delete_account(Sid: str, backend: Backend):
+def delete_account(Sid: str, backend: Backend, faults: Faults):
+    """Drop the account, and disarm its faults: they could match nothing any more, and would
+    hold places under the cap of armed faults. Disarmed first, so that an account gone already
+    (dropped by a reset, say: a 404) leaves no fault behind either."""
+    faults.disarm_account(Sid)
     backend.drop_account(Sid)
     return None, 204
 
 
 def list_requests(
     journal: Journal,
+    page_size: int,
     account: str | None = None,
     operation: str | None = None,
     method: str | None = None,
     status: int | None = None,
     limit: int | None = None,
+    cursor: str | None = None,
 ):
-    entries = journal.entries(
-        account=account, operation=operation, method=method, status=status, limit=limit
-    )
-    return {"requests": [entry.as_dict() for entry in entries]}
+    """A page of the journal; `page_size` has its default and maximum from control.yaml."""
+    try:
+        page = journal.page(
+            limit if limit is not None else page_size,
+            cursor,
+            account=account,
+            operation=operation,
+            method=method,
+            status=status,
+        )
+    except ValueError:
+        raise InvalidParameter(
+            "Invalid parameter cursor: not a next_cursor this journal gave"
+        ) from None
+    return {"requests": [entry.as_dict() for entry in page.entries], "next_cursor": page.cursor}
 
 
 def clear_requests(journal: Journal):

@@ -53,7 +53,7 @@ from .edge import (
     allowed_host_names,
 )
 from .exceptions import TwilioError
-from .faults import Faults, InjectFaults
+from .faults import Faults, InjectFaults, declared_answers
 from .handlers import operations
 from .journal import Journal
 from .spec import CONTRACT, CONTROL, SPECS, SpecError, first_line
@@ -131,7 +131,7 @@ def create_app(
             swagger_ui_options=SPEC_OPTIONS[name],
             **options,
         )
-    faults = Faults()
+    faults = Faults(declared_answers(documents[CONTRACT]))
     app.add_middleware(
         EdgeMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
@@ -158,7 +158,6 @@ def create_app(
         InjectFaults,
         position=MiddlewarePosition.BEFORE_VALIDATION,
         faults=faults,
-        operations=frozenset(spec.operation_ids(documents[CONTRACT])),
     )
     if settings.validate_responses:
         # Response validation checks the headers the spec requires, so they must be on the

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hmac
 from typing import TYPE_CHECKING, Any
 
 from connexion.exceptions import OAuthProblem
 from connexion.security import NO_VALUE, BasicSecurityHandler, BearerSecurityHandler
 
+from . import fixtures
 from .backend import Backend
+from .edge import from_another_origin
 from .exceptions import AuthenticationFailed
 
 if TYPE_CHECKING:
@@ -29,20 +32,56 @@ def check_basic_credentials(
     Connexion hands the token's `sub` to handlers as their `user` argument: the Account SID.
     """
     backend: Backend = request.context["backend"]
+    demo_on_a_foreign_page = _published(username, password) and from_another_origin(
+        request.headers.get("host", ""),
+        request.headers.get("origin", ""),
+        request.headers.get("sec-fetch-site", ""),
+    )
     if not backend.db.is_sqlite:
         # Off the event loop, within the database's deadline (connexion awaits it).
-        return _check_off_the_loop(backend, username, password)  # type: ignore[return-value]
-    return _token_info(backend.authenticate(username, password))
+        return _check_off_the_loop(  # type: ignore[return-value]
+            backend, username, password, demo_on_a_foreign_page
+        )
+    return _token_info(backend.authenticate(username, password), demo_on_a_foreign_page)
 
 
-async def _check_off_the_loop(backend: Backend, username: str, password: str) -> dict[str, Any]:
-    return _token_info(await backend.db.call(backend.authenticate, username, password))
+async def _check_off_the_loop(
+    backend: Backend, username: str, password: str, demo_on_a_foreign_page: bool
+) -> dict[str, Any]:
+    account_sid = await backend.db.call(backend.authenticate, username, password)
+    return _token_info(account_sid, demo_on_a_foreign_page)
 
 
-def _token_info(account_sid: str | None) -> dict[str, Any]:
+def _token_info(account_sid: str | None, demo_on_a_foreign_page: bool) -> dict[str, Any]:
     if account_sid is None:
         raise AuthenticationFailed()
+    if demo_on_a_foreign_page:
+        # The demo's credentials are printed in the README: any page on the web could use them
+        # through a developer's browser (docs/decisions/0002-the-demo-credentials-stay-home.md).
+        raise AuthenticationFailed(
+            "Authentication Error - the demo credentials are public",
+            detail="A page of another origin may not use the demo's published credentials: "
+            "mint an account (POST /_fake/accounts) or load fixtures with secrets of your own.",
+        )
     return {"sub": account_sid}
+
+
+@functools.cache
+def _published_credentials() -> frozenset[tuple[str, str]]:
+    """The built-in demo's credentials (auth tokens and API key secrets): public knowledge."""
+    found = set()
+    for account in fixtures.demo():
+        found.add((account.sid, account.auth_token))
+        found.update(account.api_keys.items())
+    return frozenset(found)
+
+
+def _published(username: str, password: str) -> bool:
+    return any(
+        hmac.compare_digest(username.encode(), sid.encode())
+        & hmac.compare_digest(password.encode(), secret.encode())
+        for sid, secret in _published_credentials()
+    )
 
 
 class TwilioBasicAuth(BasicSecurityHandler):

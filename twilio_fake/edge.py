@@ -119,14 +119,12 @@ class EdgeMiddleware:
         ):
             # The Host itself is not echoed: an answer carries nothing a client made up.
             return Forbidden("The request's Host is not one this fake serves (--allowed-hosts)")
-        if control:
-            origin = headers.get(b"origin", b"").decode("latin-1")
-            site = headers.get(b"sec-fetch-site", b"").decode("latin-1")
-            cross = site in ("cross-site", "same-site") or (
-                origin not in ("", "null") and _netloc(origin) != host
-            )
-            if cross or origin == "null":
-                return Forbidden("Cross-origin requests to the control surface are refused")
+        if control and from_another_origin(
+            host,
+            headers.get(b"origin", b"").decode("latin-1"),
+            headers.get(b"sec-fetch-site", b"").decode("latin-1"),
+        ):
+            return Forbidden("Cross-origin requests to the control surface are refused")
         return None
 
     def base_url(self, scope: Scope) -> str:
@@ -251,6 +249,15 @@ def keeping(receive: Receive, kept: bytearray, limit: int) -> Receive:
         return message
 
     return receive_and_keep
+
+
+def from_another_origin(host: str, origin: str, fetch_site: str) -> bool:
+    """Whether a browser sent the request from a page of another origin than this fake's (the
+    request's Host): its Origin says so, or its Sec-Fetch-Site; an opaque origin ("null", a
+    sandboxed page or a file) counts as another."""
+    if fetch_site in ("cross-site", "same-site") or origin == "null":
+        return True
+    return origin != "" and _netloc(origin) != host
 
 
 def _netloc(origin: str) -> str | None:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from connexion.middleware.routing import ROUTING_CONTEXT
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .exceptions import InvalidParameter, TwilioError
 
@@ -27,16 +27,56 @@ MAX_TIMES = 10_000
 MAX_DELAY = 30.0  # seconds
 INJECTED_KEY = "twilio_fake.injected"  # scope extension: the SID of the fault that applied
 TRANSPORT_KEY = "twilio_fake.transport"  # scope extension: the connection, to drop it
+RETRY_AFTER = "1"  # seconds, in an injected 429's Retry-After (the contract requires one)
 
-# Twilio's codes for the statuses a test most often wants; others default to 20000 + status.
-DEFAULT_CODES = {400: 20001, 401: 20003, 429: 20429, 500: 20500, 503: 20503}
-DEFAULT_MESSAGES = {
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
+# An injected error's code and message, unless the fault gives its own: what the fake itself
+# answers with that status (its first error class of the status: 400 is 20001, 409 is 21710).
+DEFAULT_MESSAGES = {429: "Too Many Requests"}
+
+
+def _default_error(status: int) -> type[TwilioError]:
+    found = next((cls for cls in _error_classes() if cls.status == status), None)
+    return found or TwilioError
+
+
+def _default_message(status: int, default: type[TwilioError]) -> str:
+    if status in DEFAULT_MESSAGES:
+        return DEFAULT_MESSAGES[status]
+    return default.default_message if "default_message" in vars(default) else "Injected fault"
+
+
+def _error_classes() -> list[type[TwilioError]]:
+    classes, queue = [], list(TwilioError.__subclasses__())
+    while queue:
+        cls = queue.pop(0)
+        classes.append(cls)
+        queue.extend(cls.__subclasses__())
+    return [cls for cls in classes if cls is not InjectedError]
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What the contract says of one operation: its method, the statuses of its error answers,
+    and the methods of its path (an injected 405's `Allow`)."""
+
+    method: str
+    statuses: frozenset[int]
+    allow: str
+
+
+def declared_answers(spec: dict[str, Any]) -> dict[str, Declared]:
+    """operationId -> what openapi.yaml declares of it: the answers a fault may inject."""
+    methods = {"get", "put", "post", "delete", "patch", "head", "options"}
+    declared = {}
+    for item in spec["paths"].values():
+        allow = ", ".join(sorted(m.upper() for m in item if m in methods))
+        for method, operation in item.items():
+            if method in methods:
+                statuses = {int(s) for s in operation.get("responses", {}) if s.isdigit()}
+                declared[operation["operationId"]] = Declared(
+                    method.upper(), frozenset(s for s in statuses if s >= 400), allow
+                )
+    return declared
 
 
 @dataclass
@@ -65,18 +105,24 @@ class Fault:
 
 
 class InjectedError(TwilioError):
-    """The error answer of a fault: any status, with its Twilio code."""
+    """The error answer of a fault: a status its operation declares, with its Twilio code and
+    the headers the contract requires of that answer."""
 
-    def __init__(self, status: int, code: int, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, status: int, code: int, message: str, allow: str = "") -> None:
+        headers = {"Retry-After": RETRY_AFTER} if status == 429 else {}
+        if status == 405:
+            headers["Allow"] = allow
+        super().__init__(message, headers=headers)
         self.status = status  # type: ignore[misc]  # one class for every injected status
         self.code = code  # type: ignore[misc]
 
 
 class Faults:
-    """The armed faults of this process, oldest first."""
+    """The armed faults of this process, oldest first; they answer only what `declared` (the
+    contract's operations) allows."""
 
-    def __init__(self) -> None:
+    def __init__(self, declared: dict[str, Declared] | None = None) -> None:
+        self.declared = declared or {}
         self._armed: list[Fault] = []
         self._lock = threading.Lock()
 
@@ -87,18 +133,20 @@ class Faults:
             raise InvalidParameter("A fault needs a status, a delay or drop: true")
         if status is not None and drop:
             raise InvalidParameter("A fault either answers with a status or drops: not both")
+        operation, method = request.get("operation"), request.get("method")
+        if status is not None:
+            self._check_declared(status, operation, method)
+        default = _default_error(status) if status is not None else None
         fault = Fault(
             sid="FT" + secrets.token_hex(16),
             times=request.get("times", 1),
-            operation=request.get("operation"),
+            operation=operation,
             account=request.get("account"),
-            method=request.get("method"),
+            method=method,
             status=status,
-            code=request.get("code", DEFAULT_CODES.get(status, 20000 + status))
-            if status is not None
-            else None,
-            message=request.get("message", DEFAULT_MESSAGES.get(status, "Injected fault"))
-            if status is not None
+            code=request.get("code", default.code) if default is not None else None,
+            message=request.get("message", _default_message(status, default))
+            if default is not None and status is not None
             else None,
             delay=float(delay),
             drop=bool(drop),
@@ -110,6 +158,25 @@ class Faults:
                 )
             self._armed.append(fault)
         return fault
+
+    def _check_declared(self, status: int, operation: str | None, method: str | None) -> None:
+        """Refuse a status that an operation the fault may match does not declare: an injected
+        answer is one the contract documents."""
+        candidates = {
+            name: declared
+            for name, declared in self.declared.items()
+            if (operation is None or name == operation)
+            and (method is None or declared.method == method)
+        }
+        if not candidates:
+            raise InvalidParameter(f"No operation is {operation} with method {method}")
+        refusing = sorted(name for name, d in candidates.items() if status not in d.statuses)
+        if refusing:
+            declares = ", ".join(str(s) for s in sorted(candidates[refusing[0]].statuses))
+            raise InvalidParameter(
+                f"Invalid parameter status: {refusing[0]} does not declare {status} in the "
+                f"contract (it declares {declares})"
+            )
 
     def take(self, operation: str | None, account: str | None, method: str) -> Fault | None:
         """The oldest armed fault this request matches, with one use taken from it."""
@@ -131,6 +198,11 @@ class Faults:
         with self._lock:
             self._armed.clear()
 
+    def disarm_account(self, account: str) -> None:
+        """Disarm the faults that name an account (which is being dropped)."""
+        with self._lock:
+            self._armed = [fault for fault in self._armed if fault.account != account]
+
 
 class InjectFaults:
     """The middleware that applies faults: after routing, authentication and the body limits,
@@ -139,30 +211,34 @@ class InjectFaults:
     Only the Twilio API's operations are faulted (not the control surface, not the docs).
     """
 
-    def __init__(self, app: ASGIApp, *, faults: Faults, operations: frozenset[str]) -> None:
+    def __init__(self, app: ASGIApp, *, faults: Faults) -> None:
         self.app = app
         self.faults = faults
-        self.operations = operations
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             extensions = scope.get("extensions", {})
             operation = extensions.get(ROUTING_CONTEXT, {}).get("operation_id")
-            if operation in self.operations:
+            declared = self.faults.declared.get(operation)
+            if declared is not None:
                 account = extensions.get("connexion_context", {}).get("user")
                 fault = self.faults.take(operation, account, scope["method"])
                 if fault is not None:
                     extensions[INJECTED_KEY] = fault.sid
+                    # The body is read first (for the journal, and within its own deadline:
+                    # a delay longer than the body timeout must not turn into a 408).
+                    if fault.drop or fault.status is not None:
+                        await read_body(receive)
+                    else:
+                        receive = replaying(await read_whole_body(receive), receive)
                     if fault.delay:
                         await asyncio.sleep(fault.delay)
-                    if fault.drop or fault.status is not None:
-                        await read_body(receive)  # so that the journal has the form sent
                     if fault.drop:
                         await drop_connection(scope)
                         return
                     if fault.status is not None:
                         assert fault.code is not None and fault.message is not None
-                        raise InjectedError(fault.status, fault.code, fault.message)
+                        raise InjectedError(fault.status, fault.code, fault.message, declared.allow)
         await self.app(scope, receive, send)
 
 
@@ -176,6 +252,27 @@ async def read_body(receive: Receive) -> None:
                 return
     except TwilioError:
         return
+
+
+async def read_whole_body(receive: Receive) -> list[Message]:
+    """Read the request body to its end, within the body limits around this (their errors
+    answer as they would without the fault); return the messages, to be given again."""
+    messages = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return messages
+
+
+def replaying(messages: list[Message], receive: Receive) -> Receive:
+    """A `receive` that gives `messages` again, then whatever the client sends."""
+    pending = list(messages)
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replay
 
 
 async def drop_connection(scope: Scope) -> None:

@@ -1,9 +1,12 @@
 """The request journal: what clients sent to the Twilio API, for tests to check, newest first.
 
 Bounded: it keeps the last `journal_size` requests (a setting; 0 turns it off) and forgets the
-oldest first, and every entry is bounded too (path, parameter count and value lengths), so a
-long-running fake cannot grow without limit. It holds no credential: no header is recorded, and
-the control surface (whose fixture documents carry auth tokens) is not journaled at all.
+oldest first, and every entry is bounded too (path, parameter count, and the size of each name
+and value as JSON writes it, in bytes: a `%01` sent is one character but six bytes written), so
+a long-running fake cannot grow without limit. It is read a page at a time, and each page is
+bounded in bytes too (MAX_PAGE_BYTES), so that one read cannot build an answer of any size. It
+holds no credential: no header is recorded, and the control surface (whose fixture documents
+carry auth tokens) is not journaled at all.
 
 It lives in the memory of the server process: with `--workers N`, each worker keeps its own.
 """
@@ -16,13 +19,16 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 MAX_PARAMETERS = 20  # per entry, for the query and for the form each
-MAX_VALUE_LENGTH = 256  # longer names and values are cut, with "..." at the end
-MAX_PATH_LENGTH = 512
+MAX_VALUE_BYTES = 256  # longer names and values (as JSON writes them) are cut, "..." at the end
+MAX_PATH_BYTES = 512
 MAX_KEPT_BODY = 8192  # bytes of a form body kept to record its parameters
+# One page of the journal, as JSON, stays under this (one entry, at most ~22 KB, always fits).
+MAX_PAGE_BYTES = 1 << 20
+_ELLIPSIS = "..."
 
 
 @dataclass(frozen=True)
@@ -44,12 +50,26 @@ class Entry:
         return asdict(self)
 
 
+class _Kept(NamedTuple):
+    seq: int  # the entry's place in the journal, counted from 1 since the process started
+    entry: Entry
+    size: int  # bytes of the entry as JSON
+
+
+@dataclass(frozen=True)
+class Page:
+    entries: list[Entry]
+    cursor: str | None  # where the next page starts; None: this page is the last
+
+
 class Journal:
     """The last `size` entries, kept in a ring; safe to use from several threads."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, *, max_page_bytes: int = MAX_PAGE_BYTES) -> None:
         self.size = max(size, 0)
-        self._entries: deque[Entry] = deque(maxlen=self.size)
+        self.max_page_bytes = max_page_bytes
+        self._entries: deque[_Kept] = deque(maxlen=self.size)
+        self._seq = 0
         self._lock = threading.Lock()
 
     @property
@@ -58,33 +78,45 @@ class Journal:
 
     def record(self, entry: Entry) -> None:
         if self.enabled:
+            size = len(json.dumps(entry.as_dict()))  # out of the lock
             with self._lock:
-                self._entries.append(entry)
+                self._seq += 1
+                self._entries.append(_Kept(self._seq, entry, size))
 
-    def entries(
+    def page(
         self,
+        page_size: int,
+        cursor: str | None = None,
         *,
         account: str | None = None,
         operation: str | None = None,
         method: str | None = None,
         status: int | None = None,
-        limit: int | None = None,
-    ) -> list[Entry]:
-        """The entries that match every filter given, newest first."""
+    ) -> Page:
+        """The entries that match every filter given, newest first: at most `page_size` of
+        them, and no more than `max_page_bytes` of JSON (at least one), from where `cursor`
+        (from an earlier page of the same filters) says. Raises ValueError for a bad cursor."""
+        before = _read_cursor(cursor) if cursor is not None else None
         with self._lock:
             kept = list(self._entries)
-        found = []
-        for entry in reversed(kept):
-            if (
+        found: list[Entry] = []
+        taken, last = 0, 0
+        for seq, entry, size in reversed(kept):
+            if before is not None and seq >= before:
+                continue
+            if not (
                 (account is None or entry.account == account)
                 and (operation is None or entry.operation == operation)
                 and (method is None or entry.method == method.upper())
                 and (status is None or entry.status == status)
             ):
-                found.append(entry)
-                if limit is not None and len(found) >= limit:
-                    break
-        return found
+                continue
+            if len(found) >= page_size or (found and taken + size > self.max_page_bytes):
+                return Page(found, _CURSOR_PREFIX + str(last))
+            found.append(entry)
+            taken += size + 1  # and the comma between entries
+            last = seq
+        return Page(found, None)
 
     def clear(self) -> None:
         with self._lock:
@@ -97,7 +129,7 @@ def now() -> str:
 
 def parameters(encoded: bytes) -> dict[str, str | list[str]]:
     """Decode a query string or form body into name -> value (a list when a name repeats):
-    the first MAX_PARAMETERS values, each name and value cut to MAX_VALUE_LENGTH."""
+    the first MAX_PARAMETERS values, each name and value cut to MAX_VALUE_BYTES as written."""
     text = encoded.decode("utf-8", errors="replace")
     pairs: Iterable[tuple[str, str]] = parse_qsl(text, keep_blank_values=True)
     found: dict[str, str | list[str]] = {}
@@ -112,7 +144,7 @@ def parameters(encoded: bytes) -> dict[str, str | list[str]]:
 
 
 def cut_path(path: str) -> str:
-    return path if len(path) <= MAX_PATH_LENGTH else path[: MAX_PATH_LENGTH - 3] + "..."
+    return _cut(path, MAX_PATH_BYTES)
 
 
 def error_code(body: bytes) -> int | None:
@@ -124,5 +156,30 @@ def error_code(body: bytes) -> int | None:
     return code if isinstance(code, int) else None
 
 
-def _cut(value: str) -> str:
-    return value if len(value) <= MAX_VALUE_LENGTH else value[: MAX_VALUE_LENGTH - 3] + "..."
+_CURSOR_PREFIX = "JE"  # a journal cursor: JE<the seq of the last entry given>
+
+
+def _read_cursor(cursor: str) -> int:
+    digits = cursor[len(_CURSOR_PREFIX) :]
+    if not cursor.startswith(_CURSOR_PREFIX) or not (digits.isascii() and digits.isdigit()):
+        raise ValueError(cursor)
+    return int(digits)
+
+
+def _written_size(text: str) -> int:
+    """Bytes of a string as JSON writes it, without its quotes."""
+    return len(json.dumps(text)) - 2
+
+
+def _cut(value: str, limit: int = MAX_VALUE_BYTES) -> str:
+    """`value` if JSON writes it in `limit` bytes or fewer; else its longest start that fits
+    with "..." after it."""
+    if len(value) <= limit // 12 or _written_size(value) <= limit:  # 12: an escaped astral
+        return value
+    room = limit - len(_ELLIPSIS)
+    used = 0
+    for index, character in enumerate(value):
+        used += _written_size(character)
+        if used > room:
+            return value[:index] + _ELLIPSIS
+    return value  # not reached: the whole value was too long

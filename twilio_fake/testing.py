@@ -163,15 +163,22 @@ class FakeTwilio:
         method: str | None = None,
         status: int | None = None,
     ) -> list[dict[str, Any]]:
-        """The journal: requests made to the Twilio API, newest first, filtered."""
+        """The journal: requests made to the Twilio API, newest first, filtered (every page of
+        it, read one after the other)."""
         filters = {
             "account": _sid(account) if account is not None else None,
             "operation": operation,
             "method": method,
             "status": status,
         }
-        query = urlencode({k: v for k, v in filters.items() if v is not None})
-        return self._control("GET", f"/_fake/requests?{query}")["requests"]
+        query = {k: v for k, v in filters.items() if v is not None}
+        found: list[dict[str, Any]] = []
+        while True:
+            page = self._control("GET", f"/_fake/requests?{urlencode(query)}")
+            found += page["requests"]
+            if page["next_cursor"] is None:
+                return found
+            query["cursor"] = page["next_cursor"]
 
     def clear_requests(self) -> None:
         self._control("DELETE", "/_fake/requests")
@@ -224,7 +231,7 @@ class FakeTwilio:
             headers["Authorization"] = f"Bearer {self.control_token}"
         request = urllib.request.Request(self.url + path, data, headers, method=method)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with _DIRECT.open(request, timeout=self.timeout) as response:
                 text = response.read()
         except urllib.error.HTTPError as err:
             raise FakeTwilioError(
@@ -277,6 +284,11 @@ class FakeTwilio:
         return Client(account.sid, account.auth_token, http_client=_http_client(self.url))
 
 
+# The fake is reached directly, whatever HTTP_PROXY and the like say: a proxy would see the
+# control token, and an account's credentials, on their way to a fake on the same machine.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def _sid(account: Account | str) -> str:
     return account.sid if isinstance(account, Account) else account
 
@@ -291,7 +303,10 @@ def _http_client(fake_url: str) -> Any:
         def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
             return super().request(method, to_fake(url, fake), *args, **kwargs)
 
-    return FakeTwilioHttpClient()
+    client = FakeTwilioHttpClient()
+    # Never through a proxy (HTTP_PROXY, ALL_PROXY...): it would get the account's credentials.
+    client.session.trust_env = False
+    return client
 
 
 def to_fake(url: str, fake: Any) -> str:

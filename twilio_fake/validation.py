@@ -22,7 +22,7 @@ from connexion.validators import (
 )
 from jsonschema import Draft4Validator, ValidationError
 from starlette.datastructures import FormData, Headers, QueryParams
-from starlette.formparsers import FormParser
+from starlette.formparsers import FormParser, MultiPartException
 from starlette.types import Receive, Scope
 
 
@@ -101,7 +101,10 @@ class SingleValueFormParser(FormParser):
     declared: set[str] = set()  # the body schema's properties (see TwilioFormValidator)
 
     async def parse(self) -> FormData:
-        form = await super().parse()
+        try:
+            form = await super().parse()
+        except MultiPartException as error:  # starlette's bounds: too many fields, too large
+            raise BadRequestProblem(detail=f"The post body is refused: {error.message}") from None
         name = _repeated(form.multi_items(), self.declared)
         if name is not None:
             raise BadRequestProblem(

