@@ -9,7 +9,7 @@ import pytest
 
 from tests.support import AUTH, NUMBERS, SERVICE, TOKEN, add, app_for, assert_error, pool_path
 from twilio_fake import journal as journal_module
-from twilio_fake.app import spec_document
+from twilio_fake.spec import document as spec_document
 
 
 def mint(client, **sizes: int) -> dict:  # type: ignore[no-untyped-def]
