@@ -42,7 +42,9 @@ def _default_error(status: int) -> type[TwilioError]:
 def _default_message(status: int, default: type[TwilioError]) -> str:
     if status in DEFAULT_MESSAGES:
         return DEFAULT_MESSAGES[status]
-    return default.default_message if "default_message" in vars(default) else "Injected fault"
+    # A class whose message depends on the request (a 404 names the resource) has none of its own.
+    own = vars(default).get("default_message")
+    return own or "Injected fault"
 
 
 def _error_classes() -> list[type[TwilioError]]:

@@ -53,7 +53,6 @@ class Entry:
 class _Kept(NamedTuple):
     seq: int  # the entry's place in the journal, counted from 1 since the process started
     entry: Entry
-    size: int  # bytes of the entry as JSON
 
 
 @dataclass(frozen=True)
@@ -78,10 +77,9 @@ class Journal:
 
     def record(self, entry: Entry) -> None:
         if self.enabled:
-            size = len(json.dumps(entry.as_dict()))  # out of the lock
             with self._lock:
                 self._seq += 1
-                self._entries.append(_Kept(self._seq, entry, size))
+                self._entries.append(_Kept(self._seq, entry))
 
     def page(
         self,
@@ -101,7 +99,7 @@ class Journal:
             kept = list(self._entries)
         found: list[Entry] = []
         taken, last = 0, 0
-        for seq, entry, size in reversed(kept):
+        for seq, entry in reversed(kept):
             if before is not None and seq >= before:
                 continue
             if not (
@@ -111,7 +109,11 @@ class Journal:
                 and (status is None or entry.status == status)
             ):
                 continue
-            if len(found) >= page_size or (found and taken + size > self.max_page_bytes):
+            if len(found) >= page_size:
+                return Page(found, _CURSOR_PREFIX + str(last))
+            # Measured here, when read, not on every request: a read is rare, requests are not.
+            size = len(json.dumps(entry.as_dict()))
+            if found and taken + size > self.max_page_bytes:
                 return Page(found, _CURSOR_PREFIX + str(last))
             found.append(entry)
             taken += size + 1  # and the comma between entries
