@@ -107,14 +107,11 @@ def test_a_statement_the_database_cancels_is_503_and_its_sql_is_not_logged(
     """A table held by someone else past the statement timeout: the add is cancelled by the
     database (an OperationalError carrying the statement and its values), answered 503."""
     url = postgres.create_database()
-    backend = Backend(url, fixtures.demo())
+    # The fake's own statement timeout is a minute; a URL's libpq options win over it.
+    backend = Backend(url + "?options=-c%20statement_timeout%3D300", fixtures.demo())
     admin = sqlalchemy.create_engine(postgres.url(), isolation_level="AUTOCOMMIT")
     holder = sqlalchemy.create_engine(url)
     try:
-        with admin.connect() as conn:
-            name = backend.db.engine.url.database
-            conn.exec_driver_sql(f'ALTER DATABASE "{name}" SET statement_timeout = 300')
-        backend.db.engine.dispose()  # new connections, with the timeout
         with app_for(backend).test_client() as client, holder.begin() as held:
             held.exec_driver_sql("LOCK TABLE services IN ACCESS EXCLUSIVE MODE")
             caplog.clear()
