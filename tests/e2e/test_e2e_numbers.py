@@ -11,7 +11,6 @@ from datetime import datetime
 
 import pytest
 import requests
-from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from tests.support import (
@@ -23,6 +22,8 @@ from tests.support import (
     SERVICE,
     TOKEN,
     Server,
+    raises,
+    sdk,
     serve,
 )
 
@@ -34,23 +35,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server.stop()
 
 
-def sdk(server: Server, username: str, password: str, account_sid: str | None = None) -> Client:
-    client = Client(username, password, account_sid)
-    client.api.base_url = server.url
-    client.messaging.base_url = server.url
-    return client
-
-
 @pytest.fixture
 def client(server: Server, monkeypatch: pytest.MonkeyPatch) -> Client:
     monkeypatch.delenv("TWILIO_EDGE", raising=False)  # they would rewrite the host name
     monkeypatch.delenv("TWILIO_REGION", raising=False)
     requests.post(f"{server.url}/_fake/reset", timeout=5).raise_for_status()
     return sdk(server, ACCOUNT, TOKEN)
-
-
-def raises(status: int, code: int):
-    return pytest.raises(TwilioRestException, check=lambda e: (e.status, e.code) == (status, code))
 
 
 def test_search_buy_list_fetch_update_release(client: Client) -> None:

@@ -25,6 +25,8 @@ from tests.support import (
     SERVICE2,
     TOKEN,
     Server,
+    raises,
+    sdk,
     serve,
 )
 
@@ -43,17 +45,6 @@ def client(server: Server, monkeypatch: pytest.MonkeyPatch) -> Client:
     monkeypatch.delenv("TWILIO_REGION", raising=False)
     requests.post(f"{server.url}/_fake/reset", timeout=5).raise_for_status()
     return sdk(server, ACCOUNT, TOKEN)
-
-
-def sdk(server: Server, username: str, password: str, account_sid: str | None = None) -> Client:
-    client = Client(username, password, account_sid)
-    client.messaging.base_url = server.url
-    return client
-
-
-def raises(status: int, code: int):
-    """Expect TwilioRestException with the given HTTP status and Twilio code."""
-    return pytest.raises(TwilioRestException, check=lambda e: (e.status, e.code) == (status, code))
 
 
 def list_raises(status: int, code: int):

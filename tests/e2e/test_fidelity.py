@@ -21,7 +21,7 @@ import yaml
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
-from tests.support import ROOT, Server, npm_tools, serve
+from tests.support import ROOT, Server, npm_tools, raises, serve
 
 ACCOUNT, TOKEN = "AC" + "f" * 32, "fidelity-token"
 SERVICE, SERVICE2 = "MG" + "a" * 32, "MG" + "b" * 32
@@ -62,10 +62,6 @@ def full_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pool]:
         assert response.status_code == 201, response.text
     yield Pool(server)
     server.stop()
-
-
-def raises(status: int, code: int):  # type: ignore[no-untyped-def]
-    return pytest.raises(TwilioRestException, check=lambda e: (e.status, e.code) == (status, code))
 
 
 # -- twilio-python ------------------------------------------------------------------------------

@@ -13,9 +13,8 @@ import subprocess
 from collections.abc import Iterator
 
 import pytest
-from twilio.base.exceptions import TwilioRestException
 
-from tests.support import OTHER_NUMBER, ROOT, Server, npm_tools, serve
+from tests.support import OTHER_NUMBER, ROOT, Server, npm_tools, raises, serve
 from twilio_fake.testing import Account, FakeTwilio
 
 UNKNOWN_SERVICE = "MG" + "f" * 32
@@ -38,10 +37,6 @@ def account(fake: FakeTwilio) -> Iterator[Account]:
     account = fake.new_account(services=0, numbers=0)  # a team's empty account
     yield account
     fake.drop_account(account)
-
-
-def raises(status: int, code: int):  # type: ignore[no-untyped-def]
-    return pytest.raises(TwilioRestException, check=lambda e: (e.status, e.code) == (status, code))
 
 
 def test_twilio_python_provisions_from_nothing(fake: FakeTwilio, account: Account) -> None:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 import pytest
 import requests
-from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from tests.support import (
@@ -22,7 +21,9 @@ from tests.support import (
     SERVICE2,
     TOKEN,
     Server,
+    raises,
     scale,
+    sdk,
     serve,
     stop_cleanly,
     survived,
@@ -48,17 +49,6 @@ def client(server: Server, monkeypatch: pytest.MonkeyPatch) -> Client:
     monkeypatch.delenv("TWILIO_REGION", raising=False)
     requests.post(f"{server.url}/_fake/reset", timeout=5).raise_for_status()
     return sdk(server, ACCOUNT, TOKEN)
-
-
-def sdk(server: Server, username: str, password: str) -> Client:
-    client = Client(username, password)
-    client.messaging.base_url = server.url
-    return client
-
-
-def raises(status: int, code: int):
-    """Expect TwilioRestException with the given HTTP status and Twilio code."""
-    return pytest.raises(TwilioRestException, check=lambda e: (e.status, e.code) == (status, code))
 
 
 def test_create_list_fetch_update_delete(client: Client, server: Server) -> None:

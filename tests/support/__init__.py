@@ -68,6 +68,23 @@ def add(client, number: str, service: str = SERVICE, auth=AUTH):
     return client.post(pool_path(service), data={"PhoneNumberSid": number}, auth=auth)
 
 
+def raises(status: int, code: int):
+    """Expect an official SDK's TwilioRestException with the given HTTP status and Twilio code."""
+    from twilio.base.exceptions import TwilioRestException  # only the SDK tests need twilio
+
+    return pytest.raises(TwilioRestException, check=lambda e: (e.status, e.code) == (status, code))
+
+
+def sdk(server: Server, username: str, password: str, account_sid: str | None = None):
+    """twilio-python's Client with both of the fake's Twilio hosts (api, messaging) on `server`."""
+    from twilio.rest import Client
+
+    client = Client(username, password, account_sid)
+    client.api.base_url = server.url
+    client.messaging.base_url = server.url
+    return client
+
+
 def assert_error(response, status: int, code: int, message: str | None = None) -> dict:
     """Check Twilio's error shape, and return the body."""
     assert response.status_code == status, response.text
