@@ -237,19 +237,10 @@ def snapshot(client: Client) -> dict[str, set[str]]:
 def restore(client: Client, before: dict[str, set[str]]) -> list[str]:
     """Remove what the run added and put back what it removed; return what was done.
 
-    Services the run created are deleted and numbers it bought released (first: that empties
-    their pools). A service or number the run deleted cannot be put back: the check after the
-    run reports it.
+    The pools first, then numbers the run bought are released and services it created deleted.
+    A service or number the run deleted cannot be put back: the check after the run reports it.
     """
     done = []
-    if NUMBERS in before:
-        for sid in sorted(set(numbers_of(client)) - before[NUMBERS]):
-            client.expect(client.call("DELETE", client.target.number_url(sid)), 204)
-            done.append(f"released {sid}, which the run had bought")
-    if SERVICES in before:
-        for sid in sorted(set(services_of(client)) - before[SERVICES]):
-            client.expect(client.call("DELETE", client.target.service_url(sid)), 204)
-            done.append(f"deleted {sid}, a service the run had created")
     for service, numbers in before.items():
         if service in (SERVICES, NUMBERS):
             continue
@@ -260,6 +251,14 @@ def restore(client: Client, before: dict[str, set[str]]) -> list[str]:
         for sid in sorted(numbers - now):
             client.expect(client.add(sid, service), 201)
             done.append(f"put {sid}, which the run had taken out, back into {service}")
+    if NUMBERS in before:
+        for sid in sorted(set(numbers_of(client)) - before[NUMBERS]):
+            client.expect(client.call("DELETE", client.target.number_url(sid)), 204)
+            done.append(f"released {sid}, which the run had bought")
+    if SERVICES in before:
+        for sid in sorted(set(services_of(client)) - before[SERVICES]):
+            client.expect(client.call("DELETE", client.target.service_url(sid)), 204)
+            done.append(f"deleted {sid}, a service the run had created")
     return done
 
 
