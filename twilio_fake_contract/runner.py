@@ -53,6 +53,7 @@ class Options:
     compare_ignore: list[str] = field(default_factory=list)
     account: str | None = None  # the AC… account of the 2010 API's paths
     purchases: bool = False  # scenarios and schemathesis may buy numbers
+    api_url: str | None = None  # the 2010 API's base URL, when not --url's
 
 
 def parse_args(argv: list[str], prog: str = "python -m twilio_fake_contract") -> Options:
@@ -91,6 +92,11 @@ def parse_args(argv: list[str], prog: str = "python -m twilio_fake_contract") ->
     parser.add_argument(
         "--account",
         help="the AC… account whose numbers to check (default: --user, when it is an AC… SID)",
+    )
+    parser.add_argument(
+        "--api-url",
+        help="base URL of the 2010 API (IncomingPhoneNumbers…) when not --url's; "
+        "for Twilio: https://api.twilio.com",
     )
     parser.add_argument(
         "--allow-purchases",
@@ -189,6 +195,7 @@ def parse_args(argv: list[str], prog: str = "python -m twilio_fake_contract") ->
         args.compare_ignore,
         args.account or (args.user if args.user.startswith("AC") else None),
         args.allow_purchases,
+        args.api_url.rstrip("/") if args.api_url else None,
     )
 
 
@@ -213,6 +220,7 @@ def target_for(options: Options) -> Iterator[Target]:
             options.pool_limit,
             options.account,
             options.purchases,
+            options.api_url,
         )
 
 

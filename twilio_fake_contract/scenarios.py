@@ -32,6 +32,11 @@ class Target:
     pool_limit: int | None = None  # how many numbers `service` may hold, when small enough to fill
     account: str | None = None  # the AC… account the 2010 API's paths name
     purchases: bool = False  # whether scenarios may buy numbers (on Twilio, that costs money)
+    api_url: str | None = None  # where the 2010 API is, when not at `url` (api.twilio.com)
+
+    @property
+    def api(self) -> str:
+        return self.api_url or self.url
 
     def pool(self, service: str | None = None, sid: str | None = None) -> str:
         return contract.pool().url(self.url, service or self.service, sid)
@@ -45,7 +50,7 @@ class Target:
     def number_url(self, sid: str | None = None) -> str:
         assert self.account
         owner = contract.incoming_numbers().list.path_parameters[0]
-        return contract.incoming_numbers().url(self.url, sid, **{owner: self.account})
+        return contract.incoming_numbers().url(self.api, sid, **{owner: self.account})
 
     def local_url(self, country: str, **query: str) -> str:
         assert self.account
@@ -53,7 +58,7 @@ class Target:
         account, country_parameter = search.path_parameters
         for name in query:
             contract.bundled().query_parameter(search.operation_id, name)
-        url = search.url(self.url, **{account: self.account, country_parameter: country})
+        url = search.url(self.api, **{account: self.account, country_parameter: country})
         return url + ("?" + urlencode(query) if query else "")
 
 
@@ -218,7 +223,7 @@ def numbers_of(client: Client) -> list[str]:
         body = client.expect(client.call("GET", url), 200)
         sids += [n["sid"] for n in body[key]]
         uri = body.get("next_page_uri")
-        url = client.target.url + uri if uri else None
+        url = client.target.api + uri if uri else None
         pages += 1
         check(pages <= 10_000, "paging ends", "a last page", "more than 10,000 pages", client.last)
     return sids
