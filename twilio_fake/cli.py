@@ -284,7 +284,7 @@ def contract(argv: list[str]) -> int:
             "--serve", shlex.join(serve_command(MEMORY, "--pool-limit", "2")),
             "--user", account.sid, "--service", service, "--service2", service2,
             "--numbers", ",".join(messaging[2:]), "--voice-only", voice_only,
-            "--pool-limit", "2", *argv,
+            "--pool-limit", "2", "--allow-purchases", *argv,
         ]  # fmt: skip
         os.environ.setdefault(kit.PASSWORD_VARIABLE, account.auth_token)
     return kit.main(argv, prog="twilio-fake contract")

@@ -172,3 +172,64 @@ class Pool:
 @functools.cache
 def pool() -> Pool:
     return Pool.from_contract(bundled())
+
+
+def form_field(contract: Contract, operation_id: str, name: str) -> str:
+    """`name`, once checked to be a form field the operation's body declares."""
+    body = contract.resolve(contract.operation(operation_id).definition.get("requestBody", {}))
+    content = body.get("content", {}).get("application/x-www-form-urlencoded", {})
+    schema = contract.resolve(content.get("schema", {}))
+    if name not in schema.get("properties", {}):
+        raise ContractError(f"{operation_id} declares no form field {name}")
+    return name
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One resource's operations (create, list, fetch, update, delete) by operationId.
+
+    A resource's list path and item path share their placeholders but the item's last one (its
+    SID); `owner` fills the others (the account, for the 2010 API).
+    """
+
+    create: Operation
+    list: Operation
+    fetch: Operation
+    update: Operation
+    delete: Operation
+    list_key: str  # the key of the list in a page's body
+
+    @classmethod
+    def from_contract(cls, contract: Contract, name: str, list_key: str) -> Resource:
+        create, listing, fetch, update, delete = (
+            contract.operation(f"{verb}{name}")
+            for verb in ("Create", "List", "Fetch", "Update", "Delete")
+        )
+        if len(fetch.path_parameters) != len(listing.path_parameters) + 1:
+            raise ContractError(f"Fetch{name}'s path should be the list's plus one SID")
+        return cls(create, listing, fetch, update, delete, list_key)
+
+    def url(self, base: str, sid: str | None = None, **owner: str) -> str:
+        if sid is None:
+            return self.list.url(base, **owner)
+        return self.fetch.url(base, **{**owner, self.fetch.path_parameters[-1]: sid})
+
+    def field(self, verb: str, name: str) -> str:
+        """A form field of the create or update operation, checked against the contract."""
+        op = self.create if verb == "create" else self.update
+        return form_field(bundled(), op.operation_id, name)
+
+
+@functools.cache
+def services() -> Resource:
+    return Resource.from_contract(bundled(), "Service", "services")
+
+
+@functools.cache
+def incoming_numbers() -> Resource:
+    return Resource.from_contract(bundled(), "IncomingPhoneNumber", "incoming_phone_numbers")
+
+
+@functools.cache
+def available_local() -> Operation:
+    return bundled().operation("ListAvailablePhoneNumberLocal")

@@ -140,7 +140,7 @@ def write(
         lines += ["", "## Not checked", "", *skipped]
     lines += [
         "",
-        "Clean-up (the target's pools are as the run found them): "
+        "Clean-up (the target's pools, services and numbers are as the run found them): "
         + ("; ".join(restored) if restored else "the run left nothing to undo")
         + ".",
     ]

@@ -30,12 +30,36 @@ class Target:
     rate: float | None = None  # requests per second, for servers that throttle
     voice_only: str | None = None  # an incoming number that can send neither SMS nor MMS
     pool_limit: int | None = None  # how many numbers `service` may hold, when small enough to fill
+    account: str | None = None  # the AC… account the 2010 API's paths name
+    purchases: bool = False  # whether scenarios may buy numbers (on Twilio, that costs money)
+    api_url: str | None = None  # where the 2010 API is, when not at `url` (api.twilio.com)
+
+    @property
+    def api(self) -> str:
+        return self.api_url or self.url
 
     def pool(self, service: str | None = None, sid: str | None = None) -> str:
         return contract.pool().url(self.url, service or self.service, sid)
 
     def services(self) -> list[str]:
         return [self.service] + ([self.service2] if self.service2 else [])
+
+    def service_url(self, sid: str | None = None) -> str:
+        return contract.services().url(self.url, sid)
+
+    def number_url(self, sid: str | None = None) -> str:
+        assert self.account
+        owner = contract.incoming_numbers().list.path_parameters[0]
+        return contract.incoming_numbers().url(self.api, sid, **{owner: self.account})
+
+    def local_url(self, country: str, **query: str) -> str:
+        assert self.account
+        search = contract.available_local()
+        account, country_parameter = search.path_parameters
+        for name in query:
+            contract.bundled().query_parameter(search.operation_id, name)
+        url = search.url(self.api, **{account: self.account, country_parameter: country})
+        return url + ("?" + urlencode(query) if query else "")
 
 
 @dataclass
@@ -178,15 +202,53 @@ def pool_of(client: Client, service: str) -> list[str]:
     ]
 
 
+SERVICES = "Services"  # snapshot keys beside the pools' (which are service SIDs)
+NUMBERS = "IncomingPhoneNumbers"
+
+
+def services_of(client: Client) -> list[str]:
+    """The account's services (MG…), walking every page."""
+    url = client.target.service_url() + "?" + urlencode({"PageSize": 50})
+    key = contract.services().list_key
+    return [s["sid"] for _, body in walk(client, url) for s in body[key]]
+
+
+def numbers_of(client: Client) -> list[str]:
+    """The account's incoming numbers (PN…), walking the 2010 API's pages (next_page_uri)."""
+    url: str | None = client.target.number_url() + "?" + urlencode({"PageSize": 50})
+    key = contract.incoming_numbers().list_key
+    sids: list[str] = []
+    pages = 0
+    while url:
+        body = client.expect(client.call("GET", url), 200)
+        sids += [n["sid"] for n in body[key]]
+        uri = body.get("next_page_uri")
+        url = client.target.api + uri if uri else None
+        pages += 1
+        check(pages <= 10_000, "paging ends", "a last page", "more than 10,000 pages", client.last)
+    return sids
+
+
 def snapshot(client: Client) -> dict[str, set[str]]:
-    """What the target's pools hold now, for the services the run may change."""
-    return {service: set(pool_of(client, service)) for service in client.target.services()}
+    """What the target holds now that the run may change: the pools of its services, the
+    account's services and (when the account is known) its incoming numbers."""
+    state = {service: set(pool_of(client, service)) for service in client.target.services()}
+    state[SERVICES] = set(services_of(client))
+    if client.target.account:
+        state[NUMBERS] = set(numbers_of(client))
+    return state
 
 
 def restore(client: Client, before: dict[str, set[str]]) -> list[str]:
-    """Remove what the run added and put back what it removed; return what was done."""
+    """Remove what the run added and put back what it removed; return what was done.
+
+    The pools first, then numbers the run bought are released and services it created deleted.
+    A service or number the run deleted cannot be put back: the check after the run reports it.
+    """
     done = []
     for service, numbers in before.items():
+        if service in (SERVICES, NUMBERS):
+            continue
         now = set(pool_of(client, service))
         for sid in sorted(now - numbers):
             client.expect(client.call("DELETE", client.target.pool(service, sid)), 204)
@@ -194,6 +256,14 @@ def restore(client: Client, before: dict[str, set[str]]) -> list[str]:
         for sid in sorted(numbers - now):
             client.expect(client.add(sid, service), 201)
             done.append(f"put {sid}, which the run had taken out, back into {service}")
+    if NUMBERS in before:
+        for sid in sorted(set(numbers_of(client)) - before[NUMBERS]):
+            client.expect(client.call("DELETE", client.target.number_url(sid)), 204)
+            done.append(f"released {sid}, which the run had bought")
+    if SERVICES in before:
+        for sid in sorted(set(services_of(client)) - before[SERVICES]):
+            client.expect(client.call("DELETE", client.target.service_url(sid)), 204)
+            done.append(f"deleted {sid}, a service the run had created")
     return done
 
 
@@ -372,6 +442,189 @@ def fetch_what_is_listed(client: Client) -> None:
             check(fetched == listed, "fetch matches the list", listed, fetched, client.last)
 
 
+# -- Services -----------------------------------------------------------------------------------
+KIT_NAME = "contract kit"  # the FriendlyName of what the kit creates, to recognise it
+
+
+def create_service(client: Client, **form: str) -> dict:
+    name = contract.services().field("create", "FriendlyName")
+    call = client.call("POST", client.target.service_url(), {name: KIT_NAME, **form})
+    return client.expect(call, 201)
+
+
+def delete_service(client: Client, sid: str) -> None:
+    client.call("DELETE", client.target.service_url(sid))
+
+
+def service_lifecycle(client: Client) -> None:
+    """Create with a FriendlyName, fetch, update, find it listed, delete: then fetch is 20404."""
+    target = client.target
+    created = create_service(client)
+    sid = created["sid"]
+    try:
+        check(
+            created.get("friendly_name") == KIT_NAME,
+            "created friendly_name",
+            KIT_NAME,
+            created.get("friendly_name"),
+            client.last,
+        )
+        fetched = client.expect(client.call("GET", target.service_url(sid)), 200)
+        check(
+            fetched == created, "fetch returns what create returned", created, fetched, client.last
+        )
+        renamed = KIT_NAME + " (renamed)"
+        form = {contract.services().field("update", "FriendlyName"): renamed}
+        updated = client.expect(client.call("POST", target.service_url(sid), form), 200)
+        check(
+            updated.get("friendly_name") == renamed,
+            "update changes friendly_name",
+            renamed,
+            updated.get("friendly_name"),
+            client.last,
+        )
+        fetched = client.expect(client.call("GET", target.service_url(sid)), 200)
+        check(fetched == updated, "fetch returns the update", updated, fetched, client.last)
+        listed = services_of(client)
+        check(sid in listed, "the list holds the new service", sid, listed, client.last)
+        deleted = client.call("DELETE", target.service_url(sid))
+        client.expect(deleted, 204)
+        client.expect(client.call("GET", target.service_url(sid)), 404, 20404)
+        listed = services_of(client)
+        check(sid not in listed, "the list no longer holds it", "absent", listed, client.last)
+    finally:
+        delete_service(client, sid)
+
+
+def service_without_name(client: Client) -> None:
+    call = client.call("POST", client.target.service_url(), {})
+    if call.response.status_code == 201:
+        delete_service(client, call.response.json()["sid"])
+    client.expect(call, 400, 20001)
+
+
+def service_usecase_outside_the_list(client: Client) -> None:
+    usecase = contract.services().field("create", "Usecase")
+    name = contract.services().field("create", "FriendlyName")
+    form = {name: KIT_NAME, usecase: "not-a-use-case"}
+    call = client.call("POST", client.target.service_url(), form)
+    if call.response.status_code == 201:
+        delete_service(client, call.response.json()["sid"])
+    client.expect(call, 400, 21713)
+
+
+def deleting_a_service_empties_its_pool(client: Client) -> None:
+    """A number pooled in a service that is deleted is free again: another service takes it."""
+    target, number = client.target, client.target.numbers[0]
+    sid = create_service(client)["sid"]
+    try:
+        client.expect(client.add(number, sid), 201)
+        client.expect(client.call("DELETE", target.service_url(sid)), 204)
+        client.expect(client.call("GET", target.pool(sid)), 404, 20404)
+        client.expect(client.add(number), 201)  # not 21712: the deleted service let it go
+        client.call("DELETE", target.pool(sid=number))
+    finally:
+        client.call("DELETE", target.pool(sid, number))
+        delete_service(client, sid)
+
+
+# -- AvailablePhoneNumbers and IncomingPhoneNumbers ---------------------------------------------
+COUNTRY = "US"
+AREA_CODE = "415"  # San Francisco: numbers are for sale there, on Twilio and on the fake
+# Twilio's test numbers: one not for sale, one invalid.
+MAGIC = {"+15005550000": 21422, "+15005550001": 21421}
+MAGIC_AREA_CODE = ("533", 21452)  # no numbers for sale
+
+
+def search_local(client: Client) -> list[dict]:
+    """Local numbers for sale in AREA_CODE: at least one, each of that area code."""
+    call = client.call("GET", client.target.local_url(COUNTRY, AreaCode=AREA_CODE))
+    found = client.expect(call, 200)["available_phone_numbers"]
+    check(bool(found), "numbers are for sale in the area code", "at least one", found, call)
+    prefix = "+1" + AREA_CODE
+    wrong = [n["phone_number"] for n in found if not n["phone_number"].startswith(prefix)]
+    check(not wrong, f"every number found starts {prefix}", prefix, wrong, call)
+    return found
+
+
+def search_local_numbers(client: Client) -> None:
+    search_local(client)
+
+
+def buy(client: Client, phone_number: str) -> Call:
+    field_name = contract.incoming_numbers().field("create", "PhoneNumber")
+    return client.call("POST", client.target.number_url(), {field_name: phone_number})
+
+
+def release(client: Client, sid: str) -> None:
+    client.call("DELETE", client.target.number_url(sid))
+
+
+def buy_fetch_update_release(client: Client) -> None:
+    """Buy a number found for sale, fetch it, rename it, release it: then fetch is 20404."""
+    target = client.target
+    wanted = search_local(client)[0]["phone_number"]
+    bought = client.expect(buy(client, wanted), 201)
+    sid = bought["sid"]
+    try:
+        check(
+            bought.get("phone_number") == wanted,
+            "the number bought is the one asked for",
+            wanted,
+            bought.get("phone_number"),
+            client.last,
+        )
+        fetched = client.expect(client.call("GET", target.number_url(sid)), 200)
+        check(fetched == bought, "fetch returns what buy returned", bought, fetched, client.last)
+        form = {contract.incoming_numbers().field("update", "FriendlyName"): KIT_NAME}
+        updated = client.expect(client.call("POST", target.number_url(sid), form), 200)
+        check(
+            updated.get("friendly_name") == KIT_NAME,
+            "update changes friendly_name",
+            KIT_NAME,
+            updated.get("friendly_name"),
+            client.last,
+        )
+        listed = numbers_of(client)
+        check(sid in listed, "the list holds the number bought", sid, listed, client.last)
+        client.expect(client.call("DELETE", target.number_url(sid)), 204)
+        client.expect(client.call("GET", target.number_url(sid)), 404, 20404)
+    finally:
+        release(client, sid)
+
+
+def magic_numbers(client: Client) -> None:
+    """Twilio's test numbers: +15005550000 is not for sale (21422), +15005550001 is invalid
+    (21421), area code 533 has none (21452)."""
+    for number, code in MAGIC.items():
+        call = buy(client, number)
+        if call.response.status_code == 201:
+            release(client, call.response.json()["sid"])
+        client.expect(call, 400, code)
+    area_code, code = MAGIC_AREA_CODE
+    field_name = contract.incoming_numbers().field("create", "AreaCode")
+    call = client.call("POST", client.target.number_url(), {field_name: area_code})
+    if call.response.status_code == 201:
+        release(client, call.response.json()["sid"])
+    client.expect(call, 400, code)
+
+
+def released_number_leaves_its_pool(client: Client) -> None:
+    """A number in a pool that is released is no longer in the pool (fetch is 20404)."""
+    target = client.target
+    wanted = search_local(client)[0]["phone_number"]
+    sid = client.expect(buy(client, wanted), 201)["sid"]
+    try:
+        client.expect(client.add(sid), 201)
+        client.expect(client.call("DELETE", target.number_url(sid)), 204)
+        client.expect(client.call("GET", target.pool(sid=sid)), 404, 20404)
+        pooled = pool_of(client, target.service)
+        check(sid not in pooled, "the pool no longer lists it", "absent", pooled, client.last)
+    finally:
+        client.call("DELETE", target.pool(sid=sid))
+        release(client, sid)
+
+
 # -- which scenarios a run does -----------------------------------------------------------------
 @dataclass
 class Scenario:
@@ -379,6 +632,7 @@ class Scenario:
     function: Callable[[Client], None]
     writes: bool = True  # sends POST or DELETE
     needs: tuple[str, ...] = ()  # Target attributes it cannot run without
+    buys: bool = False  # buys phone numbers: on Twilio, that costs money
 
     def missing(self, target: Target, read_only: bool) -> Skipped | None:
         """Why this scenario cannot run against the target, or None."""
@@ -388,6 +642,11 @@ class Scenario:
         if lacking:
             options = " and ".join("--" + need.replace("_", "-") for need in lacking)
             return Skipped(f"it needs {options}", options)
+        if self.buys and not target.purchases:
+            return Skipped(
+                "it buys phone numbers, which costs money on a real account",
+                "--allow-purchases",
+            )
         return None
 
 
@@ -408,6 +667,33 @@ SCENARIOS = [
         "a full pool is 412 21714; the next service takes it",
         pool_full_then_next_service,
         needs=("numbers", "pool_limit", "service2"),
+    ),
+    Scenario("service: create, fetch, update, list, delete, then 20404", service_lifecycle),
+    Scenario("a service without FriendlyName is 20001", service_without_name),
+    Scenario("a Usecase outside the list is 21713", service_usecase_outside_the_list),
+    Scenario(
+        "deleting a service empties its pool",
+        deleting_a_service_empties_its_pool,
+        needs=("numbers",),
+    ),
+    Scenario(
+        "search local numbers in an area code",
+        search_local_numbers,
+        writes=False,
+        needs=("account",),
+    ),
+    Scenario(
+        "number: buy, fetch, update, release, then 20404",
+        buy_fetch_update_release,
+        needs=("account",),
+        buys=True,
+    ),
+    Scenario("magic numbers are 21422, 21421, 21452", magic_numbers, needs=("account",), buys=True),
+    Scenario(
+        "a released number leaves its pool",
+        released_number_leaves_its_pool,
+        needs=("account",),
+        buys=True,
     ),
 ]
 # Read-only runs do these instead of the writing ones.

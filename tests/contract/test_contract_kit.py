@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 import pytest
@@ -26,11 +27,20 @@ from tests.support import (
     scale,
     serve,
 )
+from twilio_fake_contract import contract as contract_of_kit
 
 DEMO_TARGET = [
     "--user", AUTH[0], "--service", SERVICE,
     "--numbers", ",".join(NUMBERS[2:5]), "--service2", SERVICE2, "--voice-only", VOICE_ONLY_NUMBER,
 ]  # fmt: skip
+SCENARIO_COUNT = 18  # every scenario the kit has, of every resource
+# What the kit does only with --allow-purchases (on Twilio, buying a number costs money).
+BUYING = [
+    "number: buy, fetch, update, release, then 20404",
+    "magic numbers are 21422, 21421, 21452",
+    "a released number leaves its pool",
+    "schemathesis: CreateIncomingPhoneNumber",
+]
 
 
 def contract(reports: Path, *args: str) -> tuple[int, str]:
@@ -54,12 +64,21 @@ def test_passes_against_a_fresh_fake_and_writes_its_reports(tmp_path: Path) -> N
         suite = ElementTree.parse(tmp_path / name).getroot()
         cases = list(suite.iter("testcase"))
         assert cases and not [c for c in cases if c.find("failure") is not None]
-    assert "| scenarios | passed | 10 | 0 | 0 |" in summary  # every scenario done, none skipped
+    assert (
+        f"| scenarios | passed | {SCENARIO_COUNT} | 0 | 0 |" in summary
+    )  # every scenario done, none skipped
     assert "Not checked" not in summary
     # It says it undid its own changes, in words that cannot read as the user's numbers lost.
-    assert "Clean-up (the target's pools are as the run found them): " in summary
+    assert "Clean-up (the target's pools, services and numbers are as the run found them): " in (
+        summary
+    )
     assert "which the run had added, out of" in summary or "left nothing to undo" in summary
+    # Schemathesis's stateful phase buys numbers and creates services: the run removed them.
+    assert re.search(r"released PN\w{32}, which the run had bought", summary)
+    assert re.search(r"deleted MG\w{32}, a service the run had created", summary)
     for scenario in (
+        "deleting a service empties its pool",
+        "a released number leaves its pool",
         "a full pool is 412 21714; the next service takes it",
         "a voice-only number is 21715",
         "PageSize above 1000 pages by 1000 at most",
@@ -84,17 +103,36 @@ def pools(server: Server) -> dict[str, list[dict]]:
     }
 
 
+def holdings(server: Server) -> dict[str, object]:
+    """The demo account's pools, services and incoming numbers (the first 1000 of each)."""
+    from twilio_fake_contract import contract
+
+    services = contract.services().url(server.url) + "?PageSize=1000"
+    owner = contract.incoming_numbers().list.path_parameters[0]
+    numbers = contract.incoming_numbers().url(server.url, **{owner: AUTH[0]}) + "?PageSize=1000"
+    return {
+        "pools": pools(server),
+        "services": requests.get(services, auth=AUTH, timeout=5).json()["services"],
+        "numbers": requests.get(numbers, auth=AUTH, timeout=5).json()["incoming_phone_numbers"],
+    }
+
+
 def test_runs_against_a_given_url_and_leaves_it_as_it_found_it(
     fake: Server, tmp_path: Path
 ) -> None:
     # Some state of the target's own that must survive the run untouched. (Not PN…01: that is
     # the spec's example SID, which the examples phase fetches and deletes.)
     requests.post(fake.url + pool_path(), data={"PhoneNumberSid": NUMBERS[1]}, auth=AUTH, timeout=5)
-    before = pools(fake)
-    status, summary = contract(tmp_path, "--url", fake.url, *DEMO_TARGET, "--rate", "500/s")
+    before = holdings(fake)
+    status, summary = contract(
+        tmp_path, "--url", fake.url, *DEMO_TARGET, "--rate", "500/s", "--allow-purchases"
+    )
     assert status == 0, summary
     assert f"- target: {fake.url}" in summary
-    assert pools(fake) == before
+    assert "--allow-purchases" not in summary  # everything that buys was checked
+    # What scenarios and schemathesis bought and created is gone again, and the report says so.
+    assert holdings(fake) == before
+    assert "which the run had bought" in summary and "a service the run had created" in summary
 
 
 def test_read_only_mode_sends_only_gets(fake: Server, tmp_path: Path) -> None:
@@ -109,9 +147,20 @@ def test_read_only_mode_sends_only_gets(fake: Server, tmp_path: Path) -> None:
     assert {line.split()[5] for line in requests_made} == {"GET"}
 
 
-def test_the_rate_limit_is_kept(fake: Server, tmp_path: Path) -> None:
+def test_the_rate_limit_is_kept_and_nothing_is_bought_unasked(fake: Server, tmp_path: Path) -> None:
+    before = holdings(fake)
     status, summary = contract(tmp_path, "--url", fake.url, *DEMO_TARGET, "--rate", "20/s")
     assert status == 0, summary
+    # Without --allow-purchases no number is bought: what would buy is named as not checked.
+    listed = re.findall(r"^- (.+): not checked: .*To check it: (.+)\.$", summary, re.M)
+    assert [name for name, enable in listed if enable == "--allow-purchases"] == BUYING
+    buy = contract_of_kit.incoming_numbers().create
+    requests_made = [
+        ln.split()[5:7] for ln in fake.output_so_far().splitlines() if "twilio_fake.requests" in ln
+    ]
+    assert [r for r in requests_made if buy.matches(r[0], urlsplit(r[1]).path)] == []
+    assert any(r[0] == "POST" for r in requests_made)  # (the log is read right)
+    assert holdings(fake) == before
     stamps = [
         datetime.strptime(" ".join(ln.split()[:2]), "%Y-%m-%d %H:%M:%S,%f")
         for ln in fake.output_so_far().splitlines()
@@ -122,6 +171,9 @@ def test_the_rate_limit_is_kept(fake: Server, tmp_path: Path) -> None:
     assert len(stamps) > 100 and len(stamps) / seconds <= 22
     busiest = max(sum(1 for t in stamps if 0 <= (t - s).total_seconds() < 1) for s in stamps)
     assert busiest <= 40
+
+
+NEW_VARIANTS = {"service-delete-keeps-pool", "release-keeps-pool-entry", "wrong-magic-code"}
 
 
 @pytest.mark.parametrize(
@@ -135,15 +187,33 @@ def test_the_rate_limit_is_kept(fake: Server, tmp_path: Path) -> None:
         ("broken-paging", r"next_page_url stays on the server under test"),
         ("server-error", r"(?i)server error"),
         ("auth-bypass", r"wrong password is 20003: GET .*\n.*\n.*\nexpected: 401 20003\nseen: 200"),
+        # One per resource since Services and IncomingPhoneNumbers arrived.
+        (
+            "service-delete-keeps-pool",
+            r"deleting a service empties its pool: POST .*/PhoneNumbers\n.*\n.*\n"
+            r"expected: 201\nseen: 409 21712",
+        ),
+        (
+            "release-keeps-pool-entry",
+            r"a released number leaves its pool: GET .*\n.*\n.*\nexpected: 404 20404\nseen: 200",
+        ),
+        (
+            "wrong-magic-code",
+            r"magic numbers are 21422, 21421, 21452: POST .*IncomingPhoneNumbers\.json\n.*\n.*\n"
+            r"expected: 400 21421\nseen: 400 21422",
+        ),
     ],
 )
 def test_catches_a_broken_variant(variant: str, caught_by: str, tmp_path: Path) -> None:
     command = [sys.executable, "-m", "tests.support.broken_fakes", variant,
                "--database", str(tmp_path / "broken.sqlite3")]  # fmt: skip
+    # The pool's variants as before; the new resources' need purchases, and few examples (the
+    # point is the scenario, not fuzzing).
+    extra = ["--allow-purchases", "--max-examples", "5"] if variant in NEW_VARIANTS else []
     server = Server(command, cwd=ROOT)
     try:
         before = pools(server)
-        status, summary = contract(tmp_path / "reports", "--url", server.url, *DEMO_TARGET)
+        status, summary = contract(tmp_path / "reports", "--url", server.url, *DEMO_TARGET, *extra)
         after = pools(server)
     finally:
         server.stop()
@@ -234,13 +304,15 @@ def test_the_readme_forms_of_make_contract_pass(
     left_out = [name for name in NEEDS if name not in variables]
     undone = sorted({scenario for name in left_out for scenario in NEEDS[name]})
     listed = re.findall(r"^- (.+): not checked: .*To check it: (.+)\.$", summary, re.M)
-    assert sorted(name for name, _ in listed) == undone
+    # What buys numbers is never done unasked (the form has no ALLOW_PURCHASES).
+    assert [name for name, enable in listed if enable == "--allow-purchases"] == BUYING
+    assert sorted(name for name, enable in listed if enable != "--allow-purchases") == undone
     for name in left_out:
         for scenario in NEEDS[name]:
             enable = dict(listed)[scenario]
             assert OPTION[name] in enable, summary
     junit = (tmp_path / "contract-scenarios.xml").read_text()
-    assert junit.count("<skipped ") == len(undone)
+    assert junit.count("<skipped ") == len(undone) + len(BUYING) - 1  # less schemathesis's
     assert (tmp_path / "contract-schemathesis.txt").exists()  # schemathesis's log, checked too
     assert_no_secret(AUTH[1], tmp_path, printed)
 
@@ -249,7 +321,7 @@ def test_make_contract_with_no_url_checks_a_fresh_fake(tmp_path: Path) -> None:
     status, printed, summary = make_contract(tmp_path, MAX_EXAMPLES="5")
     assert status == 0, printed
     assert summary.startswith("# Contract run: PASSED")
-    assert "| scenarios | passed | 10 | 0 | 0 |" in summary
+    assert f"| scenarios | passed | {SCENARIO_COUNT} | 0 | 0 |" in summary
     assert_no_secret(AUTH[1], tmp_path, printed)
 
 
@@ -301,6 +373,22 @@ def test_a_run_that_checked_nothing_is_not_passed() -> None:
     assert reports.verdict([reports.Stage("scenarios", 0.1, cases=1)]) == "PASSED"
 
 
+def test_every_resource_is_found_by_operation_id() -> None:
+    """Services and IncomingPhoneNumbers: list and item URLs, and form fields, from the contract."""
+    from twilio_fake_contract import contract
+    from twilio_fake_contract.contract import ContractError
+
+    services, numbers = contract.services(), contract.incoming_numbers()
+    assert services.url("http://h", SERVICE) == "http://h" + pool_path(SERVICE).rsplit("/", 1)[0]
+    owner = numbers.list.path_parameters[0]
+    assert numbers.url("http://h", NUMBERS[0], **{owner: AUTH[0]}).endswith(
+        f"/Accounts/{AUTH[0]}/IncomingPhoneNumbers/{NUMBERS[0]}.json"
+    )
+    assert numbers.field("create", "PhoneNumber") == "PhoneNumber"
+    with pytest.raises(ContractError):
+        services.field("create", "PhoneNumber")
+
+
 def test_the_pool_is_found_by_operation_id_whatever_the_server_path() -> None:
     """Today's servers `/v1` with paths `/Services/…`, or `/` with `/v1/Services/…`: one URL."""
     import yaml
@@ -330,7 +418,7 @@ def compare(reports: Path, first: str, second: str, *extra: str) -> tuple[int, s
         "--service2", target[3], "--voice-only", target[4], "--pool-limit", "2",
         "--compare-url", second, "--compare-user", target[0], "--compare-service", target[1],
         "--compare-numbers", target[2], "--compare-service2", target[3],
-        "--compare-voice-only", target[4], "--compare-pool-limit", "2", *extra,
+        "--compare-voice-only", target[4], "--compare-pool-limit", "2", "--allow-purchases", *extra,
     ]  # fmt: skip
     env = {
         **os.environ,
@@ -359,9 +447,9 @@ def test_compare_finds_no_difference_between_two_fakes_with_the_same_fixtures(
     assert summary.startswith("# Contract comparison: NO DIFFERENCE"), summary
     assert "Not compared" not in summary
     rows = re.findall(r"^\| (.+?) \| (\d+) \| 0 \| 0 \| passed \|$", summary, re.M)
-    assert len(rows) == 10 and all(int(steps) > 0 for _, steps in rows)
+    assert len(rows) == SCENARIO_COUNT and all(int(steps) > 0 for _, steps in rows)
     junit = ElementTree.parse(tmp_path / "reports" / "contract-compare.xml").getroot()
-    assert junit.get("tests") == "10" and junit.get("failures") == "0"
+    assert junit.get("tests") == str(SCENARIO_COUNT) and junit.get("failures") == "0"
     assert after == before
     assert_no_secret(AUTH[1], tmp_path / "reports", printed)
 

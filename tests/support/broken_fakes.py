@@ -18,8 +18,10 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tests.support import ACCOUNT as DEMO_ACCOUNT
+from tests.support import OTHER_ACCOUNT
 from tests.support import TOKEN as DEMO_TOKEN
 from twilio_fake.app import create_app
+from twilio_fake.backend import Backend
 from twilio_fake.cli import READY, listen
 from twilio_fake.config import Settings
 
@@ -36,8 +38,57 @@ def broken_paging(body: bytes) -> bytes:
     )
 
 
-BODY_REWRITES = {"wrong-code": wrong_code, "broken-paging": broken_paging}
-VARIANTS = [*BODY_REWRITES, "missing-header", "server-error", "auth-bypass"]
+def wrong_magic_code(body: bytes) -> bytes:
+    """Answer Twilio's invalid test number (+15005550001) as if it were merely not for sale."""
+    return body.replace(b'"code": 21421', b'"code": 21422')
+
+
+# Where deleted services and released numbers go, as in a careless soft delete: out of the
+# demo account's sight (into the other demo account: the tables want an account that exists).
+NOBODY = OTHER_ACCOUNT
+
+
+def service_delete_keeps_pool() -> None:
+    """Deleting a service hides it from its account but leaves its pool: its numbers stay taken."""
+    from twilio_fake.resources.pool import model as pool
+    from twilio_fake.resources.services import model as services
+
+    services._DELETE = (
+        services.services.update().where(services._mine).values(account_sid=NOBODY)  # type: ignore[assignment]
+    )
+    pool.empty_pool = lambda conn, service_sid: None
+
+
+def release_keeps_pool_entry() -> None:
+    """Releasing a number that sits in a pool answers 204 but leaves it there (and bought)."""
+    from sqlalchemy import select
+
+    from twilio_fake.resources.numbers import model as numbers
+    from twilio_fake.resources.pool.tables import pool_entries
+
+    real = numbers.release
+
+    def release(backend: Backend, account_sid: str, sid: str) -> None:
+        with backend.db.read() as conn:
+            pooled = conn.execute(select(pool_entries.c.sid).where(pool_entries.c.sid == sid))
+            if pooled.first() is not None:
+                return
+        real(backend, account_sid, sid)
+
+    numbers.release = release
+
+
+BODY_REWRITES = {
+    "wrong-code": wrong_code,
+    "broken-paging": broken_paging,
+    "wrong-magic-code": wrong_magic_code,
+}
+# Variants that break a rule of a resource itself, in its rules (below HTTP).
+RULE_BREAKS = {
+    "service-delete-keeps-pool": service_delete_keeps_pool,
+    "release-keeps-pool-entry": release_keeps_pool_entry,
+}
+VARIANTS = [*BODY_REWRITES, *RULE_BREAKS, "missing-header", "server-error", "auth-bypass"]
 
 
 class Break:
@@ -125,6 +176,8 @@ def main() -> None:
     parser.add_argument("--database", required=True)
     parser.add_argument("--pool-limit", type=int, default=Settings.pool_limit)
     args = parser.parse_args()
+    if args.variant in RULE_BREAKS:
+        RULE_BREAKS[args.variant]()
     app = create_app(Settings(database=args.database, pool_limit=args.pool_limit))
     sock = listen("127.0.0.1", 0)
     print(f"{READY}http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
