@@ -187,8 +187,11 @@ class Backend:
                 incoming_phone_numbers=account.incoming_phone_numbers[start : start + batch],
             )
             with self.db.write() as conn:
-                # FOR SHARE: a reset or drop on another replica waits for this batch, or this
-                # batch for it (and then finds the account gone).
+                # The tables in the order every bulk change takes them (on PostgreSQL; SQLite
+                # holds its one write lock), or a batch and a reset on another replica deadlock;
+                # then a reset or drop waits for this batch, or it for them and finds the
+                # account gone.
+                self.db.lock_for_bulk_change(conn)
                 if conn.execute(_ACCOUNT_KEPT, {"user": account.sid}).first() is None:
                     raise _MintInterrupted()
                 for load_fixtures in resources.fixture_loaders():
