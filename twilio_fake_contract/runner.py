@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shlex
 import subprocess
@@ -265,11 +266,8 @@ def schemathesis_config(target: Target, read_only: bool) -> str:
         "[checks]",
         "positive_data_acceptance = { expected-statuses = "
         '["2xx", "400", "401", "404", "409", "412"] }',
-        # Schemathesis's own list, and 413: a form over the body limit (an over-long URL in a
-        # service's settings, say) is rejected before its fields are read.
         "negative_data_rejection = { expected-statuses = "
-        '["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429", '
-        '"5xx"] }',
+        f"{json.dumps(checks.REJECTION_STATUSES)} }}",
         "[dictionaries.services]",
         f"values = [{values(target.services())}]",
     ]

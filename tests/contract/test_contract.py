@@ -41,6 +41,9 @@ CONFIG = {
         "positive_data_acceptance": {
             "expected-statuses": ["2xx", "400", "401", "404", "409", "412"]
         },
+        "negative_data_rejection": {
+            "expected-statuses": twilio_fake_contract.checks.REJECTION_STATUSES
+        },
     },
     # `make soak` raises this so that the run sends well over 10,000 requests.
     # The contract's leniency (unknown query keys ignored; credentials are the run's own): the
