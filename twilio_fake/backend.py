@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, bindparam, delete, func, insert, select
 
 from . import db, resources, spec
+from .clock import account_clocks
 from .exceptions import ResourceNotFound, ServiceUnavailable, TooManyAccounts
 from .fixtures import Account, IncomingNumber
 from .paging import PageTokens
@@ -80,12 +81,16 @@ class Backend:
         pool_limit: int | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        assert resources.PACKAGES  # their tables are on db.metadata before the schema is made
+        # Their tables are on db.metadata before the schema is made.
+        assert resources.PACKAGES and account_clocks is not None
         self.db = db.Database(database)
         self.startup_fixtures = list(fixtures)
         self.pool_limit = pool_limit if pool_limit is not None else spec.limit("pool-size")
         self.clock = clock
         self.tokens = PageTokens(self._page_token_key())
+        # Called after a write that made a message's next status due (the dispatcher, when the
+        # app runs one, sets it to wake itself); nothing to wake otherwise.
+        self.wake_dispatcher: Callable[[], None] = lambda: None
         self.load(self.startup_fixtures)
 
     def _page_token_key(self) -> bytes:
@@ -117,7 +122,13 @@ class Backend:
         now = self.clock()
         for account in accounts:
             db.refuse_foreign(conn, db.api_keys, "API key", list(account.api_keys), account.sid)
-            db.upsert(conn, db.accounts, account.sid, auth_token_hash=_digest(account.auth_token))
+            db.upsert(
+                conn,
+                db.accounts,
+                account.sid,
+                auth_token_hash=_digest(account.auth_token),
+                auth_token=account.auth_token,
+            )
             for key_sid, secret in account.api_keys.items():
                 db.upsert(
                     conn,
@@ -219,6 +230,10 @@ class Backend:
                     for name in COUNTED
                 )
             )
+
+    def signing_key(self, conn: Connection, account_sid: str) -> str | None:
+        """The auth token that signs the account's webhooks (None: not known, see db.accounts)."""
+        return conn.scalar(select(db.accounts.c.auth_token).where(db.accounts.c.sid == account_sid))
 
     # -- authentication ---------------------------------------------------------------------
     def authenticate(self, username: str, password: str) -> str | None:

@@ -67,8 +67,12 @@ accounts = Table(
     "accounts",
     metadata,
     Column("sid", Sid(), primary_key=True),
-    # SHA-256 of the auth token: the token itself is never stored.
+    # SHA-256 of the auth token: what authentication compares (in constant time).
     Column("auth_token_hash", String(64), nullable=False),
+    # The token itself, only to sign the webhooks the fake sends (X-Twilio-Signature is an
+    # HMAC-SHA1 keyed with it, as Twilio signs them). Never read by authentication, never
+    # logged. NULL in a database of an earlier version until its fixtures are loaded again.
+    Column("auth_token", String(256), nullable=True),
 )
 
 api_keys = Table(

@@ -1,0 +1,93 @@
+"""The tables of Messages: the messages, Sticky Sender's choices, opt-outs and planned outcomes.
+
+Dates are stored as the fake stores them (naive UTC, whole seconds), read from the account's
+clock (`twilio_fake.clock`). `due_at` is in the same clock's seconds: the time the message's
+next status falls due (NULL when nothing more will happen to it), which the dispatcher reads.
+A message keeps its service's SID after the service is deleted, as Twilio's history does: no
+foreign key to services.
+"""
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+)
+
+from twilio_fake.db import Sid, metadata
+
+messages = Table(
+    "messages",
+    metadata,
+    # The list's order (newest first) and its keyset: one more than the largest so far.
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("sid", Sid(), nullable=False, unique=True),  # SM…, or MM… with media
+    Column("account_sid", Sid(), ForeignKey("accounts.sid"), nullable=False),
+    Column("service_sid", Sid(), nullable=True),  # the MessagingServiceSid, if any
+    Column("from_number", String, nullable=True),  # NULL while `accepted` (no sender yet)
+    Column("to_number", String, nullable=False),
+    Column("body", Text, nullable=False, default=""),
+    Column("media_urls", Text, nullable=True),  # a JSON list of the MediaUrl values
+    Column("num_segments", Integer, nullable=False, default=0),
+    Column("status", String(32), nullable=False),
+    Column("direction", String(32), nullable=False),  # outbound-api, inbound
+    Column("error_code", Integer, nullable=True),
+    Column("error_message", String, nullable=True),
+    Column("price", String(32), nullable=True),
+    Column("price_unit", String(8), nullable=True),
+    Column("status_callback", String, nullable=True),  # the message's own StatusCallback
+    Column("date_created", DateTime, nullable=False),
+    Column("date_updated", DateTime, nullable=False),
+    Column("date_sent", DateTime, nullable=True),
+    Column("send_at", DateTime, nullable=True),  # a scheduled message's SendAt
+    # The life cycle (lifecycle.py): when the next status is due, by the account's clock, and
+    # the final status (and error) the message was given when it was created.
+    Column("due_at", Float, nullable=True),
+    Column("outcome", String(32), nullable=True),
+    Column("outcome_error", Integer, nullable=True),
+    Index("ix_messages_account_seq", "account_sid", "seq"),
+    Index("ix_messages_due", "due_at"),
+)
+
+# Sticky Sender: the sender a service chose for a recipient, reused while it stays in the pool.
+# A mapping older than the number's pool entry is void (the number left the pool and came back:
+# Twilio deletes the mapping when a number is removed).
+sticky_senders = Table(
+    "sticky_senders",
+    metadata,
+    Column("service_sid", Sid(), primary_key=True),
+    Column("to_number", String, primary_key=True),
+    Column("account_sid", Sid(), ForeignKey("accounts.sid"), nullable=False),
+    Column("sender_sid", Sid(), nullable=False),  # the pool entry's PN SID
+    Column("date_created", DateTime, nullable=False),
+)
+
+# A recipient who texted STOP: no message from `scope_sid` (a service, or a number outside any
+# service) reaches them until they text START.
+opt_outs = Table(
+    "opt_outs",
+    metadata,
+    Column("scope_sid", Sid(), primary_key=True),
+    Column("recipient", String, primary_key=True),
+    Column("account_sid", Sid(), ForeignKey("accounts.sid"), nullable=False),
+    Column("date_created", DateTime, nullable=False),
+)
+
+# What a test decided: messages to `to_pattern` (a number, or a prefix ending in `*`) end with
+# `status` (delivered, undelivered, failed) and `error_code`. The newest matching rule wins;
+# with none, a message is delivered.
+message_outcomes = Table(
+    "message_outcomes",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("account_sid", Sid(), ForeignKey("accounts.sid"), nullable=False),
+    Column("to_pattern", String, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("error_code", Integer, nullable=True),
+    Index("ix_message_outcomes_account", "account_sid", "seq"),
+)
