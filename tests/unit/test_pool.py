@@ -26,8 +26,8 @@ from tests.support import (
     VOICE_ONLY_NUMBER,
     database_for,
 )
-from twilio_fake import exceptions as errors
 from twilio_fake import db, fixtures, spec
+from twilio_fake import exceptions as errors
 from twilio_fake.backend import Backend
 from twilio_fake.db import MEMORY
 from twilio_fake.resources.pool import errors as pool_errors
