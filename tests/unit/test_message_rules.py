@@ -12,7 +12,7 @@ from sqlalchemy import insert, select, update
 
 from tests.support import ACCOUNT, NUMBERS, OTHER_ACCOUNT, SERVICE, SERVICE2
 from twilio_fake.backend import Backend
-from twilio_fake.resources.messages import segments, selection
+from twilio_fake.resources.messages import optouts, segments, selection
 from twilio_fake.resources.messages.rule_errors import (
     NoSenderForRecipient,
     NoSenders,
@@ -243,3 +243,62 @@ def test_another_accounts_service_is_not_found(backend: Backend) -> None:
     _pool(backend, US1)
     with backend.db.write() as conn, pytest.raises(ServiceGone):
         selection.choose(conn, OTHER_ACCOUNT, SERVICE, "+12025550123", needs_mms=False, now=NOW)
+
+
+# Opt-outs ------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        *((word, "stop") for word in ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT")),
+        *((word, "start") for word in ("START", "YES", "UNSTOP")),
+        *((word, "help") for word in ("HELP", "INFO")),
+        ("stop", "stop"),
+        ("  Stop\n", "stop"),
+        ("unstop", "start"),
+        ("STOP PLEASE", None),  # only the word alone
+        ("PLEASE CANCEL", None),
+        ("STOPP", None),
+        ("ST OP", None),
+        ("", None),
+        ("Hello", None),
+    ],
+)
+def test_keywords_are_twilios_words_alone(body: str, expected: str | None) -> None:
+    assert optouts.keyword(body) == expected
+
+
+def test_an_opt_out_covers_its_scope_until_the_recipient_opts_in(backend: Backend) -> None:
+    with backend.db.write() as conn:
+        optouts.opt_out(conn, ACCOUNT, SERVICE, "+15551230000", NOW)
+        optouts.opt_out(conn, ACCOUNT, SERVICE, "+15551230000", NOW + 1)  # again: no change
+    with backend.db.read() as conn:
+        assert optouts.is_opted_out(
+            conn, ACCOUNT, scope_sids=[SERVICE, US1], recipient="+15551230000"
+        )
+        assert not optouts.is_opted_out(
+            conn, ACCOUNT, scope_sids=[US1], recipient="+15551230000"
+        )  # a number outside the service: another scope
+        assert not optouts.is_opted_out(
+            conn, ACCOUNT, scope_sids=[SERVICE], recipient="+15551230001"
+        )
+        assert not optouts.is_opted_out(conn, ACCOUNT, scope_sids=[], recipient="+15551230000")
+        # Another account's view of the same SIDs holds nothing.
+        assert not optouts.is_opted_out(
+            conn, OTHER_ACCOUNT, scope_sids=[SERVICE], recipient="+15551230000"
+        )
+    with backend.db.write() as conn:
+        optouts.opt_in(conn, ACCOUNT, SERVICE, "+15551230000", NOW + 2)
+        optouts.opt_in(conn, ACCOUNT, SERVICE, "+15551230000", NOW + 3)  # again: no change
+    with backend.db.read() as conn:
+        assert not optouts.is_opted_out(
+            conn, ACCOUNT, scope_sids=[SERVICE], recipient="+15551230000"
+        )
+
+
+def test_the_scope_of_a_pooled_number_is_its_service(backend: Backend) -> None:
+    _pool(backend, US1)
+    with backend.db.read() as conn:
+        assert optouts.scope_for(conn, ACCOUNT, US1) == SERVICE
+        assert optouts.scope_for(conn, ACCOUNT, US2) == US2
+        # Another account's number is never resolved to its service.
+        assert optouts.scope_for(conn, OTHER_ACCOUNT, US1) == US1

@@ -23,7 +23,7 @@ turned off, mappings are neither used nor made, and come back when it is turned 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import phonenumbers
@@ -39,6 +39,7 @@ from twilio_fake.resources.services.tables import services
 
 from .rule_errors import NoSenderForRecipient, NoSenders, ServiceGone
 from .tables import sticky_senders
+from .times import as_datetime
 
 NANP = ("US", "CA")  # the countries a US or Canadian number must be sent to from
 
@@ -223,7 +224,7 @@ def _remember(
     """Make `chosen` the recipient's sticky sender; return the sender to use. Two workers
     choosing for one recipient at once (PostgreSQL): the first mapping made wins, and both
     messages go from its sender."""
-    values = {"sender_sid": chosen.sid, "pool_seq": chosen.seq, "date_created": _datetime(now)}
+    values = {"sender_sid": chosen.sid, "pool_seq": chosen.seq, "date_created": as_datetime(now)}
     key = (sticky_senders.c.service_sid == service_sid) & (sticky_senders.c.to_number == to.number)
     if mapping is not None:  # void, or not fit for this message: replaced
         conn.execute(update(sticky_senders).where(key).values(**values))
@@ -240,12 +241,6 @@ def _remember(
         select(sticky_senders.c.sender_sid, sticky_senders.c.pool_seq).where(key)
     ).first()
     return _still_holds(winner, capable, to) or chosen
-
-
-def _datetime(now: datetime | float) -> datetime:
-    if isinstance(now, datetime):
-        return now
-    return datetime.fromtimestamp(int(now), UTC).replace(tzinfo=None)
 
 
 def _state(number: str) -> str | None:
