@@ -5,20 +5,26 @@ inbound messages. On a SQLite file and on PostgreSQL (the `backend` fixture)."""
 from __future__ import annotations
 
 import itertools
+import json
+import multiprocessing
+import time
 from typing import Any
 
 import pytest
 from sqlalchemy import insert, select, update
 
 from tests.support import ACCOUNT, NUMBERS, OTHER_ACCOUNT, SERVICE, SERVICE2
+from twilio_fake import clock
+from twilio_fake import exceptions as errors
 from twilio_fake.backend import Backend
-from twilio_fake.resources.messages import optouts, segments, selection
+from twilio_fake.resources.messages import lifecycle, optouts, segments, selection
 from twilio_fake.resources.messages.rule_errors import (
     NoSenderForRecipient,
     NoSenders,
     ServiceGone,
 )
-from twilio_fake.resources.messages.tables import sticky_senders
+from twilio_fake.resources.messages.tables import messages, sticky_senders
+from twilio_fake.resources.messages.times import as_datetime
 from twilio_fake.resources.numbers.tables import incoming_phone_numbers
 from twilio_fake.resources.pool import model as pool
 from twilio_fake.resources.services.tables import services
@@ -302,3 +308,430 @@ def test_the_scope_of_a_pooled_number_is_its_service(backend: Backend) -> None:
         assert optouts.scope_for(conn, ACCOUNT, US2) == US2
         # Another account's number is never resolved to its service.
         assert optouts.scope_for(conn, OTHER_ACCOUNT, US1) == US1
+
+
+# The life cycle ------------------------------------------------------------------------------
+STATUS_URL = "https://example.com/status"
+SERVICE_URL = "https://example.com/service-status"
+_message_sids = itertools.count(1)
+
+
+def _message(
+    backend: Backend,
+    *,
+    status: str = "queued",
+    account: str = ACCOUNT,
+    service: str | None = None,
+    from_number: str | None = "+14155550100",
+    to: str = "+14155551234",
+    body: str = "Hello",
+    media: list[str] | None = None,
+    status_callback: str | None = STATUS_URL,
+    outcome: lifecycle.Outcome = lifecycle.DELIVERED,
+    due: float | None = None,
+) -> str:
+    """A message as the resource stores it at create, at the account's time NOW; its SID."""
+    sid = f"{'MM' if media else 'SM'}{next(_message_sids):032x}"
+    with backend.db.write() as conn:
+        conn.execute(
+            insert(messages).values(
+                sid=sid,
+                account_sid=account,
+                service_sid=service,
+                from_number=from_number,
+                to_number=to,
+                body=body,
+                media_urls=json.dumps(media) if media else None,
+                num_segments=segments.count(body),
+                status=status,
+                direction="outbound-api",
+                status_callback=status_callback,
+                date_created=as_datetime(NOW),
+                date_updated=as_datetime(NOW),
+                due_at=lifecycle.first_due(NOW, status) if due is None else due,
+                outcome=outcome.status,
+                outcome_error=outcome.error_code,
+            )
+        )
+    return sid
+
+
+def _freeze(backend: Backend, account: str = ACCOUNT, at: float = NOW) -> None:
+    with backend.db.write() as conn:
+        clock.freeze(conn, account, real=at)
+
+
+def _advance(
+    backend: Backend, seconds: float = 0.0, *, account: str | None = None, **options: Any
+) -> list[lifecycle.Transition]:
+    """Move ACCOUNT's frozen clock on by `seconds`, then take one round of due steps."""
+    with backend.db.write() as conn:
+        if seconds:
+            clock.advance(conn, ACCOUNT, seconds)
+        return lifecycle.advance_due(conn, real_now=time.time(), account_sid=account, **options)
+
+
+def _row(backend: Backend, sid: str) -> Any:
+    with backend.db.read() as conn:
+        return conn.execute(select(messages).where(messages.c.sid == sid)).one()
+
+
+def _params(sid: str, status: str, **extra: str) -> dict[str, str]:
+    """Twilio's status callback parameters (behaviour §3.4) for a message from US1 to
+    +14155551234."""
+    return {
+        "SmsSid": sid,
+        "SmsStatus": status,
+        "MessageStatus": status,
+        "To": "+14155551234",
+        "MessageSid": sid,
+        "AccountSid": ACCOUNT,
+        "From": "+14155550100",
+        "ApiVersion": "2010-04-01",
+        **extra,
+    }
+
+
+def _dlr_date(seconds: float) -> str:
+    return as_datetime(seconds).strftime("%y%m%d%H%M")
+
+
+def test_a_message_runs_to_delivered_on_its_accounts_frozen_clock(backend: Backend) -> None:
+    _freeze(backend)
+    sid = _message(backend)
+    assert _advance(backend) == []  # due 0.1 s after its creation: the clock stands still
+    assert _advance(backend, 0.1) == [lifecycle.Transition(ACCOUNT, sid, "sending", None)]
+    assert _advance(backend) == []
+    assert _row(backend, sid).date_sent == as_datetime(NOW + 0.1)
+    assert _advance(backend, 0.2) == [
+        lifecycle.Transition(
+            ACCOUNT, sid, "sent", lifecycle.Callback(STATUS_URL, _params(sid, "sent"))
+        )
+    ]
+    assert _advance(backend, 0.4) == []
+    (delivered,) = _advance(backend, 0.1)
+    assert delivered == lifecycle.Transition(
+        ACCOUNT,
+        sid,
+        "delivered",
+        lifecycle.Callback(
+            STATUS_URL, _params(sid, "delivered", RawDlrDoneDate=_dlr_date(NOW + 0.8))
+        ),
+    )
+    row = _row(backend, sid)
+    assert (row.status, row.due_at, row.error_code, row.error_message) == (
+        "delivered",
+        None,
+        None,
+        None,
+    )
+    assert (row.price, row.price_unit) == ("-0.00790", "USD")
+    assert row.date_updated == as_datetime(NOW + 0.8)
+    assert _advance(backend, 3600) == []  # final: nothing more happens
+
+
+def test_a_clock_moved_on_at_once_lets_every_step_fall_due(backend: Backend) -> None:
+    _freeze(backend)
+    sid = _message(backend, body="a" * 161)
+    steps = [_advance(backend, 5)] + [_advance(backend) for _ in range(3)]
+    assert [[t.status for t in step] for step in steps] == [
+        ["sending"],
+        ["sent"],
+        ["delivered"],
+        [],
+    ]
+    assert _row(backend, sid).price == "-0.01580"  # two segments
+
+
+def test_a_service_chooses_the_sender_when_the_message_falls_due(backend: Backend) -> None:
+    _freeze(backend)
+    _pool(backend, US1)
+    _settings(backend, status_callback=SERVICE_URL)
+    through_service = _message(
+        backend, status="accepted", service=SERVICE, from_number=None, status_callback=None
+    )
+    own_callback = _message(backend, status="accepted", service=SERVICE, from_number=None)
+    queued = _advance(backend, 0.1)
+    assert queued == [
+        lifecycle.Transition(
+            ACCOUNT,
+            sid,
+            "queued",
+            lifecycle.Callback(url, _params(sid, "queued", MessagingServiceSid=SERVICE)),
+        )
+        for sid, url in ((through_service, SERVICE_URL), (own_callback, STATUS_URL))
+    ]
+    assert _row(backend, through_service).from_number == "+14155550100"
+    later = [t.status for _ in range(4) for t in _advance(backend, 1)]
+    assert later == ["sending", "sending", "sent", "sent", "delivered", "delivered"]
+
+
+def test_no_callback_without_a_url(backend: Backend) -> None:
+    _freeze(backend)
+    _message(backend, status_callback=None)
+    assert [(t.status, t.callback) for _ in range(3) for t in _advance(backend, 1)] == [
+        ("sending", None),
+        ("sent", None),
+        ("delivered", None),
+    ]
+
+
+def test_an_empty_pool_fails_the_message_with_21704(backend: Backend) -> None:
+    _freeze(backend)
+    sid = _message(backend, status="accepted", service=SERVICE, from_number=None)
+    (failed,) = _advance(backend, 0.1)
+    params = _params(sid, "failed", MessagingServiceSid=SERVICE, ErrorCode="21704")
+    del params["From"]  # no sender was chosen
+    assert failed == lifecycle.Transition(
+        ACCOUNT, sid, "failed", lifecycle.Callback(STATUS_URL, params)
+    )
+    row = _row(backend, sid)
+    assert (row.status, row.error_code, row.due_at, row.from_number) == (
+        "failed",
+        21704,
+        None,
+        None,
+    )
+    assert row.error_message == "The Messaging Service contains no phone numbers"
+
+
+def test_no_sender_for_the_recipient_fails_with_21703(backend: Backend) -> None:
+    _freeze(backend)
+    _pool(backend, FR)
+    sid = _message(backend, status="accepted", service=SERVICE, from_number=None)
+    (failed,) = _advance(backend, 0.1)
+    assert failed.callback is not None and failed.callback.params["ErrorCode"] == "21703"
+    assert _row(backend, sid).error_code == 21703
+
+
+def test_a_message_with_media_needs_an_mms_sender(backend: Backend) -> None:
+    _freeze(backend)
+    _pool(backend, GB, US1)
+    sid = _message(
+        backend,
+        status="accepted",
+        service=SERVICE,
+        from_number=None,
+        to="+447700900123",
+        media=["https://example.com/a.png"],
+    )
+    assert [t.status for t in _advance(backend, 0.1)] == ["queued"]
+    assert _row(backend, sid).from_number == "+14155550100"  # GB's number has no MMS
+    for _ in range(3):
+        _advance(backend, 1)
+    assert _row(backend, sid).price == "-0.02000"
+
+
+def test_a_planned_failure_fails_after_sending(backend: Backend) -> None:
+    _freeze(backend)
+    with backend.db.write() as conn:
+        assert lifecycle.set_outcome(conn, ACCOUNT, "+1415555*", "failed", 30007) == (
+            "failed",
+            30007,
+        )
+        outcome = lifecycle.plan(conn, ACCOUNT, "+14155551234")
+    sid = _message(backend, outcome=outcome)
+    steps = [t for _ in range(4) for t in _advance(backend, 1)]
+    assert [t.status for t in steps] == ["sending", "failed"]
+    assert steps[1].callback == lifecycle.Callback(
+        STATUS_URL, _params(sid, "failed", ErrorCode="30007")
+    )
+    row = _row(backend, sid)
+    assert (row.error_code, row.error_message, row.price) == (30007, "Message filtered", None)
+
+
+def test_a_planned_undelivery_is_sent_then_undelivered(backend: Backend) -> None:
+    _freeze(backend)
+    with backend.db.write() as conn:
+        lifecycle.set_outcome(conn, ACCOUNT, "+14155551234", "undelivered")
+        outcome = lifecycle.plan(conn, ACCOUNT, "+14155551234")
+    assert outcome == lifecycle.Outcome("undelivered", 30003)
+    sid = _message(backend, outcome=outcome)
+    steps = [t for _ in range(4) for t in _advance(backend, 1)]
+    assert [t.status for t in steps] == ["sending", "sent", "undelivered"]
+    assert steps[2].callback == lifecycle.Callback(
+        STATUS_URL,
+        _params(sid, "undelivered", ErrorCode="30003", RawDlrDoneDate=_dlr_date(NOW + 3)),
+    )
+
+
+def test_the_newest_matching_outcome_rule_wins(backend: Backend) -> None:
+    with backend.db.write() as conn:
+        assert lifecycle.plan(conn, ACCOUNT, "+14155551234") == lifecycle.DELIVERED
+        lifecycle.set_outcome(conn, ACCOUNT, "*", "undelivered", 30005)
+        lifecycle.set_outcome(conn, ACCOUNT, "+1415*", "failed", 30001)
+        lifecycle.set_outcome(conn, ACCOUNT, "+14155551234", "delivered")
+        assert lifecycle.plan(conn, ACCOUNT, "+14155551234") == lifecycle.DELIVERED
+        assert lifecycle.plan(conn, ACCOUNT, "+14155551235") == ("failed", 30001)
+        assert lifecycle.plan(conn, ACCOUNT, "+4477009001") == ("undelivered", 30005)
+        assert lifecycle.plan(conn, ACCOUNT, "+1415") == ("failed", 30001)
+        assert lifecycle.plan(conn, ACCOUNT, "+141") == ("undelivered", 30005)  # prefix too long
+        # A pattern set again is the newest rule.
+        lifecycle.set_outcome(conn, ACCOUNT, "*", "failed", 30004)
+        assert lifecycle.plan(conn, ACCOUNT, "+14155551235") == ("failed", 30004)
+        # `_` and `%` are digits to match, not wildcards.
+        lifecycle.set_outcome(conn, ACCOUNT, "+1_*", "undelivered", 30006)
+        assert lifecycle.plan(conn, ACCOUNT, "+12") == ("failed", 30004)
+        # Another account's messages are delivered.
+        assert lifecycle.plan(conn, OTHER_ACCOUNT, "+14155551235") == lifecycle.DELIVERED
+        lifecycle.clear_outcomes(conn, ACCOUNT)
+        assert lifecycle.plan(conn, ACCOUNT, "+14155551235") == lifecycle.DELIVERED
+
+
+@pytest.mark.parametrize(
+    ("pattern", "status", "error_code"),
+    [
+        ("+1415*", "sent", None),  # not an outcome
+        ("+1415*", "delivered", 30003),  # a delivery has no error
+        ("+1*5", "failed", None),  # * only at the end
+        ("", "failed", None),
+        ("+1" * 40, "failed", None),
+    ],
+)
+def test_an_invalid_outcome_rule_is_refused(
+    backend: Backend, pattern: str, status: str, error_code: int | None
+) -> None:
+    with backend.db.write() as conn, pytest.raises(errors.InvalidParameter):
+        lifecycle.set_outcome(conn, ACCOUNT, pattern, status, error_code)
+
+
+def test_an_account_holds_a_bounded_number_of_outcome_rules(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lifecycle, "MAX_OUTCOME_RULES", 3)
+    with backend.db.write() as conn:
+        for n in range(3):
+            lifecycle.set_outcome(conn, ACCOUNT, f"+1{n}*", "failed")
+        lifecycle.set_outcome(conn, ACCOUNT, "+10*", "undelivered")  # a replacement: still 3
+        lifecycle.set_outcome(conn, OTHER_ACCOUNT, "+10*", "failed")  # per account
+        with pytest.raises(errors.InvalidParameter):
+            lifecycle.set_outcome(conn, ACCOUNT, "+13*", "failed")
+
+
+def test_a_scheduled_message_is_queued_at_its_send_at(backend: Backend) -> None:
+    _freeze(backend)
+    _pool(backend, US1)
+    send_at = NOW + 900
+    sid = _message(
+        backend,
+        status="scheduled",
+        service=SERVICE,
+        from_number=None,
+        due=lifecycle.first_due(NOW, "scheduled", send_at=send_at),
+    )
+    assert _advance(backend, 899) == []
+    (queued,) = _advance(backend, 1)
+    assert queued.status == "queued"
+    assert queued.callback is not None and queued.callback.params["From"] == "+14155550100"
+    assert _row(backend, sid).due_at == send_at + 0.1
+
+
+def test_first_due(backend: Backend) -> None:
+    assert lifecycle.first_due(NOW, "queued") == NOW + 0.1
+    assert lifecycle.first_due(NOW, "accepted") == NOW + 0.1
+    assert lifecycle.first_due(NOW, "scheduled", send_at=NOW + 900) == NOW + 900
+    assert lifecycle.first_due(NOW, "delivered") is None
+    with pytest.raises(ValueError):
+        lifecycle.first_due(NOW, "scheduled")
+
+
+def test_each_account_runs_on_its_own_clock(backend: Backend) -> None:
+    _freeze(backend, at=NOW + 10)  # ACCOUNT's clock is past everything below
+    mine = _message(backend)
+    theirs = _message(backend, account=OTHER_ACCOUNT, from_number="+14155550102")
+    moved = [t.message_sid for t in _advance(backend)]
+    assert moved == [mine]  # OTHER_ACCOUNT runs on real time, long before NOW
+    with backend.db.write() as conn:
+        assert [t.message_sid for t in lifecycle.advance_due(conn, real_now=NOW)] == [mine]
+        # OTHER_ACCOUNT's message, due at NOW + 0.1 of real time:
+        assert lifecycle.advance_due(conn, real_now=NOW, account_sid=OTHER_ACCOUNT) == []
+        (step,) = lifecycle.advance_due(conn, real_now=NOW + 1, account_sid=OTHER_ACCOUNT)
+    assert step.message_sid == theirs
+    # A running clock with an offset: real time + offset.
+    later = _message(backend, account=OTHER_ACCOUNT, from_number="+14155550102", due=NOW + 60)
+    with backend.db.write() as conn:
+        clock.advance(conn, OTHER_ACCOUNT, 50, real=NOW)  # running, 50 s ahead
+        early = lifecycle.advance_due(conn, real_now=NOW + 9, account_sid=OTHER_ACCOUNT)
+        on_time = lifecycle.advance_due(conn, real_now=NOW + 10, account_sid=OTHER_ACCOUNT)
+    assert later not in [t.message_sid for t in early]
+    assert later in [t.message_sid for t in on_time]
+
+
+def test_a_round_takes_at_most_limit_messages_the_longest_due_first(backend: Backend) -> None:
+    _freeze(backend, at=NOW + 10)
+    sids = [_message(backend, status="sent", due=NOW + n) for n in (3, 1, 2)]  # one step left
+    assert [t.message_sid for t in _advance(backend, limit=2)] == [sids[1], sids[2]]
+    assert [t.message_sid for t in _advance(backend, limit=2)] == [sids[0]]
+
+
+def test_a_final_message_left_due_just_stops(backend: Backend) -> None:
+    _freeze(backend, at=NOW + 10)
+    sid = _message(backend, status="canceled", due=NOW)
+    assert _advance(backend) == []
+    assert _row(backend, sid).due_at is None
+
+
+# Several workers advancing at once ----------------------------------------------------------
+def _advancing_worker(database: str, barrier: Any, results: Any) -> None:
+    """A worker process: advance every due message of ACCOUNT, a few at a time, until none is
+    left; report every step it took."""
+    from twilio_fake.db import Database
+
+    db = Database(database)
+    taken: list[tuple[str, str, str | None]] = []
+    try:
+        barrier.wait(timeout=120)
+        while True:
+            with db.write() as conn:
+                steps = lifecycle.advance_due(
+                    conn, real_now=time.time(), account_sid=ACCOUNT, limit=4
+                )
+                left = conn.execute(
+                    select(messages.c.sid).where(messages.c.due_at.is_not(None)).limit(1)
+                ).first()
+            taken += [
+                (t.message_sid, t.status, (t.callback.url if t.callback else None)) for t in steps
+            ]
+            if left is None:
+                break
+    finally:
+        results.put(taken)
+        db.dispose()
+
+
+def test_two_processes_advancing_at_once_move_each_message_once(backend: Backend) -> None:
+    _freeze(backend, at=NOW + 60)  # everything below falls due, all the way to the end
+    _pool(backend, US1, US2)
+    recipients = [f"+1202555{n:04d}" for n in range(6)]
+    direct = [_message(backend, to=to) for to in recipients * 4]
+    pooled = [
+        _message(backend, status="accepted", service=SERVICE, from_number=None, to=to)
+        for to in recipients * 4  # four messages to each recipient: one sticky sender each
+    ]
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2)
+    results = context.Queue()
+    url = str(backend.db.engine.url.render_as_string(hide_password=False))
+    workers = [
+        context.Process(target=_advancing_worker, args=(url, barrier, results)) for _ in range(2)
+    ]
+    for worker in workers:
+        worker.start()
+    taken = [step for _ in workers for step in results.get(timeout=300)]
+    for worker in workers:
+        worker.join(timeout=60)
+        assert worker.exitcode == 0
+    steps = [(sid, status) for sid, status, _ in taken]
+    expected = [(sid, s) for sid in direct for s in ("sending", "sent", "delivered")] + [
+        (sid, s) for sid in pooled for s in ("queued", "sending", "sent", "delivered")
+    ]
+    assert sorted(steps) == sorted(expected)  # each step of each message, once
+    with backend.db.read() as conn:
+        rows = conn.execute(select(messages.c.sid, messages.c.status, messages.c.to_number,
+                                   messages.c.from_number)).all()  # fmt: skip
+    assert {row.status for row in rows} == {"delivered"}
+    senders: dict[str, set[str]] = {}
+    for row in rows:
+        if row.sid in pooled:
+            senders.setdefault(row.to_number, set()).add(row.from_number)
+    assert all(len(chosen) == 1 for chosen in senders.values()), senders
