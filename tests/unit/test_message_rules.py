@@ -17,14 +17,16 @@ from tests.support import ACCOUNT, NUMBERS, OTHER_ACCOUNT, SERVICE, SERVICE2
 from twilio_fake import clock
 from twilio_fake import exceptions as errors
 from twilio_fake.backend import Backend
-from twilio_fake.resources.messages import lifecycle, optouts, segments, selection
+from twilio_fake.resources.messages import inbound, lifecycle, optouts, segments, selection
 from twilio_fake.resources.messages.rule_errors import (
     NoSenderForRecipient,
     NoSenders,
+    NotAnIncomingNumber,
     ServiceGone,
 )
 from twilio_fake.resources.messages.tables import messages, sticky_senders
 from twilio_fake.resources.messages.times import as_datetime
+from twilio_fake.resources.numbers import model as numbers_model
 from twilio_fake.resources.numbers.tables import incoming_phone_numbers
 from twilio_fake.resources.pool import model as pool
 from twilio_fake.resources.services.tables import services
@@ -735,3 +737,118 @@ def test_two_processes_advancing_at_once_move_each_message_once(backend: Backend
         if row.sid in pooled:
             senders.setdefault(row.to_number, set()).add(row.from_number)
     assert all(len(chosen) == 1 for chosen in senders.values()), senders
+
+
+# Inbound -------------------------------------------------------------------------------------
+SMS_URL = "https://example.com/sms"
+INBOUND_URL = "https://example.com/inbound"
+CUSTOMER = "+12025550123"
+
+
+def _receive(backend: Backend, body: str = "Hi there", to: str = "+14155550100") -> Any:
+    with backend.db.write() as conn:
+        return inbound.receive(
+            conn, ACCOUNT, from_number=CUSTOMER, to_number=to, body=body, now=NOW
+        )
+
+
+def _opted_out(backend: Backend, scope: str) -> bool:
+    with backend.db.read() as conn:
+        return optouts.is_opted_out(conn, ACCOUNT, scope_sids=[scope], recipient=CUSTOMER)
+
+
+def test_an_inbound_message_is_stored_and_goes_to_the_numbers_sms_url(backend: Backend) -> None:
+    numbers_model.update(backend, ACCOUNT, US1, {"sms_url": SMS_URL, "sms_method": "GET"})
+    received = _receive(backend, "Hello 😜")
+    sid = received.message["sid"]
+    assert (received.url, received.method, received.stored) == (SMS_URL, "GET", True)
+    assert received.params == {
+        "ToCountry": "US",
+        "ToState": "CA",
+        "SmsMessageSid": sid,
+        "NumMedia": "0",
+        "ToCity": "",
+        "FromZip": "",
+        "SmsSid": sid,
+        "FromState": "DC",
+        "SmsStatus": "received",
+        "FromCity": "",
+        "Body": "Hello 😜",
+        "FromCountry": "US",
+        "To": "+14155550100",
+        "ToZip": "",
+        "NumSegments": "1",
+        "MessageSid": sid,
+        "AccountSid": ACCOUNT,
+        "From": CUSTOMER,
+        "ApiVersion": "2010-04-01",
+    }
+    row = _row(backend, sid)
+    assert (row.direction, row.status, row.from_number, row.to_number, row.body) == (
+        "inbound",
+        "received",
+        CUSTOMER,
+        "+14155550100",
+        "Hello 😜",
+    )
+    assert (row.due_at, row.service_sid, row.date_sent) == (None, None, as_datetime(NOW))
+    assert received.message["seq"] == row.seq
+
+
+def test_a_number_without_a_url_stores_the_message_and_calls_nobody(backend: Backend) -> None:
+    received = _receive(backend)
+    assert (received.url, received.method, received.stored) == (None, "POST", True)
+    assert _row(backend, received.message["sid"]).status == "received"
+
+
+def test_a_pooled_number_goes_to_its_services_inbound_url(backend: Backend) -> None:
+    numbers_model.update(backend, ACCOUNT, US1, {"sms_url": SMS_URL})
+    _pool(backend, US1)
+    _settings(backend, inbound_request_url=INBOUND_URL, inbound_method="GET")
+    received = _receive(backend)
+    assert (received.url, received.method, received.stored) == (INBOUND_URL, "GET", True)
+    assert received.params["MessagingServiceSid"] == SERVICE
+    assert _row(backend, received.message["sid"]).service_sid == SERVICE
+    # The service defers to the number's own webhook.
+    _settings(backend, use_inbound_webhook_on_number=True)
+    assert _receive(backend).url == SMS_URL
+
+
+def test_a_service_without_an_inbound_url_drops_the_message(backend: Backend) -> None:
+    _pool(backend, US1)
+    received = _receive(backend, "STOP")
+    assert (received.url, received.stored) == (None, False)
+    with backend.db.read() as conn:
+        assert conn.execute(select(messages.c.sid)).first() is None  # "not logged"
+    assert _opted_out(backend, SERVICE)  # the opt-out holds all the same
+
+
+def test_stop_and_start_change_the_opt_out_of_the_numbers_scope(backend: Backend) -> None:
+    _pool(backend, US1)
+    _settings(backend, inbound_request_url=INBOUND_URL)
+    assert _receive(backend, " stop ").params["Body"] == " stop "  # forwarded as sent
+    assert _opted_out(backend, SERVICE)
+    _receive(backend, "HELP")
+    assert _opted_out(backend, SERVICE)
+    _receive(backend, "Yes")
+    assert not _opted_out(backend, SERVICE)
+    # A number outside any service is its own scope.
+    _receive(backend, "UNSUBSCRIBE", to="+14155550101")
+    assert _opted_out(backend, US2)
+    assert not _opted_out(backend, SERVICE)
+    _receive(backend, "STOP please", to="+14155550101")  # not a keyword: changes nothing
+    _receive(backend, "UNSTOP", to="+14155550101")
+    assert not _opted_out(backend, US2)
+
+
+def test_a_number_the_account_does_not_hold_is_refused(backend: Backend) -> None:
+    with backend.db.write() as conn:
+        with pytest.raises(NotAnIncomingNumber) as caught:
+            inbound.receive(
+                conn, ACCOUNT, from_number=CUSTOMER, to_number="+14155550102", body="Hi", now=NOW
+            )  # the other account's number
+        assert caught.value.code == 20404
+        assert inbound.account_of(conn, "+14155550102") == OTHER_ACCOUNT
+        assert inbound.account_of(conn, "+19995550000") is None
+    with backend.db.read() as conn:
+        assert conn.execute(select(messages.c.sid)).first() is None

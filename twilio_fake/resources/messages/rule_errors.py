@@ -35,4 +35,17 @@ class NoSenderForRecipient(SenderSelectionFailed):
     )
 
 
-__all__ = ["NoSenderForRecipient", "NoSenders", "SenderSelectionFailed", "ServiceGone"]
+class NotAnIncomingNumber(TwilioError):
+    """An inbound message to a number the account does not hold (the fake's control surface)."""
+
+    status, code = 404, 20404
+    default_message = "The 'To' number is not an incoming phone number of this account"
+
+
+__all__ = [
+    "NoSenderForRecipient",
+    "NoSenders",
+    "NotAnIncomingNumber",
+    "SenderSelectionFailed",
+    "ServiceGone",
+]

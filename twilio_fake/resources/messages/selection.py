@@ -198,8 +198,8 @@ def _geomatch(capable: list[_Entry], to: _Recipient, area_code_geomatch: bool) -
         if area_code_geomatch:
             area = to.number[2:5]
             same_area = [e for e in nanp if e.phone_number[2:5] == area]
-            state = _state(to.number)
-            overlay = [e for e in nanp if state is not None and _state(e.phone_number) == state]
+            state = state_of(to.number)
+            overlay = [e for e in nanp if state is not None and state_of(e.phone_number) == state]
             return first(same_area, overlay, nanp)
         return first(local, us, nanp)
     return first(local, us, capable)
@@ -243,7 +243,7 @@ def _remember(
     return _still_holds(winner, capable, to) or chosen
 
 
-def _state(number: str) -> str | None:
+def state_of(number: str) -> str | None:
     """The US state or Canadian province of a NANP number (its area code's), or None."""
     parsed = _parsed(number)
     if parsed is None:
