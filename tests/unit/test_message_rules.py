@@ -666,9 +666,21 @@ def test_a_round_takes_at_most_limit_messages_the_longest_due_first(backend: Bac
     assert [t.message_sid for t in _advance(backend, limit=2)] == [sids[0]]
 
 
-def test_a_final_message_left_due_just_stops(backend: Backend) -> None:
+def test_a_canceled_message_sends_its_callback_once(backend: Backend) -> None:
     _freeze(backend, at=NOW + 10)
-    sid = _message(backend, status="canceled", due=NOW)
+    sid = _message(backend, status="canceled", due=NOW + 10)  # as a cancel leaves it
+    assert _advance(backend) == [
+        lifecycle.Transition(
+            ACCOUNT, sid, "canceled", lifecycle.Callback(STATUS_URL, _params(sid, "canceled"))
+        )
+    ]
+    assert _advance(backend, 60) == []
+    assert (_row(backend, sid).status, _row(backend, sid).due_at) == ("canceled", None)
+
+
+def test_another_final_message_left_due_just_stops(backend: Backend) -> None:
+    _freeze(backend, at=NOW + 10)
+    sid = _message(backend, status="delivered", due=NOW)
     assert _advance(backend) == []
     assert _row(backend, sid).due_at is None
 

@@ -14,7 +14,8 @@ none for a message's first status, none for `sending` (Twilio's documented seque
 queued, sent/failed, delivered/undelivered: docs/fidelity.md, "Messages: rules").
 
 How a message ends is planned when it is created (`plan`): delivered, unless a test set another
-outcome for its recipient (`set_outcome`).
+outcome for its recipient (`set_outcome`). A scheduled message that is canceled is stored as
+`canceled` and due at once (the account's time): the next round sends its `canceled` callback.
 
 Several processes may call `advance_due` at once (workers on one SQLite file, replicas on one
 PostgreSQL database): each call runs in a write transaction; on PostgreSQL the due rows are
@@ -44,6 +45,8 @@ API_VERSION = "2010-04-01"
 # How long a message stays in each status before its next step, in the account's seconds.
 STEP_SECONDS = {"accepted": 0.1, "queued": 0.1, "sending": 0.2, "sent": 0.5}
 OUTCOMES = ("delivered", "undelivered", "failed")
+# Statuses after which nothing more happens to a message.
+FINAL = frozenset({"delivered", "undelivered", "failed", "canceled", "received", "read"})
 # The error a failed or undelivered outcome gets when the test names none.
 DEFAULT_ERRORS = {"failed": 30008, "undelivered": 30003}
 # The titles of Twilio's error dictionary, shown as a failed message's `error_message`.
@@ -285,7 +288,9 @@ def _step(
     elif status == "sent":
         ending = row.outcome if row.outcome in ("delivered", "undelivered") else "delivered"
         changes.update(_ending(ending, row.outcome_error))
-    else:  # a final status left due (a cancel raced it): nothing more happens
+    elif status == "canceled":  # just canceled: Twilio's callback says so
+        changes.update(status="canceled", due_at=None)
+    else:  # another final status left due: nothing more happens
         changes = {"due_at": None}
         callback = False
     if changes.get("status") == "queued":
@@ -360,6 +365,7 @@ def _service(conn: Connection, row: Any, seen: dict[tuple[str, str], Any]) -> An
 
 
 __all__ = [
+    "FINAL",
     "Callback",
     "Outcome",
     "Transition",
