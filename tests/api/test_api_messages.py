@@ -237,11 +237,20 @@ def test_the_date_filters_are_read_apart_and_carried_in_page_uris(client, backen
     assert [m["sid"] for m in before["messages"]] == sids[14][::-1]
 
 
-@pytest.mark.parametrize("value", ["yesterday", "2026-1-5", "2026-13-45"])
+@pytest.mark.parametrize(
+    "value", ["yesterday", "2026-1-5", "2026-13-05", "0000-01-01", "2026-01-01T24:00:00Z"]
+)
 def test_a_date_filter_that_is_not_a_date_is_20001(client, value: str) -> None:
     for name in ("DateSent", "DateSent<", "DateSent>"):
         response = client.get(messages_path(), params={name: value}, auth=AUTH)
         assert_error(response, 400, 20001)
+
+
+def test_every_date_the_contract_admits_is_taken(client) -> None:
+    for value in ("2026-02-30", "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"):
+        for name in ("DateSent", "DateSent<", "DateSent>"):
+            response = client.get(messages_path(), params={name: value}, auth=AUTH)
+            assert response.status_code == 200, response.text
 
 
 def test_the_list_filters_by_to_and_from(client) -> None:

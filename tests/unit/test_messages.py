@@ -13,7 +13,7 @@ from twilio_fake import clock, fixtures, spec
 from twilio_fake.backend import Backend
 from twilio_fake.db import MEMORY
 from twilio_fake.exceptions import InvalidPageToken, ResourceNotFound, TwilioError
-from twilio_fake.resources.messages import errors, model
+from twilio_fake.resources.messages import errors, lifecycle, model
 from twilio_fake.resources.messages.model import DateSent, Draft
 from twilio_fake.resources.messages.tables import message_outcomes, messages, opt_outs
 from twilio_fake.resources.pool import model as pool
@@ -98,7 +98,8 @@ def test_a_message_from_a_number_is_queued_with_its_dates_from_the_accounts_cloc
     assert message.date_created == message.date_updated == message.date_sent == moment
     assert (message.num_segments, message.num_media, message.error_code) == (1, 0, None)
     row = stored(backend, message.sid)
-    assert row["due_at"] == moment.timestamp()  # due at once (lifecycle.first_due)
+    assert row["due_at"] == lifecycle.first_due(moment.timestamp(), "queued")
+    assert row["due_at"] is not None and row["due_at"] >= moment.timestamp()
     assert (row["outcome"], row["outcome_error"]) == ("delivered", None)
 
 
@@ -313,9 +314,21 @@ def test_a_recipient_who_opted_out_of_the_number_or_its_service_is_refused(
             )
         )
     refused(backend, errors.OptedOut, to=TO, service_sid=SERVICE, body="x")
-    # A number in the service's pool, sent from directly: its service's opt-outs count too.
+    # A number in the service's pool, sent from directly: its service's opt-outs count too,
+    # and its own (an opt-out recorded before it joined).
     pool.add(backend, ACCOUNT, SERVICE, SMS_ONLY.sid)
     refused(backend, errors.OptedOut, to=TO, from_=SMS_ONLY.phone_number, body="x")
+    with backend.db.write() as conn:
+        conn.execute(
+            insert(opt_outs).values(
+                scope_sid=SMS_MMS.sid,
+                recipient="+14155550197",
+                account_sid=ACCOUNT,
+                date_created=datetime(2026, 1, 1),
+            )
+        )
+    pool.add(backend, ACCOUNT, SERVICE, SMS_MMS.sid)
+    refused(backend, errors.OptedOut, to="+14155550197", from_=SMS_MMS.phone_number, body="x")
 
 
 def test_a_create_wakes_the_dispatcher_only_when_it_stored_a_message(backend: Backend) -> None:
@@ -406,8 +419,15 @@ def test_the_list_filters_by_date_sent(backend: Backend) -> None:
     assert sent(on_or_after="2026-01-15T13:00:00+01:00") == [sids[16], sids[15]]
     assert sent(on_or_after="2026-01-15", on_or_before="2026-01-15") == [sids[15]]
     assert sent(on_or_after="2026-01-16", on_or_before="2026-01-14") == []
+    # A day past the end of its month counts on into the next; times beyond what a date can
+    # hold are the first or the last date.
+    assert sent(on="2026-01-45") == [] and sent(on="2025-12-46") == [sids[15]]
+    assert sent(on_or_after="2026-02-31") == []
+    assert sent(on_or_before="9999-12-31") == [sids[16], sids[15], sids[14]]
+    assert sent(on_or_after="9999-12-31T23:59:59-01:00") == []
+    assert sent(on_or_before="0001-01-01T00:00:00+01:00") == []
     with pytest.raises(TwilioError) as caught:
-        sent(on="2026-13-45")
+        sent(on="yesterday")
     assert caught.value.code == 20001 and "DateSent" in caught.value.message
 
 
@@ -457,7 +477,8 @@ def test_cancel_only_a_scheduled_message(backend: Backend) -> None:
     )
     canceled = model.update(backend, ACCOUNT, scheduled.sid, body=None, status="canceled")
     assert canceled.status == "canceled"
-    assert stored(backend, scheduled.sid)["due_at"] is None  # nothing more will happen to it
+    # Due at once, by the account's clock: the next round sends its `canceled` callback.
+    assert stored(backend, scheduled.sid)["due_at"] == datetime(2026, 1, 15, 9, 30).timestamp()
     with pytest.raises(errors.CannotCancel):
         model.update(backend, ACCOUNT, scheduled.sid, body=None, status="canceled")
     queued = send(backend)

@@ -1,4 +1,5 @@
-"""The errors of Messages, one class each, with Twilio's code.
+"""The errors of Messages, one class each, with Twilio's code (those of sender selection live in
+`rule_errors` and are re-exported here).
 
 Texts quoted from recorded Twilio answers are used as they are (21604, 21603, 21602, 21617,
 21211, 21212, 21606, 21610, 21611, 21612, 21614, 21408); where only the error page's title is
@@ -9,6 +10,11 @@ docstring names what raises it.
 from __future__ import annotations
 
 from twilio_fake.exceptions import TwilioError
+
+# The errors of choosing a sender (part of the rules below the resource), re-exported so that
+# every error of Messages is found here. A message through a service fails with them after its
+# create (it is `accepted` first); they are not a create's answer.
+from .rule_errors import NoSenderForRecipient, NoSenders, SenderSelectionFailed, ServiceGone
 
 
 # -- create: what is missing ----------------------------------------------------------------------
@@ -106,22 +112,6 @@ class ServiceNotFound(TwilioError):
 
     status, code = 400, 21701
     default_message = "The Messaging Service does not exist"
-
-
-class NoSenders(TwilioError):
-    """The service's pool is empty when a sender is chosen (1.18): the message fails with it."""
-
-    status, code = 400, 21704
-    default_message = "The Messaging Service contains no phone numbers"
-
-
-class NoSenderForRecipient(TwilioError):
-    """No sender of the pool can reach the recipient (1.19): the message fails with it."""
-
-    status, code = 400, 21703
-    default_message = (
-        "The Messaging Service does not have a phone number available to send a message"
-    )
 
 
 # -- create: the recipient ------------------------------------------------------------------------
@@ -232,3 +222,11 @@ class NotComplete(TwilioError):
 
     status, code = 400, 20009
     default_message = "Cannot delete this resource before it is complete"
+
+
+__all__ = [
+    "NoSenderForRecipient",
+    "NoSenders",
+    "SenderSelectionFailed",
+    "ServiceGone",
+]

@@ -25,7 +25,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import phonenumbers
@@ -90,6 +90,12 @@ SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
 SHORT_CODE = re.compile(r"[0-9]{5,6}")
 # An alphanumeric sender ID: up to 11 letters, digits and spaces, at least one letter.
 ALPHANUMERIC_SENDER = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}")
+# A DateSent filter's value (the contract's DateSentFilter admits it): the day, then the time
+# and offset of a second; a fraction of a second is dropped.
+_DATE_FILTER = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
+    r"(?:[T ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]{1,6})?(Z|[+-][0-9]{2}:?[0-9]{2})?)?"
+)
 MEDIA_URL = re.compile(r"https?://[^\s/?#]+[^\s]*", re.ASCII)
 
 # Statuses after which nothing more happens: a message may be deleted only then.
@@ -224,7 +230,9 @@ def create(backend: Backend, account_sid: str, draft: Draft) -> Message:
         _check_opt_out(conn, account_sid, to, service_sid, number_sids)
         status = "scheduled" if send_at else ("queued" if sender else "accepted")
         outcome = lifecycle.plan(conn, account_sid, to)
-        due = send_at.replace(tzinfo=UTC).timestamp() if send_at else None
+        due_at = lifecycle.first_due(
+            now.now, status, send_at=send_at.replace(tzinfo=UTC).timestamp() if send_at else None
+        )
         values = {
             "sid": ("MM" if draft.media_urls else "SM") + secrets.token_hex(16),
             "account_sid": account_sid,
@@ -241,7 +249,7 @@ def create(backend: Backend, account_sid: str, draft: Draft) -> Message:
             "date_updated": now.datetime,
             "date_sent": None if send_at else now.datetime,
             "send_at": send_at,
-            "due_at": due if send_at else lifecycle.first_due(now.now, status),
+            "due_at": due_at,
             "outcome": outcome.status,
             "outcome_error": outcome.error_code,
         }
@@ -386,10 +394,11 @@ def _check_opt_out(
     service_sid: str | None,
     number_sids: list[str],
 ) -> None:
-    """The recipient texted STOP to this sender: the service, or the number (the service it
-    pools in, if any) (21610)."""
+    """The recipient texted STOP to this sender: the service, or the number (and the service
+    it pools in, if any) (21610)."""
     scopes = [service_sid] if service_sid else []
-    scopes += [optouts.scope_for(conn, account_sid, sid) for sid in number_sids]
+    for sid in number_sids:
+        scopes += [sid, optouts.scope_for(conn, account_sid, sid)]
     if optouts.is_opted_out(conn, account_sid, scope_sids=scopes, recipient=to):
         raise OptedOut()
 
@@ -514,19 +523,26 @@ def _date_bounds(filters: DateSent) -> tuple[datetime | None, datetime | None]:
 
 
 def _span(name: str, text: str) -> tuple[datetime, datetime]:
-    """The time a filter's value stands for, [start, end): a whole day, or one second."""
-    if len(text) == len("2026-01-31"):
-        try:
-            day = date.fromisoformat(text)
-        except ValueError:
-            raise InvalidParameter(f"Invalid parameter {name}: {text!r} is not a date") from None
-        start = datetime(day.year, day.month, day.day)
-        return start, start + timedelta(days=1)
-    moment = _parse_moment(text)
-    if moment is None:
+    """The time a filter's value stands for, [start, end): a whole day, or one second. A day
+    past the end of its month counts on into the next; a time beyond the dates the fake can
+    hold is the first or the last of them."""
+    found = _DATE_FILTER.fullmatch(text)
+    if found is None:
         raise InvalidParameter(f"Invalid parameter {name}: {_shown(text)!r} is not a date")
-    start = moment.replace(microsecond=0)
-    return start, start + timedelta(seconds=1)
+    year, month, day, hour, minute, second, offset = found.groups()
+    try:
+        start = datetime(int(year), int(month), 1) + timedelta(days=int(day) - 1)
+        if hour is None:
+            return start, start + timedelta(days=1)
+        start += timedelta(hours=int(hour), minutes=int(minute), seconds=int(second))
+        if offset not in (None, "Z"):
+            sign = -1 if offset[0] == "-" else 1
+            digits = offset[1:].replace(":", "")
+            start -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        return start, start + timedelta(seconds=1)
+    except (OverflowError, ValueError):
+        edge = datetime.max if int(year) > 1 else datetime.min
+        return edge, edge
 
 
 def _list_key(account_sid: str, *filters: str | None) -> str:
@@ -572,8 +588,8 @@ def update(
                 "Parameters are not valid: message body redaction request does not have empty "
                 "Body parameter"
             )
-        now = clock.read(conn, account_sid).datetime
-        changes: dict[str, Any] = {"date_updated": now}
+        now = clock.read(conn, account_sid)
+        changes: dict[str, Any] = {"date_updated": now.datetime}
         if redact:
             changes["body"] = ""
         else:
@@ -581,7 +597,8 @@ def update(
                 raise CannotCancel(
                     f"This message cannot be canceled: its status is {current.status}"
                 )
-            changes.update(status="canceled", due_at=None)
+            # Due at once: the dispatcher's next round sends the `canceled` callback.
+            changes.update(status="canceled", due_at=now.now)
         conn.execute(
             update_statement(messages).where(_mine).values(**changes),
             {"message": sid, "account": account_sid},

@@ -1,35 +1,117 @@
-"""Opt-outs: recipients who texted STOP to a sender (a service, or a number outside any service).
+"""Opt-outs: a recipient who texted STOP gets nothing more from that sender until START.
 
-A stand-in written by part A (msg-api) with only what sending needs (`is_opted_out`,
-`scope_for`); part B's `optouts.py` replaces it whole, with the STOP/START keywords.
+The scope of an opt-out is the service the number pools in (a STOP to one number of a service
+stops the whole service), else the number itself (its PN SID). Only a message that is one of
+Twilio's keywords and nothing else counts ("STOP PLEASE" does not), in any case, with spaces
+around it (docs/fidelity.md, "Messages: rules"). The words are Twilio's defaults for long codes
+and toll-free numbers; Advanced Opt-Out's custom words are not supported.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, exists, select
+from datetime import datetime
+from typing import Literal
 
+from sqlalchemy import Connection, delete, exists, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from twilio_fake.resources.numbers.tables import incoming_phone_numbers as numbers
 from twilio_fake.resources.pool.tables import pool_entries
 
 from .tables import opt_outs
+from .times import as_datetime
+
+Keyword = Literal["stop", "start", "help"]
+
+OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
+HELP_WORDS = frozenset({"HELP", "INFO"})
+
+
+def keyword(body: str) -> Keyword | None:
+    """Which of Twilio's keywords the whole body is, if any."""
+    word = body.strip().upper()
+    if word in OPT_OUT_WORDS:
+        return "stop"
+    if word in OPT_IN_WORDS:
+        return "start"
+    if word in HELP_WORDS:
+        return "help"
+    return None
 
 
 def scope_for(conn: Connection, account_sid: str, number_sid: str) -> str:
-    """The scope of a sender's opt-outs: the service the number pools in, else the number."""
-    service = conn.scalar(
-        select(pool_entries.c.service_sid).where(pool_entries.c.sid == number_sid)
-    )
-    return str(service) if service is not None else number_sid
+    """The scope an opt-out through this number applies to: its service, else the number."""
+    service = conn.execute(
+        select(pool_entries.c.service_sid)
+        .join(numbers, numbers.c.sid == pool_entries.c.sid)
+        .where(pool_entries.c.sid == number_sid, numbers.c.account_sid == account_sid)
+    ).scalar()
+    return service if service is not None else number_sid
 
 
 def is_opted_out(
     conn: Connection, account_sid: str, *, scope_sids: list[str], recipient: str
 ) -> bool:
-    """Whether `recipient` opted out of any of these scopes."""
+    """Whether the recipient has opted out of any of these scopes (a message from a number of a
+    service: both the service's SID and the number's)."""
     if not scope_sids:
         return False
-    found = exists().where(
-        opt_outs.c.account_sid == account_sid,
-        opt_outs.c.scope_sid.in_(scope_sids),
-        opt_outs.c.recipient == recipient,
+    return bool(
+        conn.execute(
+            select(
+                exists().where(
+                    opt_outs.c.account_sid == account_sid,
+                    opt_outs.c.scope_sid.in_(scope_sids),
+                    opt_outs.c.recipient == recipient,
+                )
+            )
+        ).scalar()
     )
-    return bool(conn.scalar(select(found)))
+
+
+def opt_out(
+    conn: Connection, account_sid: str, scope_sid: str, recipient: str, now: datetime | float
+) -> None:
+    """Record that the recipient opted out of the scope (again: nothing changes)."""
+    insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    conn.execute(
+        insert(opt_outs)
+        .values(
+            scope_sid=scope_sid,
+            recipient=recipient,
+            account_sid=account_sid,
+            date_created=as_datetime(now),
+        )
+        .on_conflict_do_nothing()
+    )
+
+
+def opt_in(
+    conn: Connection,
+    account_sid: str,
+    scope_sid: str,
+    recipient: str,
+    now: datetime | float | None = None,
+) -> None:
+    """Lift the recipient's opt-out of the scope, if any (`now` for symmetry; unused)."""
+    conn.execute(
+        delete(opt_outs).where(
+            opt_outs.c.account_sid == account_sid,
+            opt_outs.c.scope_sid == scope_sid,
+            opt_outs.c.recipient == recipient,
+        )
+    )
+
+
+__all__ = [
+    "HELP_WORDS",
+    "OPT_IN_WORDS",
+    "OPT_OUT_WORDS",
+    "is_opted_out",
+    "keyword",
+    "opt_in",
+    "opt_out",
+    "scope_for",
+]

@@ -1,53 +1,63 @@
-"""How a message body is counted: its encoding, its segments, and its length for the 1,600 limit.
+"""How Twilio counts a message body: its encoding, its segments, and its length for the 1,600 limit.
 
-A stand-in written by part A (msg-api) so that the resource runs before part B's module lands;
-part B's `segments.py` replaces it whole (same functions). The rules are Twilio's documented ones
-(evidence 1.40, `extras/segments_reference.py`): a segment is 1,120 bits; a split message gives 48
-of each to its header; GSM-7 is 7 bits a character (14 for the extension table), and one
-character outside GSM-7 makes the whole body UCS-2, 16 bits a UTF-16 unit.
+A segment is 140 octets (1,120 bits). A body that fits in one segment uses all of them; a longer
+one is split, and every part carries a 6-octet User Data Header, leaving 1,072 bits. GSM-7
+takes 7 bits a character (a character of the extension table: 14, an escape and the
+character); one character outside GSM-7 makes the whole body UCS-2, 16 bits a UTF-16 unit (an
+emoji outside the Basic Multilingual Plane takes two). A character is never split between
+parts. So 160 / 153 GSM-7 characters, 70 / 67 UCS-2 units, as Twilio's documentation and its
+segment calculator say (docs/fidelity.md, "Messages: rules").
+
+Smart Encoding (a service setting that replaces look-alike Unicode with GSM-7) is not applied.
 """
 
 from __future__ import annotations
 
 GSM7 = "GSM-7"
 UCS2 = "UCS-2"
+
+# GSM 03.38: the basic table (the escape code itself excluded), and the extension table.
 _BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 _EXTENSION = frozenset("\f^{}\\[~]|€")
-SEGMENT_BITS = 1120
-HEADER_BITS = 48
+
+SEGMENT_BITS = 1120  # 140 octets
+HEADER_BITS = 48  # the User Data Header of each part of a concatenated message
 
 
 def encoding(body: str) -> str:
-    """`GSM-7` if every character is in GSM 03.38's tables, else `UCS-2`."""
+    """GSM-7 if every character is in GSM-7's tables (basic or extension), else UCS-2."""
     return GSM7 if all(c in _BASIC or c in _EXTENSION for c in body) else UCS2
 
 
-def _bits(character: str, used: str) -> int:
-    if used == GSM7:
-        return 14 if character in _EXTENSION else 7
-    return 8 * len(character.encode("utf-16-le"))
+def _bits(body: str, body_encoding: str) -> list[int]:
+    if body_encoding == GSM7:
+        return [14 if c in _EXTENSION else 7 for c in body]
+    return [32 if ord(c) > 0xFFFF else 16 for c in body]
 
 
 def count(body: str) -> int:
-    """How many segments the body takes (0 for the empty body)."""
+    """The number of segments Twilio bills and reports as `num_segments` (0 for no body)."""
     if not body:
         return 0
-    used = encoding(body)
-    bits = [_bits(c, used) for c in body]
+    bits = _bits(body, encoding(body))
     if sum(bits) <= SEGMENT_BITS:
         return 1
-    segments, filled = 1, 0
-    for size in bits:  # a character is never split between parts
-        if filled + size > SEGMENT_BITS - HEADER_BITS:
-            segments, filled = segments + 1, 0
-        filled += size
+    segments, used = 1, 0
+    for size in bits:
+        if used + size > SEGMENT_BITS - HEADER_BITS:
+            segments, used = segments + 1, 0
+        used += size
     return segments
 
 
 def length(body: str) -> int:
-    """Characters as the 1,600 limit counts them: UTF-16 units (an emoji outside the Basic
-    Multilingual Plane counts twice, as Twilio's error page warns such characters do)."""
+    """The body's length as the 1,600-character limit counts it: UTF-16 units, so an emoji
+    outside the Basic Multilingual Plane counts twice (Twilio: emoji "will be counted as
+    multiple characters"), and every other character once, GSM-7's extension table included."""
     return len(body.encode("utf-16-le")) // 2
+
+
+__all__ = ["GSM7", "UCS2", "count", "encoding", "length"]

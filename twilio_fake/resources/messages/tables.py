@@ -55,8 +55,8 @@ messages = Table(
 )
 
 # Sticky Sender: the sender a service chose for a recipient, reused while it stays in the pool.
-# A mapping older than the number's pool entry is void (the number left the pool and came back:
-# Twilio deletes the mapping when a number is removed).
+# A mapping made for an earlier pool entry of the number is void (the number left the pool and
+# came back: Twilio deletes the mapping when a number is removed).
 sticky_senders = Table(
     "sticky_senders",
     metadata,
@@ -64,6 +64,11 @@ sticky_senders = Table(
     Column("to_number", String, primary_key=True),
     Column("account_sid", Sid(), ForeignKey("accounts.sid"), nullable=False),
     Column("sender_sid", Sid(), nullable=False),  # the pool entry's PN SID
+    # The pool entry's `seq` when the mapping was made: a number that left the pool and came
+    # back has a new entry (a new seq), so its old mappings no longer hold (selection.py).
+    # Compared by seq, not by date: the pool's dates are real time, a mapping's the account's
+    # clock, which a test may have moved.
+    Column("pool_seq", Integer, nullable=True),
     Column("date_created", DateTime, nullable=False),
 )
 
