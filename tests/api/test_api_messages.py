@@ -228,8 +228,8 @@ def test_the_date_filters_are_read_apart_and_carried_in_page_uris(client, backen
     assert parse_qs(urlsplit(body["next_page_uri"]).query)["DateSent<"] == ["2026-01-15"]
     nxt = client.get(body["next_page_uri"], auth=AUTH).json()
     assert [m["sid"] for m in nxt["messages"]] == [sids[15][0]] and nxt["next_page_uri"] is None
-    # The SDKs send a datetime as 2026-01-15T12:00:00Z.
-    on = client.get(messages_path(), params={"DateSent": "2026-01-16T12:00:00Z"}, auth=AUTH)
+    # The SDKs send a date as its midnight, 2026-01-16T00:00:00Z: a time names its day.
+    on = client.get(messages_path(), params={"DateSent": "2026-01-16T00:00:00Z"}, auth=AUTH)
     assert [m["sid"] for m in on.json()["messages"]] == sids[16][::-1]
     after = client.get(messages_path(), params={"DateSent>": "2026-01-16"}, auth=AUTH).json()
     assert [m["sid"] for m in after["messages"]] == sids[16][::-1]

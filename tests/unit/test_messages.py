@@ -410,13 +410,14 @@ def test_the_list_filters_by_date_sent(backend: Backend) -> None:
         return [m.sid for m in every_message(backend, date_sent=DateSent(**filters))]
 
     assert sent(on="2026-01-15") == [sids[15]]
-    assert sent(on="2026-01-15T12:00:00Z") == [sids[15]]
-    assert sent(on="2026-01-15T12:00:01Z") == []
+    # A time names its day (UTC): the SDKs send a date as its midnight.
+    assert sent(on="2026-01-15T00:00:00Z") == [sids[15]]
+    assert sent(on="2026-01-15T23:59:59Z") == [sids[15]]
+    assert sent(on="2026-01-16T00:30:00+01:00") == [sids[15]]
     assert sent(on_or_before="2026-01-15") == [sids[15], sids[14]]
     assert sent(on_or_after="2026-01-15") == [sids[16], sids[15]]
-    assert sent(on_or_before="2026-01-15T11:59:59Z") == [sids[14]]
-    assert sent(on_or_after="2026-01-15T12:00:00+00:00") == [sids[16], sids[15]]
-    assert sent(on_or_after="2026-01-15T13:00:00+01:00") == [sids[16], sids[15]]
+    assert sent(on_or_before="2026-01-15T00:00:00Z") == [sids[15], sids[14]]
+    assert sent(on_or_after="2026-01-15T23:00:00Z") == [sids[16], sids[15]]
     assert sent(on_or_after="2026-01-15", on_or_before="2026-01-15") == [sids[15]]
     assert sent(on_or_after="2026-01-16", on_or_before="2026-01-14") == []
     # A day past the end of its month counts on into the next; times beyond what a date can

@@ -430,7 +430,7 @@ def _parse_moment(text: str) -> datetime | None:
 # -- list ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DateSent:
-    """The list's `DateSent` filters, as the query gives them: a day or a second each."""
+    """The list's `DateSent` filters, as the query gives them: a day (or a time on it) each."""
 
     on: str | None = None
     on_or_before: str | None = None
@@ -450,8 +450,8 @@ def list_messages(
 ) -> MessagePage:
     """One page of the account's messages, newest first, with the filters given.
 
-    `to` and `from_` match the whole number. Each `DateSent` filter is a day (`2026-01-31`) or a
-    second; `on` keeps that day (or second), `on_or_before` what was sent up to its end,
+    `to` and `from_` match the whole number. Each `DateSent` filter names a day (`2026-01-31`,
+    or a time on it); `on` keeps that day, `on_or_before` what was sent up to its end,
     `on_or_after` from its start. A page token is bound to the account and the filters.
     """
     low, high = _date_bounds(date_sent)
@@ -523,23 +523,24 @@ def _date_bounds(filters: DateSent) -> tuple[datetime | None, datetime | None]:
 
 
 def _span(name: str, text: str) -> tuple[datetime, datetime]:
-    """The time a filter's value stands for, [start, end): a whole day, or one second. A day
-    past the end of its month counts on into the next; a time beyond the dates the fake can
-    hold is the first or the last of them."""
+    """The day a filter's value names, [start, end), in UTC: Twilio's filters take days (GMT
+    dates), and the official SDKs send a date as its midnight (`2026-01-31T00:00:00Z`); a time
+    names its day. A day past the end of its month counts on into the next; a day beyond the
+    dates the fake can hold is the first or the last of them."""
     found = _DATE_FILTER.fullmatch(text)
     if found is None:
         raise InvalidParameter(f"Invalid parameter {name}: {_shown(text)!r} is not a date")
     year, month, day, hour, minute, second, offset = found.groups()
     try:
-        start = datetime(int(year), int(month), 1) + timedelta(days=int(day) - 1)
-        if hour is None:
-            return start, start + timedelta(days=1)
-        start += timedelta(hours=int(hour), minutes=int(minute), seconds=int(second))
+        moment = datetime(int(year), int(month), 1) + timedelta(days=int(day) - 1)
+        if hour is not None:
+            moment += timedelta(hours=int(hour), minutes=int(minute), seconds=int(second))
         if offset not in (None, "Z"):
             sign = -1 if offset[0] == "-" else 1
             digits = offset[1:].replace(":", "")
-            start -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-        return start, start + timedelta(seconds=1)
+            moment -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        start = datetime(moment.year, moment.month, moment.day)
+        return start, start + timedelta(days=1)
     except (OverflowError, ValueError):
         edge = datetime.max if int(year) > 1 else datetime.min
         return edge, edge
