@@ -1,4 +1,4 @@
-"""How Twilio writes what every resource's answers share: dates and list pages."""
+"""How Twilio writes what every resource's answers share: dates and list pages (v1 and 2010)."""
 
 from __future__ import annotations
 
@@ -39,4 +39,38 @@ def v1_meta(page: Page | Any, list_url: str, page_token: str | None, key: str) -
         "url": page_url(page.page, page_token),
         "next_page_url": page_url(page.page + 1, page.next_token) if page.next_token else None,
         "key": key,
+    }
+
+
+def page_2010(
+    key: str,
+    items: list[dict[str, Any]],
+    page: Page | Any,
+    list_path: str,
+    filters: dict[str, str],
+    page_token: str | None,
+) -> dict[str, Any]:
+    """A 2010-04-01 list: the paging keys and ONE list key (twilio-python refuses a page with
+    more keys than it knows). Page URIs are relative, carry the filters, and follow the
+    tokens."""
+
+    def uri(index: int, token: str | None) -> str:
+        query: dict[str, str | int] = {**filters, "PageSize": page.page_size, "Page": index}
+        if token:
+            query["PageToken"] = token
+        return f"{list_path}?{urlencode(query)}"
+
+    start = page.page * page.page_size
+    return {
+        key: items,
+        "uri": uri(page.page, page_token),
+        "first_page_uri": uri(0, None),
+        "next_page_uri": uri(page.page + 1, page.next_token) if page.next_token else None,
+        "previous_page_uri": uri(max(page.page - 1, 0), page.previous_token)
+        if page.previous_token
+        else None,
+        "page": page.page,
+        "page_size": page.page_size,
+        "start": start,
+        "end": start + max(len(items) - 1, 0),
     }

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from typing import Any
-from urllib.parse import urlencode
 
 from twilio_fake.backend import Backend
 from twilio_fake.exceptions import ResourceNotFound
@@ -20,7 +19,7 @@ from twilio_fake.resources.numbers import model
 from twilio_fake.resources.numbers.model import IncomingNumber, NumberPage
 from twilio_fake.urls import path_for
 
-from ._render import rfc2822_date
+from ._render import page_2010, rfc2822_date
 
 # Form fields of a buy or an update -> the model's names.
 FIELDS = {
@@ -183,26 +182,6 @@ def _or_empty(value: str | None) -> str:
 def list_body(
     page: NumberPage, list_path: str, filters: dict[str, str], page_token: str | None
 ) -> dict[str, Any]:
-    """The 2010 list: the paging keys and ONE list key (twilio-python refuses a page with more
-    keys than it knows). Page URIs are relative, carry the filters, and follow the tokens."""
-
-    def uri(index: int, token: str | None) -> str:
-        query: dict[str, str | int] = {**filters, "PageSize": page.page_size, "Page": index}
-        if token:
-            query["PageToken"] = token
-        return f"{list_path}?{urlencode(query)}"
-
-    start = page.page * page.page_size
-    return {
-        LIST_KEY: [resource(number) for number in page.numbers],
-        "uri": uri(page.page, page_token),
-        "first_page_uri": uri(0, None),
-        "next_page_uri": uri(page.page + 1, page.next_token) if page.next_token else None,
-        "previous_page_uri": uri(max(page.page - 1, 0), page.previous_token)
-        if page.previous_token
-        else None,
-        "page": page.page,
-        "page_size": page.page_size,
-        "start": start,
-        "end": start + max(len(page.numbers) - 1, 0),
-    }
+    """The 2010 list of numbers (see _render.page_2010)."""
+    items = [resource(number) for number in page.numbers]
+    return page_2010(LIST_KEY, items, page, list_path, filters, page_token)

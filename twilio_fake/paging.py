@@ -54,15 +54,24 @@ class Page:
 
 class KeysetList:
     """A list of rows in `seq` order, in a scope (a WHERE clause with bound parameters, e.g. one
-    service's pool); its statements are built once and SQLAlchemy compiles each once."""
+    service's pool); its statements are built once and SQLAlchemy compiles each once.
+    `descending` walks it newest first (the largest `seq` first), as Twilio lists messages."""
 
-    def __init__(self, rows: Any, seq: Any, scope: ColumnElement[bool]) -> None:
+    def __init__(
+        self, rows: Any, seq: Any, scope: ColumnElement[bool], *, descending: bool = False
+    ) -> None:
         page = rows.where(scope).limit(bindparam("size"))
-        self._first = page.order_by(seq)
-        self._after = page.where(seq > bindparam("seq")).order_by(seq)
-        self._before = page.where(seq < bindparam("seq")).order_by(seq.desc())
-        self._any_before = select(exists().where(scope, seq < bindparam("seq")))
-        self._any_after = select(exists().where(scope, seq > bindparam("seq")))
+        boundary: Any = bindparam("seq")
+        # "Later in the list" is a larger seq, or a smaller one when walking newest first.
+        later, earlier = (
+            (seq < boundary, seq > boundary) if descending else (seq > boundary, seq < boundary)
+        )
+        forward, backward = (seq.desc(), seq) if descending else (seq, seq.desc())
+        self._first = page.order_by(forward)
+        self._after = page.where(later).order_by(forward)
+        self._before = page.where(earlier).order_by(backward)
+        self._any_before = select(exists().where(scope, earlier))
+        self._any_after = select(exists().where(scope, later))
 
     def page(
         self,
@@ -75,8 +84,9 @@ class KeysetList:
         page: int | None = None,
         token: str | None = None,
     ) -> Page:
-        """One page, oldest first, of at most the spec's page-size cap (rows as selected, `seq`
-        first); `scope` binds the scope's parameters, `key` names the list in its tokens.
+        """One page, in the list's order (oldest first unless `descending`), of at most the
+        spec's page-size cap (rows as selected, `seq` first); `scope` binds the scope's
+        parameters, `key` names the list in its tokens.
 
         With a token, the page is the rows after (or before) its boundary; without one, the
         first page. `page` selects nothing: as for Twilio, it is the client's own count, echoed

@@ -118,7 +118,10 @@ class TwilioFormValidator(FormDataValidator):
 
     @functools.cached_property
     def _form_parser_cls(self) -> type[FormParser]:
-        declared = set(self._schema.get("properties", {}))
+        # An array (a message's MediaUrl) is given by repeating its name: only single values
+        # are refused when repeated.
+        properties = self._schema.get("properties", {})
+        declared = {name for name, schema in properties.items() if schema.get("type") != "array"}
         return type("DeclaredFormParser", (SingleValueFormParser,), {"declared": declared})
 
     def _missing(self, name: str) -> BadRequestProblem:

@@ -16,6 +16,10 @@ from __future__ import annotations
 import schemathesis
 
 RULE_CODES = {21421, 21715, 21481, 21713, 21422, 21451, 21452}
+RULE_CODES |= {  # Messages
+    21604, 21603, 21602, 21619, 21617, 21211, 21212, 21606, 21610, 21612, 21408, 21614,
+    21620, 21623, 21609, 35111, 35114, 35118, 21705, 21701, 30400, 30409, 20009,
+}  # fmt: skip
 
 # How schemathesis must generate requests for this contract (the kit's runs and the project's
 # own fuzzing tests both use this):

@@ -71,6 +71,11 @@ def test_the_operations_keep_twilios_operation_ids() -> None:
         "DeleteIncomingPhoneNumber",
         "ListAvailablePhoneNumberLocal",
         "ListAvailablePhoneNumberTollFree",
+        "CreateMessage",
+        "ListMessage",
+        "FetchMessage",
+        "UpdateMessage",
+        "DeleteMessage",
     }
 
 

@@ -1,0 +1,533 @@
+"""The rules of Messages over the API (send, list, fetch, redact or cancel, delete), no HTTP."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, insert, select, update
+
+from tests.support import ACCOUNT, OTHER_ACCOUNT, SERVICE, database_for
+from twilio_fake import clock, fixtures, spec
+from twilio_fake.backend import Backend
+from twilio_fake.db import MEMORY
+from twilio_fake.exceptions import InvalidPageToken, ResourceNotFound, TwilioError
+from twilio_fake.resources.messages import errors, lifecycle, model
+from twilio_fake.resources.messages.model import DateSent, Draft
+from twilio_fake.resources.messages.tables import message_outcomes, messages, opt_outs
+from twilio_fake.resources.pool import model as pool
+
+DEMO, OTHER = fixtures.demo()
+# The demo's numbers, by what they can do (read from the demo fixture, not restated).
+SMS_MMS = next(n for n in DEMO.incoming_phone_numbers if {"SMS", "MMS"} <= set(n.capabilities))
+SMS_ONLY = next(n for n in DEMO.incoming_phone_numbers if set(n.capabilities) == {"SMS"})
+VOICE_ONLY = next(n for n in DEMO.incoming_phone_numbers if "SMS" not in n.capabilities)
+OTHER_SERVICE = next(iter(OTHER.services))
+FOREIGN = OTHER.incoming_phone_numbers[0]
+TO = "+14155550199"
+BODY_LIMIT = spec.limit("message-body-characters")
+MEDIA_LIMIT = spec.limit("media-per-message")
+
+
+@pytest.fixture(params=["sqlite", MEMORY, "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    return database_for(request.param, request, tmp_path)
+
+
+def send(backend: Backend, account: str = ACCOUNT, **fields: object) -> model.Message:
+    fields.setdefault("to", TO)
+    if "from_" not in fields and "service_sid" not in fields:
+        fields["from_"] = SMS_MMS.phone_number
+    if not {"body", "media_urls", "content_sid"} & set(fields):
+        fields["body"] = "Hello"
+    return model.create(backend, account, Draft(**fields))  # type: ignore[arg-type]
+
+
+def refused(backend: Backend, error: type[TwilioError], **fields: object) -> TwilioError:
+    """The create fails with `error` and stores nothing."""
+    before = count(backend)
+    with pytest.raises(error) as caught:
+        model.create(backend, ACCOUNT, Draft(**fields))  # type: ignore[arg-type]
+    assert count(backend) == before
+    return caught.value
+
+
+def count(backend: Backend) -> int:
+    with backend.db.read() as conn:
+        return conn.scalar(select(func.count()).select_from(messages)) or 0
+
+
+def stored(backend: Backend, sid: str) -> dict:
+    with backend.db.read() as conn:
+        return dict(conn.execute(select(messages).where(messages.c.sid == sid)).one()._mapping)
+
+
+def frozen_at(backend: Backend, moment: datetime, account: str = ACCOUNT) -> None:
+    with backend.db.write() as conn:
+        clock.freeze(conn, account)
+        now = clock.read(conn, account).now
+        clock.advance(conn, account, moment.timestamp() - now)
+
+
+def every_message(backend: Backend, account: str = ACCOUNT, **filters: object) -> list:
+    found: list = []
+    token = None
+    while True:
+        page = model.list_messages(backend, account, page_size=2, page_token=token, **filters)  # type: ignore[arg-type]
+        found += page.messages
+        token = page.next_token
+        if token is None:
+            return found
+
+
+# -- create --------------------------------------------------------------------------------------
+def test_a_message_from_a_number_is_queued_with_its_dates_from_the_accounts_clock(
+    backend: Backend,
+) -> None:
+    moment = datetime(2026, 1, 15, 9, 30)
+    frozen_at(backend, moment)
+    message = send(backend, body="Hello")
+    assert message.sid.startswith("SM") and len(message.sid) == 34
+    assert (message.status, message.direction) == ("queued", "outbound-api")
+    assert (message.from_number, message.to_number, message.service_sid) == (
+        SMS_MMS.phone_number,
+        TO,
+        None,
+    )
+    assert message.date_created == message.date_updated == message.date_sent == moment
+    assert (message.num_segments, message.num_media, message.error_code) == (1, 0, None)
+    row = stored(backend, message.sid)
+    assert row["due_at"] == lifecycle.first_due(moment.timestamp(), "queued")
+    assert row["due_at"] is not None and row["due_at"] >= moment.timestamp()
+    assert (row["outcome"], row["outcome_error"]) == ("delivered", None)
+
+
+def test_the_planned_outcome_is_the_newest_rule_for_the_recipient(backend: Backend) -> None:
+    with backend.db.write() as conn:
+        conn.execute(
+            insert(message_outcomes),
+            [
+                {
+                    "account_sid": ACCOUNT,
+                    "to_pattern": "+1415*",
+                    "status": "failed",
+                    "error_code": 30008,
+                },
+                {
+                    "account_sid": ACCOUNT,
+                    "to_pattern": TO,
+                    "status": "undelivered",
+                    "error_code": 30003,
+                },
+            ],
+        )
+    row = stored(backend, send(backend).sid)
+    assert (row["outcome"], row["outcome_error"]) == ("undelivered", 30003)
+    other = stored(backend, send(backend, to="+14155550198").sid)
+    assert (other["outcome"], other["outcome_error"]) == ("failed", 30008)
+
+
+def test_a_message_through_a_service_is_accepted_with_no_sender_yet(backend: Backend) -> None:
+    message = send(backend, service_sid=SERVICE, body="Hi")
+    assert (message.status, message.from_number, message.service_sid) == ("accepted", None, SERVICE)
+
+
+def test_an_mg_sid_as_from_is_the_service(backend: Backend) -> None:
+    message = send(backend, from_=SERVICE)
+    assert (message.status, message.from_number, message.service_sid) == ("accepted", None, SERVICE)
+    same = send(backend, from_=SERVICE, service_sid=SERVICE)
+    assert same.service_sid == SERVICE and same.from_number is None
+
+
+def test_from_with_a_service_must_be_in_its_pool(backend: Backend) -> None:
+    refused(
+        backend,
+        errors.FromNotOwned,
+        to=TO,
+        from_=SMS_MMS.phone_number,
+        service_sid=SERVICE,
+        body="x",
+    )
+    pool.add(backend, ACCOUNT, SERVICE, SMS_MMS.sid)
+    message = send(backend, from_=SMS_MMS.phone_number, service_sid=SERVICE)
+    assert (message.status, message.from_number, message.service_sid) == (
+        "queued",
+        SMS_MMS.phone_number,
+        SERVICE,
+    )
+
+
+def test_media_make_an_mm_message_and_need_an_mms_sender(backend: Backend) -> None:
+    urls = ("https://example.com/a.png", "http://example.com/b.jpg")
+    message = send(backend, media_urls=urls)
+    assert message.sid.startswith("MM") and message.num_media == 2
+    refused(backend, errors.FromNotOwned, to=TO, from_=SMS_ONLY.phone_number, media_urls=urls)
+
+
+def test_segments_are_counted_and_a_content_sid_counts_as_content(backend: Backend) -> None:
+    assert send(backend, body="a" * 161).num_segments == 2
+    assert send(backend, body="ж" * 71).num_segments == 2
+    assert send(backend, content_sid="HX" + "0" * 32).num_segments == 0
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        # The order of the checks (docs/fidelity.md): each case passes every earlier check.
+        ({}, errors.ToRequired),
+        ({"to": ""}, errors.ToRequired),
+        ({"to": TO, "body": "x"}, errors.SenderRequired),
+        ({"to": TO, "from_": "", "service_sid": ""}, errors.SenderRequired),
+        ({"to": TO, "from_": "+15005550006"}, errors.BodyRequired),
+        ({"to": TO, "from_": "+15005550006", "body": ""}, errors.BodyRequired),
+        ({"to": TO, "service_sid": SERVICE}, errors.ServiceContentRequired),
+        ({"to": TO, "from_": SERVICE}, errors.ServiceContentRequired),
+        ({"to": "x", "from_": "x", "body": "a" * (BODY_LIMIT + 1)}, errors.BodyTooLong),
+        (
+            {"to": "x", "from_": "x", "media_urls": ["https://e.com/a"] * (MEDIA_LIMIT + 1)},
+            errors.TooManyMedia,
+        ),
+        ({"to": "x", "from_": "x", "media_urls": ["ftp://e.com/a"]}, errors.InvalidMediaUrl),
+        (
+            {"to": "x", "from_": "x", "body": "x", "status_callback": "https://bad_host.com/cb"},
+            errors.InvalidStatusCallback,
+        ),
+        (
+            {"to": "x", "from_": "x", "body": "x", "status_callback": "ftp://example.com/cb"},
+            errors.InvalidStatusCallback,
+        ),
+        (
+            {"to": "x", "from_": "x", "body": "x", "schedule_type": "fixed"},
+            errors.ScheduleNeedsService,
+        ),
+        (
+            {"to": "x", "service_sid": "MGx", "body": "x", "schedule_type": "fixed"},
+            errors.SendAtRequired,
+        ),
+        (
+            {
+                "to": "x",
+                "service_sid": "MGx",
+                "body": "x",
+                "schedule_type": "fixed",
+                "send_at": "soon",
+            },
+            errors.SendAtNotSupported,
+        ),
+        ({"to": "x", "service_sid": "MGx", "body": "x"}, errors.ServiceInvalid),
+        ({"to": "x", "service_sid": "MG" + "f" * 32, "body": "x"}, errors.ServiceNotFound),
+        ({"to": "x", "service_sid": OTHER_SERVICE, "body": "x"}, errors.ServiceNotFound),
+        ({"to": "123", "from_": "x", "body": "x"}, errors.ToInvalid),
+        ({"to": "+15005550001", "from_": "x", "body": "x"}, errors.ToInvalid),
+        ({"to": "+15005550002", "from_": "x", "body": "x"}, errors.ToUnreachable),
+        ({"to": "+15005550003", "from_": "x", "body": "x"}, errors.RegionNotPermitted),
+        ({"to": "+15005550004", "from_": "x", "body": "x"}, errors.OptedOut),
+        ({"to": "+15005550009", "from_": "x", "body": "x"}, errors.NotMobile),
+        (
+            {"to": SMS_MMS.phone_number, "from_": SMS_MMS.phone_number, "body": "x"},
+            errors.ToInvalid,
+        ),
+        ({"to": TO, "from_": "+123", "body": "x"}, errors.FromInvalid),
+        ({"to": TO, "from_": "not a sender!", "body": "x"}, errors.FromInvalid),
+        ({"to": TO, "from_": "+15005550001", "body": "x"}, errors.FromInvalid),
+        ({"to": TO, "from_": "+15005550007", "body": "x"}, errors.FromNotOwned),
+        ({"to": TO, "from_": "+15005550008", "body": "x"}, errors.QueueFull),
+        ({"to": TO, "from_": FOREIGN.phone_number, "body": "x"}, errors.FromNotOwned),
+        ({"to": TO, "from_": VOICE_ONLY.phone_number, "body": "x"}, errors.FromNotOwned),
+        ({"to": TO, "from_": "+14155550111", "body": "x"}, errors.FromNotOwned),
+        ({"to": TO, "from_": "ACME", "body": "x"}, errors.FromNotOwned),
+        ({"to": TO, "from_": "12345", "body": "x"}, errors.FromNotOwned),
+    ],
+)
+def test_each_check_refuses_with_its_code_in_order_and_stores_nothing(
+    backend: Backend, fields: dict, error: type[TwilioError]
+) -> None:
+    refused(backend, error, **fields)
+
+
+def test_the_body_limit_is_the_contracts_and_counts_utf16_units(backend: Backend) -> None:
+    assert send(backend, body="a" * BODY_LIMIT).num_segments > 1
+    refused(
+        backend, errors.BodyTooLong, to=TO, from_="+15005550006", body="😀" * (BODY_LIMIT // 2 + 1)
+    )
+    assert (
+        send(backend, media_urls=["https://example.com/a.png"] * MEDIA_LIMIT).num_media
+        == MEDIA_LIMIT
+    )
+
+
+def test_the_test_credentials_from_number_passes_for_any_account(backend: Backend) -> None:
+    for account in (ACCOUNT, OTHER_ACCOUNT):
+        assert send(backend, account, from_="+15005550006").status == "queued"
+
+
+def test_twilios_recorded_messages(backend: Backend) -> None:
+    cases = [
+        (dict(to="123"), "The 'To' number 123 is not a valid phone number."),
+        (
+            dict(from_="+15005550007"),
+            "The From phone number +15005550007 is not a valid, SMS-capable inbound phone number "
+            "or short code for your account.",
+        ),
+        (dict(to="+15005550009"), "To number: +15005550009, is not a mobile number"),
+        (
+            dict(to="+15005550002", from_="+15005550006"),
+            "The 'To' phone number: +15005550002, is not currently reachable using the 'From' "
+            "phone number: +15005550006 via SMS.",
+        ),
+        (dict(to="+15005550004"), "The message From/To pair violates a blacklist rule."),
+    ]
+    for fields, message in cases:
+        draft = {"to": TO, "from_": SMS_MMS.phone_number, "body": "x", **fields}
+        with pytest.raises(TwilioError) as caught:
+            model.create(backend, ACCOUNT, Draft(**draft))  # type: ignore[arg-type]
+        assert caught.value.message == message
+    with pytest.raises(errors.QueueFull) as full:
+        send(backend, from_="+15005550008")
+    assert (full.value.status, full.value.headers) == (429, {"Retry-After": "1"})
+
+
+def test_a_recipient_who_opted_out_of_the_number_or_its_service_is_refused(
+    backend: Backend,
+) -> None:
+    with backend.db.write() as conn:
+        conn.execute(
+            insert(opt_outs).values(
+                scope_sid=SMS_MMS.sid,
+                recipient=TO,
+                account_sid=ACCOUNT,
+                date_created=datetime(2026, 1, 1),
+            )
+        )
+    refused(backend, errors.OptedOut, to=TO, from_=SMS_MMS.phone_number, body="x")
+    assert send(backend, to="+14155550198").status == "queued"  # another recipient
+    assert send(backend, from_=SMS_ONLY.phone_number, body="x").status == "queued"  # another sender
+    # Through a service, the service's opt-outs count.
+    with backend.db.write() as conn:
+        conn.execute(
+            insert(opt_outs).values(
+                scope_sid=SERVICE,
+                recipient=TO,
+                account_sid=ACCOUNT,
+                date_created=datetime(2026, 1, 1),
+            )
+        )
+    refused(backend, errors.OptedOut, to=TO, service_sid=SERVICE, body="x")
+    # A number in the service's pool, sent from directly: its service's opt-outs count too,
+    # and its own (an opt-out recorded before it joined).
+    pool.add(backend, ACCOUNT, SERVICE, SMS_ONLY.sid)
+    refused(backend, errors.OptedOut, to=TO, from_=SMS_ONLY.phone_number, body="x")
+    with backend.db.write() as conn:
+        conn.execute(
+            insert(opt_outs).values(
+                scope_sid=SMS_MMS.sid,
+                recipient="+14155550197",
+                account_sid=ACCOUNT,
+                date_created=datetime(2026, 1, 1),
+            )
+        )
+    pool.add(backend, ACCOUNT, SERVICE, SMS_MMS.sid)
+    refused(backend, errors.OptedOut, to="+14155550197", from_=SMS_MMS.phone_number, body="x")
+
+
+def test_a_create_wakes_the_dispatcher_only_when_it_stored_a_message(backend: Backend) -> None:
+    woken: list[bool] = []
+    backend.wake_dispatcher = lambda: woken.append(True)
+    with pytest.raises(errors.ToRequired):
+        model.create(backend, ACCOUNT, Draft())
+    assert woken == []
+    send(backend)
+    assert woken == [True]
+
+
+# -- scheduling ----------------------------------------------------------------------------------
+def test_a_scheduled_message_waits_for_send_at(backend: Backend) -> None:
+    moment = datetime(2026, 1, 15, 9, 30)
+    frozen_at(backend, moment)
+    earliest = spec.limit("schedule-min-seconds")
+    latest = spec.limit("schedule-max-seconds")
+    send_at = moment + timedelta(seconds=earliest)
+    message = send(
+        backend, service_sid=SERVICE, schedule_type="fixed", send_at=send_at.isoformat() + "Z"
+    )
+    assert (message.status, message.date_sent) == ("scheduled", None)
+    row = stored(backend, message.sid)
+    assert row["send_at"] == send_at and row["due_at"] == send_at.timestamp()
+    last = moment + timedelta(seconds=latest)
+    assert (
+        send(
+            backend, service_sid=SERVICE, schedule_type="fixed", send_at=last.isoformat() + "+00:00"
+        ).status
+        == "scheduled"
+    )
+    for wrong in (send_at - timedelta(seconds=1), last + timedelta(seconds=1)):
+        refused(
+            backend,
+            errors.SendAtNotSupported,
+            to=TO,
+            service_sid=SERVICE,
+            body="x",
+            schedule_type="fixed",
+            send_at=wrong.isoformat() + "Z",
+        )
+
+
+# -- list ----------------------------------------------------------------------------------------
+def test_the_list_is_newest_first_and_pages_neither_repeat_nor_skip(backend: Backend) -> None:
+    sent = [send(backend, body=f"m{i}").sid for i in range(5)]
+    first = model.list_messages(backend, ACCOUNT, page_size=2)
+    assert [m.sid for m in first.messages] == sent[:2:-1][:2] == [sent[4], sent[3]]
+    assert first.previous_token is None and first.next_token
+    newer = send(backend, body="after the first page").sid  # not on the later pages
+    second = model.list_messages(backend, ACCOUNT, page_size=2, page_token=first.next_token)
+    assert [m.sid for m in second.messages] == [sent[2], sent[1]]
+    back = model.list_messages(backend, ACCOUNT, page_size=2, page_token=second.previous_token)
+    assert [m.sid for m in back.messages] == [sent[4], sent[3]]
+    assert back.previous_token is not None  # the newer message is before them now
+    assert [m.sid for m in every_message(backend)] == [newer, *sent[::-1]]
+    assert every_message(backend, OTHER_ACCOUNT) == []
+
+
+def test_the_list_filters_by_to_and_from(backend: Backend) -> None:
+    a = send(backend, to="+14155550198").sid
+    b = send(backend, from_=SMS_ONLY.phone_number).sid
+    send(backend, service_sid=SERVICE)
+    assert [m.sid for m in every_message(backend, to="+14155550198")] == [a]
+    assert [m.sid for m in every_message(backend, from_=SMS_ONLY.phone_number)] == [b]
+    assert every_message(backend, to="+1415555019") == []  # the whole number only
+
+
+def test_the_list_filters_by_date_sent(backend: Backend) -> None:
+    sids = {}
+    for day in (14, 15, 16):
+        frozen_at(backend, datetime(2026, 1, day, 12, 0, 0))
+        sids[day] = send(backend).sid
+    frozen_at(backend, datetime(2026, 1, 1))
+    send(backend, service_sid=SERVICE, schedule_type="fixed", send_at="2026-01-03T00:00:00Z")
+
+    def sent(**filters: str) -> list[str]:
+        return [m.sid for m in every_message(backend, date_sent=DateSent(**filters))]
+
+    assert sent(on="2026-01-15") == [sids[15]]
+    # A time names its day (UTC): the SDKs send a date as its midnight.
+    assert sent(on="2026-01-15T00:00:00Z") == [sids[15]]
+    assert sent(on="2026-01-15T23:59:59Z") == [sids[15]]
+    assert sent(on="2026-01-16T00:30:00+01:00") == [sids[15]]
+    assert sent(on_or_before="2026-01-15") == [sids[15], sids[14]]
+    assert sent(on_or_after="2026-01-15") == [sids[16], sids[15]]
+    assert sent(on_or_before="2026-01-15T00:00:00Z") == [sids[15], sids[14]]
+    assert sent(on_or_after="2026-01-15T23:00:00Z") == [sids[16], sids[15]]
+    assert sent(on_or_after="2026-01-15", on_or_before="2026-01-15") == [sids[15]]
+    assert sent(on_or_after="2026-01-16", on_or_before="2026-01-14") == []
+    # A day past the end of its month counts on into the next; times beyond what a date can
+    # hold are the first or the last date.
+    assert sent(on="2026-01-45") == [] and sent(on="2025-12-46") == [sids[15]]
+    assert sent(on_or_after="2026-02-31") == []
+    assert sent(on_or_before="9999-12-31") == [sids[16], sids[15], sids[14]]
+    assert sent(on_or_after="9999-12-31T23:59:59-01:00") == []
+    assert sent(on_or_before="0001-01-01T00:00:00+01:00") == []
+    with pytest.raises(TwilioError) as caught:
+        sent(on="yesterday")
+    assert caught.value.code == 20001 and "DateSent" in caught.value.message
+
+
+def test_a_page_token_is_bound_to_its_filters(backend: Backend) -> None:
+    for _ in range(3):
+        send(backend)
+    token = model.list_messages(backend, ACCOUNT, page_size=1).next_token
+    with pytest.raises(InvalidPageToken):
+        model.list_messages(backend, ACCOUNT, page_size=1, page_token=token, to=TO)
+    with pytest.raises(InvalidPageToken):
+        model.list_messages(backend, OTHER_ACCOUNT, page_size=1, page_token=token)
+
+
+# -- fetch, update, delete -----------------------------------------------------------------------
+def test_fetch_finds_only_the_accounts_own_message(backend: Backend) -> None:
+    message = send(backend)
+    assert model.fetch(backend, ACCOUNT, message.sid) == message
+    with pytest.raises(ResourceNotFound):
+        model.fetch(backend, OTHER_ACCOUNT, message.sid)
+    with pytest.raises(ResourceNotFound):
+        model.fetch(backend, ACCOUNT, "SM" + "0" * 32)
+
+
+def test_redact_empties_the_body_and_keeps_the_rest(backend: Backend) -> None:
+    frozen_at(backend, datetime(2026, 1, 15, 9, 30))
+    message = send(backend, body="secret")
+    frozen_at(backend, datetime(2026, 1, 15, 9, 31))
+    redacted = model.update(backend, ACCOUNT, message.sid, body="", status=None)
+    assert redacted.body == "" and redacted.date_updated == datetime(2026, 1, 15, 9, 31)
+    assert redacted.status == message.status and redacted.date_created == message.date_created
+
+
+@pytest.mark.parametrize(("body", "status"), [(None, None), ("", "canceled"), ("not empty", None)])
+def test_an_update_that_is_neither_a_redaction_nor_a_cancel_is_30400(
+    backend: Backend, body: str | None, status: str | None
+) -> None:
+    message = send(backend, body="keep")
+    with pytest.raises(errors.UpdateNotValid):
+        model.update(backend, ACCOUNT, message.sid, body=body, status=status)
+    assert model.fetch(backend, ACCOUNT, message.sid).body == "keep"
+
+
+def test_cancel_only_a_scheduled_message(backend: Backend) -> None:
+    frozen_at(backend, datetime(2026, 1, 15, 9, 30))
+    scheduled = send(
+        backend, service_sid=SERVICE, schedule_type="fixed", send_at="2026-01-15T10:30:00Z"
+    )
+    canceled = model.update(backend, ACCOUNT, scheduled.sid, body=None, status="canceled")
+    assert canceled.status == "canceled"
+    # Due at once, by the account's clock: the next round sends its `canceled` callback.
+    assert stored(backend, scheduled.sid)["due_at"] == datetime(2026, 1, 15, 9, 30).timestamp()
+    with pytest.raises(errors.CannotCancel):
+        model.update(backend, ACCOUNT, scheduled.sid, body=None, status="canceled")
+    queued = send(backend)
+    with pytest.raises(errors.CannotCancel):
+        model.update(backend, ACCOUNT, queued.sid, body=None, status="canceled")
+    with pytest.raises(ResourceNotFound):
+        model.update(backend, OTHER_ACCOUNT, queued.sid, body="", status=None)
+
+
+def test_delete_only_once_the_status_is_final(backend: Backend) -> None:
+    message = send(backend)
+    with pytest.raises(errors.NotComplete):
+        model.delete_message(backend, ACCOUNT, message.sid)
+    assert model.fetch(backend, ACCOUNT, message.sid)
+    with backend.db.write() as conn:
+        conn.execute(
+            update(messages).where(messages.c.sid == message.sid).values(status="delivered")
+        )
+    with pytest.raises(ResourceNotFound):
+        model.delete_message(backend, OTHER_ACCOUNT, message.sid)
+    model.delete_message(backend, ACCOUNT, message.sid)
+    with pytest.raises(ResourceNotFound):
+        model.fetch(backend, ACCOUNT, message.sid)
+    with pytest.raises(ResourceNotFound):
+        model.delete_message(backend, ACCOUNT, message.sid)
+    assert every_message(backend) == []
+
+
+def test_every_final_status_allows_a_delete_and_no_other(backend: Backend) -> None:
+    statuses = ["accepted", "scheduled", "queued", "sending", "sent", "receiving", *model.FINAL]
+    for status in statuses:
+        message = send(backend)
+        with backend.db.write() as conn:
+            conn.execute(
+                update(messages).where(messages.c.sid == message.sid).values(status=status)
+            )
+        if status in model.FINAL:
+            model.delete_message(backend, ACCOUNT, message.sid)
+        else:
+            with pytest.raises(errors.NotComplete):
+                model.delete_message(backend, ACCOUNT, message.sid)
+    assert model.FINAL == {"delivered", "undelivered", "failed", "canceled", "received", "read"}
+
+
+def test_a_reset_and_a_dropped_account_take_the_messages(backend: Backend) -> None:
+    send(backend)
+    send(backend, OTHER_ACCOUNT, from_="+15005550006")
+    backend.drop_account(OTHER_ACCOUNT)
+    assert count(backend) == 1
+    backend.reset()
+    assert count(backend) == 0
