@@ -102,7 +102,8 @@ def _host_key(host: str) -> str:
 
 def check_url(url: str, hosts: frozenset[str]) -> httpx.URL:
     """The URL to call, parsed by the client that will call it; RefusedUrl unless it is
-    http(s), carries no credentials, and names one of `hosts` exactly.
+    http(s) and names one of `hosts` exactly. (Credentials in it, `user:password@`, are sent as
+    HTTP Basic authentication, as Twilio does: `without_credentials` is the URL to sign.)
 
     Only what is written is compared, nothing is resolved. A host is taken as it will be
     connected to: an address must be written in its canonical form (`127.0.0.1`, `::1`), since
@@ -121,8 +122,6 @@ def check_url(url: str, hosts: frozenset[str]) -> httpx.URL:
         raise RefusedUrl(f"the URL does not parse ({err})") from None
     if parsed.scheme not in ("http", "https"):
         raise RefusedUrl("only http and https URLs are called")
-    if parsed.userinfo:
-        raise RefusedUrl("the URL carries credentials (user@host): not called")
     host = parsed.raw_host.decode("ascii", errors="replace")
     if not host:
         raise RefusedUrl("the URL names no host")
@@ -130,6 +129,19 @@ def check_url(url: str, hosts: frozenset[str]) -> httpx.URL:
     if key not in hosts:
         raise RefusedUrl(f"the host {host} is not in the callback allow-list (--callback-hosts)")
     return parsed
+
+
+def without_credentials(url: str, parsed: httpx.URL) -> str:
+    """The URL as given, less its `user:password@`: what is signed and journaled (a password
+    is never written down). Twilio signs webhook URLs without their credentials (inferred:
+    docs/callbacks.md)."""
+    if not parsed.userinfo:
+        return url
+    start = len(parsed.scheme) + len("://")
+    userinfo = parsed.userinfo.decode("ascii") + "@"
+    if url[start : start + len(userinfo)] != userinfo:
+        raise RefusedUrl("the URL's credentials are not written in a form the fake can sign")
+    return url[:start] + url[start + len(userinfo) :]
 
 
 def _literal_key(host: str) -> str:
@@ -277,7 +289,9 @@ class Sender:
 
         try:
             target = check_url(url, self.hosts)
+            url = without_credentials(url, target)
         except RefusedUrl as err:
+            url = _masked(url)
             return entry("refused", error=str(err))
         if auth_token is None:
             return entry("refused", error="the account's auth token is not known to sign with")
@@ -308,7 +322,7 @@ class Sender:
 
     def unsent(self, hook: Webhook, outcome: str, error: str) -> CallbackEntry:
         """Journal a webhook that is not sent (dropped by a fault, or a full backlog)."""
-        return self._record(hook, hook.url, outcome, time.monotonic(), error=error)
+        return self._record(hook, _masked(hook.url), outcome, time.monotonic(), error=error)
 
     def _record(
         self, hook: Webhook, url: str, outcome: str, started: float, **values: Any
@@ -386,6 +400,15 @@ class _AccountSlot:
             del accounts[self.account]  # the table holds only accounts with webhooks under way
         else:
             accounts[self.account] = (semaphore, users - 1)
+
+
+def _masked(url: str) -> str:
+    """A refused URL as journaled: whatever sits before an `@` in it is not shown."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rpartition("@")[2]
+    return scheme + sep + authority + slash + path if sep else url
 
 
 def _describe(error: httpx.HTTPError) -> str:

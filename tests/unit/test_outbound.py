@@ -125,9 +125,9 @@ def test_loopback_is_allowed_by_default(url: str) -> None:
     ("url", "why"),
     [
         ("http://example.com/status", "not in the callback allow-list"),
-        ("http://localhost@example.com/", "credentials"),
-        ("http://user:pw@localhost/", "credentials"),
-        ("http://127.0.0.1%2f@example.com/", "credentials"),
+        ("http://localhost@example.com/", "host example.com is not in the callback allow-list"),
+        ("http://localhost:80@example.com/", "host example.com is not"),
+        ("http://127.0.0.1%2f@example.com/", "host example.com is not"),
         ("http://127.1/", "not written in its usual form"),
         ("http://2130706433/", "not written in its usual form"),
         ("http://0x7f.0.0.1/", "not written in its usual form"),
@@ -204,6 +204,20 @@ def test_a_status_callback_is_a_signed_form_post_the_sdk_validates() -> None:
     assert entry.signature == request.signature and entry.signature_ok
     assert entry.params == PARAMS and entry.url == url and entry.account == ACCOUNT
     assert out.journal.entries() == [entry]
+
+
+def test_credentials_in_the_url_are_sent_as_basic_auth_and_neither_signed_nor_journaled() -> None:
+    out = sender()
+    with CallbackReceiver() as receiver:
+        url = receiver.url.replace("http://", "http://user:s3cr%40t@") + "?a=1"
+        (entry,) = run(send_all(out, (hook(url), TOKEN)))
+        (request,) = receiver.requests
+    assert request.headers["authorization"] == "Basic dXNlcjpzM2NyQHQ="  # user:s3cr@t
+    assert request.url == receiver.url + "?a=1" == entry.url
+    assert RequestValidator(TOKEN).validate(request.url, request.params, request.signature)
+    assert entry.outcome == "delivered" and "s3cr" not in repr(entry)
+    refused = out.unsent(hook("http://user:s3cret@example.com/x"), "dropped", "a test")
+    assert refused.url == "http://***@example.com/x"
 
 
 def test_a_get_webhook_carries_its_parameters_in_the_signed_query() -> None:
