@@ -68,11 +68,13 @@ async def set_clock(
                 reading = clock.resume(conn, AccountSid)
             return reading
 
-    reading = await backend.db.call(change, write=True)
     transitions = []
-    if advance is not None:
+    if advance is None:
+        reading = await backend.db.call(change, write=True)
+    else:
         wait = body.get("callback_wait", _default_wait())
-        transitions = [t.as_dict() for t in await dispatcher.advance_account(AccountSid, wait)]
+        reading, done = await dispatcher.advance_account(AccountSid, wait, change)
+        transitions = [t.as_dict() for t in done]
     dispatcher.wake()  # a running clock may have made messages due sooner
     return _clock(AccountSid, reading) | {"transitions": transitions}
 

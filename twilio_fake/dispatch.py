@@ -134,7 +134,9 @@ class Dispatcher:
             self._event.clear()
             moved = 0
             try:
-                moved = len(await self._advance_and_submit(None))
+                assert self._lock is not None
+                async with self._lock:
+                    moved = len(await self._advance_and_submit(None))
                 wait = 0.0 if moved >= LIMIT else await self._until_next_due()
                 failing = False
             except asyncio.CancelledError:
@@ -150,8 +152,8 @@ class Dispatcher:
                         await self._event.wait()
 
     async def _advance_and_submit(self, account_sid: str | None) -> list[Sent]:
-        """Run one step of every due message (of one account, or all); submit the callbacks."""
-        assert self._lock is not None
+        """Run one step of every due message (of one account, or all); submit the callbacks.
+        The caller holds the lock: one advance at a time in this process."""
         advance = self._advance or _lifecycle_advance()
         db = self.backend.db
 
@@ -159,9 +161,8 @@ class Dispatcher:
             with db.write() as conn:
                 return advance(conn, real_now=time.time(), account_sid=account_sid, limit=LIMIT)
 
-        async with self._lock:
-            transitions = await db.call(step, write=True)
-            return [self._submit(transition) for transition in transitions]
+        transitions = await db.call(step, write=True)
+        return [self._submit(transition) for transition in transitions]
 
     async def _until_next_due(self) -> float:
         """Seconds until the next message falls due by its account's running clock (frozen
@@ -283,17 +284,26 @@ class Dispatcher:
         return token
 
     # -- what the control surface asks ------------------------------------------------------
-    async def advance_account(self, account_sid: str, deadline: float) -> list[Sent]:
-        """Run the account's due transitions, step after step until none is due, and wait (up
-        to `deadline` seconds) for their callbacks; return them all, in the order they ran."""
+    async def advance_account(
+        self, account_sid: str, deadline: float, change: Callable[[], Any] | None = None
+    ) -> tuple[Any, list[Sent]]:
+        """Make `change` (a write: the clock's move), then run the account's due transitions,
+        step after step until none is due, and wait (up to `deadline` seconds) for their
+        callbacks; return what `change` returned and the transitions, in the order they ran.
+
+        Nothing else in this process advances meanwhile, so the answer lists every step the
+        change made due (another process's dispatcher may still take some: `--workers`)."""
+        assert self._lock is not None
         done: list[Sent] = []
-        for _ in range(MAX_ROUNDS):
-            step = await self._advance_and_submit(account_sid)
-            if not step:
-                break
-            done += step
+        async with self._lock:
+            changed = await self.backend.db.call(change, write=True) if change else None
+            for _ in range(MAX_ROUNDS):
+                step = await self._advance_and_submit(account_sid)
+                if not step:
+                    break
+                done += step
         await self.settled(done, deadline)
-        return done
+        return changed, done
 
     async def settled(self, records: list[Sent], deadline: float) -> None:
         """Wait until each record's callbacks were sent, or `deadline` seconds have passed."""

@@ -485,7 +485,7 @@ def test_a_clock_advance_runs_the_accounts_steps_and_waits_for_their_callbacks(
             status("SM9", "queued", receiver.url, OTHER_ACCOUNT),
             Transition(ACCOUNT, "SM1", "sending", None),
         ]
-        done = running.call(running.dispatcher.advance_account(ACCOUNT, 30))
+        done = running.call(running.dispatcher.advance_account(ACCOUNT, 30))[1]
         # Answered once the callback was sent: it is in the answer, and it came.
         assert [(t.message_sid, t.status, t.pending) for t in done] == [
             ("SM1", "queued", False),
@@ -501,7 +501,7 @@ def test_a_drop_fault_sends_nothing_and_journals_it(running: Running, rules: Rul
     with CallbackReceiver() as receiver:
         fault = running.faults.arm({"action": "drop", "account": ACCOUNT})
         rules.queued += [status("SM1", "queued", receiver.url), status("SM1", "sent", receiver.url)]
-        done = running.call(running.dispatcher.advance_account(ACCOUNT, 30))
+        done = running.call(running.dispatcher.advance_account(ACCOUNT, 30))[1]
         assert statuses(receiver) == [("SM1", "sent")]
     (dropped,) = done[0].callbacks
     assert (dropped.outcome, dropped.fault, dropped.signature) == ("dropped", fault.sid, None)
@@ -519,7 +519,7 @@ def test_a_bad_signature_fault_signs_wrongly(running: Running, rules: Rules) -> 
     with CallbackReceiver() as receiver:
         running.faults.arm({"action": "bad_signature", "account": ACCOUNT})
         rules.queued += [status("SM1", "queued", receiver.url), status("SM1", "sent", receiver.url)]
-        done = running.call(running.dispatcher.advance_account(ACCOUNT, 30))
+        done = running.call(running.dispatcher.advance_account(ACCOUNT, 30))[1]
         assert [r.signed_by(TOKEN) for r in receiver.requests] == [False, True]
     assert [t.callbacks[0].signature_ok for t in done] == [False, True]
 
@@ -543,7 +543,7 @@ def test_a_reverse_fault_disarmed_early_lets_what_it_held_go_in_order(
     with CallbackReceiver() as receiver:
         running.faults.arm({"action": "reverse", "times": 5})
         rules.queued += [status("SM1", "queued", receiver.url), status("SM1", "sent", receiver.url)]
-        done = running.call(running.dispatcher.advance_account(ACCOUNT, 0))
+        done = running.call(running.dispatcher.advance_account(ACCOUNT, 0))[1]
         assert [t.pending for t in done] == [True, True]
         assert running.faults.armed()[0].as_dict()["held"] == 2
 
@@ -573,7 +573,7 @@ def test_the_backlog_is_bounded(backend: Backend, rules: Rules) -> None:
         with CallbackReceiver() as receiver:
             receiver.answer(hold=release)
             rules.queued += [status(f"SM{i}", "queued", receiver.url) for i in range(3)]
-            done = running.call(running.dispatcher.advance_account(ACCOUNT, 0))
+            done = running.call(running.dispatcher.advance_account(ACCOUNT, 0))[1]
             pending = [t.pending for t in done]
             release.set()
             receiver.wait_for(2)
