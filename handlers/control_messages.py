@@ -18,6 +18,7 @@ from twilio_fake.backend import Backend
 from twilio_fake.dispatch import Dispatcher
 from twilio_fake.exceptions import InvalidParameter, ResourceNotFound
 from twilio_fake.outbound import Webhook
+from twilio_fake.resources.messages import lifecycle
 from twilio_fake.resources.numbers.tables import incoming_phone_numbers
 
 
@@ -86,8 +87,6 @@ def _default_wait() -> float:
 
 
 async def set_outcome(AccountSid: str, body: dict[str, Any], backend: Backend):
-    from twilio_fake.resources.messages import lifecycle
-
     rule = {"to": body["to"], "status": body["status"], "error_code": body.get("error_code")}
 
     def store() -> None:
@@ -100,8 +99,6 @@ async def set_outcome(AccountSid: str, body: dict[str, Any], backend: Backend):
 
 
 async def clear_outcomes(AccountSid: str, backend: Backend):
-    from twilio_fake.resources.messages import lifecycle
-
     def clear() -> None:
         with backend.db.write() as conn:
             _known(conn, AccountSid)

@@ -34,6 +34,7 @@ from .backend import Backend
 from .callback_faults import CallbackFault, CallbackFaults
 from .clock import account_clocks
 from .outbound import CallbackEntry, Sender, Webhook
+from .resources.messages import lifecycle
 from .resources.messages.tables import messages
 
 log = logging.getLogger("twilio_fake.dispatch")
@@ -44,12 +45,6 @@ MAX_ROUNDS = 20  # steps one clock advance runs for its account (a message has f
 MAX_BACKLOG = 10_000  # callbacks waiting to be sent, beyond which new ones are dropped
 
 Advance = Callable[..., list[Any]]  # lifecycle.advance_due's signature
-
-
-def _lifecycle_advance() -> Advance:
-    from .resources.messages import lifecycle
-
-    return lifecycle.advance_due  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -86,7 +81,7 @@ class Dispatcher:
         self.backend = backend
         self.sender = sender
         self.faults = faults
-        self._advance = advance
+        self._advance = advance or lifecycle.advance_due
         self.poll_interval = poll_interval
         self.backlog = backlog
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -154,7 +149,7 @@ class Dispatcher:
     async def _advance_and_submit(self, account_sid: str | None) -> list[Sent]:
         """Run one step of every due message (of one account, or all); submit the callbacks.
         The caller holds the lock: one advance at a time in this process."""
-        advance = self._advance or _lifecycle_advance()
+        advance = self._advance
         db = self.backend.db
 
         def step() -> list[Any]:
