@@ -87,15 +87,18 @@ def _default_wait() -> float:
 
 
 async def set_outcome(AccountSid: str, body: dict[str, Any], backend: Backend):
-    rule = {"to": body["to"], "status": body["status"], "error_code": body.get("error_code")}
+    """A rule for how the account's next messages to `to` end (the rules fill in the error
+    code a failed or undelivered outcome gets when none is given)."""
 
-    def store() -> None:
+    def store() -> lifecycle.Outcome:
         with backend.db.write() as conn:
             _known(conn, AccountSid)
-            lifecycle.set_outcome(conn, AccountSid, rule["to"], rule["status"], rule["error_code"])
+            return lifecycle.set_outcome(
+                conn, AccountSid, body["to"], body["status"], body.get("error_code")
+            )
 
-    await backend.db.call(store, write=True)
-    return rule, 201
+    outcome = await backend.db.call(store, write=True)
+    return {"to": body["to"], "status": outcome.status, "error_code": outcome.error_code}, 201
 
 
 async def clear_outcomes(AccountSid: str, backend: Backend):

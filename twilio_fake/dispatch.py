@@ -91,6 +91,7 @@ class Dispatcher:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._chains: dict[str, asyncio.Task[Any]] = {}
         self._waiting = 0  # callbacks submitted and not yet sent (the backlog)
+        self._db_calls: set[asyncio.Task[Any]] = set()  # database calls under way
 
     # -- life ------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -107,6 +108,10 @@ class Dispatcher:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self._db_calls:
+            # Let the database calls under way end (within the database's timeout) rather than
+            # leave their threads holding connections of an engine about to be disposed.
+            await asyncio.wait(self._db_calls, timeout=self.backend.db.timeout)
         self._runner, self._loop = None, None
         self._tasks.clear()
         self._chains.clear()
@@ -156,8 +161,15 @@ class Dispatcher:
             with db.write() as conn:
                 return advance(conn, real_now=time.time(), account_sid=account_sid, limit=LIMIT)
 
-        transitions = await db.call(step, write=True)
+        transitions = await self._db(step, write=True)
         return [self._submit(transition) for transition in transitions]
+
+    async def _db(self, function: Callable[[], Any], *, write: bool = False) -> Any:
+        """`Database.call`, run to its end even when the caller is cancelled (stop waits)."""
+        call = asyncio.ensure_future(self.backend.db.call(function, write=write))
+        self._db_calls.add(call)
+        call.add_done_callback(self._db_calls.discard)
+        return await asyncio.shield(call)
 
     async def _until_next_due(self) -> float:
         """Seconds until the next message falls due by its account's running clock (frozen
@@ -167,7 +179,7 @@ class Dispatcher:
             with self.backend.db.read() as conn:
                 return _next_due(conn)
 
-        due = await self.backend.db.call(next_due)
+        due = await self._db(next_due)
         if due is None:
             return self.poll_interval
         return max(0.0, min(due - time.time(), self.poll_interval))
@@ -275,7 +287,7 @@ class Dispatcher:
             with self.backend.db.read() as conn:
                 return self.backend.signing_key(conn, account_sid)
 
-        token: str | None = await self.backend.db.call(read)
+        token: str | None = await self._db(read)
         return token
 
     # -- what the control surface asks ------------------------------------------------------
@@ -291,7 +303,7 @@ class Dispatcher:
         assert self._lock is not None
         done: list[Sent] = []
         async with self._lock:
-            changed = await self.backend.db.call(change, write=True) if change else None
+            changed = await self._db(change, write=True) if change else None
             for _ in range(MAX_ROUNDS):
                 step = await self._advance_and_submit(account_sid)
                 if not step:

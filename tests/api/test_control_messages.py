@@ -59,6 +59,44 @@ def test_an_unknown_accounts_clock_is_404(client) -> None:
     assert_error(client.post(f"/_fake/clock/{NOBODY}", json={"freeze": True}), 404, 20404)
 
 
+def test_outcome_rules_are_set_and_cleared(client, backend) -> None:
+    from twilio_fake.resources.messages import lifecycle
+
+    outcomes = f"/_fake/outcomes/{ACCOUNT}"
+    rule = client.post(outcomes, json={"to": "+1500555*", "status": "undelivered"})
+    assert rule.status_code == 201
+    assert rule.json() == {"to": "+1500555*", "status": "undelivered", "error_code": 30003}
+    failed = {"to": "+15005550006", "status": "failed", "error_code": 30007}
+    assert client.post(outcomes, json=failed).json() == failed
+    with backend.db.read() as conn:
+        assert lifecycle.plan(conn, ACCOUNT, "+15005550006") == ("failed", 30007)
+        assert lifecycle.plan(conn, ACCOUNT, "+15005550009") == ("undelivered", 30003)
+        assert lifecycle.plan(conn, OTHER_ACCOUNT, "+15005550006") == ("delivered", None)
+    assert client.delete(outcomes).status_code == 204
+    with backend.db.read() as conn:
+        assert lifecycle.plan(conn, ACCOUNT, "+15005550006") == ("delivered", None)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"to": "+1500*555", "status": "failed"},
+        {"to": "+15005550006", "status": "sent"},
+        {"to": "+15005550006", "status": "delivered", "error_code": 30003},
+        {"to": "somebody", "status": "failed"},
+        {"status": "failed"},
+    ],
+)
+def test_an_outcome_rule_that_makes_no_sense_is_400(client, rule) -> None:
+    assert_error(client.post(f"/_fake/outcomes/{ACCOUNT}", json=rule), 400, 20001)
+
+
+def test_an_unknown_accounts_outcomes_are_404(client) -> None:
+    rule = {"to": "*", "status": "failed"}
+    assert_error(client.post(f"/_fake/outcomes/{NOBODY}", json=rule), 404, 20404)
+    assert_error(client.delete(f"/_fake/outcomes/{NOBODY}"), 404, 20404)
+
+
 def test_callback_faults_are_armed_listed_and_disarmed(client) -> None:
     armed = [
         client.post("/_fake/callback-faults", json=fault)
