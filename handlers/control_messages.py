@@ -7,7 +7,6 @@ and an inbound message wait for webhooks, which the dispatcher sends on the even
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -18,8 +17,7 @@ from twilio_fake.backend import Backend
 from twilio_fake.dispatch import Dispatcher
 from twilio_fake.exceptions import InvalidParameter, ResourceNotFound
 from twilio_fake.outbound import Webhook
-from twilio_fake.resources.messages import lifecycle
-from twilio_fake.resources.numbers.tables import incoming_phone_numbers
+from twilio_fake.resources.messages import inbound, lifecycle
 
 
 def _known(conn: Connection, account_sid: str) -> None:
@@ -113,62 +111,59 @@ async def clear_outcomes(AccountSid: str, backend: Backend):
 
 async def receive_message(body: dict[str, Any], backend: Backend, dispatcher: Dispatcher):
     """An inbound message: stored (with STOP and START applied), then its webhook sent."""
-    from twilio_fake.resources.messages import inbound
 
-    def receive() -> Any:
+    def receive() -> tuple[str, inbound.Inbound]:
         with backend.db.write() as conn:
-            account_sid = _owner(conn, body["to"], body.get("account"))
-            now = clock.read(conn, account_sid).datetime
+            account_sid = body.get("account") or inbound.account_of(conn, body["to"])
+            if account_sid is None:
+                raise InvalidParameter(
+                    f"Invalid parameter to: no account, or several, hold {body['to']}: give "
+                    "the account"
+                )
+            _known(conn, account_sid)
             received = inbound.receive(
                 conn,
                 account_sid,
                 from_number=body["from"],
                 to_number=body["to"],
                 body=body["body"],
-                now=now,
+                now=clock.read(conn, account_sid).now,
             )
             return account_sid, received
 
     account_sid, received = await backend.db.call(receive, write=True)
-    message = _jsonable(received.message)
     webhook = None
     if received.url:
         hook = Webhook(
             account=account_sid,
             url=received.url,
             params=dict(received.params),
-            method=(received.method or "POST").upper(),
+            method=received.method,
             kind="inbound",
-            message=message.get("sid"),
+            message=received.message["sid"],
         )
         webhook = (await dispatcher.send_now(hook)).as_dict()
-    return {"message": message, "webhook": webhook}, 201
+    return {"message": _message(received), "webhook": webhook}, 201
 
 
-def _owner(conn: Connection, number: str, account_sid: str | None) -> str:
-    """The account that holds `number` (the one named, which must hold it)."""
-    query = select(incoming_phone_numbers.c.account_sid).where(
-        incoming_phone_numbers.c.phone_number == number
-    )
-    if account_sid is not None:
-        query = query.where(incoming_phone_numbers.c.account_sid == account_sid)
-    owners = list(conn.scalars(query.limit(2)))
-    if not owners:
-        whose = "this account" if account_sid is not None else "any account"
-        raise InvalidParameter(f"Invalid parameter to: {number} is not a number of {whose}")
-    if len(owners) > 1:
-        raise InvalidParameter(f"Several accounts hold {number}: give account")
-    return str(owners[0])
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return rfc2822_date(value)
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
+def _message(received: inbound.Inbound) -> dict[str, Any]:
+    """The inbound message, in the Message resource's names (what a client reads of it)."""
+    row = received.message
+    return {
+        "sid": row["sid"],
+        "account_sid": row["account_sid"],
+        "messaging_service_sid": row["service_sid"],
+        "from": row["from_number"],
+        "to": row["to_number"],
+        "body": row["body"],
+        "num_segments": str(row["num_segments"]),
+        "num_media": "0",
+        "status": row["status"],
+        "direction": row["direction"],
+        "date_created": rfc2822_date(row["date_created"]),
+        "date_sent": rfc2822_date(row["date_sent"]),
+        "stored": received.stored,
+    }
 
 
 async def list_callbacks(dispatcher: Dispatcher, page_size: int, account: str | None = None):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.support import ACCOUNT, OTHER_ACCOUNT, assert_error
+from twilio_fake import fixtures
 
 CLOCK = f"/_fake/clock/{ACCOUNT}"
 NOBODY = "AC" + "f" * 32
@@ -95,6 +96,58 @@ def test_an_unknown_accounts_outcomes_are_404(client) -> None:
     rule = {"to": "*", "status": "failed"}
     assert_error(client.post(f"/_fake/outcomes/{NOBODY}", json=rule), 404, 20404)
     assert_error(client.delete(f"/_fake/outcomes/{NOBODY}"), 404, 20404)
+
+
+def test_an_inbound_message_without_a_webhook_is_stored_and_sends_nothing(client) -> None:
+    number = fixtures.demo()[0].incoming_phone_numbers[0].phone_number
+    answer = client.post(
+        "/_fake/inbound", json={"from": "+15005550006", "to": number, "body": "Hi"}
+    )
+    assert answer.status_code == 201
+    received = answer.json()
+    assert received["webhook"] is None
+    message = received["message"]
+    assert (message["from"], message["to"], message["body"]) == ("+15005550006", number, "Hi")
+    assert (message["status"], message["direction"], message["account_sid"]) == (
+        "received",
+        "inbound",
+        ACCOUNT,
+    )
+    assert message["sid"].startswith("SM") and message["stored"] is True
+    assert client.get("/_fake/callbacks").json() == {"callbacks": []}
+
+
+@pytest.mark.parametrize(
+    ("request_body", "status", "code"),
+    [
+        ({"from": "+15005550006", "to": "+19999999999", "body": "Hi"}, 400, 20001),
+        (
+            {"from": "+15005550006", "to": "+14155550102", "body": "Hi", "account": ACCOUNT},
+            404,
+            20404,
+        ),
+        (
+            {"from": "+15005550006", "to": "+14155550100", "body": "Hi", "account": NOBODY},
+            404,
+            20404,
+        ),
+        ({"from": "nobody", "to": "+14155550100", "body": "Hi"}, 400, 20001),
+        ({"from": "+15005550006", "to": "+14155550100", "body": "x" * 1601}, 400, 20001),
+        ({"from": "+15005550006", "to": "+14155550100"}, 400, 20001),
+    ],
+    ids=[
+        "nobodys-number",
+        "another-accounts-number",
+        "unknown-account",
+        "bad-from",
+        "too-long",
+        "no-body",
+    ],
+)
+def test_an_inbound_message_that_cannot_arrive_is_refused(
+    client, request_body, status, code
+) -> None:
+    assert_error(client.post("/_fake/inbound", json=request_body), status, code)
 
 
 def test_callback_faults_are_armed_listed_and_disarmed(client) -> None:
