@@ -11,13 +11,14 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from handlers._render import rfc2822_date
 from twilio_fake import clock, db
 from twilio_fake.backend import Backend
 from twilio_fake.dispatch import Dispatcher
 from twilio_fake.exceptions import InvalidParameter, ResourceNotFound
 from twilio_fake.outbound import Webhook
 from twilio_fake.resources.messages import inbound, lifecycle
+
+from ._render import rfc2822_date
 
 
 def _known(conn: Connection, account_sid: str) -> None:

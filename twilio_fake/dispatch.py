@@ -87,7 +87,7 @@ class Dispatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
         self._runner: asyncio.Task[None] | None = None
-        self._lock: asyncio.Lock | None = None  # one advance at a time in this process
+        self._lock = asyncio.Lock()  # one advance at a time in this process
         self._tasks: set[asyncio.Task[Any]] = set()
         self._chains: dict[str, asyncio.Task[Any]] = {}
         self._waiting = 0  # callbacks submitted and not yet sent (the backlog)
@@ -134,7 +134,6 @@ class Dispatcher:
             self._event.clear()
             moved = 0
             try:
-                assert self._lock is not None
                 async with self._lock:
                     moved = len(await self._advance_and_submit(None))
                 wait = 0.0 if moved >= LIMIT else await self._until_next_due()
@@ -300,7 +299,6 @@ class Dispatcher:
 
         Nothing else in this process advances meanwhile, so the answer lists every step the
         change made due (another process's dispatcher may still take some: `--workers`)."""
-        assert self._lock is not None
         done: list[Sent] = []
         async with self._lock:
             changed = await self._db(change, write=True) if change else None

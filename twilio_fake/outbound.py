@@ -164,7 +164,7 @@ class CallbackEntry:
     """One webhook the fake sent, or would have sent."""
 
     sid: str  # of this entry
-    time: str  # when it was sent (or refused, or dropped): ISO 8601, UTC, ms
+    time: str  # when it was done (answered, refused, dropped...): ISO 8601, UTC, ms
     account: str
     kind: str  # "status" (a status callback) or "inbound" (an inbound message's webhook)
     message: str | None  # the Message SID
