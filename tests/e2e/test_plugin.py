@@ -59,7 +59,7 @@ def passed_on_both_workers(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, output
     collected = len(re.findall(r"^\[gw\d\] .*PASSED", output, re.M))
     assert re.search(rf"\b{collected} passed\b", output), output
-    assert collected == 16, output  # the example project's 15 and the README's
+    assert collected == 18, output  # the example project's 17 and the README's
     assert {"[gw0]", "[gw1]"} <= set(re.findall(r"\[gw\d\]", output)), output
 
 
