@@ -170,6 +170,22 @@ def test_the_allow_list_takes_names_and_addresses_as_written() -> None:
     assert parse_hosts("") == parse_hosts(" , ") == LOOPBACK
 
 
+def test_the_setting_reaches_the_sender_from_the_option_and_the_variable(backend: Backend) -> None:
+    from twilio_fake.app import create_dispatcher
+    from twilio_fake.cli import parse_args
+    from twilio_fake.config import Settings
+
+    environ = {"TWILIO_FAKE_CALLBACK_HOSTS": "app,db", "TWILIO_FAKE_CALLBACK_TIMEOUT": "2.5"}
+    from_env = Settings.from_env(environ)
+    assert create_dispatcher(from_env, backend).sender.hosts == {"app", "db"}
+    assert create_dispatcher(from_env, backend).sender.timeout == 2.5
+    option = vars(parse_args(["--callback-hosts", "receiver"]))
+    assert create_dispatcher(Settings.from_env(environ, **option), backend).sender.hosts == {
+        "receiver"
+    }
+    assert create_dispatcher(Settings(), backend).sender.hosts == LOOPBACK
+
+
 # -- the sender against real receivers -------------------------------------------------------------
 def sender(hosts: frozenset[str] = LOOPBACK, **options: Any) -> Sender:
     return Sender(hosts, CallbackJournal(100), **({"timeout": 10.0} | options))
