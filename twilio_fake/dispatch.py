@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, func, select
+from sqlalchemy.exc import DBAPIError
 
 from .backend import Backend
 from .callback_faults import CallbackFault, CallbackFaults
@@ -140,8 +141,14 @@ class Dispatcher:
                 failing = False
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except DBAPIError as err:
                 if not failing:  # once per spell of failures, not every poll
+                    reason = " ".join(str(err.orig or err).split())[:300]
+                    log.warning("the dispatcher cannot reach the database: %s", reason)
+                failing = True
+                wait = self.poll_interval
+            except Exception:
+                if not failing:
                     log.exception("the dispatcher could not run the due transitions")
                 failing = True
                 wait = self.poll_interval
@@ -246,7 +253,11 @@ class Dispatcher:
                 sent.callbacks.append(await self.sender.send(hook, token))
         except asyncio.CancelledError:
             raise
-        except Exception as err:  # the database, say: the callback is lost, and said so
+        except DBAPIError as err:  # the signing key out of reach: lost, and said so
+            reason = " ".join(str(err.orig or err).split())[:300]
+            log.warning("a status callback could not be signed: %s", reason)
+            sent.callbacks.append(self._not_sent(hook, "failed", f"the database: {reason}"))
+        except Exception as err:
             log.exception("a status callback could not be sent")
             sent.callbacks.append(self._not_sent(hook, "failed", f"{type(err).__name__}: {err}"))
         finally:

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import insert
+from sqlalchemy.exc import OperationalError
 from twilio.request_validator import RequestValidator
 
 from tests.support import ACCOUNT, OTHER_ACCOUNT, OTHER_TOKEN, TOKEN
@@ -620,6 +621,29 @@ def test_a_failing_advance_is_logged_once_and_the_loop_goes_on(
         running.stop()
     failures = [r for r in caplog.records if "could not run the due transitions" in r.message]
     assert len(failures) == 1
+
+
+def test_a_database_out_of_reach_is_one_warning_without_a_traceback(
+    backend: Backend, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Unreachable(Rules):
+        def advance_due(self, conn: Any, **kwargs: Any) -> list[Transition]:
+            self.calls += 1
+            if self.calls <= 3:
+                raise OperationalError("SELECT", {}, Exception("connection refused"))
+            return super().advance_due(conn, **kwargs)
+
+    rules = Unreachable()
+    running = Running(backend, rules, poll_interval=0.05)
+    try:
+        with CallbackReceiver() as receiver:
+            rules.queued.append(status("SM1", "queued", receiver.url))
+            receiver.wait_for(1)
+    finally:
+        running.stop()
+    (warning,) = [r for r in caplog.records if "cannot reach the database" in r.message]
+    assert warning.levelname == "WARNING" and warning.exc_info is None
+    assert warning.getMessage().endswith("connection refused")
 
 
 def test_stop_restores_a_wake_that_does_nothing(backend: Backend, rules: Rules) -> None:
