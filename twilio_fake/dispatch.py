@@ -175,6 +175,9 @@ class Dispatcher:
         call = asyncio.ensure_future(self.backend.db.call(function, write=write))
         self._db_calls.add(call)
         call.add_done_callback(self._db_calls.discard)
+        # A call whose caller was cancelled (a stop) may still fail: its error is nobody's to
+        # report (asyncio would log it as never retrieved, with a traceback).
+        call.add_done_callback(_retrieved)
         return await asyncio.shield(call)
 
     async def _until_next_due(self) -> float:
@@ -351,6 +354,11 @@ def _next_due(conn: Connection) -> float | None:
 
 def _nothing() -> None:
     pass
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 __all__ = ["Dispatcher", "Sent"]
