@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 
 from twilio_fake import fixtures, spec
 from twilio_fake.backend import Backend
+from twilio_fake.dispatch import Dispatcher
 from twilio_fake.exceptions import InvalidParameter, ServiceUnavailable
 from twilio_fake.faults import Faults
 from twilio_fake.journal import Journal
@@ -92,11 +93,12 @@ def create_account(backend: Backend, body: dict[str, Any] | None = None):
     }, 201
 
 
-def delete_account(Sid: str, backend: Backend, faults: Faults):
-    """Drop the account, and disarm its faults: they could match nothing any more, and would
-    hold places under the cap of armed faults. Disarmed first, so that an account gone already
-    (dropped by a reset, say: a 404) leaves no fault behind either."""
+def delete_account(Sid: str, backend: Backend, faults: Faults, dispatcher: Dispatcher):
+    """Drop the account, and disarm its faults (callback faults too): they could match nothing
+    any more, and would hold places under the cap of armed faults. Disarmed first, so that an
+    account gone already (dropped by a reset, say: a 404) leaves no fault behind either."""
     faults.disarm_account(Sid)
+    dispatcher.faults.clear(Sid)
     backend.drop_account(Sid)
     return None, 204
 

@@ -20,7 +20,8 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import connexion
@@ -39,10 +40,12 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import ClientDisconnect
 
-from . import fixtures, http_errors, spec
+from . import fixtures, http_errors, outbound, spec
 from .auth import ControlTokenAuth, TwilioBasicAuth
 from .backend import Backend
+from .callback_faults import CallbackFaults
 from .config import Settings
+from .dispatch import Dispatcher
 from .edge import (
     ChainedSwaggerUI,
     EdgeMiddleware,
@@ -110,7 +113,10 @@ def create_app(
         handlers = operations()
     except ValueError as error:
         raise SpecError(str(error)) from None
-    app = connexion.AsyncApp(__name__, middlewares=_middlewares(settings))
+    dispatcher = create_dispatcher(settings, backend)
+    app = connexion.AsyncApp(
+        __name__, middlewares=_middlewares(settings), lifespan=_lifespan(dispatcher)
+    )
     options = {
         "resolver": Resolver(function_resolver=_resolver(handlers)),
         "security_map": {"basic": TwilioBasicAuth, "bearer": ControlTokenAuth},
@@ -143,6 +149,7 @@ def create_app(
         control_token=settings.control_token,
         journal=Journal(settings.journal_size),
         faults=faults,
+        dispatcher=dispatcher,
     )
     app.add_middleware(RefuseUnrouted, position=MiddlewarePosition.BEFORE_SECURITY)
     app.add_middleware(
@@ -175,9 +182,33 @@ def create_app(
     app.add_error_handler(ClientDisconnect, http_errors.body_cut_short)
     app.add_error_handler(OperationalError, http_errors.database_unavailable)
     app.add_error_handler(Exception, http_errors.unexpected_error)
-    fake = FakeApp(app, backend)
+    fake = FakeApp(app, backend, dispatcher)
     fake.build()
     return fake
+
+
+def create_dispatcher(settings: Settings, backend: Backend) -> Dispatcher:
+    """The dispatcher of statuses and webhooks, and the one client webhooks leave through."""
+    sender = outbound.Sender(
+        outbound.parse_hosts(settings.callback_hosts),
+        outbound.CallbackJournal(settings.journal_size),
+        timeout=settings.callback_timeout,
+    )
+    return Dispatcher(backend, sender, CallbackFaults())
+
+
+def _lifespan(dispatcher: Dispatcher) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+    """The dispatcher runs while the server does (started and stopped with its lifespan)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        await dispatcher.start()
+        try:
+            yield
+        finally:
+            await dispatcher.stop()
+
+    return lifespan
 
 
 def create_app_from_env() -> FakeApp:
@@ -220,9 +251,12 @@ def _resolver(handlers: dict[str, Callable[..., Any]]) -> Callable[[str], Any]:
 class FakeApp:
     """The ASGI app the server runs: connexion's app, and the backend behind it."""
 
-    def __init__(self, app: connexion.AsyncApp, backend: Backend) -> None:
+    def __init__(
+        self, app: connexion.AsyncApp, backend: Backend, dispatcher: Dispatcher | None = None
+    ) -> None:
         self.connexion = app
         self.backend = backend
+        self.dispatcher = dispatcher
         # The server's process exits at shutdown without waiting for database calls that a
         # hung PostgreSQL never answers (their threads would keep it alive until it does).
         self.leave_hung_database = False

@@ -95,6 +95,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"directory of the proxy's CA, made there on first use (default: "
         f"{proxy.CA_DIRECTORY}/ beside the SQLite file; a temporary one with :memory:)",
     )
+    parser.add_argument(
+        "--callback-hosts",
+        help="hosts status callbacks and inbound webhooks may be sent to, comma-separated "
+        "(default: localhost, 127.0.0.1, ::1); nothing else is connected to (docs/callbacks.md)",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser.parse_args(argv)
 

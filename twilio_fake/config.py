@@ -39,6 +39,10 @@ class Settings:
     # free one; None: no proxy), and the directory of its CA (None: beside the database).
     proxy_port: int | None = None
     proxy_ca: str | None = None
+    # Hosts webhooks (status callbacks, inbound messages) may be sent to, comma-separated; None:
+    # loopback's names (localhost, 127.0.0.1, ::1). Nothing else is ever connected to.
+    callback_hosts: str | None = None
+    callback_timeout: float = 15.0  # seconds a webhook's whole exchange may take
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -87,8 +87,10 @@ class EdgeMiddleware:
         control_token: str | None = None,
         journal: Journal | None = None,
         faults: Faults | None = None,
+        dispatcher: Any = None,
     ) -> None:
         self.app = app
+        self.dispatcher = dispatcher  # dispatch.Dispatcher: webhooks, the clock's control
         self.backend = backend
         self.journal = journal or Journal(0)
         self.faults = faults or Faults()
@@ -173,6 +175,7 @@ class EdgeMiddleware:
         context["control_token"] = self.control_token
         context["journal"] = self.journal
         context["faults"] = self.faults
+        context["dispatcher"] = self.dispatcher
         started = time.perf_counter()
         status = 500  # what the log says if the app fails before it responds
         responded = False

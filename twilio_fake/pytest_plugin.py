@@ -15,6 +15,11 @@
 - `twilio_proxy_env`: for code under test that builds its own `Client()`: the environment that
   sends it, unmodified, through the fake's proxy to the fake, as that account (applied with
   monkeypatch for the test; the dict is returned, e.g. for a subprocess).
+- `twilio_clock`: `twilio_account`'s clock, frozen for the test: its messages change status only
+  when the test calls `.advance(seconds)`, which answers once their callbacks were sent.
+- `twilio_callbacks`: a real HTTP receiver on loopback, in a thread, for the test: point a
+  StatusCallback or an sms_url at `.url`; `.requests` is what came, in order (`.wait_for(n)`,
+  `.params`, `.signed_by(auth_token)`); it answers 200 with an empty TwiML `<Response/>`.
 
 Nothing starts unless a test asks for one of these fixtures.
 """
@@ -29,7 +34,7 @@ import pytest
 if TYPE_CHECKING:
     from twilio.rest import Client
 
-    from twilio_fake.testing import Account, FakeTwilio
+    from twilio_fake.testing import Account, CallbackReceiver, Clock, FakeTwilio
 
 DEFAULT_SERVICES = 1
 DEFAULT_NUMBERS = 3
@@ -109,3 +114,20 @@ def twilio_proxy_env(
 def twilio_client(twilio_fake: FakeTwilio, twilio_account: Account) -> Client:
     """An official SDK client for `twilio_account`; it refuses to send to any host but the fake."""
     return twilio_fake.client(twilio_account)
+
+
+@pytest.fixture
+def twilio_clock(twilio_fake: FakeTwilio, twilio_account: Account) -> Clock:
+    """`twilio_account`'s clock, frozen: statuses move when the test advances it."""
+    clock = twilio_fake.clock(twilio_account)
+    clock.freeze()
+    return clock
+
+
+@pytest.fixture
+def twilio_callbacks() -> Iterator[CallbackReceiver]:
+    """A webhook receiver of the test's own (a real HTTP server on loopback, in a thread)."""
+    from twilio_fake.testing import CallbackReceiver
+
+    with CallbackReceiver() as receiver:
+        yield receiver

@@ -11,8 +11,23 @@ arm faults, and get an official SDK client that can only talk to the fake.
         fake.requests(account=account)            # what was sent, newest first
 
 `FakeTwilio(url=...)` uses a fake that is already running instead. The pytest plugin
-(twilio_fake.pytest_plugin) gives the same objects as fixtures. This module needs only the
-standard library; `client()` needs the `twilio` package.
+(twilio_fake.pytest_plugin) gives the same objects as fixtures.
+
+Messages' webhooks: `CallbackReceiver` is a real HTTP server, in a thread, that records what the
+fake sends it (status callbacks, inbound messages) and answers 200; `fake.clock(account)`
+freezes and moves an account's clock (`advance()` answers once the callbacks that fell due were
+sent), `fake.callbacks(account=…)` is the journal of webhooks, `fake.inbound(…)` texts one of
+the account's numbers, `fake.set_outcome(…)` decides how messages end:
+
+    with CallbackReceiver() as receiver:
+        clock = fake.clock(account)
+        clock.freeze()
+        ...  # send a message with status_callback=receiver.url
+        clock.advance(60)
+        [request.params["MessageStatus"] for request in receiver.requests]  # in order
+
+This module needs only the standard library (and the fake's package); `client()` needs the
+`twilio` package.
 """
 
 from __future__ import annotations
@@ -23,12 +38,15 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit, urlunsplit
 
 if TYPE_CHECKING:
     from twilio.rest import Client
@@ -219,6 +237,70 @@ class FakeTwilio:
     def clear_faults(self) -> None:
         self._control("DELETE", "/_fake/faults")
 
+    # -- Messages: the clock, outcomes, inbound messages, webhooks -------------------------------
+    def clock(self, account: Account | str) -> Clock:
+        """The account's clock (see Clock)."""
+        return Clock(self, _sid(account))
+
+    def set_outcome(
+        self,
+        account: Account | str,
+        to: str,
+        status: str,
+        error_code: int | None = None,
+    ) -> dict[str, Any]:
+        """Make the account's next messages to `to` (a number, a prefix ending in `*`, or `*`)
+        end with `status` (delivered, undelivered, failed) and `error_code`."""
+        rule = {"to": to, "status": status, "error_code": error_code}
+        return self._control("POST", f"/_fake/outcomes/{_path(_sid(account))}", rule)
+
+    def clear_outcomes(self, account: Account | str) -> None:
+        self._control("DELETE", f"/_fake/outcomes/{_path(_sid(account))}")
+
+    def inbound(
+        self, from_: str, to: str, body: str, *, account: Account | str | None = None
+    ) -> dict[str, Any]:
+        """Text `to` (one of an account's numbers) from `from_`: the message, and the webhook
+        sent with what its receiver answered (`webhook["response"]`: the TwiML)."""
+        request = {"from": from_, "to": to, "body": body}
+        if account is not None:
+            request["account"] = _sid(account)
+        return self._control("POST", "/_fake/inbound", request)
+
+    def callbacks(self, *, account: Account | str | None = None) -> list[dict[str, Any]]:
+        """The journal of webhooks the fake sent (or refused, or dropped), newest first."""
+        query = {"page_size": 1000} | ({"account": _sid(account)} if account is not None else {})
+        return self._control("GET", f"/_fake/callbacks?{urlencode(query)}")["callbacks"]
+
+    def clear_callbacks(self, *, account: Account | str | None = None) -> None:
+        query = f"?{urlencode({'account': _sid(account)})}" if account is not None else ""
+        self._control("DELETE", f"/_fake/callbacks{query}")
+
+    def arm_callback_fault(
+        self,
+        action: str,
+        *,
+        account: Account | str | None = None,
+        times: int | None = None,
+        delay: float | None = None,
+    ) -> dict[str, Any]:
+        """Make the next status callbacks late (delay), lost (drop), doubled (duplicate),
+        wrongly signed (bad_signature) or reversed (reverse, `times` of them)."""
+        fault: dict[str, Any] = {"action": action}
+        if account is not None:
+            fault["account"] = _sid(account)
+        if times is not None:
+            fault["times"] = times
+        if delay is not None:
+            fault["delay"] = delay
+        return self._control("POST", "/_fake/callback-faults", fault)
+
+    def callback_faults(self) -> list[dict[str, Any]]:
+        return self._control("GET", "/_fake/callback-faults")["faults"]
+
+    def clear_callback_faults(self) -> None:
+        self._control("DELETE", "/_fake/callback-faults")
+
     def _control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         if self.url is None:
             raise FakeTwilioError("the fake is not running: call start() first")
@@ -282,6 +364,178 @@ class FakeTwilio:
         if self.url is None:
             raise FakeTwilioError("the fake is not running: call start() first")
         return Client(account.sid, account.auth_token, http_client=_http_client(self.url))
+
+
+class Clock:
+    """An account's clock in the fake: its messages' dates and statuses follow it."""
+
+    def __init__(self, fake: FakeTwilio, account_sid: str) -> None:
+        self.fake = fake
+        self.account_sid = account_sid
+        self.path = f"/_fake/clock/{_path(account_sid)}"
+
+    def read(self) -> dict[str, Any]:
+        """{"now": seconds since the epoch, "date": ISO 8601, "frozen": bool}."""
+        return self.fake._control("GET", self.path)
+
+    def freeze(self) -> dict[str, Any]:
+        """Stop the clock: statuses change only when the test advances it."""
+        return self.fake._control("POST", self.path, {"freeze": True})
+
+    def resume(self) -> dict[str, Any]:
+        return self.fake._control("POST", self.path, {"resume": True})
+
+    def advance(self, seconds: float, *, callback_wait: float | None = None) -> dict[str, Any]:
+        """Move the clock forward; answers once what fell due has moved and its callbacks were
+        sent (`transitions`, in order, each with its journal entries)."""
+        change: dict[str, Any] = {"advance_seconds": seconds}
+        if callback_wait is not None:
+            change["callback_wait"] = callback_wait
+        return self.fake._control("POST", self.path, change)
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    """One request a CallbackReceiver took."""
+
+    method: str
+    url: str  # as the sender called it: http://host:port/path?query
+    path: str
+    headers: dict[str, str]
+    params: dict[str, str]  # the form body's (a POST) or the query's (a GET), one value each
+    body: bytes
+
+    @property
+    def signature(self) -> str | None:
+        return self.headers.get("x-twilio-signature")
+
+    def signed_by(self, auth_token: str) -> bool:
+        """Whether X-Twilio-Signature is Twilio's signature of this request with the token."""
+        import hmac
+
+        from .outbound import signature
+
+        signed_params = self.params if self.method == "POST" else {}
+        expected = signature(auth_token, self.url, signed_params)
+        return self.signature is not None and hmac.compare_digest(expected, self.signature)
+
+
+@dataclass
+class _Answer:
+    status: int = 200
+    body: str = "<Response/>"
+    content_type: str = "text/xml"
+    hold: threading.Event | None = None  # answer only once set (a slow receiver)
+
+
+class CallbackReceiver:
+    """A real HTTP server, in a thread, on loopback, that records every request and answers
+    200 with an empty TwiML `<Response/>` (or what `answer()` says).
+
+    `url` is where to point a StatusCallback or an sms_url (any path under it works);
+    `requests` what came, in order of arrival; `wait_for(n)` waits until n have come.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", *, max_requests: int = 10_000) -> None:
+        self.requests: list[ReceivedRequest] = []
+        self.max_requests = max_requests
+        self._answer = _Answer()
+        self._arrived = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                receiver._take(self)
+
+            def do_POST(self) -> None:
+                receiver._take(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer((host, 0), Handler)
+        self._server.daemon_threads = True
+        shown = f"[{host}]" if ":" in host else host
+        self.base_url = f"http://{shown}:{self._server.server_address[1]}"
+        self.url = self.base_url + "/callbacks"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def answer(
+        self,
+        status: int = 200,
+        body: str = "<Response/>",
+        content_type: str = "text/xml",
+        *,
+        hold: threading.Event | None = None,
+    ) -> None:
+        """What to answer from now on; with `hold`, only once the event is set."""
+        self._answer = _Answer(status, body, content_type, hold)
+
+    def _take(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(min(length, 1 << 20)) if length else b""
+        parts = urlsplit(handler.path)
+        host = handler.headers.get("Host", "")
+        form = body.decode("utf-8", "replace") if handler.command == "POST" else parts.query
+        params = {k: v[0] for k, v in parse_qs(form, keep_blank_values=True).items()}
+        request = ReceivedRequest(
+            method=handler.command,
+            url=f"http://{host}{handler.path}",
+            path=parts.path,
+            headers={k.lower(): v for k, v in handler.headers.items()},
+            params=params,
+            body=body,
+        )
+        with self._arrived:
+            if len(self.requests) < self.max_requests:
+                self.requests.append(request)
+            self._arrived.notify_all()
+        answer = self._answer
+        if answer.hold is not None:
+            answer.hold.wait()
+        data = answer.body.encode()
+        handler.send_response(answer.status)
+        handler.send_header("Content-Type", answer.content_type)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def wait_for(self, count: int, timeout: float = 30) -> list[ReceivedRequest]:
+        """Wait until `count` requests have come (FakeTwilioError after `timeout` seconds)."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while len(self.requests) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise FakeTwilioError(
+                        f"{len(self.requests)} request(s) came to {self.url}, not {count}"
+                    )
+                self._arrived.wait(left)
+            return list(self.requests)
+
+    def clear(self) -> None:
+        with self._arrived:
+            self.requests.clear()
+
+    def stop(self) -> None:
+        hold = self._answer.hold
+        if hold is not None:
+            hold.set()  # let held answers go, or their threads would outlive the server
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> CallbackReceiver:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+def _path(sid: str) -> str:
+    return quote(sid, safe="")
 
 
 # The fake is reached directly, whatever HTTP_PROXY and the like say: a proxy would see the

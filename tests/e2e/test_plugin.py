@@ -59,7 +59,7 @@ def passed_on_both_workers(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, output
     collected = len(re.findall(r"^\[gw\d\] .*PASSED", output, re.M))
     assert re.search(rf"\b{collected} passed\b", output), output
-    assert collected == 16, output  # the example project's 15 and the README's
+    assert collected == 18, output  # the example project's 17 and the README's
     assert {"[gw0]", "[gw1]"} <= set(re.findall(r"\[gw\d\]", output)), output
 
 
@@ -73,7 +73,7 @@ def test_workers_sharing_one_running_fake_stay_isolated(project: Project) -> Non
         passed_on_both_workers(project.pytest(f"--twilio-fake-url={shared.url}"))
         log = shared.output_so_far()
     # Both workers' tests went to the one fake: each minted its own account there, and dropped it.
-    assert len(set(re.findall(r"DELETE /_fake/accounts/(AC[0-9a-f]{32}) 204", log))) == 16, log
+    assert len(set(re.findall(r"DELETE /_fake/accounts/(AC[0-9a-f]{32}) 204", log))) == 18, log
 
 
 def test_the_options_are_in_pytest_help(project: Project) -> None:

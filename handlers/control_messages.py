@@ -1,0 +1,204 @@
+"""The control surface of Messages (control.yaml): an account's clock, the outcomes of its
+messages, inbound messages, the journal of webhooks and callback faults.
+
+Coroutines: what they do in the database goes through `Database.call`, and the clock's advance
+and an inbound message wait for webhooks, which the dispatcher sends on the event loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from twilio_fake import clock, db
+from twilio_fake.backend import Backend
+from twilio_fake.dispatch import Dispatcher
+from twilio_fake.exceptions import InvalidParameter, ResourceNotFound
+from twilio_fake.outbound import Webhook
+from twilio_fake.resources.messages import inbound, lifecycle
+
+from ._render import rfc2822_date
+
+
+def _known(conn: Connection, account_sid: str) -> None:
+    found = conn.scalar(select(db.accounts.c.sid).where(db.accounts.c.sid == account_sid))
+    if found is None:
+        raise ResourceNotFound()
+
+
+def _clock(account_sid: str, reading: clock.Reading) -> dict[str, Any]:
+    return {
+        "account": account_sid,
+        "now": reading.now,
+        "date": reading.datetime.isoformat(timespec="seconds") + "Z",
+        "frozen": reading.frozen,
+    }
+
+
+async def get_clock(AccountSid: str, backend: Backend):
+    def read() -> clock.Reading:
+        with backend.db.read() as conn:
+            _known(conn, AccountSid)
+            return clock.read(conn, AccountSid)
+
+    return _clock(AccountSid, await backend.db.call(read))
+
+
+async def set_clock(
+    AccountSid: str, body: dict[str, Any], backend: Backend, dispatcher: Dispatcher
+):
+    """Freeze, resume and/or advance; after an advance, run what fell due and wait for its
+    callbacks (up to `callback_wait` seconds)."""
+    if body.get("freeze") and body.get("resume"):
+        raise InvalidParameter("A clock cannot be frozen and resumed at once: choose one")
+    advance = body.get("advance_seconds")
+    if not (body.get("freeze") or body.get("resume") or advance is not None):
+        raise InvalidParameter("Give freeze, resume or advance_seconds")
+
+    def change() -> clock.Reading:
+        with backend.db.write() as conn:
+            _known(conn, AccountSid)
+            reading = clock.read(conn, AccountSid)
+            if body.get("freeze"):
+                reading = clock.freeze(conn, AccountSid)
+            if advance is not None:
+                reading = clock.advance(conn, AccountSid, advance)
+            if body.get("resume"):
+                reading = clock.resume(conn, AccountSid)
+            return reading
+
+    transitions = []
+    if advance is None:
+        reading = await backend.db.call(change, write=True)
+    else:
+        wait = body.get("callback_wait", _default_wait())
+        reading, done = await dispatcher.advance_account(AccountSid, wait, change)
+        transitions = [t.as_dict() for t in done]
+    dispatcher.wake()  # a running clock may have made messages due sooner
+    return _clock(AccountSid, reading) | {"transitions": transitions}
+
+
+def _default_wait() -> float:
+    from twilio_fake import spec
+
+    return float(spec.control_default("ClockChange", "callback_wait"))
+
+
+async def set_outcome(AccountSid: str, body: dict[str, Any], backend: Backend):
+    """A rule for how the account's next messages to `to` end (the rules fill in the error
+    code a failed or undelivered outcome gets when none is given)."""
+
+    def store() -> lifecycle.Outcome:
+        with backend.db.write() as conn:
+            _known(conn, AccountSid)
+            return lifecycle.set_outcome(
+                conn, AccountSid, body["to"], body["status"], body.get("error_code")
+            )
+
+    outcome = await backend.db.call(store, write=True)
+    return {"to": body["to"], "status": outcome.status, "error_code": outcome.error_code}, 201
+
+
+async def clear_outcomes(AccountSid: str, backend: Backend):
+    def clear() -> None:
+        with backend.db.write() as conn:
+            _known(conn, AccountSid)
+            lifecycle.clear_outcomes(conn, AccountSid)
+
+    await backend.db.call(clear, write=True)
+    return None, 204
+
+
+async def receive_message(body: dict[str, Any], backend: Backend, dispatcher: Dispatcher):
+    """An inbound message: stored (with STOP and START applied), then its webhook sent."""
+
+    def receive() -> tuple[str, inbound.Inbound]:
+        with backend.db.write() as conn:
+            account_sid = body.get("account") or inbound.account_of(conn, body["to"])
+            if account_sid is None:
+                raise InvalidParameter(
+                    f"Invalid parameter to: no account, or several, hold {body['to']}: give "
+                    "the account"
+                )
+            _known(conn, account_sid)
+            received = inbound.receive(
+                conn,
+                account_sid,
+                from_number=body["from"],
+                to_number=body["to"],
+                body=body["body"],
+                now=clock.read(conn, account_sid).now,
+            )
+            return account_sid, received
+
+    account_sid, received = await backend.db.call(receive, write=True)
+    webhook = None
+    if received.url:
+        hook = Webhook(
+            account=account_sid,
+            url=received.url,
+            params=dict(received.params),
+            method=received.method,
+            kind="inbound",
+            message=received.message["sid"],
+        )
+        webhook = (await dispatcher.send_now(hook)).as_dict()
+    return {"message": _message(received), "webhook": webhook}, 201
+
+
+def _message(received: inbound.Inbound) -> dict[str, Any]:
+    """The inbound message, in the Message resource's names (what a client reads of it)."""
+    row = received.message
+    return {
+        "sid": row["sid"],
+        "account_sid": row["account_sid"],
+        "messaging_service_sid": row["service_sid"],
+        "from": row["from_number"],
+        "to": row["to_number"],
+        "body": row["body"],
+        "num_segments": str(row["num_segments"]),
+        "num_media": "0",
+        "status": row["status"],
+        "direction": row["direction"],
+        "date_created": rfc2822_date(row["date_created"]),
+        "date_sent": rfc2822_date(row["date_sent"]),
+        "stored": received.stored,
+    }
+
+
+async def list_callbacks(dispatcher: Dispatcher, page_size: int, account: str | None = None):
+    entries = dispatcher.sender.journal.entries(account, page_size)
+    return {"callbacks": [entry.as_dict() for entry in entries]}
+
+
+async def clear_callbacks(dispatcher: Dispatcher, account: str | None = None):
+    dispatcher.sender.journal.clear(account)
+    return None, 204
+
+
+async def list_callback_faults(dispatcher: Dispatcher):
+    return {"faults": [fault.as_dict() for fault in dispatcher.faults.armed()]}
+
+
+async def arm_callback_fault(body: dict[str, Any], dispatcher: Dispatcher):
+    return dispatcher.faults.arm(body).as_dict(), 201
+
+
+async def clear_callback_faults(dispatcher: Dispatcher):
+    dispatcher.release_disarmed(dispatcher.faults.clear())
+    return None, 204
+
+
+OPERATIONS = {
+    "FakeGetClock": get_clock,
+    "FakeSetClock": set_clock,
+    "FakeSetOutcome": set_outcome,
+    "FakeClearOutcomes": clear_outcomes,
+    "FakeReceiveMessage": receive_message,
+    "FakeListCallbacks": list_callbacks,
+    "FakeClearCallbacks": clear_callbacks,
+    "FakeListCallbackFaults": list_callback_faults,
+    "FakeArmCallbackFault": arm_callback_fault,
+    "FakeClearCallbackFaults": clear_callback_faults,
+}

@@ -1,0 +1,215 @@
+"""The control surface of Messages over HTTP: an account's clock, callback faults, the journal of
+webhooks. (What they make happen to messages and webhooks: e2e/test_callbacks.py.)"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support import ACCOUNT, OTHER_ACCOUNT, assert_error
+from twilio_fake import fixtures
+
+CLOCK = f"/_fake/clock/{ACCOUNT}"
+NOBODY = "AC" + "f" * 32
+
+
+def test_an_accounts_clock_runs_until_frozen_then_moves_only_when_told(client) -> None:
+    running = client.get(CLOCK).json()
+    assert running["account"] == ACCOUNT and running["frozen"] is False
+    frozen = client.post(CLOCK, json={"freeze": True}).json()
+    assert frozen["frozen"] is True and frozen["transitions"] == []
+    assert client.get(CLOCK).json()["now"] == frozen["now"]
+    moved = client.post(CLOCK, json={"advance_seconds": 3600}).json()
+    assert moved["now"] == frozen["now"] + 3600 and moved["frozen"] is True
+    assert moved["date"].endswith("Z") and "T" in moved["date"]
+    resumed = client.post(CLOCK, json={"resume": True}).json()
+    assert resumed["frozen"] is False and resumed["now"] >= moved["now"]
+    # Another account's clock never moved.
+    other = client.get(f"/_fake/clock/{OTHER_ACCOUNT}").json()
+    assert other["frozen"] is False and other["now"] < moved["now"]
+
+
+def test_freeze_and_advance_in_one_request(client) -> None:
+    before = client.post(CLOCK, json={"freeze": True}).json()["now"]
+    after = client.post(CLOCK, json={"freeze": True, "advance_seconds": 10}).json()
+    assert after["now"] == before + 10 and after["frozen"] is True
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({}, None),
+        ({"freeze": True, "resume": True}, "A clock cannot be frozen and resumed at once"),
+        ({"advance_seconds": -1}, None),
+        ({"freeze": False}, None),
+        ({"callback_wait": 5}, "Give freeze, resume or advance_seconds"),
+        ({"advance_seconds": 1, "rewind": True}, None),
+    ],
+)
+def test_a_clock_change_that_makes_no_sense_is_400_and_changes_nothing(
+    client, change, message
+) -> None:
+    before = client.post(CLOCK, json={"freeze": True}).json()
+    body = assert_error(client.post(CLOCK, json=change), 400, 20001)
+    if message:
+        assert body["message"].startswith(message)
+    assert client.get(CLOCK).json() == {k: before[k] for k in ("account", "now", "date", "frozen")}
+
+
+def test_an_unknown_accounts_clock_is_404(client) -> None:
+    assert_error(client.get(f"/_fake/clock/{NOBODY}"), 404, 20404)
+    assert_error(client.post(f"/_fake/clock/{NOBODY}", json={"freeze": True}), 404, 20404)
+
+
+def test_outcome_rules_are_set_and_cleared(client, backend) -> None:
+    from twilio_fake.resources.messages import lifecycle
+
+    outcomes = f"/_fake/outcomes/{ACCOUNT}"
+    rule = client.post(outcomes, json={"to": "+1500555*", "status": "undelivered"})
+    assert rule.status_code == 201
+    assert rule.json() == {"to": "+1500555*", "status": "undelivered", "error_code": 30003}
+    failed = {"to": "+15005550006", "status": "failed", "error_code": 30007}
+    assert client.post(outcomes, json=failed).json() == failed
+    with backend.db.read() as conn:
+        assert lifecycle.plan(conn, ACCOUNT, "+15005550006") == ("failed", 30007)
+        assert lifecycle.plan(conn, ACCOUNT, "+15005550009") == ("undelivered", 30003)
+        assert lifecycle.plan(conn, OTHER_ACCOUNT, "+15005550006") == ("delivered", None)
+    assert client.delete(outcomes).status_code == 204
+    with backend.db.read() as conn:
+        assert lifecycle.plan(conn, ACCOUNT, "+15005550006") == ("delivered", None)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        {"to": "+1500*555", "status": "failed"},
+        {"to": "+15005550006", "status": "sent"},
+        {"to": "+15005550006", "status": "delivered", "error_code": 30003},
+        {"to": "somebody", "status": "failed"},
+        {"status": "failed"},
+    ],
+)
+def test_an_outcome_rule_that_makes_no_sense_is_400(client, rule) -> None:
+    assert_error(client.post(f"/_fake/outcomes/{ACCOUNT}", json=rule), 400, 20001)
+
+
+def test_an_unknown_accounts_outcomes_are_404(client) -> None:
+    rule = {"to": "*", "status": "failed"}
+    assert_error(client.post(f"/_fake/outcomes/{NOBODY}", json=rule), 404, 20404)
+    assert_error(client.delete(f"/_fake/outcomes/{NOBODY}"), 404, 20404)
+
+
+def test_an_inbound_message_without_a_webhook_is_stored_and_sends_nothing(client) -> None:
+    number = fixtures.demo()[0].incoming_phone_numbers[0].phone_number
+    answer = client.post(
+        "/_fake/inbound", json={"from": "+15005550006", "to": number, "body": "Hi"}
+    )
+    assert answer.status_code == 201
+    received = answer.json()
+    assert received["webhook"] is None
+    message = received["message"]
+    assert (message["from"], message["to"], message["body"]) == ("+15005550006", number, "Hi")
+    assert (message["status"], message["direction"], message["account_sid"]) == (
+        "received",
+        "inbound",
+        ACCOUNT,
+    )
+    assert message["sid"].startswith("SM") and message["stored"] is True
+    assert client.get("/_fake/callbacks").json() == {"callbacks": []}
+
+
+@pytest.mark.parametrize(
+    ("request_body", "status", "code"),
+    [
+        ({"from": "+15005550006", "to": "+19999999999", "body": "Hi"}, 400, 20001),
+        (
+            {"from": "+15005550006", "to": "+14155550102", "body": "Hi", "account": ACCOUNT},
+            404,
+            20404,
+        ),
+        (
+            {"from": "+15005550006", "to": "+14155550100", "body": "Hi", "account": NOBODY},
+            404,
+            20404,
+        ),
+        ({"from": "nobody", "to": "+14155550100", "body": "Hi"}, 400, 20001),
+        ({"from": "+15005550006", "to": "+14155550100", "body": "x" * 1601}, 400, 20001),
+        ({"from": "+15005550006", "to": "+14155550100"}, 400, 20001),
+    ],
+    ids=[
+        "nobodys-number",
+        "another-accounts-number",
+        "unknown-account",
+        "bad-from",
+        "too-long",
+        "no-body",
+    ],
+)
+def test_an_inbound_message_that_cannot_arrive_is_refused(
+    client, request_body, status, code
+) -> None:
+    assert_error(client.post("/_fake/inbound", json=request_body), status, code)
+
+
+def test_callback_faults_are_armed_listed_and_disarmed(client) -> None:
+    armed = [
+        client.post("/_fake/callback-faults", json=fault)
+        for fault in (
+            {"action": "drop", "account": ACCOUNT},
+            {"action": "delay", "delay": 2.5, "times": 3},
+            {"action": "reverse", "times": 4},
+            {"action": "duplicate"},
+            {"action": "bad_signature"},
+        )
+    ]
+    assert [r.status_code for r in armed] == [201] * 5
+    faults = client.get("/_fake/callback-faults").json()["faults"]
+    assert [(f["action"], f["times"], f["account"]) for f in faults] == [
+        ("drop", 1, ACCOUNT),
+        ("delay", 3, None),
+        ("reverse", 4, None),
+        ("duplicate", 1, None),
+        ("bad_signature", 1, None),
+    ]
+    assert faults[1]["delay"] == 2.5 and all(f["sid"].startswith("CF") for f in faults)
+    assert client.delete("/_fake/callback-faults").status_code == 204
+    assert client.get("/_fake/callback-faults").json() == {"faults": []}
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"action": "delay"},
+        {"action": "drop", "delay": 1},
+        {"action": "reverse", "times": 1},
+        {"action": "explode"},
+        {"action": "drop", "times": 0},
+        {"action": "delay", "delay": 61},
+        {},
+    ],
+)
+def test_a_callback_fault_that_makes_no_sense_is_400(client, fault) -> None:
+    assert_error(client.post("/_fake/callback-faults", json=fault), 400, 20001)
+    assert client.get("/_fake/callback-faults").json() == {"faults": []}
+
+
+def test_callback_faults_are_bounded(client) -> None:
+    for _ in range(100):
+        assert client.post("/_fake/callback-faults", json={"action": "drop"}).status_code == 201
+    body = assert_error(client.post("/_fake/callback-faults", json={"action": "drop"}), 400, 20001)
+    assert "100 callback faults are armed already" in body["message"]
+
+
+def test_dropping_an_account_disarms_its_callback_faults(client) -> None:
+    client.post("/_fake/callback-faults", json={"action": "drop", "account": OTHER_ACCOUNT})
+    client.post("/_fake/callback-faults", json={"action": "drop"})
+    assert client.delete(f"/_fake/accounts/{OTHER_ACCOUNT}").status_code == 204
+    faults = client.get("/_fake/callback-faults").json()["faults"]
+    assert [f["account"] for f in faults] == [None]
+
+
+def test_the_journal_of_webhooks_starts_empty_and_is_emptied(client) -> None:
+    assert client.get("/_fake/callbacks").json() == {"callbacks": []}
+    assert client.get(f"/_fake/callbacks?account={ACCOUNT}&page_size=5").status_code == 200
+    assert client.delete("/_fake/callbacks").status_code == 204
+    assert client.delete(f"/_fake/callbacks?account={ACCOUNT}").status_code == 204
+    assert_error(client.get("/_fake/callbacks?page_size=0"), 400, 20001)
