@@ -37,6 +37,7 @@ POOL = "/v1/Services/MG00000000000000000000000000000001/PhoneNumbers"
 NUMBERS = [f"PN{n:032d}" for n in range(1, 6)]
 AUTH = b"Basic " + base64.b64encode(f"{ACCOUNT}:{TOKEN}".encode())
 App = Callable[..., Awaitable[None]]  # an ASGI app: the fake, or the floor
+OPS = ("fetch", "list", "create+delete")
 PACKAGES = ("connexion", "starlette", "sqlalchemy", "twilio_fake", "handlers", "jsonschema",
             "werkzeug", "anyio", "inspect.py", "copy.py", "json", "logging", "typing")  # fmt: skip
 
@@ -87,7 +88,7 @@ async def repeat(operation: Callable[[], Awaitable[None]], count: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("operation", choices=["fetch", "list", "create+delete"], nargs="?",
+    parser.add_argument("operation", choices=OPS, nargs="?",
                         default="fetch")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--count", type=int, default=500, help="requests a round")
@@ -107,29 +108,37 @@ def main() -> None:
             asyncio.run(repeat(operation, args.count))
             best = min(best, (time.perf_counter() - started) / args.count)
         print(f"{args.operation}: best of {args.rounds} rounds, {best * 1e6:.0f} us each")
-        profiles = [cProfile.Profile()]
-        threading.setprofile(_profile_this_thread(profiles))  # the worker threads made from now
-        profiles[0].enable()
-        asyncio.run(repeat(operation, args.count))
-        profiles[0].disable()
-        threading.setprofile(None)
-    own: collections.Counter[str] = collections.Counter()
-    calls: collections.Counter[str] = collections.Counter()
-    merged = pstats.Stats(profiles[0])
-    for profile in profiles[1:]:
-        merged.add(profile)
-    stats: dict = merged.stats  # type: ignore[attr-defined]  # not in typeshed
-    for (filename, _line, _name), (_cc, count, tottime, _ct, _callers) in stats.items():
-        package = next(
-            (p for p in PACKAGES if p in filename), "builtins" if filename == "~" else "other"
-        )
-        own[package] += tottime
-        calls[package] += count
+        own, calls = profile(operation, args.count)
     total = sum(own.values())
     print("own time by package (cProfile), and calls per operation:")
     for package, seconds in own.most_common():
         print(f"  {package:12} {seconds / total:6.1%}  {calls[package] / args.count:8.1f}")
     print(f"  {'all':12} {'':6}  {sum(calls.values()) / args.count:8.1f}")
+
+
+def profile(
+    operation: Callable[[], Awaitable[None]], count: int
+) -> tuple[collections.Counter[str], collections.Counter[str]]:
+    """cProfile's own time and calls of `count` operations, by package, worker threads included."""
+    profiles = [cProfile.Profile()]
+    threading.setprofile(_profile_this_thread(profiles))  # the worker threads made from now
+    profiles[0].enable()
+    asyncio.run(repeat(operation, count))
+    profiles[0].disable()
+    threading.setprofile(None)
+    own: collections.Counter[str] = collections.Counter()
+    calls: collections.Counter[str] = collections.Counter()
+    merged = pstats.Stats(profiles[0])
+    for other in profiles[1:]:
+        merged.add(other)
+    stats: dict = merged.stats  # type: ignore[attr-defined]  # not in typeshed
+    for (filename, _line, _name), (_cc, number, tottime, _ct, _callers) in stats.items():
+        package = next(
+            (p for p in PACKAGES if p in filename), "builtins" if filename == "~" else "other"
+        )
+        own[package] += tottime
+        calls[package] += number
+    return own, calls
 
 
 def _profile_this_thread(profiles: list[cProfile.Profile]) -> Callable[..., None]:
