@@ -162,6 +162,7 @@ def test_a_write_that_must_wait_for_the_write_lock_does_not_hold_the_event_loop(
     assert order == ["read", "released"], "the event loop waited for the write lock"
     assert seen == 0
     assert db.first(count, {}) == (1,)
+    db.dispose()
 
 
 def test_a_write_with_the_lock_free_runs_at_once_and_leaves_the_lock_free(tmp_path: Path) -> None:
@@ -193,6 +194,7 @@ def test_a_write_with_the_lock_free_runs_at_once_and_leaves_the_lock_free(tmp_pa
     other.join(10)
     assert done.is_set(), "the lock was left taken"
     assert db.first(select(func.count()).select_from(settings), {}) == (1,)
+    db.dispose()
 
 
 def test_a_bulk_write_runs_in_a_thread_even_with_the_lock_free(tmp_path: Path) -> None:
@@ -209,5 +211,6 @@ def test_a_bulk_write_runs_in_a_thread_even_with_the_lock_free(tmp_path: Path) -
         return threading.get_ident()
 
     loop_thread = asyncio.run(writes())
+    db.dispose()
     assert threads["brief"] == loop_thread
     assert threads["bulk"] != loop_thread
