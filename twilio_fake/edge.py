@@ -209,16 +209,16 @@ class EdgeMiddleware:
             log_request(scope, status, started, stamp["Twilio-Request-Id"], account)
             if journaled:
                 self.journal.record(
-                    journal.Entry(
-                        time=journal.now(),
+                    journal.Request(
+                        moment=time.time(),
                         request_id=stamp["Twilio-Request-Id"],
                         operation=extensions.get(ROUTING_CONTEXT, {}).get("operation_id"),
                         method=scope["method"],
-                        path=journal.cut_path(scope["path"]),
-                        query=journal.parameters(scope.get("query_string", b"")),
-                        form=journal.parameters(bytes(form)),
+                        path=scope["path"][: journal.MAX_PATH_BYTES + 1],
+                        query=scope.get("query_string", b""),
+                        form=bytes(form),
                         status=status if responded else None,
-                        code=journal.error_code(bytes(error_body)) if error_body else None,
+                        error_body=bytes(error_body),
                         account=account if isinstance(account, str) else None,
                         injected=extensions.get(INJECTED_KEY),
                         duration_ms=round((time.perf_counter() - started) * 1000, 3),
