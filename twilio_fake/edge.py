@@ -405,7 +405,9 @@ class LimitRequestBodies:
             if body_complete:  # later calls wait for a disconnect: no deadline applies
                 return await receive()
             try:
-                message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0))
+                # A timeout scope, not wait_for: that ran each receive as a task of its own.
+                async with asyncio.timeout(max(deadline - time.monotonic(), 0)):
+                    message = await receive()
             except TimeoutError:
                 raise RequestTimeout(
                     f"The request body did not arrive within {self.timeout:g} seconds"
