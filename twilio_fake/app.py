@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import gc
 import json
 import logging
 import os
@@ -192,7 +193,18 @@ def create_app_from_env() -> FakeApp:
     GuardedHttpProtocol.configure(settings)  # the worker's own copy of the class
     app = create_app(settings)
     app.leave_hung_database = True
+    settle_heap()
     return app
+
+
+def settle_heap() -> None:
+    """Once the app is built, before it serves: move what start-up made (the parsed specs,
+    connexion's operations, SQLAlchemy's tables, some 100,000 objects) out of the garbage
+    collector's sight. They live as long as the process; scanning them in every full
+    collection took 150 ms each (a pause that every request under way waits out) and, with the
+    younger generations, 7% of a create+delete's CPU."""
+    gc.collect()
+    gc.freeze()
 
 
 def _middlewares(settings: Settings) -> list[Any]:
