@@ -25,7 +25,7 @@ help:
 	@echo "make test   lint, then the tests: unit, api, contract (schemathesis, the kit), e2e (SDKs, the wheel)"
 	@echo "make spec   validate and lint openapi.yaml; build dist/openapi.{yaml,json,html}"
 	@echo "make contract  check a server against openapi.yaml (URL= USER= PASSWORD= SERVICE= NUMBERS= [SERVICE2= VOICE_ONLY= POOL_LIMIT=]; none: a fresh fake; COMPARE_URL=…: compare two servers)"
-	@echo "make bench  the fake against Prism and a bare route under wrk; reports/bench.json"
+	@echo "make bench  the fake against the connexion floor, a bare route, Prism… under wrk; reports/bench.json"
 	@echo "make soak   the reliability tests, long (races, SIGKILLs, hostile input, 10,000+ fuzzed requests), then make mutation"
 	@echo "make wheel  build the wheel into dist/"
 	@echo "variables:  HOST PORT DATABASE FIXTURES WORKERS PROXY_PORT (e.g. make run PORT=9000 FIXTURES=my.yaml)"
@@ -179,12 +179,17 @@ contract-prism: $(STAMP) $(NPM_STAMP)
 # The fake against Prism and a bare route under the same wrk load (wrk comes from Debian's
 # packages; installed here when missing). A benchmark, not a test: it prints a table and
 # writes reports/bench.json. Knobs: BENCH_SECONDS (per measurement), BENCH_LARGE (scale run),
-# BENCH_ONLY=postgresql (the PostgreSQL rows alone).
+# BENCH_ONLY=postgresql (the PostgreSQL rows alone), BENCH_ONLY=floor (the fake, the connexion
+# floor and the bare route alone, in BENCH_ROUNDS interleaved rounds of the operations in
+# BENCH_OPS, e.g. BENCH_OPS=create+delete BENCH_SECONDS=3 for a quick look).
 BENCH_SECONDS ?= 10
 BENCH_LARGE   ?= 1000000
 BENCH_ONLY    ?= all
+BENCH_OPS     ?= fetch,list,create+delete
+BENCH_ROUNDS  ?= 3
 bench: $(STAMP) $(NPM_STAMP) wrk postgres-check
-	$(BIN)/python tools/bench.py --seconds $(BENCH_SECONDS) --large $(BENCH_LARGE) --only $(BENCH_ONLY)
+	$(BIN)/python tools/bench.py --seconds $(BENCH_SECONDS) --large $(BENCH_LARGE) --only $(BENCH_ONLY) \
+		--ops '$(BENCH_OPS)' --rounds $(BENCH_ROUNDS)
 
 # Leaves the database of `make run` (twilio-fake.sqlite3) and the proxy's CA alone: the user's state.
 clean:

@@ -56,7 +56,8 @@ async def update(Sid: str, user: str, backend: Backend, base_url: str, form: dic
 
 
 async def delete(Sid: str, user: str, backend: Backend):
-    await backend.db.call(partial(model.delete_service, backend, user, Sid), write=True)
+    # Empties the service's pool: as many rows as the pool holds.
+    await backend.db.call(partial(model.delete_service, backend, user, Sid), write=True, bulk=True)
     return None, 204  # no body
 
 

@@ -187,6 +187,21 @@ def start_prism(directory: Path) -> Measured:
 
 def start_bare(directory: Path, fake_url: str | None) -> Measured:
     """The bare route, answering the fake's own bodies (taken from `fake_url` when given)."""
+    path = bodies_file(directory, fake_url)
+    return Measured([sys.executable, str(ROOT / "tools" / "bench_bare.py"), str(path)], POOL)
+
+
+def start_floor(directory: Path, fake_url: str | None) -> Measured:
+    """The connexion floor (tools/bench_floor.py): connexion's AsyncApp over the same
+    openapi.yaml, its default middleware and request validation, handlers returning the fake's
+    own bodies (taken from `fake_url` when given), no storage."""
+    path = bodies_file(directory, fake_url)
+    command = [sys.executable, str(ROOT / "tools" / "bench_floor.py"), str(path)]
+    return Measured(command, POOL, {"Authorization": f"Basic {AUTH}"})
+
+
+def bodies_file(directory: Path, fake_url: str | None) -> Path:
+    """What the fake answers (asked of `fake_url` when given), for the bare route and the floor."""
     path = directory / "bare-bodies.json"
     if fake_url:
         headers = {"Authorization": f"Basic {AUTH}"}
@@ -205,7 +220,7 @@ def start_bare(directory: Path, fake_url: str | None) -> Measured:
         path.write_text(json.dumps(bodies))
     elif not path.exists():
         path.write_text(json.dumps({"fetch": "{}", "create": "{}", "list": {"50": "{}"}}))
-    return Measured([sys.executable, str(ROOT / "tools" / "bench_bare.py"), str(path)], POOL)
+    return path
 
 
 def free_port() -> int:
@@ -433,6 +448,143 @@ def sdk_rates(url: str, seconds: float) -> dict[str, float]:
     return rates
 
 
+FLOOR_SERVERS = ("fake", "floor", "bare")
+SDK_FOR = {"fetch": "fetch", "create+delete": "delete then create", "list": "list of 5"}
+
+
+def sdk_rate(url: str, call: str, seconds: float) -> float:
+    """sdk_rates for one call: twilio-python, one client, sequential calls, per second."""
+    client = Client(ACCOUNT, TOKEN)
+    client.messaging.base_url = url
+    pool = client.messaging.v1.services(SERVICE).phone_numbers
+    number = sid(0)
+
+    def delete_then_create() -> None:
+        pool.create(phone_number_sid=number)
+        pool(number).delete()
+
+    calls: dict[str, Callable[[], Any]] = {
+        "fetch": lambda: pool(sid(FREE)).fetch(),
+        "delete then create": delete_then_create,
+        "list of 5": lambda: pool.list(limit=5),
+    }
+    function = calls[call]
+    for _ in range(20):  # warm-up
+        function()
+    done, started = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - started) < seconds:
+        function()
+        done += 1
+    return done / elapsed
+
+
+def bench_floor(directory: Path, fixtures: Path, args: Any, report: dict) -> None:
+    """The fake, the connexion floor and the bare route, in interleaved rounds of one run.
+
+    The three serve at once (an idle one costs nothing) and are measured in turn, operation by
+    operation, round after round, so that the machine's drift falls on all three alike: each
+    round gives a ratio fake / floor per operation, and the report keeps the median of the
+    rounds and their spread (the drift). Two measures per server and operation: twilio-python
+    making sequential calls (as a test suite does), and wrk at 16 connections.
+    """
+    print(
+        f"connexion floor: fake, floor and bare route, {args.rounds} interleaved rounds "
+        f"({', '.join(args.ops)})",
+        flush=True,
+    )
+    database = directory / "floor.sqlite3"
+    fake = start_fake(database, fixtures)
+    fake.stop()
+    fill_pool(database, STORED)
+    servers = {"fake": start_fake(database, fixtures)}
+    try:
+        free_the_numbers(servers["fake"].url)
+        servers["floor"] = start_floor(directory, servers["fake"].url)
+        servers["bare"] = start_bare(directory, None)  # the bodies the floor was given
+        rounds: list[dict] = []
+        for number in range(args.rounds):
+            measured: dict = {"sdk": {}, "wrk": {}}
+            for op in args.ops:
+                for name in FLOOR_SERVERS:
+                    url = servers[name].url
+                    if name == "fake":  # a wrk run may have ended between a POST and its DELETE
+                        free_the_numbers(url)
+                    rate = sdk_rate(url, SDK_FOR[op], args.seconds)
+                    measured["sdk"].setdefault(name, {})[op] = rate
+                    wrk(url, op, 16, args.warmup)  # warm-up, discarded
+                    load = wrk(url, op, 16, args.seconds)
+                    measured["wrk"].setdefault(name, {})[op] = load
+                    print(
+                        f"  round {number + 1} {name:6} {op:14} SDK {rate:7.1f}/s   wrk c=16 "
+                        f"{load['rps']:8.1f} req/s p99 {load['p99_ms']:7.2f} ms",
+                        flush=True,
+                    )
+            rounds.append(measured)
+        report["memory_mb"] = {"fake_peak_after_floor": servers["fake"].peak_memory_mb()}
+    finally:
+        for server in servers.values():
+            server.stop()
+    report["floor"] = floor_summary(rounds, args.ops)
+
+
+def floor_summary(rounds: list[dict], ops: list[str]) -> dict:
+    """Medians of the rounds per server, and each ratio's median with its spread (min, max)."""
+    summary: dict = {"rounds": rounds, "sdk": {}, "wrk": {}, "ratios": {}}
+    for name in FLOOR_SERVERS:
+        for op in ops:
+            summary["sdk"].setdefault(name, {})[op] = statistics.median(
+                r["sdk"][name][op] for r in rounds
+            )
+            summary["wrk"].setdefault(name, {})[op] = {
+                key: statistics.median(r["wrk"][name][op][key] for r in rounds)
+                for key in ("rps", "p50_ms", "p99_ms")
+            }
+    for top, bottom in (("fake", "floor"), ("floor", "bare"), ("fake", "bare")):
+        for measure_name in ("sdk", "wrk"):
+            for op in ops:
+
+                def rate(r: dict, name: str, m: str = measure_name, o: str = op) -> float:
+                    value = r[m][name][o]
+                    return float(value["rps"] if m == "wrk" else value)
+
+                per_round = [rate(r, top) / rate(r, bottom) for r in rounds]
+                summary["ratios"].setdefault(f"{top}/{bottom}", {}).setdefault(measure_name, {})[
+                    op
+                ] = {
+                    "median": round(statistics.median(per_round), 3),
+                    "min": round(min(per_round), 3),
+                    "max": round(max(per_round), 3),
+                }
+    return summary
+
+
+def floor_table(report: dict) -> list[str]:
+    floor = report["floor"]
+    ops = list(floor["sdk"]["fake"])
+    lines = [
+        "",
+        "| measure | operation | fake | connexion floor | bare route | fake / floor "
+        "(min-max of rounds) | floor / bare | fake p99 c=16 ms |",
+        "|---" * 8 + "|",
+    ]
+    for m, unit in (("sdk", "calls/s"), ("wrk", "req/s c=16")):
+        for op in ops:
+
+            def value(name: str, m: str = m, op: str = op) -> float:
+                v = floor[m][name][op]
+                return float(v["rps"] if m == "wrk" else v)
+
+            ratio = floor["ratios"]["fake/floor"][m][op]
+            lines.append(
+                f"| {'SDK sequential' if m == 'sdk' else 'wrk'} ({unit}) | {op} "
+                f"| {value('fake'):.0f} | {value('floor'):.0f} | {value('bare'):.0f} "
+                f"| {ratio['median']:.2f} ({ratio['min']:.2f}-{ratio['max']:.2f}) "
+                f"| {floor['ratios']['floor/bare'][m][op]['median']:.2f} "
+                f"| {floor['wrk']['fake'][op]['p99_ms'] if m == 'wrk' else '':} |"
+            )
+    return lines
+
+
 # -- the run -------------------------------------------------------------------------------------
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -444,15 +596,33 @@ def main() -> int:
     parser.add_argument("--output", type=Path, default=ROOT / "reports" / "bench.json")
     parser.add_argument(
         "--only",
-        choices=("all", "postgresql"),
+        choices=("all", "postgresql", "floor"),
         default="all",
-        help="postgresql: only the PostgreSQL rows, beside SQLite with one worker",
+        help="postgresql: only the PostgreSQL rows, beside SQLite with one worker; "
+        "floor: only the fake, the connexion floor and the bare route, interleaved",
     )
+    parser.add_argument(
+        "--ops",
+        default=",".join(OPERATIONS),
+        help="of the floor's rounds: a comma-separated subset of fetch,list,create+delete",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the floor")
     args = parser.parse_args()
+    args.ops = [op for op in args.ops.split(",") if op]
+    if not args.ops or set(args.ops) - set(OPERATIONS):
+        parser.error(f"--ops takes a subset of {','.join(OPERATIONS)}")
     report: dict = {"machine": {"cores": os.cpu_count()}, "seconds": args.seconds, "load": {}}
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         fixtures = fixture_file(directory)
+
+        if args.only == "floor":
+            bench_floor(directory, fixtures, args, report)
+            report["targets"] = targets(report)
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            args.output.write_text(json.dumps(report, indent=2))
+            print(table(report))
+            return 0
 
         if args.only == "postgresql":
             database = directory / "bench.sqlite3"
@@ -515,6 +685,9 @@ def main() -> int:
         finally:
             prism.stop()
         bench_postgresql(directory, fixtures, args, load)
+        floor_memory: dict = {}
+        bench_floor(directory, fixtures, args, floor_memory)
+        report["floor"] = floor_memory["floor"]
 
         print("stateful peers (fetch at 16 connections, one process each)", flush=True)
         peers: list[tuple[str, Callable[[], tuple[Measured, str]], str]] = [
@@ -564,6 +737,18 @@ def targets(report: dict) -> list[dict]:
         return float(load[name][op]["16"]["rps"])
 
     rows: list[Target] = []
+    if "floor" in report:
+        ratios = report["floor"]["ratios"]["fake/floor"]
+        for op in report["floor"]["sdk"]["fake"]:
+            rows.append((f"SDK {op}: fake >= 0.9 x connexion floor", ratios["sdk"][op]["median"],
+                         0.9, True))  # fmt: skip
+        for op in report["floor"]["sdk"]["fake"]:
+            rows.append((f"wrk {op} c=16: fake >= 0.9 x connexion floor",
+                         ratios["wrk"][op]["median"], 0.9, True))  # fmt: skip
+        if "scale" not in report:  # a floor run alone: the p99s of its rounds (medians)
+            for op in report["floor"]["wrk"]["fake"]:
+                p99 = report["floor"]["wrk"]["fake"][op]["p99_ms"]
+                rows.append((f"p99 {op} c=16 <= 20 ms", p99, 20, False))
     if "pg" in load:
         rows.append(
             ("PostgreSQL: 2 replicas fetch >= 1.5 x one", rps("pg x2") / rps("pg"), 1.5, True)
@@ -616,6 +801,8 @@ def table(report: dict) -> str:
                 )
     if "sdk" in report:
         lines += _sqlite_summary(report)
+    if "floor" in report:
+        lines += floor_table(report)
     lines += ["", "| target | measured | bar | met |", "|---|---|---|---|"]
     lines += [
         f"| {t['target']} | {t['value']} | {t['bar']} | {'yes' if t['met'] else 'NO'} |"

@@ -6,14 +6,9 @@ this handler behind it, so the published contract names no Python function.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import hmac
 from typing import TYPE_CHECKING, Any
-
-from connexion.exceptions import OAuthProblem
-from connexion.security import NO_VALUE, BasicSecurityHandler, BearerSecurityHandler
 
 from . import fixtures
 from .backend import Backend
@@ -85,38 +80,6 @@ def _published(username: str, password: str) -> bool:
     )
 
 
-class TwilioBasicAuth(BasicSecurityHandler):
-    """Connexion's Basic handler, bound to `check_basic_credentials`.
-
-    Credentials are read as UTF-8 (RFC 7617), falling back to Latin-1, connexion's own reading.
-    The check is called directly: connexion's generic wrapper inspects the function's signature
-    on every request to decide which arguments to pass, and this one's are known.
-    """
-
-    def _resolve_func(self, security_scheme: dict[str, Any]) -> Any:
-        return check_basic_credentials
-
-    def _get_verify_func(self, basic_info_func: Any) -> Any:
-        def verify(request: ConnexionRequest) -> Any:
-            auth_type, user_pass = self.get_auth_header_value(request)
-            if auth_type != "basic":
-                return NO_VALUE
-            try:
-                decoded = base64.b64decode(user_pass, validate=True)
-            except (binascii.Error, ValueError):
-                raise OAuthProblem(detail="Invalid authorization header") from None
-            try:
-                text = decoded.decode("utf-8")
-            except UnicodeDecodeError:
-                text = decoded.decode("latin-1")
-            username, colon, password = text.partition(":")
-            if not colon:
-                raise OAuthProblem(detail="Invalid authorization header")
-            return basic_info_func(username, password, request)
-
-        return verify
-
-
 def check_control_token(token: str | None, request: ConnexionRequest) -> dict[str, Any]:
     """Let a control request through when no token is configured, or when it sends the token."""
     configured = request.context.get("control_token")
@@ -128,21 +91,3 @@ def check_control_token(token: str | None, request: ConnexionRequest) -> dict[st
             detail="This fake was started with --control-token: send Authorization: Bearer <it>.",
         )
     return {"sub": "control"}
-
-
-class ControlTokenAuth(BearerSecurityHandler):
-    """The `controlToken` scheme of control.yaml: off unless the fake has a control token.
-
-    Connexion's own bearer handler refuses a request without an Authorization header before
-    asking anyone; this one asks `check_control_token`, which knows whether a token is set.
-    """
-
-    def _resolve_func(self, security_scheme: dict[str, Any]) -> Any:
-        return check_control_token
-
-    def _get_verify_func(self, token_func: Any) -> Any:
-        def verify(request: ConnexionRequest) -> Any:
-            auth_type, token = self.get_auth_header_value(request)
-            return token_func(token if auth_type == "bearer" else None, request)
-
-        return verify

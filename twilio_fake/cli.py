@@ -26,10 +26,10 @@ from sqlalchemy.exc import ArgumentError, DatabaseError  # noqa: E402
 from uvicorn.supervisors import Multiprocess  # noqa: E402
 
 from . import __version__, fixtures, proxy, spec, urls  # noqa: E402  (after the filter)
-from .app import SpecError, create_app, create_backend  # noqa: E402
+from .app import SpecError, create_app, create_backend, settle_heap  # noqa: E402
 from .config import ENV_PREFIX, Settings  # noqa: E402
 from .db import MEMORY, shown  # noqa: E402
-from .protocol import GuardedHttpProtocol  # noqa: E402
+from .overrides import GuardedHttpProtocol, ServerWithProxy  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -218,6 +218,7 @@ def _listen_and_serve(
     print(banner(settings, port, proxy_port, authority), flush=True)
     GuardedHttpProtocol.configure(settings)
     app.leave_hung_database = True
+    settle_heap()
     server_options: dict[str, Any] = {
         "log_config": LOG_CONFIG,
         "access_log": False,
@@ -228,7 +229,7 @@ def _listen_and_serve(
         "timeout_keep_alive": settings.keep_alive,
     }
     if authority is not None and proxy_sock is not None:
-        server = proxy.ServerWithProxy(uvicorn.Config(app, **server_options), proxy_sock, authority)
+        server = ServerWithProxy(uvicorn.Config(app, **server_options), proxy_sock, authority)
         server.run(sockets=[sock])
     elif settings.workers == 1:
         uvicorn.Server(uvicorn.Config(app, **server_options)).run(sockets=[sock])

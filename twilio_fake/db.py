@@ -235,6 +235,9 @@ class Database:
         # file next to it, which the kernel hands over at once and releases if the holder dies.
         # The busy timeout stays as the last resort.
         self._write_lock = threading.Lock()
+        # Set on the thread that holds the write lock for a whole call (see `call`), so that the
+        # writes inside it do not wait for the lock their own thread holds.
+        self._holder = threading.local()
         self._reader = threading.local()
         self._readers: list[Connection] = []  # every thread's kept connection, to close them all
         self._readers_lock = threading.Lock()  # for that list only: never held while waiting
@@ -305,7 +308,7 @@ class Database:
     def _writer(self) -> Iterator[None]:
         """On SQLite, be the only writer: of this process's threads, then of the processes on the
         file. PostgreSQL has row locks: writers run side by side, the rules lock what they read."""
-        if not self.is_sqlite:
+        if not self.is_sqlite or getattr(self._holder, "held", False):  # `call` took it already
             yield
             return
         with self._write_lock:
@@ -317,6 +320,26 @@ class Database:
                 yield
             finally:
                 fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+
+    def _take_writer_at_once(self) -> bool:
+        """Take the write lock (this process's, then the file's) if both are free right now;
+        never wait. Released by `_release_writer`."""
+        if not self._write_lock.acquire(blocking=False):
+            return False
+        if self._lock_file is not None:
+            try:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # another process is writing
+                self._write_lock.release()
+                return False
+        self._holder.held = True
+        return True
+
+    def _release_writer(self) -> None:
+        self._holder.held = False
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+        self._write_lock.release()
 
     def first(self, statement: Any, parameters: dict[str, Any]) -> Row[*tuple[Any, ...]] | None:
         """Run one read statement and return its first row.
@@ -381,11 +404,16 @@ class Database:
         """How many PostgreSQL calls are under way (0 on SQLite)."""
         return self._busy.count if isinstance(self._busy, _Busy) else 0
 
-    async def call(self, function: Callable[..., Any], *args: Any, write: bool = False) -> Any:
+    async def call(
+        self, function: Callable[..., Any], *args: Any, write: bool = False, bulk: bool = False
+    ) -> Any:
         """Run a function of the rules from the event loop without ever holding the loop.
 
         On SQLite, a read runs at once (a few indexed statements on a local file, which readers
-        share with writers), a write in a thread (it may wait for another process's write).
+        share with writers), and so does a write of a few rows when the write lock is free; a
+        write that would wait for the lock (another thread's write, or another process's) waits
+        in a thread, and so does a `bulk` one (one that may change a whole pool), so that reads go
+        on meanwhile.
         On PostgreSQL, every call runs in a thread: a server that hangs must not stop the
         requests that need no database. A read not answered within `timeout` seconds raises
         OperationalError (a 503; the thread is left to finish when the server answers). A write
@@ -395,6 +423,15 @@ class Database:
         if self.is_sqlite:
             if not write:
                 return function(*args)
+            if not bulk and self._take_writer_at_once():
+                # Nobody else is writing: the write runs here, as a read does, under the lock
+                # it has already (a hop to a thread and back was a fifth of a create+delete's
+                # CPU time). Only waiting for the lock would hold the loop, and that goes to a
+                # thread.
+                try:
+                    return function(*args)
+                finally:
+                    self._release_writer()
             return await to_thread.run_sync(function, *args)
         if write:
             return await to_thread.run_sync(function, *args, abandon_on_cancel=True)

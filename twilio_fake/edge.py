@@ -7,15 +7,12 @@ import logging
 import re
 import secrets
 import time
-from typing import Any
 from urllib.parse import urlsplit
 
-from connexion.middleware.routing import ROUTING_CONTEXT, RoutingMiddleware
-from connexion.middleware.swagger_ui import SwaggerUIMiddleware
+from connexion.middleware.routing import ROUTING_CONTEXT
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
-from starlette.routing import Mount, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import http_errors, journal, spec
@@ -215,16 +212,16 @@ class EdgeMiddleware:
             log_request(scope, status, started, stamp["Twilio-Request-Id"], account)
             if journaled:
                 self.journal.record(
-                    journal.Entry(
-                        time=journal.now(),
+                    journal.Request(
+                        moment=time.time(),
                         request_id=stamp["Twilio-Request-Id"],
                         operation=extensions.get(ROUTING_CONTEXT, {}).get("operation_id"),
                         method=scope["method"],
-                        path=journal.cut_path(scope["path"]),
-                        query=journal.parameters(scope.get("query_string", b"")),
-                        form=journal.parameters(bytes(form)),
+                        path=scope["path"][: journal.MAX_PATH_BYTES + 1],
+                        query=scope.get("query_string", b""),
+                        form=bytes(form),
                         status=status if responded else None,
-                        code=journal.error_code(bytes(error_body)) if error_body else None,
+                        error_body=bytes(error_body),
                         account=account if isinstance(account, str) else None,
                         injected=extensions.get(INJECTED_KEY),
                         duration_ms=round((time.perf_counter() - started) * 1000, 3),
@@ -335,45 +332,6 @@ class StampInnerResponses:
         await self.app(scope, receive, stamping(send, stamp) if stamp else send)
 
 
-class ExactRouting(RoutingMiddleware):
-    """Connexion's routing, without starlette's redirect to the path with or without a slash.
-
-    Twilio answers `…/PhoneNumbers/` with a 404; a redirect would carry no body and send a
-    client that does not follow it away with nothing to report.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        super().__init__(app)
-        self.router.redirect_slashes = False
-
-    def add_api(self, *args: Any, **kwargs: Any) -> None:
-        super().add_api(*args, **kwargs)
-        for route in self.router.routes:
-            if isinstance(route, Mount) and isinstance(route.app, Router):
-                route.app.redirect_slashes = False
-
-
-class ChainedSwaggerUI(SwaggerUIMiddleware):
-    """Connexion's Swagger UI layer, serving the docs of several APIs on one base path.
-
-    The contract and the control surface are both served from the root. Connexion's routing
-    chains APIs that share a base path (a request no route of the first matches goes to the
-    next); its Swagger UI layer mounts each on its own and would only ever look in the first.
-    This puts the routes of an API added on a base path already mounted (the control surface's
-    `/_fake/docs`…) into the first one's router: one router, so `/docs/` and `/_fake/docs/` both
-    answer and an API request walks no second router on its way through.
-    """
-
-    def add_api(self, *args: Any, **kwargs: Any) -> None:
-        super().add_api(*args, **kwargs)
-        added = self.router.routes[-1]
-        for route in self.router.routes[:-1]:
-            if isinstance(route, Mount) and isinstance(added, Mount) and route.path == added.path:
-                route.routes.extend(added.routes)
-                self.router.routes.remove(added)
-                return
-
-
 class RefuseUnrouted:
     """Answer 404 for any request connexion's router did not match to an operation.
 
@@ -450,7 +408,9 @@ class LimitRequestBodies:
             if body_complete:  # later calls wait for a disconnect: no deadline applies
                 return await receive()
             try:
-                message = await asyncio.wait_for(receive(), max(deadline - time.monotonic(), 0))
+                # A timeout scope, not wait_for: that ran each receive as a task of its own.
+                async with asyncio.timeout(max(deadline - time.monotonic(), 0)):
+                    message = await receive()
             except TimeoutError:
                 raise RequestTimeout(
                     f"The request body did not arrive within {self.timeout:g} seconds"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from twilio_fake.cli import banner
 from twilio_fake.config import Settings
@@ -103,3 +105,112 @@ def test_a_removed_or_replaced_database_file_is_noticed(tmp_path: Path) -> None:
     with pytest.raises(OperationalError, match="was removed or replaced"):
         db.check_present()
     db.dispose()
+
+
+@pytest.mark.parametrize("holder", ["another process", "another thread"])
+def test_a_write_that_must_wait_for_the_write_lock_does_not_hold_the_event_loop(
+    holder: str, tmp_path: Path
+) -> None:
+    """A write runs on the event loop only when the write lock is free at once; one that would
+    wait (another worker process's write, or a write of another thread) waits in a thread, and
+    the loop serves a read meanwhile. The holder lets go after the read, or after a deadline:
+    a loop held by the waiting write reads only after that, and the order says so."""
+    path = tmp_path / "fake.sqlite3"
+    db = Database(str(path))
+    insert = settings.insert().values(name="written", value="1")
+    count = select(func.count()).select_from(settings)
+    read_done, holding = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def hold_the_lock() -> None:
+        if holder == "another process":
+            # flock locks an open file, not a process: a second open of the lock file is what
+            # another worker process has.
+            with open(f"{path}-writer.lock", "ab") as lock_file:
+                fcntl.flock(lock_file, fcntl.LOCK_EX)
+                holding.set()
+                read_done.wait(10)
+                order.append("released")
+                fcntl.flock(lock_file, fcntl.LOCK_UN)
+        else:
+            with db.write():
+                holding.set()
+                read_done.wait(10)
+                order.append("released")
+
+    def write() -> None:
+        with db.write() as conn:
+            conn.execute(insert)
+
+    async def meanwhile() -> int:
+        writing = asyncio.create_task(db.call(write, write=True))
+        await asyncio.sleep(0)  # the write starts, and finds the lock taken
+        seen = (await db.call(db.first, count, {}))[0]
+        order.append("read")
+        read_done.set()
+        await writing
+        return int(seen)
+
+    thread = threading.Thread(target=hold_the_lock)
+    thread.start()
+    try:
+        assert holding.wait(10)
+        seen = asyncio.run(meanwhile())
+    finally:
+        read_done.set()
+        thread.join(10)
+    assert order == ["read", "released"], "the event loop waited for the write lock"
+    assert seen == 0
+    assert db.first(count, {}) == (1,)
+    db.dispose()
+
+
+def test_a_write_with_the_lock_free_runs_at_once_and_leaves_the_lock_free(tmp_path: Path) -> None:
+    """The write taken on the event loop holds the lock for its call only, and lets it go when
+    the write fails too: the next writer, in another thread, does not wait."""
+    db = Database(str(tmp_path / "fake.sqlite3"))
+    insert = settings.insert().values(name="written", value="1")
+
+    def write() -> None:
+        with db.write() as conn:
+            conn.execute(insert)
+
+    def failing() -> None:
+        with db.write() as conn:
+            conn.execute(insert)  # the same primary key again
+            raise AssertionError("not reached")
+
+    asyncio.run(db.call(write, write=True))
+    with pytest.raises(IntegrityError):
+        asyncio.run(db.call(failing, write=True))
+    done = threading.Event()
+
+    def other_writer() -> None:
+        with db.write():
+            done.set()
+
+    other = threading.Thread(target=other_writer)
+    other.start()
+    other.join(10)
+    assert done.is_set(), "the lock was left taken"
+    assert db.first(select(func.count()).select_from(settings), {}) == (1,)
+    db.dispose()
+
+
+def test_a_bulk_write_runs_in_a_thread_even_with_the_lock_free(tmp_path: Path) -> None:
+    """A write that may change a whole pool (deleting a service) keeps the event loop free for
+    reads while it runs; a write of a few rows with the lock free runs on the loop itself."""
+    db = Database(str(tmp_path / "fake.sqlite3"))
+    threads: dict[str, int] = {}
+
+    async def writes() -> int:
+        await db.call(lambda: threads.setdefault("brief", threading.get_ident()), write=True)
+        await db.call(
+            lambda: threads.setdefault("bulk", threading.get_ident()), write=True, bulk=True
+        )
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(writes())
+    db.dispose()
+    assert threads["brief"] == loop_thread
+    assert threads["bulk"] != loop_thread

@@ -79,3 +79,39 @@ def test_a_value_is_kept_while_it_is_written_in_the_bound_and_cut_past_it() -> N
 
 def test_an_entrys_time_is_utc_to_the_millisecond() -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", now())
+
+
+def test_a_request_is_read_into_the_entry_it_was_before_being_kept_raw() -> None:
+    """The edge keeps a request as it came (journal.Request) and the journal decodes and cuts
+    it when read: the entry read is the one built at once from the whole request."""
+    from twilio_fake.journal import Request, cut_path, error_code
+
+    path = "/v1/Services/" + "\u00e9" * 700  # six bytes each, as JSON writes them
+    query = b"PageSize=50&" + b"&".join(b"x%d=%s" % (n, b"v" * 300) for n in range(30))
+    form = b"PhoneNumberSid=PN1&FriendlyName=%F0%9F%98%80"
+    error = b'{"code": 21710, "message": "no", "more_info": "", "status": 400}'
+    moment = 1_780_000_000.1234
+    request = Request(moment, "RQ1", "CreatePhoneNumber", "POST", path[:513], query, form,
+                      400, error, "AC1", None, 1.5)  # fmt: skip
+    kept = Journal(10)
+    kept.record(request)
+    (entry,) = kept.page(10).entries
+    assert entry == Entry(
+        time="2026-05-28T20:26:40.123Z",
+        request_id="RQ1",
+        operation="CreatePhoneNumber",
+        method="POST",
+        path=cut_path(path),
+        query=parameters(query),
+        form=parameters(form),
+        status=400,
+        code=error_code(error),
+        account="AC1",
+        injected=None,
+        duration_ms=1.5,
+    )
+    assert entry.path.endswith("...") and len(entry.query) == 20
+    assert (
+        Request(moment, "RQ2", None, "GET", "/", b"", b"", 200, b"", None, None, 1.0).entry().code
+        is None
+    )

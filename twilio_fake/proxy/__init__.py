@@ -14,7 +14,6 @@ from pathlib import Path
 
 from ..db import MEMORY
 from .ca import CERTIFICATE_FILE, CertificateAuthority, CertificateAuthorityError
-from .server import ServerWithProxy
 
 CA_DIRECTORY = "twilio-fake-proxy-ca"  # beside a SQLite database file, unless --proxy-ca says
 
@@ -34,6 +33,5 @@ __all__ = [
     "CERTIFICATE_FILE",
     "CertificateAuthority",
     "CertificateAuthorityError",
-    "ServerWithProxy",
     "ca_directory",
 ]

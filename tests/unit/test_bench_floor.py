@@ -1,0 +1,60 @@
+"""The connexion floor of `make bench` is connexion doing its whole job, not a bare route.
+
+A floor that skipped authentication or validation would flatter connexion and blame the fake
+for connexion's own cost: these check that it routes, authenticates and validates from the
+same openapi.yaml, and answers the bodies it was given.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+import bench_floor  # a tool, beside the tests' tree
+
+POOL = "/v1/Services/MG" + "b" * 32 + "/PhoneNumbers"
+NUMBER = "PN" + "0" * 32
+ENTRY = {"sid": NUMBER, "phone_number": "+14155550100"}
+
+
+@pytest.fixture(scope="module")
+def floor() -> TestClient:
+    bodies = {
+        "fetch": json.dumps(ENTRY),
+        "create": json.dumps(ENTRY),
+        "list": {"50": json.dumps({"phone_numbers": [ENTRY]})},
+    }
+    return TestClient(bench_floor.build(bodies))
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+GOOD = basic(bench_floor.ACCOUNT, bench_floor.TOKEN)
+
+
+def test_answers_the_bodies_it_was_given(floor: TestClient) -> None:
+    assert floor.get(f"{POOL}/{NUMBER}", headers=GOOD).json() == ENTRY
+    created = floor.post(POOL, data={"PhoneNumberSid": NUMBER}, headers=GOOD)
+    assert (created.status_code, created.json()) == (201, ENTRY)
+    assert floor.delete(f"{POOL}/{NUMBER}", headers=GOOD).status_code == 204
+    assert floor.get(POOL, headers=GOOD).json() == {"phone_numbers": [ENTRY]}
+
+
+def test_authenticates(floor: TestClient) -> None:
+    assert floor.get(f"{POOL}/{NUMBER}").status_code == 401
+    wrong = basic(bench_floor.ACCOUNT, "not the token")
+    assert floor.get(f"{POOL}/{NUMBER}", headers=wrong).status_code == 401
+
+
+def test_validates_requests_from_the_spec(floor: TestClient) -> None:
+    assert floor.post(POOL, data={}, headers=GOOD).status_code == 400
+    assert floor.get(POOL, params={"PageSize": "0"}, headers=GOOD).status_code == 400
+    assert floor.get("/v1/Nowhere", headers=GOOD).status_code == 404

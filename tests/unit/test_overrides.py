@@ -1,0 +1,90 @@
+"""The overrides of libraries' private members stay pinned to the libraries they were read from.
+
+twilio_fake/overrides.py holds every class of the fake that overrides or reads a member
+connexion, starlette or uvicorn do not publish, and `PINS` records a digest of each such member's
+source at the pinned versions. These fail when a library is upgraded or patched under the fake
+(then each changed member must be read again before the pin is moved), and when an override is
+added anywhere in the fake without its pin.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import pkgutil
+from importlib import metadata
+from types import FunctionType
+
+import pytest
+
+import twilio_fake
+from twilio_fake import overrides
+
+LIBRARIES = ("connexion", "starlette", "uvicorn")
+# What a class may override: methods and properties (not class attributes such as ABC's cache).
+MEMBERS = (FunctionType, property, staticmethod, classmethod, functools.cached_property)
+
+
+@pytest.mark.parametrize("library", sorted(overrides.PINNED))
+def test_the_installed_library_is_the_pinned_one(library: str) -> None:
+    assert metadata.version(library) == overrides.PINNED[library], (
+        f"{library} is not the version twilio_fake/overrides.py was checked against: read each "
+        f"of its pinned members again, then record the version and digests "
+        f"(python -m twilio_fake.overrides)"
+    )
+
+
+@pytest.mark.parametrize("path", sorted(overrides.pinned_members()))
+def test_a_pinned_member_is_unchanged(path: str) -> None:
+    assert overrides.digest(path) == overrides.pinned_members()[path], (
+        f"{path} changed in the installed library: the override that relies on it must be "
+        f"checked against the new source before its pin is moved"
+    )
+
+
+def _library_classes(cls: type) -> list[type]:
+    return [base for base in cls.__mro__ if base.__module__.split(".")[0] in LIBRARIES]
+
+
+def _overriding_classes() -> list[type]:
+    """Every class of the fake (any module) that subclasses one of the libraries'."""
+    found = []
+    for module_info in pkgutil.walk_packages(twilio_fake.__path__, "twilio_fake."):
+        if module_info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(module_info.name)
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if cls.__module__ == module.__name__ and _library_classes(cls):
+                found.append(cls)
+    return found
+
+
+def test_every_override_of_a_library_member_lives_in_one_module_and_is_pinned() -> None:
+    pinned = set(overrides.pinned_members())
+    unpinned, elsewhere = [], []
+    for cls in _overriding_classes():
+        for name, value in vars(cls).items():
+            if (name.startswith("__") and name != "__init__") or not isinstance(value, MEMBERS):
+                continue
+            owner = next((base for base in _library_classes(cls) if name in vars(base)), None)
+            if owner is None:
+                continue  # the fake's own member
+            if cls.__module__ != overrides.__name__:
+                elsewhere.append(f"{cls.__module__}.{cls.__qualname__}.{name}")
+            path = f"{owner.__module__}.{owner.__qualname__}.{name}"
+            if path not in pinned:
+                unpinned.append(f"{cls.__qualname__}.{name} overrides {path}")
+    assert not elsewhere, f"overrides outside twilio_fake/overrides.py: {elsewhere}"
+    assert not unpinned, f"overrides with no pin in overrides.PINS: {unpinned}"
+
+
+def test_the_log_line_read_for_a_failed_operation_is_still_written() -> None:
+    """FailedOperations reads connexion's log line that names an operation it failed to add."""
+    source = inspect.getsource(
+        overrides.member(
+            "connexion.middleware.abstract.AbstractRoutingAPI._handle_add_operation_error"
+        )
+    )
+    assert 'f"Failed to add operation for ' in source
+    assert overrides.FailedOperations.logger.name == "connexion.middleware.abstract"

@@ -1,0 +1,732 @@
+"""Every override of a library's private member, in one place, each pinned to its library.
+
+The fake is connexion's AsyncApp served by uvicorn; where neither offers an extension point for
+what the fake needs, a class here subclasses theirs and overrides (or reads) a member they
+do not publish. Such a member can change in any release, silently: `PINS` names each one the
+fake relies on with a digest of its source at the pinned version, and
+tests/unit/test_overrides.py fails when an installed library is not the pinned version or a
+pinned member's source changed (then read the new source, adapt the override, and record the
+new digest: `python -m twilio_fake.overrides` prints them). That test also fails when a class
+here overrides a member of a library class that `PINS` does not name.
+
+What is here, and why each stays (docs/performance.md measures those kept for speed):
+- connexion's security handlers (`TwilioBasicAuth`, `ControlTokenAuth`): the published spec
+  names no Python function (`_resolve_func`); Basic credentials are read as UTF-8 and the check
+  is called without connexion's per-request signature inspection, and the control token may
+  be absent when none is configured (`_get_verify_func`);
+- connexion's request validators (`TwilioParameterValidator`, `TwilioFormValidator`,
+  `TwilioJSONValidator`): Twilio's wording, a parameter given twice refused, bodies that say
+  what they are, and the schemas compiled once rather than on every request;
+- connexion's routing and Swagger UI middleware (`ExactRouting`, `ChainedSwaggerUI`): no
+  slash redirects, and two specs on one base path;
+- connexion's log line naming an operation it failed to add (`FailedOperations`): the only
+  place connexion says which one, read to name it in the start-up error;
+- uvicorn's httptools protocol (`GuardedHttpProtocol`, the proxy's `ProxyFront` and `Tunnel`)
+  and server (`ServerWithProxy`): deadlines and limits on a request's head and body,
+  Twilio-shaped answers below the app, and the proxy's CONNECT tunnels.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import functools
+import hashlib
+import importlib
+import inspect
+import logging
+import socket
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes
+
+import httptools
+import uvicorn
+from connexion.datastructures import MediaTypeDict
+from connexion.exceptions import BadRequestProblem, OAuthProblem, UnsupportedMediaTypeProblem
+from connexion.middleware.routing import RoutingMiddleware
+from connexion.middleware.swagger_ui import SwaggerUIMiddleware
+from connexion.security import NO_VALUE, BasicSecurityHandler, BearerSecurityHandler
+from connexion.utils import is_null, is_nullable
+from connexion.validators import VALIDATOR_MAP as CONNEXION_VALIDATORS
+from connexion.validators import FormDataValidator, JSONRequestBodyValidator, ParameterValidator
+from jsonschema import ValidationError
+from starlette.datastructures import FormData, Headers, QueryParams
+from starlette.formparsers import FormParser, MultiPartException
+from starlette.routing import Mount, Router
+from starlette.types import ASGIApp, Receive, Scope
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from .auth import check_basic_credentials, check_control_token
+from .config import Settings
+from .edge import CONTROL_PREFIX, CORS_HEADERS, new_request_id
+from .faults import TRANSPORT_KEY
+from .protocol import BODY_GRACE, REASONS, error_body
+from .proxy import hosts
+from .proxy.ca import CertificateAuthority
+from .proxy.tunnel import HANDSHAKES, front_logger, name_host, proxy_refusal
+from .validation import _compile, _first_line, _message, _repeated
+
+if TYPE_CHECKING:
+    from connexion.lifecycle import ConnexionRequest
+
+log = logging.getLogger("twilio_fake.requests")
+
+# The versions the digests below were taken from (pyproject.toml pins connexion and uvicorn;
+# starlette and httptools come with them).
+PINNED = {"connexion": "3.3.0", "uvicorn": "0.54.0", "starlette": "1.10.0", "httptools": "0.9.0"}
+
+# Each library member an override here replaces, calls into, or reads, with the first 16 hex
+# digits of the SHA-256 of its source at the pinned version. A member the fake overrides is
+# pinned, and so is the library code that calls it or sets what it reads.
+PINS: dict[str, dict[str, str]] = {
+    "connexion.security": {
+        "AbstractSecurityHandler.get_fn": "6a2992e2057688ca",
+        "AbstractSecurityHandler._resolve_func": "d6f6e16398e41bc2",
+        "AbstractSecurityHandler.get_auth_header_value": "f2808eab920f17d8",
+        "BasicSecurityHandler._get_verify_func": "3382266565d696c3",
+        "BearerSecurityHandler._get_verify_func": "2d831c150d65535a",
+    },
+    "connexion.middleware.request_validation": {
+        "RequestValidationOperation.__call__": "af472716211911b9",
+    },
+    "connexion.validators.parameter": {
+        "ParameterValidator.__init__": "24776a9397239d06",
+        "ParameterValidator.validate_parameter": "2d9293659a1c1ea5",
+        "ParameterValidator.validate_query_parameter": "442854ab9b6386dd",
+        "ParameterValidator.validate_path_parameter": "5f0668de581b7a6e",
+        "ParameterValidator.validate_request": "e3d4a4e16aaee99e",
+    },
+    "connexion.validators.abstract": {
+        "AbstractRequestBodyValidator.__init__": "cc70034b45755cc5",
+        "AbstractRequestBodyValidator.wrap_receive": "44c469448a6e46fb",
+    },
+    "connexion.validators.form_data": {
+        "FormDataValidator.__init__": "0164181a3e25c114",
+        "FormDataValidator._validator": "3b8e1028fc2da830",
+        "FormDataValidator._form_parser_cls": "4ff5228b2e84f03d",
+        "FormDataValidator._parse": "4b1afc9c6cb62fb3",
+        "FormDataValidator._validate": "7ce82dcb557f5861",
+        "FormDataValidator._validate_params_strictly": "3192d50770b943fd",
+    },
+    "connexion.validators.json": {
+        "JSONRequestBodyValidator._parse": "653b0d4025a2592e",
+    },
+    "connexion.middleware.routing": {
+        "RoutingMiddleware.__init__": "7aede01e17b135ab",
+        "RoutingMiddleware.add_api": "a25f6d00c2c1d3d2",
+    },
+    "connexion.middleware.swagger_ui": {
+        "SwaggerUIMiddleware.__init__": "1bac25a16b008c0b",
+        "SwaggerUIMiddleware.add_api": "e260564a85361940",
+    },
+    "connexion.middleware.abstract": {
+        "AbstractRoutingAPI._handle_add_operation_error": "b08fdae95a3ec4cc",
+    },
+    "starlette.formparsers": {
+        "FormParser.parse": "994a1813e80229f3",
+    },
+    "starlette.routing": {
+        "Router.__init__": "bfb2b4a65c811770",
+    },
+    "uvicorn.protocols.http.httptools_impl": {
+        "HttpToolsProtocol.__init__": "4f08999410347141",
+        "HttpToolsProtocol.connection_made": "6efb565ff3d36b91",
+        "HttpToolsProtocol.connection_lost": "c91a4c9bf2e29c55",
+        "HttpToolsProtocol.data_received": "010a7ae59a5d3b1a",
+        "HttpToolsProtocol.on_message_begin": "96d377fdc7c2baef",
+        "HttpToolsProtocol.on_headers_complete": "1ea8589acfad92d8",
+        "HttpToolsProtocol.on_message_complete": "1fbad42dc31fc01f",
+        "HttpToolsProtocol.send_400_response": "ae5a4a3782b646fd",
+        "HttpToolsProtocol._should_upgrade": "8fcad1ab8e096739",
+        "HttpToolsProtocol.handle_websocket_upgrade": "179c4f769386ab89",
+        "HttpToolsProtocol.shutdown": "d7351fa33f00d430",
+        "RequestResponseCycle.__init__": "4d2f220910c33c12",
+    },
+    "uvicorn.server": {
+        "Server.__init__": "c150b55284f7511e",
+        "Server.startup": "2aa1d70a244bfcf2",
+    },
+}
+
+
+# -- connexion's security handlers ---------------------------------------------------------------
+class TwilioBasicAuth(BasicSecurityHandler):
+    """Connexion's Basic handler, bound to `check_basic_credentials`.
+
+    Credentials are read as UTF-8 (RFC 7617), falling back to Latin-1, connexion's own reading.
+    The check is called directly: connexion's generic wrapper inspects the function's signature
+    on every request to decide which arguments to pass, and this one's are known.
+    """
+
+    def _resolve_func(self, security_scheme: dict[str, Any]) -> Any:
+        return check_basic_credentials
+
+    def _get_verify_func(self, basic_info_func: Any) -> Any:
+        def verify(request: ConnexionRequest) -> Any:
+            auth_type, user_pass = self.get_auth_header_value(request)
+            if auth_type != "basic":
+                return NO_VALUE
+            try:
+                decoded = base64.b64decode(user_pass, validate=True)
+            except (binascii.Error, ValueError):
+                raise OAuthProblem(detail="Invalid authorization header") from None
+            try:
+                text = decoded.decode("utf-8")
+            except UnicodeDecodeError:
+                text = decoded.decode("latin-1")
+            username, colon, password = text.partition(":")
+            if not colon:
+                raise OAuthProblem(detail="Invalid authorization header")
+            return basic_info_func(username, password, request)
+
+        return verify
+
+
+class ControlTokenAuth(BearerSecurityHandler):
+    """The `controlToken` scheme of control.yaml: off unless the fake has a control token.
+
+    Connexion's own bearer handler refuses a request without an Authorization header before
+    asking anyone; this one asks `check_control_token`, which knows whether a token is set.
+    """
+
+    def _resolve_func(self, security_scheme: dict[str, Any]) -> Any:
+        return check_control_token
+
+    def _get_verify_func(self, token_func: Any) -> Any:
+        def verify(request: ConnexionRequest) -> Any:
+            auth_type, token = self.get_auth_header_value(request)
+            return token_func(token if auth_type == "bearer" else None, request)
+
+        return verify
+
+
+# -- connexion's request validators -------------------------------------------------------------
+CACHE_LIMIT = 4096  # compiled schemas kept; the specs hold a few hundred
+_compiled: dict[tuple[str, int], tuple[Any, Any]] = {}
+
+
+def once_per_schema(kind: str, schema: Any, build: Callable[[], Any]) -> Any:
+    """What `build` makes of a schema (or parameter) of the specs, built on first use.
+
+    Connexion makes its request validators anew for every request
+    (`RequestValidationOperation.__call__`), so nothing kept on a validator outlives its
+    request; the schemas they are given are the operations' own, which live as long as the app.
+    Kept by identity (the entry holds the schema, so its id is not reused while kept), and
+    bounded: a schema built per request would only ever cost a rebuild.
+    """
+    key = (kind, id(schema))
+    kept = _compiled.get(key)
+    if kept is not None and kept[0] is schema:
+        return kept[1]
+    if len(_compiled) >= CACHE_LIMIT:
+        _compiled.clear()
+    built = build()
+    _compiled[key] = (schema, built)
+    return built
+
+
+class TwilioParameterValidator(ParameterValidator):
+    """Path and query parameters. A parameter given twice is refused rather than guessed at.
+
+    Each parameter's schema is compiled once (`once_per_schema`) into the same Draft 4 validator
+    (and format checker) connexion's own `validate_parameter` builds for every value.
+    """
+
+    def __init__(self, parameters: list[dict], *args: Any, **kwargs: Any) -> None:
+        super().__init__(parameters, *args, **kwargs)
+        self._declared_query = {param["name"] for param in self.parameters["query"]}
+
+    def validate_request(self, request: Any) -> None:
+        pairs = QueryParams(request.scope["query_string"]).multi_items()
+        name = _repeated(pairs, self._declared_query)
+        if name is not None:
+            raise BadRequestProblem(detail=f"Parameter {name} is given more than once")
+        super().validate_request(request)
+
+    def validate_parameter(  # connexion's is a staticmethod; called on the instance
+        self, parameter_type: str, value: Any, param: dict, param_name: Any = None
+    ) -> str | None:
+        if is_nullable(param) and is_null(value):
+            return None
+        if value is None:
+            return f"Missing required parameter {param['name']}" if param.get("required") else None
+        validator = once_per_schema(
+            "parameter", param, lambda: _compile(param.get("schema", param))
+        )
+        error = next(iter(validator.iter_errors(value)), None)
+        if error is None:
+            return None
+        return f"Invalid {parameter_type} parameter {param['name']}: {_message(error)}"
+
+
+class SingleValueFormParser(FormParser):
+    """A form parser that refuses a declared field given more than once."""
+
+    declared: set[str] = set()  # the body schema's properties (see TwilioFormValidator)
+
+    async def parse(self) -> FormData:
+        try:
+            form = await super().parse()
+        except MultiPartException as error:  # starlette's bounds: too many fields, too large
+            raise BadRequestProblem(detail=f"The post body is refused: {error.message}") from None
+        name = _repeated(form.multi_items(), self.declared)
+        if name is not None:
+            raise BadRequestProblem(
+                detail=f"Parameter {name} is given more than once in the post body"
+            )
+        return form
+
+
+class TwilioFormValidator(FormDataValidator):
+    """Form-encoded request bodies."""
+
+    @functools.cached_property
+    def _form_parser_cls(self) -> type[FormParser]:
+        # Made per validator, that is per request (kept per schema, it saved 0.4% of a
+        # create+delete's calls: under the 5% an override must earn, docs/performance.md).
+        # An array (a message's MediaUrl) is given by repeating its name: only single values
+        # are refused when repeated.
+        properties = self._schema.get("properties", {})
+        declared = {name for name, schema in properties.items() if schema.get("type") != "array"}
+        return type("DeclaredFormParser", (SingleValueFormParser,), {"declared": declared})
+
+    def _missing(self, name: str) -> BadRequestProblem:
+        return BadRequestProblem(detail=f"Missing required parameter {name} in the post body")
+
+    async def wrap_receive(self, receive: Receive, *, scope: Scope) -> tuple[Receive, Scope]:
+        headers = Headers(scope=scope)
+        has_body = int(headers.get("content-length", 0) or 0) > 0
+        if self._required and not has_body:
+            raise self._missing(self._schema.get("required", ["(body)"])[0])
+        if has_body and "content-type" not in headers:
+            # Connexion would validate the body as a guessed form, then hand the handler raw
+            # bytes: a body must say what it is.
+            raise UnsupportedMediaTypeProblem(detail="no Content-Type")
+        return await super().wrap_receive(receive, scope=scope)
+
+    def _validate(self, body: Any) -> None:
+        if not isinstance(body, dict):
+            raise BadRequestProblem(detail="The post body must be form-encoded parameters")
+        if self._strict_validation:
+            self._validate_params_strictly(body)
+        error: ValidationError | None = next(iter(self._validator.iter_errors(body)), None)
+        if error is None:
+            return
+        if error.validator == "required":
+            missing = [name for name in self._schema.get("required", []) if name not in body]
+            raise self._missing(missing[0] if missing else _first_line(error.message))
+        name = error.path[0] if error.path else "(body)"
+        raise BadRequestProblem(detail=f"Invalid parameter {name}: {_message(error)}")
+
+
+class TwilioJSONValidator(JSONRequestBodyValidator):
+    """JSON bodies (the control surface's fixtures): a body nested past Python's recursion limit,
+    or not UTF-8, is a 400 like any unreadable body, not a failure of the server."""
+
+    async def _parse(self, stream: Any, scope: Scope) -> Any:
+        try:
+            return await super()._parse(stream, scope)
+        except RecursionError:
+            raise BadRequestProblem(detail="The JSON body is nested too deeply") from None
+        except UnicodeDecodeError:
+            raise BadRequestProblem(detail="The JSON body is not UTF-8") from None
+
+
+VALIDATOR_MAP = {
+    "parameter": TwilioParameterValidator,
+    "body": MediaTypeDict(
+        {
+            **CONNEXION_VALIDATORS["body"],
+            "*/*json": TwilioJSONValidator,
+            "application/x-www-form-urlencoded": TwilioFormValidator,
+        }
+    ),
+}
+
+
+# -- connexion's routing, Swagger UI and start-up log ---------------------------------------------
+class ExactRouting(RoutingMiddleware):
+    """Connexion's routing, without starlette's redirect to the path with or without a slash.
+
+    Twilio answers `…/PhoneNumbers/` with a 404; a redirect would carry no body and send a
+    client that does not follow it away with nothing to report.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        super().__init__(app)
+        self.router.redirect_slashes = False
+
+    def add_api(self, *args: Any, **kwargs: Any) -> None:
+        super().add_api(*args, **kwargs)
+        for route in self.router.routes:
+            if isinstance(route, Mount) and isinstance(route.app, Router):
+                route.app.redirect_slashes = False
+
+
+class ChainedSwaggerUI(SwaggerUIMiddleware):
+    """Connexion's Swagger UI layer, serving the docs of several APIs on one base path.
+
+    The contract and the control surface are both served from the root. Connexion's routing
+    chains APIs that share a base path (a request no route of the first matches goes to the
+    next); its Swagger UI layer mounts each on its own and would only ever look in the first.
+    This puts the routes of an API added on a base path already mounted (the control surface's
+    `/_fake/docs`…) into the first one's router: one router, so `/docs/` and `/_fake/docs/` both
+    answer and an API request walks no second router on its way through.
+    """
+
+    def add_api(self, *args: Any, **kwargs: Any) -> None:
+        super().add_api(*args, **kwargs)
+        added = self.router.routes[-1]
+        for route in self.router.routes[:-1]:
+            if isinstance(route, Mount) and isinstance(added, Mount) and route.path == added.path:
+                route.routes.extend(added.routes)
+                self.router.routes.remove(added)
+                return
+
+
+class FailedOperations(logging.Handler):
+    """Collect the operations connexion says it failed to add ("POST /v1/Services/…")."""
+
+    logger = logging.getLogger("connexion.middleware.abstract")
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.operations: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("Failed to add operation for "):
+            self.operations.append(message.removeprefix("Failed to add operation for "))
+
+    def __enter__(self) -> FailedOperations:
+        self.logger.addHandler(self)
+        self.propagate, self.logger.propagate = self.logger.propagate, False
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.logger.removeHandler(self)
+        self.logger.propagate = self.propagate
+
+
+# -- uvicorn's protocol and server -------------------------------------------------------------
+class GuardedHttpProtocol(HttpToolsProtocol):
+    head_timeout: float = Settings.head_timeout
+    max_head_bytes: int = Settings.max_head_bytes
+    body_timeout: float = Settings.body_timeout + BODY_GRACE
+
+    @classmethod
+    def configure(cls, settings: Settings) -> None:
+        cls.head_timeout = settings.head_timeout
+        cls.max_head_bytes = settings.max_head_bytes
+        cls.body_timeout = settings.body_timeout + BODY_GRACE
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._in_head = True  # waiting for (the rest of) a request head
+        self._head_bytes = 0
+        self._head_deadline: asyncio.TimerHandle | None = None
+        self._in_body = False  # a head was read; its body has not all arrived
+        self._keep_alive = True  # what the client asked, while a body keeps the answer's closed
+        self._body_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_deadline()
+        self._cancel_body_deadline()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._in_head:
+            super().data_received(data)
+        else:
+            # Feed the parser no more than the head may still hold, so that a head that ends
+            # in this read is told from one that is too long; what follows it goes on whole.
+            room = self.max_head_bytes - self._head_bytes + 1
+            head = data if len(data) <= room else data[:room]
+            self._head_bytes += len(head)
+            super().data_received(head)
+            if self._in_head and self._head_bytes > self.max_head_bytes:
+                self._refuse(431, f"The request head is larger than {self.max_head_bytes} bytes")
+                return
+            if len(head) < len(data) and not self.transport.is_closing():
+                self.data_received(data[room:])
+                return
+        if self._in_body and self._body_deadline is None and not self.transport.is_closing():
+            self._body_pending()
+
+    def on_headers_complete(self) -> None:
+        self._in_head, self._in_body = False, True
+        self._cancel_head_deadline()
+        super().on_headers_complete()
+
+    def on_message_begin(self) -> None:
+        # The next request's head begins (after a response, or pipelined behind one).
+        super().on_message_begin()
+        # An injected fault may drop the connection (faults.drop_connection).
+        extensions: Any = {TRANSPORT_KEY: self.transport}
+        self.scope["extensions"] = extensions
+        if self._head_deadline is None:
+            self._arm_head_deadline()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        # What follows is the next request's head, counted from here.
+        self._in_head, self._head_bytes = True, 0
+        if self._in_body:
+            self._in_body = False
+            if self._body_deadline is not None:
+                self._cancel_body_deadline()
+                if self.cycle is not None and not self.cycle.response_started:
+                    self.cycle.keep_alive = self._keep_alive  # all read before the answer
+
+    def _body_pending(self) -> None:
+        """A head was read and its body is still on the way: answer it with the connection
+        closed, unless the body is all there before the answer starts; and give it a deadline."""
+        cycle = self.cycle
+        if cycle is not None:
+            self._keep_alive, cycle.keep_alive = cycle.keep_alive, False
+        self._body_deadline = self.loop.call_later(self.body_timeout, self._body_too_slow)
+
+    def _cancel_body_deadline(self) -> None:
+        if self._body_deadline is not None:
+            self._body_deadline.cancel()
+            self._body_deadline = None
+
+    def _body_too_slow(self) -> None:
+        self._body_deadline = None
+        if not self._in_body or self.transport.is_closing():
+            return
+        if self.cycle is not None and not self.cycle.response_started:
+            # The app did not read it in time (the app answers 408 itself when it reads).
+            self.cycle.disconnected = True  # whatever the app answers later goes nowhere
+            self._refuse(408, f"The request body did not arrive within {self.body_timeout:g} s")
+        else:
+            self.transport.close()
+
+    def send_400_response(self, msg: str) -> None:
+        self._refuse(400, f"The request is not valid HTTP: {msg}")
+
+    def _arm_head_deadline(self) -> None:
+        self._cancel_head_deadline()
+        self._head_deadline = self.loop.call_later(self.head_timeout, self._head_too_slow)
+
+    def _cancel_head_deadline(self) -> None:
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
+            self._head_deadline = None
+
+    def _head_too_slow(self) -> None:
+        self._head_deadline = None
+        if self._in_head and not self.transport.is_closing():
+            if self._head_bytes:
+                self._refuse(408, f"The request head did not arrive within {self.head_timeout:g} s")
+            else:
+                self.transport.close()  # nothing was asked: nothing to answer
+
+    def _refuse(self, status: int, message: str, code: int = 20001) -> None:
+        """Answer Twilio's error body and close: the app never sees the request."""
+        if self.transport.is_closing():
+            return
+        body = error_body(status, code, message)
+        headers = {"Twilio-Request-Id": new_request_id()}
+        # The path, if the head got that far: no CORS approval on the control surface.
+        if not unquote_to_bytes(getattr(self, "url", b"")).startswith(CONTROL_PREFIX.encode()):
+            headers |= CORS_HEADERS
+        head = (
+            b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+            b"connection: close\r\n" % (status, REASONS[status], len(body))
+        )
+        head += b"".join(f"{name}: {value}\r\n".encode() for name, value in headers.items())
+        self.transport.write(head + b"\r\n" + body)
+        self.transport.close()
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "-"
+        log.info("- %d refused before the app (%s): %s", status, client, message)
+        self._cancel_head_deadline()
+
+
+class ProxyFront(GuardedHttpProtocol):
+    """A connection to the proxy's port."""
+
+    def __init__(self, *args: Any, authority: CertificateAuthority, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.logger = front_logger
+        self.authority = authority
+        self._connect: str | None = None  # the target of a CONNECT being answered
+        self._tunnel_to: str | None = None  # its host, once accepted
+
+    def on_headers_complete(self) -> None:
+        if self.parser.get_method() == b"CONNECT":
+            self._in_head = False
+            self._cancel_head_deadline()
+            self._connect = self.url.decode("latin-1")
+            host = hosts.connect_target(self.url)
+            if host is None:
+                self._refuse(403, hosts.refusal(self.url), code=20403)
+            elif self.limit_concurrency is not None and (
+                len(self.connections) >= self.limit_concurrency  # uvicorn's rule for a request
+            ):
+                self._refuse(503, "Too many connections to the fake: retry later", code=20503)
+            else:
+                self._tunnel_to = host
+            return  # uvicorn asks _should_upgrade next, then handle_websocket_upgrade
+        try:
+            url = httptools.parse_url(self.url)
+        except httptools.HttpParserInvalidURLError:
+            url = None
+        host = None
+        if url is not None and url.schema == b"http" and url.host and not url.userinfo:
+            host = hosts.served(url.host.decode("ascii", "replace"), url.port, hosts.HTTP_PORT)
+        if url is None or host is None:
+            self.app = proxy_refusal(hosts.refusal(self.url))
+        else:
+            self.app = self.config.loaded_app
+            # The app sees an origin-form request for the host the client named.
+            self.url = (url.path or b"/") + (b"?" + url.query if url.query else b"")
+            name_host(self.headers, self.scope, host)
+        super().on_headers_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        # What cannot be parsed is refused like any target the proxy does not take.
+        self._refuse(403, hosts.refusal(f"a request that is not HTTP ({msg})"), code=20403)
+
+    def _should_upgrade(self) -> bool:
+        return self._connect is not None
+
+    def handle_websocket_upgrade(self) -> None:
+        """Open the tunnel of an accepted CONNECT (a refused one is answered and closing)."""
+        if self._tunnel_to is None or self.transport.is_closing():
+            return
+        # The next bytes are the TLS handshake, for start_tls. (Bytes a client sent behind the
+        # CONNECT head without waiting for the 200 are lost; clients wait, as RFC 9110 9.3.6
+        # leads them to.)
+        self.transport.pause_reading()
+        self.transport.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        task = self.loop.create_task(self._tunnel(self._tunnel_to))
+        HANDSHAKES.add(task)
+        task.add_done_callback(HANDSHAKES.discard)
+
+    async def _tunnel(self, host: str) -> None:
+        raw = self.transport
+        inner = Tunnel(
+            config=self.config,
+            server_state=self.server_state,
+            app_state=self.app_state,
+            _loop=self.loop,
+            host=host,
+        )
+        try:
+            tls = await self.loop.start_tls(
+                raw,
+                inner,
+                self.authority.context_for(host),
+                server_side=True,
+                ssl_handshake_timeout=self.head_timeout,
+                # Closing waits this long at most for the client's close_notify: an idle client
+                # that never answers must not hold a shutdown (or a connection slot) for 30 s.
+                ssl_shutdown_timeout=self.head_timeout,
+            )
+        except Exception as error:  # a handshake that failed, timed out or was cut short
+            raw.abort()
+            client = f"{self.client[0]}:{self.client[1]}" if self.client else "-"
+            log.info(
+                "- tunnel to %s closed before TLS was established (%s): %s",
+                host,
+                client,
+                type(error).__name__,
+            )
+            return
+        finally:
+            # The tunnel's own protocol counts the connection from here (or nothing does).
+            self.connections.discard(self)
+        if tls is None:  # the transport closed as the handshake finished
+            return
+        inner.connection_made(tls)
+
+
+class Tunnel(GuardedHttpProtocol):
+    """The HTTP inside a tunnel, after the TLS handshake: the normal listener's, for one host."""
+
+    def __init__(self, *args: Any, host: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.host = host
+
+    def on_headers_complete(self) -> None:
+        name_host(self.headers, self.scope, self.host)
+        super().on_headers_complete()
+
+    def shutdown(self) -> None:
+        """The server stops: an idle tunnel is cut at once. A TLS goodbye would wait for the
+        client's, and a client with the connection idle in its pool is not reading; a request
+        in flight finishes first, as on the normal listener."""
+        if self.cycle is None or self.cycle.response_complete:
+            self.transport.abort()
+        else:
+            super().shutdown()
+
+
+class ServerWithProxy(uvicorn.Server):
+    def __init__(
+        self, config: uvicorn.Config, proxy_socket: socket.socket, authority: CertificateAuthority
+    ) -> None:
+        super().__init__(config)
+        self.proxy_socket = proxy_socket
+        self.authority = authority
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.should_exit:
+            return
+
+        def create_front(_loop: asyncio.AbstractEventLoop | None = None) -> ProxyFront:
+            return ProxyFront(
+                config=self.config,
+                server_state=self.server_state,
+                app_state=self.lifespan.state,
+                _loop=_loop,
+                authority=self.authority,
+            )
+
+        loop = asyncio.get_running_loop()
+        proxy = await loop.create_server(
+            create_front, sock=self.proxy_socket, backlog=self.config.backlog
+        )
+        self.servers.append(proxy)
+
+
+# -- the pins ------------------------------------------------------------------------------------
+def pinned_members() -> dict[str, str]:
+    """Every pin, "package.module.Class.name": its digest."""
+    return {
+        f"{module}.{name}": value for module, names in PINS.items() for name, value in names.items()
+    }
+
+
+def member(path: str) -> Any:
+    """The library member a pin names ("package.module.Class.name"), as its class holds it
+    (a property's getter, a static method's function)."""
+    module_name, class_name, name = path.rsplit(".", 2)
+    module = importlib.import_module(module_name)
+    held = vars(getattr(module, class_name))[name]
+    if isinstance(held, property):
+        return held.fget
+    if isinstance(held, (staticmethod, classmethod)):
+        return held.__func__
+    return held
+
+
+def digest(path: str) -> str:
+    """The first 16 hex digits of the SHA-256 of a pinned member's source."""
+    return hashlib.sha256(inspect.getsource(member(path)).encode()).hexdigest()[:16]
+
+
+if __name__ == "__main__":  # the digests of the installed libraries, to record after a review
+    for module_name, names in PINS.items():
+        print(f'    "{module_name}": {{')
+        for name in names:
+            print(f'        "{name}": "{digest(f"{module_name}.{name}")}",')
+        print("    },")
