@@ -7,6 +7,7 @@ import logging
 import re
 import secrets
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from connexion.middleware.routing import ROUTING_CONTEXT
@@ -26,6 +27,9 @@ from .exceptions import (
 )
 from .faults import INJECTED_KEY, Faults
 from .journal import Journal
+
+if TYPE_CHECKING:
+    from .dispatch import Dispatcher
 
 # Recorded on Twilio's own responses; a browser needs them to call the API from a page.
 CORS_HEADERS = {
@@ -84,10 +88,10 @@ class EdgeMiddleware:
         control_token: str | None = None,
         journal: Journal | None = None,
         faults: Faults | None = None,
-        dispatcher: Any = None,
+        dispatcher: Dispatcher | None = None,
     ) -> None:
         self.app = app
-        self.dispatcher = dispatcher  # dispatch.Dispatcher: webhooks, the clock's control
+        self.dispatcher = dispatcher  # webhooks, the clock's control
         self.backend = backend
         self.journal = journal or Journal(0)
         self.faults = faults or Faults()
