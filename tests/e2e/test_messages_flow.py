@@ -217,7 +217,9 @@ def test_sticky_sender_keeps_a_recipients_sender_while_it_stays_in_the_pool(
     fake: FakeTwilio, account: Account, receiver: CallbackReceiver
 ) -> None:
     """With two US senders and no area-code match, each recipient keeps the sender its first
-    message got; a sender taken out of the pool takes its recipients' mapping with it."""
+    message got, also once a third US sender joins the pool (the choice among equals would now
+    fall elsewhere for some); a sender taken out of the pool takes its recipients' mapping
+    with it."""
     client = fake.client(account)
     pool = Pool(client, FRENCH_SENDERS[1], area_code_geomatch=False)
     found = client.available_phone_numbers("US").local.list(
@@ -239,13 +241,24 @@ def test_sticky_sender_keeps_a_recipients_sender_while_it_stays_in_the_pool(
     us_senders = {pool.us.phone_number, second.phone_number}
     assert all(len(chosen) == 1 and chosen <= us_senders for chosen in senders.values()), senders
 
+    found = client.available_phone_numbers("US").local.list(
+        area_code=312, sms_enabled=True, mms_enabled=True, limit=1
+    )
+    third = client.incoming_phone_numbers.create(phone_number=found[0].phone_number)
+    entries.create(phone_number_sid=third.sid)
+    later = {to: [send(client, pool, to, receiver).sid for _ in range(4)] for to in recipients}
+    clock.advance(60)
+    for to, messages in later.items():
+        assert {client.messages(sid).fetch().from_ for sid in messages} == senders[to], to
+
     kept = recipients[0]
     (first,) = senders[kept]
     leaving = pool.us if first == pool.us.phone_number else second
     entries(leaving.sid).delete()
     again = send(client, pool, kept, receiver)
     clock.advance(60)
-    assert client.messages(again.sid).fetch().from_ == (us_senders - {first}).pop()
+    remaining = (us_senders | {third.phone_number}) - {first}
+    assert client.messages(again.sid).fetch().from_ in remaining
 
 
 def test_callbacks_come_reversed_when_a_fault_asks(
