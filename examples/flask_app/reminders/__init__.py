@@ -44,7 +44,7 @@ PROGRESS = {
     "failed": 4,
     "canceled": 4,
 }
-OPT_OUT_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke", "optout"}
+OPT_OUT_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit"}  # Twilio answers these
 
 
 @dataclass
