@@ -174,6 +174,9 @@ def test_the_rate_limit_is_kept_and_nothing_is_bought_unasked(fake: Server, tmp_
 
 
 NEW_VARIANTS = {"service-delete-keeps-pool", "release-keeps-pool-entry", "wrong-magic-code"}
+# Messages' variants need a recipient the kit may text (a British mobile: the demo numbers it
+# pools are British and others).
+SENDING_VARIANTS = {"callbacks-signed-wrongly"}
 
 
 @pytest.mark.parametrize(
@@ -202,6 +205,11 @@ NEW_VARIANTS = {"service-delete-keeps-pool", "release-keeps-pool-entry", "wrong-
             r"magic numbers are 21422, 21421, 21452: POST .*IncomingPhoneNumbers\.json\n.*\n.*\n"
             r"expected: 400 21421\nseen: 400 21422",
         ),
+        (
+            "callbacks-signed-wrongly",
+            r"status callbacks are signed, with Twilio's parameters: POST .*Messages\.json\n.*\n"
+            r".*\nexpected: a valid signature",
+        ),
     ],
 )
 def test_catches_a_broken_variant(variant: str, caught_by: str, tmp_path: Path) -> None:
@@ -210,6 +218,8 @@ def test_catches_a_broken_variant(variant: str, caught_by: str, tmp_path: Path) 
     # The pool's variants as before; the new resources' need purchases, and few examples (the
     # point is the scenario, not fuzzing).
     extra = ["--allow-purchases", "--max-examples", "5"] if variant in NEW_VARIANTS else []
+    if variant in SENDING_VARIANTS:
+        extra = ["--send-to", FULL_FORM["SEND_TO"], "--max-examples", "5"]
     server = Server(command, cwd=ROOT)
     try:
         before = pools(server)
