@@ -312,7 +312,8 @@ def test_every_error_of_the_evidence_answers_as_stated(fake: FakeTwilio, account
     with raises(404, 20404):
         client.messages("SM" + "0" * 32).fetch()
     with raises(401, 20003):
-        Client(account.sid, "not the token", http_client=client.http_client).messages.list()
+        stranger = Client(account.sid, "not the token", http_client=client.http_client)
+        stranger.messages(magic.sid).fetch()
 
 
 def test_update_and_delete_answer_as_stated(fake: FakeTwilio, account: Account) -> None:
