@@ -446,7 +446,8 @@ def compare(reports: Path, first: str, second: str, *extra: str) -> tuple[int, s
         "--service2", target[3], "--voice-only", target[4], "--pool-limit", "2",
         "--compare-url", second, "--compare-user", target[0], "--compare-service", target[1],
         "--compare-numbers", target[2], "--compare-service2", target[3],
-        "--compare-voice-only", target[4], "--compare-pool-limit", "2", "--allow-purchases", *extra,
+        "--compare-voice-only", target[4], "--compare-pool-limit", "2", "--allow-purchases",
+        "--send-to", FULL_FORM["SEND_TO"], "--test-numbers", *extra,
     ]  # fmt: skip
     env = {
         **os.environ,
