@@ -138,7 +138,8 @@ mutation: $(MUTMUT_STAMP)
 # Check a server against the contract. With no URL, a fresh fake with the demo data is used.
 #   make contract URL=http://127.0.0.1:8080 USER=AC… PASSWORD=… SERVICE=MG… NUMBERS=PN…,PN… \
 #       [SERVICE2=MG…] [VOICE_ONLY=PN…] [POOL_LIMIT=N] [ACCOUNT=AC…]
-#       [API_URL=https://api.twilio.com] [ALLOW_PURCHASES=1]
+#       [API_URL=https://api.twilio.com] [ALLOW_PURCHASES=1] [SEND_TO=+1…] [TEST_NUMBERS=1]
+#       [FUZZ_SENDS=1]
 #   knobs: MAX_EXAMPLES=50 SEED=… RATE=10/s READ_ONLY=1 REPORTS=reports
 #   compare with a second server: COMPARE_URL= COMPARE_USER= COMPARE_PASSWORD= COMPARE_SERVICE=
 #       COMPARE_NUMBERS= [COMPARE_SERVICE2=] [COMPARE_VOICE_ONLY=] [COMPARE_POOL_LIMIT=]
@@ -158,6 +159,8 @@ CONTRACT_ARGS := $(if $(URL),--url '$(URL)') $(if $(CONTRACT_USER),--user '$(CON
 	$(if $(POOL_LIMIT),--pool-limit '$(POOL_LIMIT)') \
 	$(if $(ACCOUNT),--account '$(ACCOUNT)') $(if $(API_URL),--api-url '$(API_URL)') \
 	$(if $(ALLOW_PURCHASES),--allow-purchases) \
+	$(if $(SEND_TO),--send-to '$(SEND_TO)') $(if $(TEST_NUMBERS),--test-numbers) \
+	$(if $(FUZZ_SENDS),--fuzz-sends) \
 	$(if $(MAX_EXAMPLES),--max-examples '$(MAX_EXAMPLES)') $(if $(SEED),--seed '$(SEED)') \
 	$(if $(RATE),--rate '$(RATE)') $(if $(READ_ONLY),--read-only) \
 	$(if $(REPORTS),--reports-dir '$(REPORTS)') $(if $(COMPARE_URL),--compare-url '$(COMPARE_URL)') \

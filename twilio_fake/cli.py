@@ -265,6 +265,11 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+# Whom the kit texts on a fresh fake: a British mobile (libphonenumber's example), since the demo
+# numbers it is given to pool are British, French and Australian.
+CONTRACT_RECIPIENT = "+447400123456"
+
+
 def contract(argv: list[str]) -> int:
     """`twilio-fake contract`: the contract kit, given this fake with its demo data to start.
 
@@ -290,7 +295,9 @@ def contract(argv: list[str]) -> int:
             "--serve", shlex.join(serve_command(MEMORY, "--pool-limit", "2")),
             "--user", account.sid, "--service", service, "--service2", service2,
             "--numbers", ",".join(messaging[2:]), "--voice-only", voice_only,
-            "--pool-limit", "2", "--allow-purchases", *argv,
+            "--pool-limit", "2", "--allow-purchases",
+            # Nothing leaves the fake: it may text anyone, and answers Twilio's test numbers.
+            "--send-to", CONTRACT_RECIPIENT, "--test-numbers", "--fuzz-sends", *argv,
         ]  # fmt: skip
         os.environ.setdefault(kit.PASSWORD_VARIABLE, account.auth_token)
     return kit.main(argv, prog="twilio-fake contract")

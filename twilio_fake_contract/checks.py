@@ -6,9 +6,15 @@ is not one of the account's incoming numbers (21421), a number that can send nei
 Twilio's list (21713: the contract leaves `Usecase` a free string, as Twilio's does), a phone
 number that is not for sale (21422), an area code that is not one (21451) or has nothing for
 sale (21452), a request body with none of the parameters its `x-one-of-required` names (of which
-Twilio requires one). So positive_data_acceptance is configured to accept 400 (and 412, a full
-pool), and this check makes sure such a 400 names one of those rules and is never a plain
-validation error.
+Twilio requires one); and a message Twilio will not send: no recipient, sender or content
+(21604, 21603, 21602, 21619), too long (21617), a recipient or sender that is not a valid or
+usable number or is one of Twilio's test numbers (21211, 21212, 21606, 21610, 21612, 21408,
+21614), media or a status callback it cannot use (21620, 21623, 21609), a schedule it refuses
+(35111, 35114, 35118), a service that is malformed or not the account's (21705, 21701), an update
+that is neither a redaction nor a cancel, or a cancel too late (30400, 30409), a delete before
+the message is final (20009). So positive_data_acceptance is configured to accept 400 (and 412,
+a full pool), and this check makes sure such a 400 names one of those rules and is never a
+plain validation error.
 """
 
 from __future__ import annotations

@@ -71,6 +71,7 @@ class Normaliser:
         value = self.token.sub(r"\1{token}", value)
         value = DATE.sub("{date}", value)
         value = REQUEST_ID.sub("{request id}", value)
+        value = scenarios.RECEIVER_URL.sub("{kit receiver}", value)
         return SID.sub(self._sid, value)
 
     def value(self, value: Any) -> Any:

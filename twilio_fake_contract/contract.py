@@ -233,3 +233,8 @@ def incoming_numbers() -> Resource:
 @functools.cache
 def available_local() -> Operation:
     return bundled().operation("ListAvailablePhoneNumberLocal")
+
+
+@functools.cache
+def messages() -> Resource:
+    return Resource.from_contract(bundled(), "Message", "messages")

@@ -31,6 +31,8 @@ from .serving import Server
 PASSWORD_VARIABLE = "TWILIO_CONTRACT_PASSWORD"  # the password, kept off the command line
 COMPARE_PASSWORD_VARIABLE = "TWILIO_COMPARE_PASSWORD"  # the second server's, in compare mode
 BUYING_OPERATION = "CreateIncomingPhoneNumber"  # costs money on Twilio: only --allow-purchases
+# Texts random numbers when fuzzed: for a fake only (--fuzz-sends), never a real account.
+SENDING_OPERATION = "CreateMessage"
 
 
 @dataclass
@@ -55,6 +57,9 @@ class Options:
     account: str | None = None  # the AC… account of the 2010 API's paths
     purchases: bool = False  # scenarios and schemathesis may buy numbers
     api_url: str | None = None  # the 2010 API's base URL, when not --url's
+    send_to: str | None = None  # a number the scenarios may text
+    test_numbers: bool = False  # the target answers Twilio's test numbers for the account
+    fuzz_sends: bool = False  # schemathesis may send messages (to random numbers)
 
 
 def parse_args(argv: list[str], prog: str = "python -m twilio_fake_contract") -> Options:
@@ -103,6 +108,24 @@ def parse_args(argv: list[str], prog: str = "python -m twilio_fake_contract") ->
         "--allow-purchases",
         action="store_true",
         help="let the run buy phone numbers (it releases them again); on Twilio that costs money",
+    )
+    parser.add_argument(
+        "--send-to",
+        metavar="NUMBER",
+        help="a phone number (E.164) the scenarios may text, through --service; on Twilio each "
+        "message costs money and reaches that phone",
+    )
+    parser.add_argument(
+        "--test-numbers",
+        action="store_true",
+        help="the target answers Twilio's test numbers (+15005550001…) for this account, as the "
+        "fake does for every account and Twilio only for test credentials",
+    )
+    parser.add_argument(
+        "--fuzz-sends",
+        action="store_true",
+        help=f"let schemathesis run {SENDING_OPERATION}, which texts random numbers: for a fake "
+        "only, never a real account",
     )
     parser.add_argument("--max-examples", type=int, default=50, help="per operation (default 50)")
     parser.add_argument("--seed", type=int, default=20261127, help="for reproducible runs")
@@ -170,6 +193,8 @@ def parse_args(argv: list[str], prog: str = "python -m twilio_fake_contract") ->
             args.compare_pool_limit,
             args.compare_user if args.compare_user.startswith("AC") else None,
             args.allow_purchases,
+            send_to=args.send_to,
+            test_numbers=args.test_numbers,
         )
     elif any(
         getattr(args, name)
@@ -197,6 +222,9 @@ def parse_args(argv: list[str], prog: str = "python -m twilio_fake_contract") ->
         args.account or (args.user if args.user.startswith("AC") else None),
         args.allow_purchases,
         args.api_url.rstrip("/") if args.api_url else None,
+        args.send_to,
+        args.test_numbers,
+        args.fuzz_sends,
     )
 
 
@@ -222,6 +250,8 @@ def target_for(options: Options) -> Iterator[Target]:
             options.account,
             options.purchases,
             options.api_url,
+            options.send_to,
+            options.test_numbers,
         )
 
 
@@ -318,6 +348,8 @@ def run_schemathesis(target: Target, options: Options) -> reports.Stage:
         command += ["--include-method", "GET"]
     if not options.purchases:
         command += ["--exclude-operation-id", BUYING_OPERATION]
+    if not options.fuzz_sends:
+        command += ["--exclude-operation-id", SENDING_OPERATION]
     if options.rate:
         command += ["--rate-limit", options.rate]
     # The password reaches schemathesis through its environment, never its command line.
@@ -351,6 +383,15 @@ def run_schemathesis(target: Target, options: Options) -> reports.Stage:
                 False,
                 skipped="it buys phone numbers, which costs money on a real account",
                 enable="--allow-purchases",
+            )
+        )
+    if not options.fuzz_sends and not options.read_only:
+        stage.skipped.append(
+            scenarios.Outcome(
+                f"schemathesis: {SENDING_OPERATION}",
+                False,
+                skipped="fuzzed, it texts random numbers: a fake's operation only",
+                enable="--fuzz-sends",
             )
         )
     return stage

@@ -7,10 +7,17 @@ expected and seen. Whatever a scenario adds it removes again; `restore` puts bac
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import hashlib
+import hmac
+import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from urllib.parse import urlencode, urlsplit
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 
@@ -33,6 +40,8 @@ class Target:
     account: str | None = None  # the AC… account the 2010 API's paths name
     purchases: bool = False  # whether scenarios may buy numbers (on Twilio, that costs money)
     api_url: str | None = None  # where the 2010 API is, when not at `url` (api.twilio.com)
+    send_to: str | None = None  # a number scenarios may text (on Twilio that costs money)
+    test_numbers: bool = False  # the target answers Twilio's test numbers (+15005550001…)
 
     @property
     def api(self) -> str:
@@ -132,15 +141,24 @@ class Client:
     _next_slot: float = 0.0
 
     def call(
-        self, method: str, url: str, data: dict[str, str] | None = None, password: str | None = None
+        self,
+        method: str,
+        url: str,
+        data: dict[str, str] | None = None,
+        password: str | None = None,
+        *,
+        record: bool = True,
     ) -> Call:
+        """Send a request; `record=False` keeps it out of `calls` (a poll, whose count depends on
+        timing, is not a step compare mode can match)."""
         if self.target.rate:
             time.sleep(max(self._next_slot - time.monotonic(), 0))
             self._next_slot = time.monotonic() + 1 / self.target.rate
         auth = (self.target.user, self.target.password if password is None else password)
         response = self.session.request(method, url, data=data, auth=auth, timeout=30)
         self.last = Call(method, url, data, self.target.user, response)
-        self.calls.append(self.last)
+        if record:
+            self.calls.append(self.last)
         return self.last
 
     def add(self, number: str, service: str | None = None) -> Call:
@@ -625,6 +643,353 @@ def released_number_leaves_its_pool(client: Client) -> None:
         release(client, sid)
 
 
+# -- Messages -----------------------------------------------------------------------------------
+# A fictional line (555-01xx): where a send must be refused, a server that wrongly accepted it
+# would text no one.
+NOWHERE = "+12125550123"
+MESSAGE_FINAL = ("delivered", "undelivered", "failed")
+MESSAGE_BODY = "contract kit: a test message"
+WAIT_SECONDS = 60.0  # for a message to reach a final status, and its callbacks to come
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# Where the kit's own receiver of status callbacks listens (on a port of the moment, which
+# compare mode normalises away).
+RECEIVER_PATH = "/contract-kit/status"
+RECEIVER_URL = re.compile(r"http://127\.0\.0\.1:\d+" + re.escape(RECEIVER_PATH))
+
+
+def message_url(client: Client, sid: str | None = None) -> str:
+    assert client.target.account
+    owner = contract.messages().list.path_parameters[0]
+    return contract.messages().url(client.target.api, sid, **{owner: client.target.account})
+
+
+def send_message(client: Client, **form: str) -> Call:
+    """POST a message, each form field's name checked in the contract."""
+    fields = {contract.messages().field("create", name): value for name, value in form.items()}
+    return client.call("POST", message_url(client), fields)
+
+
+def sender_number(client: Client) -> str:
+    """The phone number of the first of --numbers: a sender the account owns."""
+    call = client.call("GET", client.target.number_url(client.target.numbers[0]))
+    return client.expect(call, 200)["phone_number"]
+
+
+@contextlib.contextmanager
+def pooled_sender(client: Client) -> Iterator[str]:
+    """The first of --numbers in --service's pool, for the scenario: its phone number."""
+    phone_number = sender_number(client)
+    client.expect(client.add(client.target.numbers[0]), 201)
+    try:
+        yield phone_number
+    finally:
+        client.call("DELETE", client.target.pool(sid=client.target.numbers[0]))
+
+
+def wait_until_final(client: Client, sid: str) -> dict:
+    """The message once its status is final, or after WAIT_SECONDS: polled, then fetched once
+    more as the scenario's step."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline:
+        poll = client.call("GET", message_url(client, sid), record=False)
+        if poll.response.status_code != 200 or poll.response.json().get("status") in MESSAGE_FINAL:
+            break
+        time.sleep(0.5)
+    return client.expect(client.call("GET", message_url(client, sid)), 200)
+
+
+def forget_message(client: Client, sid: str) -> None:
+    """Delete a message the scenario made, once final (Twilio refuses before: 20009)."""
+    wait_until_final(client, sid)
+    client.call("DELETE", message_url(client, sid))
+
+
+def refused(client: Client, call: Call, status: int | tuple[int, ...], code: int) -> None:
+    """The send was refused with `code`; a message wrongly made is deleted again."""
+    if call.response.status_code == 201:
+        forget_message(client, call.response.json()["sid"])
+    statuses = status if isinstance(status, tuple) else (status,)
+    seen = call.response.status_code
+    client.expect(call, seen if seen in statuses else statuses[0], code)
+
+
+def message_lifecycle(client: Client) -> None:
+    """Send through --service to --send-to: fetch it, wait for a final status sent from the
+    pool's number, find it first in the list of its recipient, redact it, delete it (then 20404)."""
+    target = client.target
+    assert target.send_to
+    with pooled_sender(client) as sender:
+        call = send_message(
+            client, To=target.send_to, MessagingServiceSid=target.service, Body=MESSAGE_BODY
+        )
+        created = client.expect(call, 201)
+        sid = created["sid"]
+        try:
+            check(
+                created.get("status") in ("accepted", "queued"),
+                "a message sent through a service starts accepted (or queued)",
+                "accepted",
+                created.get("status"),
+                call,
+            )
+            for name, value in (
+                ("to", target.send_to),
+                ("messaging_service_sid", target.service),
+                ("body", MESSAGE_BODY),
+                ("direction", "outbound-api"),
+                ("account_sid", target.account),
+            ):
+                check(created.get(name) == value, f"created {name}", value, created.get(name), call)
+            fetched = client.expect(client.call("GET", message_url(client, sid)), 200)
+            check(fetched.get("sid") == sid, "fetch finds it", sid, fetched.get("sid"), client.last)
+            final = wait_until_final(client, sid)
+            check(
+                final.get("status") in MESSAGE_FINAL,
+                f"a final status within {WAIT_SECONDS:.0f} s",
+                " or ".join(MESSAGE_FINAL),
+                final.get("status"),
+                client.last,
+            )
+            check(
+                final.get("from") == sender,
+                "the pool's only number sent it",
+                sender,
+                final.get("from"),
+                client.last,
+            )
+            query = {
+                contract.bundled().query_parameter(contract.messages().list.operation_id, name): v
+                for name, v in (("To", target.send_to), ("PageSize", "20"))
+            }
+            listed = client.expect(
+                client.call("GET", message_url(client) + "?" + urlencode(query)), 200
+            )
+            sids = [m.get("sid") for m in listed.get(contract.messages().list_key, [])]
+            check(
+                sids[:1] == [sid], "the list, newest first, starts with it", sid, sids, client.last
+            )
+            body = contract.messages().field("update", "Body")
+            redacted = client.expect(client.call("POST", message_url(client, sid), {body: ""}), 200)
+            check(redacted.get("body") == "", "a redacted body is empty", "", redacted, client.last)
+            deleted = client.call("DELETE", message_url(client, sid))
+            client.expect(deleted, 204)
+            client.expect(client.call("GET", message_url(client, sid)), 404, 20404)
+        finally:
+            client.call("DELETE", message_url(client, sid))
+
+
+def message_errors(client: Client) -> None:
+    """What Twilio refuses at once, as recorded (evidence 1.1-1.9): no To (21604), no sender
+    (21603), no body (21602), no content through a service (21619), 1,601 characters (21617),
+    a To that is no number or is the sender (21211), a From the account does not own (21606)."""
+    target = client.target
+    sender = sender_number(client)
+    cases: list[tuple[dict[str, str], int]] = [
+        ({"From": sender, "Body": MESSAGE_BODY}, 21604),
+        ({"To": NOWHERE, "Body": MESSAGE_BODY}, 21603),
+        ({"To": NOWHERE, "From": sender}, 21602),
+        ({"To": NOWHERE, "MessagingServiceSid": target.service}, 21619),
+        ({"To": NOWHERE, "From": sender, "Body": "a" * 1601}, 21617),
+        ({"To": "123", "From": sender, "Body": MESSAGE_BODY}, 21211),
+        ({"To": sender, "From": sender, "Body": MESSAGE_BODY}, 21211),
+        ({"To": NOWHERE, "From": "+15005550000", "Body": MESSAGE_BODY}, 21606),
+    ]
+    for form, code in cases:
+        refused(client, send_message(client, **form), 400, code)
+
+
+# Twilio's test numbers for Messages (evidence section 8), with the test sender +15005550006.
+TEST_FROM = "+15005550006"
+TEST_TO = {
+    "+15005550001": 21211,
+    "+15005550002": 21612,
+    "+15005550003": 21408,
+    "+15005550004": 21610,
+    "+15005550009": 21614,
+}
+# 21611's status is 429 in one record and 400 in another: either is Twilio's.
+TEST_FROM_REFUSED: dict[str, tuple[int, tuple[int, ...]]] = {
+    "+15005550001": (21212, (400,)),
+    "+15005550007": (21606, (400,)),
+    "+15005550008": (21611, (429, 400)),
+}
+
+
+def message_test_numbers(client: Client) -> None:
+    """Twilio's test numbers: each To and From of section 8 answers its code; +15005550006
+    sends (queued)."""
+    for to, code in TEST_TO.items():
+        refused(client, send_message(client, To=to, From=TEST_FROM, Body=MESSAGE_BODY), 400, code)
+    for sender, (code, status) in TEST_FROM_REFUSED.items():
+        call = send_message(client, To=NOWHERE, From=sender, Body=MESSAGE_BODY)
+        refused(client, call, status, code)
+    call = send_message(client, To=NOWHERE, From=TEST_FROM, Body=MESSAGE_BODY)
+    created = client.expect(call, 201)
+    try:
+        check(
+            (created.get("status"), created.get("from")) == ("queued", TEST_FROM),
+            "the test sender's message is queued, from it",
+            ("queued", TEST_FROM),
+            (created.get("status"), created.get("from")),
+            call,
+        )
+    finally:
+        forget_message(client, created["sid"])
+
+
+def signature(auth_token: str, url: str, params: dict[str, str]) -> str:
+    """X-Twilio-Signature as Twilio computes it: HMAC-SHA1 with the auth token over the URL and
+    each parameter's name and value, sorted by name; base64."""
+    signed = url + "".join(name + params[name] for name in sorted(params))
+    digest = hmac.new(auth_token.encode(), signed.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+@dataclass(frozen=True)
+class Webhook:
+    method: str
+    url: str  # as the server called it
+    content_type: str
+    signature: str | None
+    params: dict[str, str]
+
+
+class Receiver:
+    """An HTTP server of the kit's own, on loopback, that takes webhooks and answers 200."""
+
+    def __init__(self) -> None:
+        self.received: list[Webhook] = []
+        self.arrived = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = min(int(self.headers.get("Content-Length") or 0), 1 << 20)
+                form = self.rfile.read(length).decode("utf-8", "replace")
+                webhook = Webhook(
+                    self.command,
+                    f"http://{self.headers.get('Host', '')}{self.path}",
+                    self.headers.get("Content-Type", ""),
+                    self.headers.get("X-Twilio-Signature"),
+                    dict(parse_qsl(form, keep_blank_values=True)),
+                )
+                with receiver.arrived:
+                    receiver.received.append(webhook)
+                    receiver.arrived.notify_all()
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{RECEIVER_PATH}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait(self, done: Callable[[list[Webhook]], bool]) -> list[Webhook]:
+        """What came once `done` says so, or after WAIT_SECONDS."""
+        deadline = time.monotonic() + WAIT_SECONDS
+        with self.arrived:
+            while not done(self.received) and time.monotonic() < deadline:
+                self.arrived.wait(deadline - time.monotonic())
+            return list(self.received)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def callbacks_are_signed(client: Client) -> None:
+    """Send to --send-to with a StatusCallback on a receiver of the kit's: every callback is a
+    form POST signed with the account's auth token, with Twilio's parameters, none for the
+    first status, ErrorCode only on failed or undelivered, and one for the final status."""
+    target = client.target
+    assert target.send_to and target.account
+    if urlsplit(target.api).hostname not in LOOPBACK:
+        raise Skipped(
+            "the target is not on this machine, and the kit has no public URL for it to call "
+            "back (its receiver listens on loopback)",
+            "a run on the target's own machine (a loopback --url)",
+        )
+    if not target.user.startswith("AC"):
+        raise Skipped(
+            "callbacks are signed with the account's auth token, and --user is an API key",
+            "--user with the Account SID, and its auth token as the password",
+        )
+    receiver = Receiver()
+    try:
+        with pooled_sender(client):
+            call = send_message(
+                client,
+                To=target.send_to,
+                MessagingServiceSid=target.service,
+                Body=MESSAGE_BODY,
+                StatusCallback=receiver.url,
+            )
+            created = client.expect(call, 201)
+            sid = created["sid"]
+            try:
+                final = wait_until_final(client, sid)["status"]
+                came = receiver.wait(lambda got: any(w.params.get("MessageStatus") == final
+                                                     for w in got))  # fmt: skip
+                statuses = [w.params.get("MessageStatus") for w in came]
+                check(final in statuses, "a callback for the final status", final, statuses, call)
+                check(
+                    created["status"] not in statuses,
+                    "no callback for the first status",
+                    f"none for {created['status']}",
+                    statuses,
+                    call,
+                )
+                for webhook in came:
+                    _check_callback(target, webhook, sid, call)
+            finally:
+                client.call("DELETE", message_url(client, sid))
+    finally:
+        receiver.close()
+
+
+def _check_callback(target: Target, webhook: Webhook, sid: str, call: Call) -> None:
+    expected = signature(target.password, webhook.url, webhook.params)
+    check(
+        webhook.signature is not None and hmac.compare_digest(webhook.signature, expected),
+        "X-Twilio-Signature is the auth token's signature of the URL and parameters",
+        "a valid signature",
+        webhook.signature,
+        call,
+    )
+    check(
+        (webhook.method, webhook.content_type.split(";")[0])
+        == ("POST", "application/x-www-form-urlencoded"),
+        "a callback is a form POST",
+        "POST application/x-www-form-urlencoded",
+        (webhook.method, webhook.content_type),
+        call,
+    )
+    status = webhook.params.get("MessageStatus")
+    wanted = {
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "SmsStatus": status,
+        "AccountSid": target.account,
+        "To": target.send_to,
+        "MessagingServiceSid": target.service,
+        "ApiVersion": "2010-04-01",
+    }
+    seen = {name: webhook.params.get(name) for name in wanted}
+    check(seen == wanted, "Twilio's callback parameters", wanted, seen, call)
+    check(
+        ("ErrorCode" in webhook.params) == (status in ("failed", "undelivered")),
+        "ErrorCode only on failed or undelivered",
+        f"ErrorCode {'present' if status in ('failed', 'undelivered') else 'absent'} on {status}",
+        webhook.params,
+        call,
+    )
+
+
 # -- which scenarios a run does -----------------------------------------------------------------
 @dataclass
 class Scenario:
@@ -633,12 +998,13 @@ class Scenario:
     writes: bool = True  # sends POST or DELETE
     needs: tuple[str, ...] = ()  # Target attributes it cannot run without
     buys: bool = False  # buys phone numbers: on Twilio, that costs money
+    sends: bool = False  # texts --send-to: on Twilio, that costs money and reaches a phone
 
     def missing(self, target: Target, read_only: bool) -> Skipped | None:
         """Why this scenario cannot run against the target, or None."""
         if self.writes and read_only:
             return Skipped("the run is read-only (GET only)", "leave out --read-only")
-        lacking = [need for need in self.needs if getattr(target, need) in (None, "", [])]
+        lacking = [need for need in self.needs if getattr(target, need) in (None, "", [], False)]
         if lacking:
             options = " and ".join("--" + need.replace("_", "-") for need in lacking)
             return Skipped(f"it needs {options}", options)
@@ -646,6 +1012,12 @@ class Scenario:
             return Skipped(
                 "it buys phone numbers, which costs money on a real account",
                 "--allow-purchases",
+            )
+        if self.sends and not target.send_to:
+            return Skipped(
+                "it sends a text message, which on Twilio costs money and reaches a phone: it "
+                "needs a number it may text",
+                "--send-to",
             )
         return None
 
@@ -694,6 +1066,28 @@ SCENARIOS = [
         released_number_leaves_its_pool,
         needs=("account",),
         buys=True,
+    ),
+    Scenario(
+        "message: send through the service, fetch, list, redact, delete",
+        message_lifecycle,
+        needs=("account", "numbers"),
+        sends=True,
+    ),
+    Scenario(
+        "message errors are 21604, 21603, 21602, 21619, 21617, 21211, 21606",
+        message_errors,
+        needs=("account", "numbers"),
+    ),
+    Scenario(
+        "Messages' test numbers answer as Twilio's",
+        message_test_numbers,
+        needs=("account", "test_numbers"),
+    ),
+    Scenario(
+        "status callbacks are signed, with Twilio's parameters",
+        callbacks_are_signed,
+        needs=("account", "numbers"),
+        sends=True,
     ),
 ]
 # Read-only runs do these instead of the writing ones.

@@ -78,6 +78,15 @@ def release_keeps_pool_entry() -> None:
     numbers.release = release
 
 
+def callbacks_signed_wrongly() -> None:
+    """Sign webhooks with another key than the account's auth token: they carry an
+    X-Twilio-Signature, and no validator accepts it."""
+    from twilio_fake import outbound
+
+    real = outbound.signature
+    outbound.signature = lambda auth_token, url, params: real("not " + auth_token, url, params)
+
+
 BODY_REWRITES = {
     "wrong-code": wrong_code,
     "broken-paging": broken_paging,
@@ -87,6 +96,7 @@ BODY_REWRITES = {
 RULE_BREAKS = {
     "service-delete-keeps-pool": service_delete_keeps_pool,
     "release-keeps-pool-entry": release_keeps_pool_entry,
+    "callbacks-signed-wrongly": callbacks_signed_wrongly,
 }
 VARIANTS = [*BODY_REWRITES, *RULE_BREAKS, "missing-header", "server-error", "auth-bypass"]
 

@@ -12,8 +12,10 @@ from twilio_fake.resources.numbers import inventory
 from twilio_fake.resources.numbers.errors import InvalidAreaCode, InvalidContainsPattern
 from twilio_fake.resources.numbers.inventory import Kind, Search
 
-KINDS: tuple[Kind, ...] = ("local", "toll-free")
-EVERY_BLOCK = [(country, kind) for country in inventory.countries() for kind in KINDS]
+KINDS: tuple[Kind, ...] = ("local", "toll-free")  # the kinds every country sells
+EVERY_BLOCK = [
+    (country, kind) for country in inventory.countries() for kind in inventory.kinds(country)
+]
 
 
 @pytest.mark.parametrize(("country", "kind"), EVERY_BLOCK)
@@ -30,6 +32,8 @@ def test_every_number_is_valid_for_its_country_and_of_its_kind(country: str, kin
         )
         is_toll_free = phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.TOLL_FREE
         assert is_toll_free == (kind == "toll-free"), number.phone_number
+        is_mobile = phonenumbers.number_type(parsed) == phonenumbers.PhoneNumberType.MOBILE
+        assert is_mobile == (kind == "mobile"), number.phone_number
         assert number.iso_country == country
         assert number.kind == kind
 
@@ -87,6 +91,18 @@ def test_capabilities_mix_so_that_the_enabled_filters_tell_numbers_apart() -> No
     assert not any(n.capabilities.fax for n in us)
     # British landlines take no text messages.
     assert not any(n.capabilities.sms for n in inventory.numbers("GB", "local"))
+
+
+def test_france_texts_from_mobile_numbers_only() -> None:
+    """A French sender for a Messaging Service's pool is a mobile number (06, 07): France's
+    geographic numbers take calls only, and Twilio carries MMS in North America alone."""
+    assert inventory.kinds("FR") == ("local", "toll-free", "mobile")
+    assert inventory.kinds("US") == ("local", "toll-free")
+    assert not any(n.capabilities.sms for n in inventory.numbers("FR", "local"))
+    mobiles = inventory.numbers("FR", "mobile")
+    assert {n.phone_number[:4] for n in mobiles} == {"+336", "+337"}
+    assert all(n.capabilities.sms and not n.capabilities.mms for n in mobiles)
+    assert inventory.find(mobiles[0].phone_number) == mobiles[0]  # for sale by PhoneNumber
 
 
 def test_an_unknown_country_has_no_inventory() -> None:

@@ -19,8 +19,9 @@ import phonenumbers
 
 from .errors import InvalidAreaCode, InvalidContainsPattern
 
-Kind = Literal["local", "toll-free"]
-KINDS: tuple[Kind, ...] = ("local", "toll-free")
+# Mobile numbers are sold by PhoneNumber only: the contract has no search for them (Mobile.json).
+Kind = Literal["local", "toll-free", "mobile"]
+KINDS: tuple[Kind, ...] = ("local", "toll-free", "mobile")
 NUMBERS_PER_BLOCK = 100  # how many numbers each area (or toll-free prefix) holds
 _MAX_TRIES_PER_NUMBER = 50  # a block whose prefix libphonenumber rejects fails, not loops
 
@@ -80,6 +81,7 @@ class _Country:
     toll_free: tuple[_Block, ...]
     local_messaging: bool  # do its local numbers take SMS and MMS (UK landlines do not)
     toll_free_messaging: bool
+    mobile: tuple[_Block, ...] = ()  # mobile numbers (they take SMS and MMS), where sold
 
 
 _NANP_TOLL_FREE = tuple(_Block(p) for p in ("800", "833", "844", "855", "866", "877", "888"))
@@ -132,6 +134,23 @@ COUNTRIES: dict[str, _Country] = {
         local_messaging=False,
         toll_free_messaging=False,
     ),
+    # France: its geographic numbers take calls only; text messages need a mobile number (06,
+    # 07), which the fake sells by PhoneNumber (a French sender for a Messaging Service's pool).
+    "FR": _Country(
+        calling_code=33,
+        national_length=9,
+        nanp=False,
+        address_requirements="local",
+        local=(
+            _Block("1", "Paris", "IDF", "75001", 48.8566, 2.3522),
+            _Block("472", "Lyon", "ARA", "69001", 45.7640, 4.8357),
+            _Block("491", "Marseille", "PAC", "13001", 43.2965, 5.3698),
+        ),
+        toll_free=(_Block("80"),),
+        local_messaging=False,
+        toll_free_messaging=False,
+        mobile=(_Block("6"), _Block("7")),
+    ),
 }
 
 # NANP toll-free numbers are shared by the US and Canada: each country draws its own, disjoint
@@ -149,6 +168,18 @@ def has_country(country: str) -> bool:
     return country in COUNTRIES
 
 
+def kinds(country: str) -> tuple[Kind, ...]:
+    """The kinds of number the fake sells in a country (none for one it does not know)."""
+    spec = COUNTRIES.get(country)
+    if spec is None:
+        return ()
+    return tuple(kind for kind in KINDS if _blocks(spec, kind))
+
+
+def _blocks(spec: _Country, kind: Kind) -> tuple[_Block, ...]:
+    return {"local": spec.local, "toll-free": spec.toll_free, "mobile": spec.mobile}[kind]
+
+
 def check_area_code(area_code: int | str) -> int:
     """Return a North American area code as an int, or raise InvalidAreaCode (21451)."""
     text = str(area_code)
@@ -164,8 +195,12 @@ def numbers(country: str, kind: Kind) -> tuple[AvailableNumber, ...]:
     spec = COUNTRIES.get(country)
     if spec is None:
         return ()
-    blocks = spec.local if kind == "local" else spec.toll_free
-    messaging = spec.local_messaging if kind == "local" else spec.toll_free_messaging
+    blocks = _blocks(spec, kind)
+    messaging = {
+        "local": spec.local_messaging,
+        "toll-free": spec.toll_free_messaging,
+        "mobile": True,
+    }[kind]
     return tuple(
         number
         for block in blocks
@@ -188,7 +223,10 @@ def _block_numbers(
         parsed = phonenumbers.parse(f"+{spec.calling_code}{national}", None)
         if not phonenumbers.is_valid_number_for_region(parsed, country):
             continue
-        wanted = phonenumbers.PhoneNumberType.TOLL_FREE if kind == "toll-free" else None
+        wanted = {
+            "toll-free": phonenumbers.PhoneNumberType.TOLL_FREE,
+            "mobile": phonenumbers.PhoneNumberType.MOBILE,
+        }.get(kind)
         if wanted is not None and phonenumbers.number_type(parsed) != wanted:
             continue
         seen.add(national)
@@ -216,6 +254,8 @@ def _available(
     voice_only = not messaging or position % 10 == 7
     no_mms = position % 10 == 3
     capabilities = Capabilities(voice=True, sms=not voice_only, mms=not (voice_only or no_mms))
+    if kind == "mobile":  # Twilio carries MMS in the US and Canada only: a mobile number texts
+        capabilities = Capabilities(voice=True, sms=True, mms=False)
     return AvailableNumber(
         phone_number=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
         friendly_name=friendly_name(parsed),
@@ -229,7 +269,7 @@ def _available(
         longitude=None if block.longitude is None else f"{block.longitude:.6f}",
         rate_center=block.rate_center,
         lata=block.lata,
-        address_requirements=spec.address_requirements if kind == "local" else "none",
+        address_requirements="none" if kind == "toll-free" else spec.address_requirements,
         capabilities=capabilities,
     )
 

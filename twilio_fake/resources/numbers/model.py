@@ -296,7 +296,7 @@ def _insert(
     values = {**defaults(), **{k: v for k, v in settings.items() if k in SETTABLE}}
     friendly_name = values.pop("friendly_name", None) or number.friendly_name
     _apply_exclusions(values, settings)
-    kind = "toll-free" if number.kind == "toll-free" else "local"
+    kind = number.kind  # Twilio's `type`: local, toll-free or mobile
     held = select(exists().where(numbers.c.phone_number == number.phone_number))
     try:
         with backend.db.write() as conn:
