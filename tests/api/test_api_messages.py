@@ -41,6 +41,15 @@ PAGING_KEYS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def frozen_clocks(backend) -> None:
+    """Statuses move only when a test says so: on running clocks the app's dispatcher would move
+    a message (queued to sending after a tenth of a second) between two requests of a test."""
+    with backend.db.write() as conn:
+        for account in (ACCOUNT, OTHER_ACCOUNT):
+            clock.freeze(conn, account)
+
+
 def messages_path(account: str = ACCOUNT, sid: str | None = None) -> str:
     path = f"/2010-04-01/Accounts/{account}/Messages"
     return f"{path}/{sid}.json" if sid is not None else f"{path}.json"

@@ -276,6 +276,11 @@ def test_twilios_recorded_messages(backend: Backend) -> None:
             "The 'To' phone number: +15005550002, is not currently reachable using the 'From' "
             "phone number: +15005550006 via SMS.",
         ),
+        (
+            dict(to="+15005550002", from_="+15005550006", media_urls=["https://example.com/a.png"]),
+            "The 'To' phone number: +15005550002, is not currently reachable using the 'From' "
+            "phone number: +15005550006 via MMS.",
+        ),
         (dict(to="+15005550004"), "The message From/To pair violates a blacklist rule."),
     ]
     for fields, message in cases:

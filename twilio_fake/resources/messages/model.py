@@ -225,7 +225,7 @@ def create(backend: Backend, account_sid: str, draft: Draft) -> Message:
         if service_sid is not None:
             _check_service(conn, account_sid, service_sid)
         channel = "MMS" if draft.media_urls else "SMS"
-        _check_to(to, sender)
+        _check_to(to, sender, channel)
         number_sids = _check_from(conn, account_sid, sender, service_sid, channel, to)
         _check_opt_out(conn, account_sid, to, service_sid, number_sids)
         status = "scheduled" if send_at else ("queued" if sender else "accepted")
@@ -334,12 +334,12 @@ def _check_service(conn: Connection, account_sid: str, service_sid: str) -> None
         raise ServiceNotFound(f"The Messaging Service {service_sid} does not exist")
 
 
-def _check_to(to: str, sender: str | None) -> None:
-    """The test credentials' `To` numbers, then a valid phone number that is not the sender
-    (21211)."""
+def _check_to(to: str, sender: str | None, channel: str) -> None:
+    """The test credentials' `To` numbers (21612 names the channel: MMS when media is attached),
+    then a valid phone number that is not the sender (21211)."""
     magic = MAGIC_TO.get(to)
     if magic is ToUnreachable:
-        raise ToUnreachable(to, sender or "", "SMS")
+        raise ToUnreachable(to, sender or "", channel)
     if magic is not None:
         raise magic(to) if magic is not OptedOut else OptedOut()
     if not _is_e164(to) or to == sender:
