@@ -369,3 +369,14 @@ def test_the_served_contract_describes_the_status_callback(client) -> None:
     assert "application/x-www-form-urlencoded" in callback["requestBody"]["content"]
     assert [p["name"] for p in callback["parameters"]] == ["X-Twilio-Signature"]
     assert served["info"]["version"] == spec.contract()["info"]["version"]
+
+
+# -- inputs no database here can store -----------------------------------------------------------
+@pytest.mark.parametrize("field", ["Body", "To", "From", "StatusCallback"])
+def test_a_nul_character_is_a_clear_400_that_stores_nothing(client, field: str) -> None:
+    """PostgreSQL cannot store NUL in text: a NUL anywhere must be refused, not a 500."""
+    form = {"To": TO, "From": SENDER.phone_number, "Body": "Hello"}
+    form[field] = form.get(field, "x") + "\x00"
+    response = send(client, **form)
+    assert response.status_code == 400, response.text
+    assert client.get(messages_path(), auth=AUTH).json()["messages"] == []

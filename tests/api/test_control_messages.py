@@ -134,6 +134,8 @@ def test_an_inbound_message_without_a_webhook_is_stored_and_sends_nothing(client
         ({"from": "nobody", "to": "+14155550100", "body": "Hi"}, 400, 20001),
         ({"from": "+15005550006", "to": "+14155550100", "body": "x" * 1601}, 400, 20001),
         ({"from": "+15005550006", "to": "+14155550100"}, 400, 20001),
+        # PostgreSQL cannot store NUL in text: refused, not a 500
+        ({"from": "+15005550006", "to": "+14155550100", "body": "Hi\u0000"}, 400, 20001),
     ],
     ids=[
         "nobodys-number",
@@ -142,6 +144,7 @@ def test_an_inbound_message_without_a_webhook_is_stored_and_sends_nothing(client
         "bad-from",
         "too-long",
         "no-body",
+        "nul-in-body",
     ],
 )
 def test_an_inbound_message_that_cannot_arrive_is_refused(
