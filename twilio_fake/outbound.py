@@ -128,6 +128,9 @@ def check_url(url: str, hosts: frozenset[str]) -> httpx.URL:
     key = _literal_key(host)
     if key not in hosts:
         raise RefusedUrl(f"the host {host} is not in the callback allow-list (--callback-hosts)")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        # httpx parses any digits; asyncio's resolver then raises OverflowError, not an HTTPError
+        raise RefusedUrl(f"the URL's port {parsed.port} is not a TCP port (1 to 65535)")
     return parsed
 
 

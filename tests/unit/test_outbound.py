@@ -151,6 +151,9 @@ def test_loopback_is_allowed_by_default(url: str) -> None:
         ("http://localhost\\@example.com/", "backslash"),
         ("http://localhost/\r\nX-Injected: 1", "control character"),
         ("http://localhost/" + "a" * 5000, "longer than"),
+        # No such port: the resolver of asyncio's own loop raised OverflowError out of send
+        ("http://127.0.0.1:65536/", "port"),
+        ("http://localhost:99999/x", "port"),
     ],
 )
 def test_tricky_urls_are_refused_saying_why(url: str, why: str) -> None:
@@ -321,6 +324,13 @@ def test_a_closed_port_fails_and_says_so() -> None:
         port = probe.getsockname()[1]  # bound, not listening: connections are refused
         (entry,) = run(send_all(sender(), (hook(f"http://127.0.0.1:{port}/x"), TOKEN)))
     assert entry.outcome == "failed" and entry.error.startswith("ConnectError")
+
+
+def test_a_port_that_cannot_be_is_refused_and_journaled_not_raised() -> None:
+    """The API's WebhookUrl pattern admits five digits (an sms_url or StatusCallback of
+    :99999): under asyncio's loop (not uvloop) the connect raised OverflowError out of send."""
+    (entry,) = run(send_all(sender(), (hook("http://127.0.0.1:99999/x"), TOKEN)))
+    assert entry.outcome == "refused" and "port" in entry.error
 
 
 def test_a_huge_answer_is_read_only_in_part() -> None:
