@@ -240,6 +240,22 @@ def test_credentials_in_the_url_are_sent_as_basic_auth_and_neither_signed_nor_jo
     assert refused.url == "http://***@example.com/x"
 
 
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_a_fragment_is_not_sent_nor_signed_and_a_get_query_goes_before_it(method: str) -> None:
+    """A URL's fragment (Twilio's connection overrides, `#rc=5&ct=3000`, which teams put on
+    status callbacks) never reaches the receiver: signing it made a signature no validator can
+    check, and a GET's parameters appended after it were never sent at all."""
+    out = sender()
+    with CallbackReceiver() as receiver:
+        url = receiver.url + "?a=1#rc=5&ct=3000"
+        (entry,) = run(send_all(out, (hook(url, method=method), TOKEN)))
+        (request,) = receiver.requests
+    assert request.params == (PARAMS if method == "POST" else {"a": "1"} | PARAMS)
+    signed_params = request.params if method == "POST" else {}
+    assert RequestValidator(TOKEN).validate(request.url, signed_params, request.signature)
+    assert entry.outcome == "delivered"
+
+
 def test_a_get_webhook_carries_its_parameters_in_the_signed_query() -> None:
     out = sender()
     with CallbackReceiver() as receiver:
