@@ -380,3 +380,14 @@ def test_a_nul_character_is_a_clear_400_that_stores_nothing(client, field: str) 
     response = send(client, **form)
     assert response.status_code == 400, response.text
     assert client.get(messages_path(), auth=AUTH).json()["messages"] == []
+
+
+def test_a_webhook_urls_password_is_not_kept_in_the_request_journal(client) -> None:
+    """The callbacks journal never writes a URL's credentials down; the request journal kept
+    them as they came (a StatusCallback's, an SmsUrl's), for anyone who reads /_fake/requests."""
+    callback = "http://receiver:s3cr%40t@127.0.0.1:8080/status?x=1"
+    sent(client, StatusCallback=callback)
+    text = client.get("/_fake/requests").text
+    assert "s3cr" not in text and "receiver:" not in text
+    (entry,) = client.get("/_fake/requests").json()["requests"]
+    assert entry["form"]["StatusCallback"] == "http://***@127.0.0.1:8080/status?x=1"
