@@ -256,6 +256,18 @@ def test_a_fragment_is_not_sent_nor_signed_and_a_get_query_goes_before_it(method
     assert entry.outcome == "delivered"
 
 
+def test_a_get_webhook_with_a_long_body_is_sent_whatever_the_length_of_its_query() -> None:
+    """The length limit is the configured URL's: an inbound message of 1,600 non-ASCII
+    characters to a GET webhook (a query of some 10,000 characters) was refused as too long."""
+    params = {"Body": "é" * 1600, "From": "+15005550006"}
+    with CallbackReceiver() as receiver:
+        webhook = Webhook(account=ACCOUNT, url=receiver.url, params=params, method="GET")
+        (entry,) = run(send_all(sender(), (webhook, TOKEN)))
+        (request,) = receiver.requests
+    assert entry.outcome == "delivered" and request.params == params
+    assert RequestValidator(TOKEN).validate(request.url, {}, request.signature)
+
+
 def test_a_get_webhook_carries_its_parameters_in_the_signed_query() -> None:
     out = sender()
     with CallbackReceiver() as receiver:
