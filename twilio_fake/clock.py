@@ -19,6 +19,12 @@ from datetime import UTC, datetime
 from sqlalchemy import Column, Connection, Float, ForeignKey, Table, select
 
 from .db import Sid, metadata
+from .exceptions import InvalidParameter
+
+# The latest an account's clock may show: past year 9999 no date can be written (a scheduled
+# message's SendAt lies up to a week further on). Advances are bounded one by one; this bounds
+# them in all.
+LATEST = datetime(9999, 1, 1, tzinfo=UTC).timestamp()
 
 account_clocks = Table(
     "account_clocks",
@@ -70,6 +76,10 @@ def advance(
     """Move the account's clock forward by `seconds` (frozen or running; it stays as it was)."""
     real = time.time() if real is None else real
     current = read(conn, account_sid, real)
+    if current.now + seconds > LATEST:
+        raise InvalidParameter(
+            "The clock cannot be moved past 9999-01-01T00:00:00Z (no later date can be written)"
+        )
     if current.frozen:
         _store(conn, account_sid, frozen_at=current.now + seconds, offset=0.0)
     else:
@@ -92,4 +102,4 @@ def _store(conn: Connection, account_sid: str, *, frozen_at: float | None, offse
         conn.execute(account_clocks.insert().values(account_sid=account_sid, **values))
 
 
-__all__ = ["Reading", "account_clocks", "advance", "freeze", "read", "resume"]
+__all__ = ["LATEST", "Reading", "account_clocks", "advance", "freeze", "read", "resume"]

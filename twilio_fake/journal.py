@@ -15,6 +15,7 @@ It lives in the memory of the server process: with `--workers N`, each worker ke
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections import deque
 from collections.abc import Iterable
@@ -170,6 +171,11 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# A URL's `user:password@` (a webhook's HTTP Basic credentials: StatusCallback, SmsUrl...):
+# never written down, in this journal as in the callbacks' (up to the authority's last `@`).
+_CREDENTIALS = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
+
+
 def parameters(encoded: bytes) -> dict[str, str | list[str]]:
     """Decode a query string or form body into name -> value (a list when a name repeats):
     the first MAX_PARAMETERS values, each name and value cut to MAX_VALUE_BYTES as written."""
@@ -177,7 +183,7 @@ def parameters(encoded: bytes) -> dict[str, str | list[str]]:
     pairs: Iterable[tuple[str, str]] = parse_qsl(text, keep_blank_values=True)
     found: dict[str, str | list[str]] = {}
     for _, (name, value) in zip(range(MAX_PARAMETERS), pairs, strict=False):
-        name, value = _cut(name), _cut(value)
+        name, value = _cut(name), _cut(_CREDENTIALS.sub(r"\1***@", value))
         previous = found.get(name)
         if previous is None:
             found[name] = value

@@ -128,6 +128,9 @@ def check_url(url: str, hosts: frozenset[str]) -> httpx.URL:
     key = _literal_key(host)
     if key not in hosts:
         raise RefusedUrl(f"the host {host} is not in the callback allow-list (--callback-hosts)")
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        # httpx parses any digits; asyncio's resolver then raises OverflowError, not an HTTPError
+        raise RefusedUrl(f"the URL's port {parsed.port} is not a TCP port (1 to 65535)")
     return parsed
 
 
@@ -277,18 +280,22 @@ class Sender:
         """Send one webhook (or refuse it) and journal what happened; never raises for the
         receiver's sake."""
         started = time.monotonic()
-        url = hook.url
+        # A fragment (Twilio's connection overrides, `#rc=5`) is never sent, so never signed:
+        # the receiver could not check a signature over it. A GET's query goes before it.
+        url = hook.url.partition("#")[0]
         body: dict[str, str] | None = dict(hook.params)
-        if hook.method == "GET":
-            # Twilio's GET webhooks carry the parameters in the query, and sign that URL alone.
-            url = url + ("&" if "?" in url else "?") + urlencode(hook.params)
-            body = None
 
         def entry(outcome: str, **values: Any) -> CallbackEntry:
             return self._record(hook, url, outcome, started, **values)
 
         try:
+            # The URL as configured is checked (its length too), not the parameters a GET adds.
             target = check_url(url, self.hosts)
+            if hook.method == "GET":
+                # Twilio's GET webhooks carry the parameters in the query, and sign that URL.
+                url = url + ("&" if "?" in url else "?") + urlencode(hook.params)
+                body = None
+                target = httpx.URL(url)
             url = without_credentials(url, target)
         except RefusedUrl as err:
             url = _masked(url)

@@ -378,3 +378,25 @@ def test_the_served_contract_describes_the_status_callback(client) -> None:
     assert "application/x-www-form-urlencoded" in callback["requestBody"]["content"]
     assert [p["name"] for p in callback["parameters"]] == ["X-Twilio-Signature"]
     assert served["info"]["version"] == spec.contract()["info"]["version"]
+
+
+# -- inputs no database here can store -----------------------------------------------------------
+@pytest.mark.parametrize("field", ["Body", "To", "From", "StatusCallback"])
+def test_a_nul_character_is_a_clear_400_that_stores_nothing(client, field: str) -> None:
+    """PostgreSQL cannot store NUL in text: a NUL anywhere must be refused, not a 500."""
+    form = {"To": TO, "From": SENDER.phone_number, "Body": "Hello"}
+    form[field] = form.get(field, "x") + "\x00"
+    response = send(client, **form)
+    assert response.status_code == 400, response.text
+    assert client.get(messages_path(), auth=AUTH).json()["messages"] == []
+
+
+def test_a_webhook_urls_password_is_not_kept_in_the_request_journal(client) -> None:
+    """The callbacks journal never writes a URL's credentials down; the request journal kept
+    them as they came (a StatusCallback's, an SmsUrl's), for anyone who reads /_fake/requests."""
+    callback = "http://receiver:s3cr%40t@127.0.0.1:8080/status?x=1"
+    sent(client, StatusCallback=callback)
+    text = client.get("/_fake/requests").text
+    assert "s3cr" not in text and "receiver:" not in text
+    (entry,) = client.get("/_fake/requests").json()["requests"]
+    assert entry["form"]["StatusCallback"] == "http://***@127.0.0.1:8080/status?x=1"

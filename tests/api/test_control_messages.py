@@ -3,6 +3,8 @@ webhooks. (What they make happen to messages and webhooks: e2e/test_callbacks.py
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from tests.support import ACCOUNT, OTHER_ACCOUNT, assert_error
@@ -134,6 +136,8 @@ def test_an_inbound_message_without_a_webhook_is_stored_and_sends_nothing(client
         ({"from": "nobody", "to": "+14155550100", "body": "Hi"}, 400, 20001),
         ({"from": "+15005550006", "to": "+14155550100", "body": "x" * 1601}, 400, 20001),
         ({"from": "+15005550006", "to": "+14155550100"}, 400, 20001),
+        # PostgreSQL cannot store NUL in text: refused, not a 500
+        ({"from": "+15005550006", "to": "+14155550100", "body": "Hi\u0000"}, 400, 20001),
     ],
     ids=[
         "nobodys-number",
@@ -142,6 +146,7 @@ def test_an_inbound_message_without_a_webhook_is_stored_and_sends_nothing(client
         "bad-from",
         "too-long",
         "no-body",
+        "nul-in-body",
     ],
 )
 def test_an_inbound_message_that_cannot_arrive_is_refused(
@@ -213,3 +218,27 @@ def test_the_journal_of_webhooks_starts_empty_and_is_emptied(client) -> None:
     assert client.delete("/_fake/callbacks").status_code == 204
     assert client.delete(f"/_fake/callbacks?account={ACCOUNT}").status_code == 204
     assert_error(client.get("/_fake/callbacks?page_size=0"), 400, 20001)
+
+
+def test_a_clock_moved_past_what_a_date_can_hold_is_400_and_changes_nothing(
+    client, backend
+) -> None:
+    """advance_seconds is bounded per request (a year), not in all: some 8,000 advances took
+    the clock past year 9999, and every date then (the clock, a message) was a 500. The
+    clock is set near there directly instead of by 8,000 requests."""
+    from sqlalchemy import update
+
+    from twilio_fake.clock import account_clocks
+
+    client.post(CLOCK, json={"freeze": True})
+    near_the_end = datetime(9999, 6, 1, tzinfo=UTC).timestamp()
+    with backend.db.write() as conn:
+        conn.execute(
+            update(account_clocks)
+            .where(account_clocks.c.account_sid == ACCOUNT)
+            .values(frozen_at=near_the_end)
+        )
+    before = client.get(CLOCK).json()
+    assert before["now"] == near_the_end
+    assert_error(client.post(CLOCK, json={"advance_seconds": 31622400}), 400, 20001)
+    assert client.get(CLOCK).json() == before

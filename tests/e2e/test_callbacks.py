@@ -314,6 +314,44 @@ def test_an_inbound_message_calls_the_numbers_webhook_signed_and_returns_its_twi
     )
 
 
+def test_inbound_webhooks_to_hosts_beyond_the_allow_list_are_refused_not_connected(
+    fake: FakeTwilio, served: Served, account: Account
+) -> None:
+    """An sms_url (set through IncomingPhoneNumbers) and a service's inbound_request_url are
+    webhooks anyone with the account's credentials chooses: the allow-list holds for them as
+    for status callbacks."""
+    api = f"{served.server.url}/2010-04-01/Accounts/{account.sid}/IncomingPhoneNumbers"
+    auth = (account.sid, account.auth_token)
+    with Listener(silent(threading.Event())) as listener:
+        beyond = listener.url.replace("127.0.0.1", "127.1")
+        number = requests.post(
+            f"{api}/{account.numbers[0]}.json", data={"SmsUrl": beyond}, auth=auth, timeout=10
+        )
+        assert number.status_code == 200, number.text
+        service = requests.post(
+            f"{served.server.url}/v1/Services/{account.services[0]}",
+            data={"InboundRequestUrl": "http://example.com/inbound"},
+            auth=auth,
+            timeout=10,
+        )
+        assert service.status_code == 200, service.text
+        pooled = requests.post(
+            f"{served.server.url}/v1/Services/{account.services[0]}/PhoneNumbers",
+            data={"PhoneNumberSid": account.numbers[1]},
+            auth=auth,
+            timeout=10,
+        )
+        assert pooled.status_code in (201, 409), pooled.text
+        webhooks = [
+            fake.inbound("+15005550006", phone, "Hi")["webhook"] for phone in account.phone_numbers
+        ]
+        assert listener.connections == 0
+    assert [(w["url"], w["outcome"]) for w in webhooks] == [
+        (beyond, "refused"),
+        ("http://example.com/inbound", "refused"),
+    ]
+
+
 def test_an_inbound_message_to_nobodys_number_is_400(fake: FakeTwilio) -> None:
     with pytest.raises(FakeTwilioError, match="400"):
         fake.inbound("+15005550006", "+19999999999", "Hi")

@@ -151,6 +151,9 @@ def test_loopback_is_allowed_by_default(url: str) -> None:
         ("http://localhost\\@example.com/", "backslash"),
         ("http://localhost/\r\nX-Injected: 1", "control character"),
         ("http://localhost/" + "a" * 5000, "longer than"),
+        # No such port: the resolver of asyncio's own loop raised OverflowError out of send
+        ("http://127.0.0.1:65536/", "port"),
+        ("http://localhost:99999/x", "port"),
     ],
 )
 def test_tricky_urls_are_refused_saying_why(url: str, why: str) -> None:
@@ -237,6 +240,34 @@ def test_credentials_in_the_url_are_sent_as_basic_auth_and_neither_signed_nor_jo
     assert refused.url == "http://***@example.com/x"
 
 
+@pytest.mark.parametrize("method", ["POST", "GET"])
+def test_a_fragment_is_not_sent_nor_signed_and_a_get_query_goes_before_it(method: str) -> None:
+    """A URL's fragment (Twilio's connection overrides, `#rc=5&ct=3000`, which teams put on
+    status callbacks) never reaches the receiver: signing it made a signature no validator can
+    check, and a GET's parameters appended after it were never sent at all."""
+    out = sender()
+    with CallbackReceiver() as receiver:
+        url = receiver.url + "?a=1#rc=5&ct=3000"
+        (entry,) = run(send_all(out, (hook(url, method=method), TOKEN)))
+        (request,) = receiver.requests
+    assert request.params == (PARAMS if method == "POST" else {"a": "1"} | PARAMS)
+    signed_params = request.params if method == "POST" else {}
+    assert RequestValidator(TOKEN).validate(request.url, signed_params, request.signature)
+    assert entry.outcome == "delivered"
+
+
+def test_a_get_webhook_with_a_long_body_is_sent_whatever_the_length_of_its_query() -> None:
+    """The length limit is the configured URL's: an inbound message of 1,600 non-ASCII
+    characters to a GET webhook (a query of some 10,000 characters) was refused as too long."""
+    params = {"Body": "é" * 1600, "From": "+15005550006"}
+    with CallbackReceiver() as receiver:
+        webhook = Webhook(account=ACCOUNT, url=receiver.url, params=params, method="GET")
+        (entry,) = run(send_all(sender(), (webhook, TOKEN)))
+        (request,) = receiver.requests
+    assert entry.outcome == "delivered" and request.params == params
+    assert RequestValidator(TOKEN).validate(request.url, {}, request.signature)
+
+
 def test_a_get_webhook_carries_its_parameters_in_the_signed_query() -> None:
     out = sender()
     with CallbackReceiver() as receiver:
@@ -321,6 +352,13 @@ def test_a_closed_port_fails_and_says_so() -> None:
         port = probe.getsockname()[1]  # bound, not listening: connections are refused
         (entry,) = run(send_all(sender(), (hook(f"http://127.0.0.1:{port}/x"), TOKEN)))
     assert entry.outcome == "failed" and entry.error.startswith("ConnectError")
+
+
+def test_a_port_that_cannot_be_is_refused_and_journaled_not_raised() -> None:
+    """The API's WebhookUrl pattern admits five digits (an sms_url or StatusCallback of
+    :99999): under asyncio's loop (not uvloop) the connect raised OverflowError out of send."""
+    (entry,) = run(send_all(sender(), (hook("http://127.0.0.1:99999/x"), TOKEN)))
+    assert entry.outcome == "refused" and "port" in entry.error
 
 
 def test_a_huge_answer_is_read_only_in_part() -> None:

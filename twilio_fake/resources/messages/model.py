@@ -281,6 +281,9 @@ def _check_content(draft: Draft, body: str) -> None:
             draft.from_ is not None and SERVICE_SID.fullmatch(draft.from_)
         )
         raise ServiceContentRequired() if through_service else BodyRequired()
+    if "\x00" in body:
+        # No database here can store it (PostgreSQL refuses NUL in text): a 400, not a 500.
+        raise InvalidParameter("Invalid parameter Body: it holds the NUL character")
     most = _limit("message-body-characters")
     if segments.length(body) > most:
         raise BodyTooLong(f"The concatenated message body exceeds the {most} character limit")
