@@ -42,8 +42,12 @@ log = logging.getLogger("twilio_fake.outbound")
 
 DEFAULT_CALLBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 CONNECT_TIMEOUT = 5.0  # seconds; Twilio's connection default (docs/callbacks.md)
-MAX_IN_FLIGHT = 32  # webhooks being sent at once, all accounts together
-MAX_IN_FLIGHT_PER_ACCOUNT = 4  # ...and per account: a dead receiver holds no more than these
+# Webhooks being sent at once, all accounts together (each a connection), and per account: an
+# account whose receiver never answers holds its own places only, so only MAX_IN_FLIGHT /
+# MAX_IN_FLIGHT_PER_ACCOUNT (64) such accounts at once could hold every place, each for the
+# deadline at most (docs/callbacks.md).
+MAX_IN_FLIGHT = 256
+MAX_IN_FLIGHT_PER_ACCOUNT = 4
 MAX_RESPONSE_BYTES = 65536  # read of an answer at most; the rest is not read
 KEPT_RESPONSE_CHARS = 2048  # of an answer, kept in the journal (an inbound message's TwiML)
 MAX_URL_LENGTH = 4096  # longer URLs are refused, not sent
