@@ -188,7 +188,7 @@ contract-prism: $(STAMP) $(NPM_STAMP)
 BENCH_SECONDS ?= 10
 BENCH_LARGE   ?= 1000000
 BENCH_ONLY    ?= all
-BENCH_OPS     ?= fetch,list,create+delete
+BENCH_OPS     ?= fetch,list,create+delete,send
 BENCH_ROUNDS  ?= 3
 bench: $(STAMP) $(NPM_STAMP) wrk postgres-check
 	$(BIN)/python tools/bench.py --seconds $(BENCH_SECONDS) --large $(BENCH_LARGE) --only $(BENCH_ONLY) \

@@ -9,7 +9,8 @@ after the other, so the ratios compare like with like:
 - the stateful fakes a user might pick instead, each in its own virtual environment from PyPI:
   moto's server (GET of a small public-read S3 object) and localstripe (fetch of a customer).
 
-Load comes from wrk (fetch, list of 50, create then delete), after a warm-up. The SDK rows time
+Load comes from wrk (fetch, list of 50, create then delete; and, in the floor's rounds, send:
+a message from one of the bench account's numbers), after a warm-up. The SDK rows time
 twilio-python, one client making sequential calls, against the fake and the bare route. The
 run also takes start-up to the first 200, and fetch and list with 1,000 and with 1,000,000
 numbers stored, with the fake's peak memory.
@@ -34,6 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 import sqlalchemy
@@ -59,6 +61,12 @@ STORED = 1_000  # numbers in the pool for the main runs
 FREE = 64  # numbers kept out of the pool, one per connection of the create+delete runs
 CONNECTIONS = (1, 16, 64)
 OPERATIONS = ("fetch", "list", "create+delete")
+FLOOR_OPERATIONS = (*OPERATIONS, "send")  # the floor's rounds also send messages
+MESSAGES = f"/2010-04-01/Accounts/{ACCOUNT}/Messages.json"
+# A message from one of the account's numbers (the first kept out of the pool) to a US number the
+# fake does not serve (no inbound delivery), with no StatusCallback: each send stores a message
+# that the dispatcher moves on to delivered, nothing held in memory for it.
+SEND_FORM = {"From": "+14150000000", "To": "+14155550199", "Body": "bench"}
 SDK_CALLS = ("fetch", "delete then create", "list of 5")
 
 
@@ -216,10 +224,15 @@ def bodies_file(directory: Path, fake_url: str | None) -> Path:
             "fetch": get(f"{POOL}/{sid(FREE)}"),
             "create": created,
             "list": {size: get(f"{POOL}?PageSize={size}") for size in ("50", "5")},
+            "send": requests.post(
+                fake_url + MESSAGES, data=SEND_FORM, headers=headers, timeout=5
+            ).text,
         }
         path.write_text(json.dumps(bodies))
     elif not path.exists():
-        path.write_text(json.dumps({"fetch": "{}", "create": "{}", "list": {"50": "{}"}}))
+        path.write_text(
+            json.dumps({"fetch": "{}", "create": "{}", "list": {"50": "{}"}, "send": "{}"})
+        )
     return path
 
 
@@ -307,7 +320,7 @@ def wrk(
     auth: str = "",
     numbers: range = range(FREE),
 ) -> dict:
-    """One wrk run; `operation` is fetch, list, create+delete, or a path to GET.
+    """One wrk run; `operation` is fetch, list, create+delete, send, or a path to GET.
 
     create+delete takes one of `numbers` per connection (two wrk runs at once take apart ones).
     """
@@ -315,12 +328,15 @@ def wrk(
         **os.environ,
         "BENCH_AUTH": auth or f"Basic {AUTH}",
         "BENCH_NUMBERS": ",".join(sid(n) for n in numbers),
+        "BENCH_FORM": urlencode(SEND_FORM),
     }
     threads = min(connections, 2)
     script = "get.lua"
     if operation == "create+delete":
         free_the_numbers(url, numbers)
         script, target, threads = "create_delete.lua", f"{url}{POOL}", connections
+    elif operation == "send":
+        script, target = "post_form.lua", f"{url}{MESSAGES}"
     elif operation == "fetch":
         target = f"{url}{POOL}/{sid(FREE)}"
     elif operation == "list":
@@ -449,13 +465,19 @@ def sdk_rates(url: str, seconds: float) -> dict[str, float]:
 
 
 FLOOR_SERVERS = ("fake", "floor", "bare")
-SDK_FOR = {"fetch": "fetch", "create+delete": "delete then create", "list": "list of 5"}
+SDK_FOR = {
+    "fetch": "fetch",
+    "create+delete": "delete then create",
+    "list": "list of 5",
+    "send": "send",
+}
 
 
 def sdk_rate(url: str, call: str, seconds: float) -> float:
     """sdk_rates for one call: twilio-python, one client, sequential calls, per second."""
     client = Client(ACCOUNT, TOKEN)
     client.messaging.base_url = url
+    client.api.base_url = url
     pool = client.messaging.v1.services(SERVICE).phone_numbers
     number = sid(0)
 
@@ -467,6 +489,9 @@ def sdk_rate(url: str, call: str, seconds: float) -> float:
         "fetch": lambda: pool(sid(FREE)).fetch(),
         "delete then create": delete_then_create,
         "list of 5": lambda: pool.list(limit=5),
+        "send": lambda: client.messages.create(
+            from_=SEND_FORM["From"], to=SEND_FORM["To"], body=SEND_FORM["Body"]
+        ),
     }
     function = calls[call]
     for _ in range(20):  # warm-up
@@ -603,14 +628,14 @@ def main() -> int:
     )
     parser.add_argument(
         "--ops",
-        default=",".join(OPERATIONS),
-        help="of the floor's rounds: a comma-separated subset of fetch,list,create+delete",
+        default=",".join(FLOOR_OPERATIONS),
+        help="of the floor's rounds: a comma-separated subset of fetch,list,create+delete,send",
     )
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the floor")
     args = parser.parse_args()
     args.ops = [op for op in args.ops.split(",") if op]
-    if not args.ops or set(args.ops) - set(OPERATIONS):
-        parser.error(f"--ops takes a subset of {','.join(OPERATIONS)}")
+    if not args.ops or set(args.ops) - set(FLOOR_OPERATIONS):
+        parser.error(f"--ops takes a subset of {','.join(FLOOR_OPERATIONS)}")
     report: dict = {"machine": {"cores": os.cpu_count()}, "seconds": args.seconds, "load": {}}
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)

@@ -2,7 +2,8 @@
 
     python tools/bench_bare.py BODIES.json
 
-BODIES.json holds what the fake answered: {"fetch": …, "create": …, "list": {PageSize: …}}.
+BODIES.json holds what the fake answered: {"fetch": …, "create": …, "list": {PageSize: …},
+"send": …} (the created message; a file without it answers `{}`).
 It binds a free port and prints `listening on URL`, as the fake does.
 """
 
@@ -22,6 +23,7 @@ from starlette.routing import Route
 def build(bodies: dict) -> Starlette:
     entry, created = bodies["fetch"].encode(), bodies["create"].encode()
     pages = {size: body.encode() for size, body in bodies["list"].items()}
+    sent = bodies.get("send", "{}").encode()
 
     async def one(request: Request) -> Response:
         if request.method == "DELETE":
@@ -35,9 +37,14 @@ def build(bodies: dict) -> Starlette:
         page = pages[request.query_params.get("PageSize", "50")]
         return Response(page, media_type="application/json")
 
+    async def messages(request: Request) -> Response:
+        await request.form()  # read the body, as any server must
+        return Response(sent, status_code=201, media_type="application/json")
+
     return Starlette(routes=[
         Route("/v1/Services/{service}/PhoneNumbers", pool, methods=["GET", "POST"]),
         Route("/v1/Services/{service}/PhoneNumbers/{sid}", one, methods=["GET", "DELETE"]),
+        Route("/2010-04-01/Accounts/{account}/Messages.json", messages, methods=["POST"]),
     ])  # fmt: skip
 
 

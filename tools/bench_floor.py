@@ -8,7 +8,9 @@ handler (the spec's scheme, given a check here), and handlers that return fixed 
 storage behind them. The fake's own cost is what it adds on top of this; the bare route
 (tools/bench_bare.py) is the ceiling of Python, uvicorn and the network without connexion.
 
-BODIES.json holds what the fake answered: {"fetch": …, "create": …, "list": {PageSize: …}}.
+BODIES.json holds what the fake answered: {"fetch": …, "create": …, "list": {PageSize: …},
+"send": …} (the created message; a file without it answers `{}`). CreateMessage is validated
+as connexion validates the fake's (the form's schema); the rules behind it are the fake's own.
 It binds a free port and prints `listening on URL`, as the fake does.
 """
 
@@ -47,6 +49,7 @@ def build(bodies: dict, credentials: dict[str, str] | None = None) -> connexion.
         CREDENTIALS.update(credentials)
     entry, created = json.loads(bodies["fetch"]), json.loads(bodies["create"])
     pages = {size: json.loads(body) for size, body in bodies["list"].items()}
+    sent = json.loads(bodies.get("send", "{}"))
 
     async def fetch(**_parameters: Any) -> Any:
         return entry
@@ -56,6 +59,9 @@ def build(bodies: dict, credentials: dict[str, str] | None = None) -> connexion.
 
     async def delete(**_parameters: Any) -> Any:
         return None, 204
+
+    async def send(**_parameters: Any) -> Any:
+        return sent, 201
 
     async def listing(PageSize: int = 50, **_parameters: Any) -> Any:
         return pages.get(str(PageSize), pages["50"])
@@ -68,6 +74,7 @@ def build(bodies: dict, credentials: dict[str, str] | None = None) -> connexion.
         "CreatePhoneNumber": create,
         "DeletePhoneNumber": delete,
         "ListPhoneNumber": listing,
+        "CreateMessage": send,
     }
     document = copy.deepcopy(spec.document(spec.CONTRACT))
     for scheme in document["components"]["securitySchemes"].values():

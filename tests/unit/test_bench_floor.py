@@ -21,6 +21,9 @@ import bench_floor  # a tool, beside the tests' tree
 POOL = "/v1/Services/MG" + "b" * 32 + "/PhoneNumbers"
 NUMBER = "PN" + "0" * 32
 ENTRY = {"sid": NUMBER, "phone_number": "+14155550100"}
+MESSAGES = f"/2010-04-01/Accounts/{bench_floor.ACCOUNT}/Messages.json"
+MESSAGE = {"sid": "SM" + "0" * 32, "status": "queued", "body": "bench"}
+SEND = {"From": "+14155550100", "To": "+14155550199", "Body": "bench"}
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +32,7 @@ def floor() -> TestClient:
         "fetch": json.dumps(ENTRY),
         "create": json.dumps(ENTRY),
         "list": {"50": json.dumps({"phone_numbers": [ENTRY]})},
+        "send": json.dumps(MESSAGE),
     }
     return TestClient(bench_floor.build(bodies))
 
@@ -46,15 +50,29 @@ def test_answers_the_bodies_it_was_given(floor: TestClient) -> None:
     assert (created.status_code, created.json()) == (201, ENTRY)
     assert floor.delete(f"{POOL}/{NUMBER}", headers=GOOD).status_code == 204
     assert floor.get(POOL, headers=GOOD).json() == {"phone_numbers": [ENTRY]}
+    sent = floor.post(MESSAGES, data=SEND, headers=GOOD)
+    assert (sent.status_code, sent.json()) == (201, MESSAGE)
 
 
 def test_authenticates(floor: TestClient) -> None:
     assert floor.get(f"{POOL}/{NUMBER}").status_code == 401
     wrong = basic(bench_floor.ACCOUNT, "not the token")
     assert floor.get(f"{POOL}/{NUMBER}", headers=wrong).status_code == 401
+    assert floor.post(MESSAGES, data=SEND).status_code == 401
 
 
 def test_validates_requests_from_the_spec(floor: TestClient) -> None:
     assert floor.post(POOL, data={}, headers=GOOD).status_code == 400
     assert floor.get(POOL, params={"PageSize": "0"}, headers=GOOD).status_code == 400
     assert floor.get("/v1/Nowhere", headers=GOOD).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "invalid",
+    [{"To": "+1" + "4" * 255}, {"MaxPrice": "not a number"}, {"ProvideFeedback": "perhaps"}],
+    ids=["To longer than 256", "MaxPrice not a number", "ProvideFeedback not a boolean"],
+)
+def test_validates_a_message_from_the_spec(floor: TestClient, invalid: dict[str, str]) -> None:
+    """CreateMessage's form schema (the fake's own first check) refuses what it must, so that the
+    floor's send costs the validation the fake's send costs."""
+    assert floor.post(MESSAGES, data={**SEND, **invalid}, headers=GOOD).status_code == 400
