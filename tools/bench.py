@@ -63,10 +63,12 @@ CONNECTIONS = (1, 16, 64)
 OPERATIONS = ("fetch", "list", "create+delete")
 FLOOR_OPERATIONS = (*OPERATIONS, "send")  # the floor's rounds also send messages
 MESSAGES = f"/2010-04-01/Accounts/{ACCOUNT}/Messages.json"
-# A message from one of the account's numbers (the first kept out of the pool) to a US number the
-# fake does not serve (no inbound delivery), with no StatusCallback: each send stores a message
-# that the dispatcher moves on to delivered, nothing held in memory for it.
-SEND_FORM = {"From": "+14150000000", "To": "+14155550199", "Body": "bench"}
+# A message from the account's sender (a valid US number: the pool's +1415000… are not, their
+# exchange starts with 0) to a US number the fake does not serve (no inbound delivery), with no
+# StatusCallback: each send stores a message that the dispatcher moves on to delivered, with
+# nothing held in memory for it.
+SENDER = {"sid": "PN" + "f" * 32, "phone_number": "+14155550100", "capabilities": ["SMS", "MMS"]}
+SEND_FORM = {"From": SENDER["phone_number"], "To": "+14155550199", "Body": "bench"}
 SDK_CALLS = ("fetch", "delete then create", "list of 5")
 
 
@@ -126,7 +128,7 @@ def _children(pid: int) -> list[int]:
 
 def fixture_file(directory: Path) -> Path:
     numbers = [{"sid": sid(n), "phone_number": e164(n), "capabilities": ["SMS", "MMS"]}
-               for n in range(STORED + FREE)]  # fmt: skip
+               for n in range(STORED + FREE)] + [SENDER]  # fmt: skip
     document = {"accounts": [{"sid": ACCOUNT, "auth_token": TOKEN, "services": [{"sid": SERVICE}],
                               "incoming_phone_numbers": numbers}]}  # fmt: skip
     path = directory / "bench-fixtures.yaml"
@@ -220,13 +222,13 @@ def bodies_file(directory: Path, fake_url: str | None) -> Path:
             fake_url + POOL, data={"PhoneNumberSid": number}, headers=headers, timeout=5
         ).text
         requests.delete(f"{fake_url}{POOL}/{number}", headers=headers, timeout=5)
+        sent = requests.post(fake_url + MESSAGES, data=SEND_FORM, headers=headers, timeout=5)
+        sent.raise_for_status()  # the floor and the bare route must answer a message, not an error
         bodies = {
             "fetch": get(f"{POOL}/{sid(FREE)}"),
             "create": created,
             "list": {size: get(f"{POOL}?PageSize={size}") for size in ("50", "5")},
-            "send": requests.post(
-                fake_url + MESSAGES, data=SEND_FORM, headers=headers, timeout=5
-            ).text,
+            "send": sent.text,
         }
         path.write_text(json.dumps(bodies))
     elif not path.exists():
