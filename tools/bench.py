@@ -607,7 +607,7 @@ def floor_table(report: dict) -> list[str]:
                 f"| {value('fake'):.0f} | {value('floor'):.0f} | {value('bare'):.0f} "
                 f"| {ratio['median']:.2f} ({ratio['min']:.2f}-{ratio['max']:.2f}) "
                 f"| {floor['ratios']['floor/bare'][m][op]['median']:.2f} "
-                f"| {floor['wrk']['fake'][op]['p99_ms'] if m == 'wrk' else '':} |"
+                f"| {format(floor['wrk']['fake'][op]['p99_ms'], '.1f') if m == 'wrk' else ''} |"
             )
     return lines
 
