@@ -22,7 +22,7 @@ CONTROL_SPEC := twilio_fake/control.yaml  # the fake's own control surface (not 
 
 help:
 	@echo "make run    start the fake on http://$(HOST):$(PORT) (SQLite file $(DATABASE), demo data)"
-	@echo "make check  the fast loop: lint, then the unit and API tests on SQLite (about a minute)"
+	@echo "make check  the fast loop: lint, then the unit and API tests on SQLite (a minute or two)"
 	@echo "make test   lint, then the tests: unit, api, contract (schemathesis, the kit), e2e (SDKs, the wheel)"
 	@echo "make spec   validate and lint openapi.yaml; build dist/openapi.{yaml,json,html}"
 	@echo "make contract  check a server against openapi.yaml (URL= USER= PASSWORD= SERVICE= NUMBERS= [SERVICE2= VOICE_ONLY= POOL_LIMIT=]; none: a fresh fake; COMPARE_URL=…: compare two servers)"
