@@ -3,10 +3,18 @@
 The tests are sorted by level, each directory a marker: `unit` (rules, fixtures, the spec),
 `api` (HTTP through the in-process app), `contract` (schemathesis and the contract kit) and
 `e2e` (real server processes, the official SDKs, the built wheel).
+
+`make test` runs them on several pytest-xdist workers (`--dist loadgroup`, docs/testing.md):
+the tests of a `contract` or `e2e` module run on one worker, in their order, so that the
+servers its module-scoped fixtures start are started once; a module whose tests are each
+independent of the others says so with `pytestmark = pytest.mark.spread`, and its tests go
+wherever a worker is free (a module-scoped fixture is then made once on each worker that runs
+some of them). `unit` and `api` tests need nothing of the kind and are spread too.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,11 +34,20 @@ LEVELS = ("unit", "api", "contract", "e2e")
 collect_ignore = ["e2e/plugin_project"]
 
 
+# Levels whose modules keep their tests on one xdist worker unless marked `spread`.
+GROUPED_LEVELS = ("contract", "e2e")
+
+
+# First, so that pytest-xdist (which names each test's group in its own hook) sees the groups.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         level = item.path.parent.name
         if level in LEVELS:
             item.add_marker(getattr(pytest.mark, level))
+        grouped = level in GROUPED_LEVELS and not item.get_closest_marker("spread")
+        if grouped and not item.get_closest_marker("xdist_group"):
+            item.add_marker(pytest.mark.xdist_group(f"{level}/{item.path.stem}"))
 
 
 # The rules and the API run on both databases the fake supports (DATABASES); a test about
@@ -75,9 +92,27 @@ def client(app: FakeApp) -> Iterator[TestClient]:
         yield client
 
 
+# Under pytest-xdist each worker counts what its tests put the servers through, and hands its
+# count to the controller when it ends; the controller adds them up for the summary.
+survived_on_workers: Counter[str] = Counter()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a worker
+        workeroutput["survived"] = dict(survived)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:  # type: ignore[no-untyped-def]
+    """An xdist worker ended (a hook of pytest-xdist's, called on the controller)."""
+    survived_on_workers.update(getattr(node, "workeroutput", {}).get("survived", {}))
+
+
 def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
     """Say what the reliability tests put the server through (most of all under `make soak`)."""
-    if survived:
+    counts = survived + survived_on_workers
+    if counts:
         terminalreporter.section("survived")
-        for what, count in sorted(survived.items()):
+        for what, count in sorted(counts.items()):
             terminalreporter.write_line(f"{count:>8}  {what}")

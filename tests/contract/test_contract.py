@@ -34,6 +34,10 @@ from tests.support import (
 )
 from tests.support.postgres import PostgresServer
 
+# Every test builds its own app (or replicas) from function-scoped fixtures: the tests may go to
+# different xdist workers (conftest.py); together they would be the suite's longest group.
+pytestmark = pytest.mark.spread
+
 CONFIG = {
     "seed": 20261127,
     "checks": {

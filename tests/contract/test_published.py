@@ -10,13 +10,14 @@ from pathlib import Path
 
 import yaml
 
-from tests.support import ROOT
+from tests.support import ROOT, npm_tools
 
 CURRENT = yaml.safe_load((ROOT / "openapi.yaml").read_text())
 
 
 def test_the_published_artefacts_are_built_from_the_contract(tmp_path: Path) -> None:
     """`make spec` builds the published files from openapi.yaml; here into a scratch folder."""
+    npm_tools()  # installed first, one worker at a time (make spec would install them too)
     subprocess.run(
         ["make", "--no-print-directory", "-s", "spec", f"DIST={tmp_path}"],
         cwd=ROOT,

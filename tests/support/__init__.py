@@ -5,11 +5,16 @@ Test modules import from here (or get fixtures from conftest.py), never from eac
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import os
 import subprocess
 import sys
+import tempfile
 import venv
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -121,26 +126,45 @@ def app_for(backend: Backend, **settings: object) -> FakeApp:
     return create_app(Settings(**(options | settings)), backend)  # type: ignore[arg-type]
 
 
+@contextlib.contextmanager
+def exclusive(name: str) -> Iterator[None]:
+    """Hold a lock of this checkout's, named `name`, against every other process of the tests
+    (pytest-xdist's workers, another run): for what writes into the checkout itself."""
+    tag = hashlib.sha256(str(ROOT).encode()).hexdigest()[:12]
+    path = Path(tempfile.gettempdir()) / f"twilio-fake-tests-{tag}-{name}.lock"
+    with path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def npm_tools() -> Path:
     """The pinned npm tools (twilio-node, Redocly CLI), installed by make when missing: a test
-    that needs them does not depend on another test (`make spec`'s) having installed them."""
-    subprocess.run(
-        ["make", "--no-print-directory", "-s", "tools/npm/node_modules/.installed"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
+    that needs them does not depend on another test (`make spec`'s) having installed them.
+    One worker at a time: two `npm ci` in one folder would undo each other."""
+    with exclusive("npm"):
+        subprocess.run(
+            ["make", "--no-print-directory", "-s", "tools/npm/node_modules/.installed"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
     return ROOT / "tools" / "npm" / "node_modules"
 
 
 def build_wheel(directory: Path) -> Path:
-    """Build the project's wheel into `directory`, as `make wheel` would; return its path."""
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(directory), ROOT],
-        check=True,
-        capture_output=True,
-    )
+    """Build the project's wheel into `directory`, as `make wheel` would; return its path.
+    One build at a time: pip builds in the checkout (build/, *.egg-info)."""
+    with exclusive("wheel"):
+        subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(directory),
+             ROOT],
+            check=True,
+            capture_output=True,
+        )  # fmt: skip
     (wheel,) = directory.glob("twilio_fake-*.whl")
     return wheel
 
