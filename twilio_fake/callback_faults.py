@@ -18,14 +18,13 @@ Inbound-message webhooks are never faulted: their answer is what `/_fake/inbound
 from __future__ import annotations
 
 import secrets
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from .exceptions import InvalidParameter
+from .faults import ArmedList
 
 ACTIONS = ("delay", "drop", "duplicate", "bad_signature", "reverse")
-MAX_ARMED = 100
 
 
 @dataclass
@@ -50,12 +49,11 @@ class CallbackFault:
         }
 
 
-class CallbackFaults:
+class CallbackFaults(ArmedList[CallbackFault]):
     """The armed callback faults of this process, oldest first."""
 
-    def __init__(self) -> None:
-        self._armed: list[CallbackFault] = []
-        self._lock = threading.Lock()
+    kind = "callback faults"
+    path = "/_fake/callback-faults"
 
     def arm(self, request: dict[str, Any]) -> CallbackFault:
         """Arm a fault from the body of `POST /_fake/callback-faults` (checked by the spec)."""
@@ -74,34 +72,12 @@ class CallbackFaults:
             account=request.get("account"),
             delay=delay,
         )
-        with self._lock:
-            if len(self._armed) >= MAX_ARMED:
-                raise InvalidParameter(
-                    f"{MAX_ARMED} callback faults are armed already: DELETE "
-                    "/_fake/callback-faults first"
-                )
-            self._armed.append(fault)
-        return fault
+        return self._add(fault)
 
     def take(self, account: str) -> CallbackFault | None:
         """The oldest armed fault for this account's next callback, with one use taken."""
-        with self._lock:
-            for fault in self._armed:
-                if fault.account is None or fault.account == account:
-                    fault.times -= 1
-                    fault.applied += 1
-                    if fault.times <= 0:
-                        self._armed.remove(fault)
-                    return fault
-        return None
-
-    def armed(self) -> list[CallbackFault]:
-        with self._lock:
-            return list(self._armed)
+        return self._take(lambda fault: fault.account in (None, account))
 
     def clear(self, account: str | None = None) -> list[CallbackFault]:
         """Disarm every fault (or the account's); return them (their held callbacks go now)."""
-        with self._lock:
-            gone = [f for f in self._armed if account is None or f.account == account]
-            self._armed = [f for f in self._armed if f not in gone]
-        return gone
+        return self._remove(lambda fault: account is None or fault.account == account)

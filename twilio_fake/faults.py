@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from connexion.middleware.routing import ROUTING_CONTEXT
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -119,14 +120,71 @@ class InjectedError(TwilioError):
         self.code = code  # type: ignore[misc]
 
 
-class Faults:
+class _Armable(Protocol):
+    account: str | None
+    times: int
+    applied: int
+
+
+F = TypeVar("F", bound=_Armable)
+
+
+class ArmedList(Generic[F]):
+    """Faults armed in this process, oldest first, at most MAX_ARMED: what request faults and
+    callback faults (callback_faults.py) share. A fault is taken once per use until its `times`
+    are spent."""
+
+    kind = "faults"
+    path = "/_fake/faults"
+
+    def __init__(self) -> None:
+        self._armed: list[F] = []
+        self._lock = threading.Lock()
+
+    def _add(self, fault: F) -> F:
+        with self._lock:
+            if len(self._armed) >= MAX_ARMED:
+                raise InvalidParameter(
+                    f"{MAX_ARMED} {self.kind} are armed already: DELETE {self.path} first"
+                )
+            self._armed.append(fault)
+        return fault
+
+    def _take(self, matches: Callable[[F], bool]) -> F | None:
+        """The oldest armed fault that `matches`, with one use taken from it."""
+        with self._lock:
+            for fault in self._armed:
+                if matches(fault):
+                    fault.times -= 1
+                    fault.applied += 1
+                    if fault.times <= 0:
+                        self._armed.remove(fault)
+                    return fault
+        return None
+
+    def armed(self) -> list[F]:
+        with self._lock:
+            return list(self._armed)
+
+    def _remove(self, gone: Callable[[F], bool]) -> list[F]:
+        """Disarm the faults for which `gone` holds; return them."""
+        with self._lock:
+            removed = [fault for fault in self._armed if gone(fault)]
+            self._armed = [fault for fault in self._armed if not gone(fault)]
+        return removed
+
+    def disarm_account(self, account: str) -> None:
+        """Disarm the faults that name an account (which is being dropped)."""
+        self._remove(lambda fault: fault.account == account)
+
+
+class Faults(ArmedList[Fault]):
     """The armed faults of this process, oldest first; they answer only what `declared` (the
     contract's operations) allows."""
 
     def __init__(self, declared: dict[str, Declared] | None = None) -> None:
+        super().__init__()
         self.declared = declared or {}
-        self._armed: list[Fault] = []
-        self._lock = threading.Lock()
 
     def arm(self, request: dict[str, Any]) -> Fault:
         """Arm a fault from the body of `POST /_fake/faults` (its shape checked by the spec)."""
@@ -153,13 +211,7 @@ class Faults:
             delay=float(delay),
             drop=bool(drop),
         )
-        with self._lock:
-            if len(self._armed) >= MAX_ARMED:
-                raise InvalidParameter(
-                    f"{MAX_ARMED} faults are armed already: DELETE /_fake/faults first"
-                )
-            self._armed.append(fault)
-        return fault
+        return self._add(fault)
 
     def _check_declared(self, status: int, operation: str | None, method: str | None) -> None:
         """Refuse a status that an operation the fault may match does not declare: an injected
@@ -182,28 +234,10 @@ class Faults:
 
     def take(self, operation: str | None, account: str | None, method: str) -> Fault | None:
         """The oldest armed fault this request matches, with one use taken from it."""
-        with self._lock:
-            for fault in self._armed:
-                if fault.matches(operation, account, method):
-                    fault.times -= 1
-                    fault.applied += 1
-                    if fault.times <= 0:
-                        self._armed.remove(fault)
-                    return fault
-        return None
-
-    def armed(self) -> list[Fault]:
-        with self._lock:
-            return list(self._armed)
+        return self._take(lambda fault: fault.matches(operation, account, method))
 
     def clear(self) -> None:
-        with self._lock:
-            self._armed.clear()
-
-    def disarm_account(self, account: str) -> None:
-        """Disarm the faults that name an account (which is being dropped)."""
-        with self._lock:
-            self._armed = [fault for fault in self._armed if fault.account != account]
+        self._remove(lambda _fault: True)
 
 
 class InjectFaults:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import phonenumbers
 from sqlalchemy import Connection, and_, bindparam, delete, insert, select
 from sqlalchemy import update as update_statement
+from sqlalchemy.engine import Row
 
 from twilio_fake import clock, spec
 from twilio_fake.exceptions import InvalidParameter, ResourceNotFound
@@ -574,12 +575,7 @@ def update(
     redact = body is not None
     cancel = status is not None
     with backend.db.write() as conn:
-        current = conn.execute(
-            select(messages.c.status).where(_mine).with_for_update(),
-            {"message": sid, "account": account_sid},
-        ).first()
-        if current is None:
-            raise ResourceNotFound()
+        current = _locked_status(conn, account_sid, sid)
         if redact == cancel:
             raise UpdateNotValid(
                 "Parameters are not valid: give either Body (empty, to redact) or "
@@ -611,15 +607,21 @@ def update(
     return _message(row)
 
 
+def _locked_status(conn: Connection, account_sid: str, sid: str) -> Row[Any]:
+    """The account's message's status, its row locked for this transaction (404 if none)."""
+    current = conn.execute(
+        select(messages.c.status).where(_mine).with_for_update(),
+        {"message": sid, "account": account_sid},
+    ).first()
+    if current is None:
+        raise ResourceNotFound()
+    return current
+
+
 def delete_message(backend: Backend, account_sid: str, sid: str) -> None:
     """Delete the message: only once its status is final (20009 before)."""
     with backend.db.write() as conn:
-        current = conn.execute(
-            select(messages.c.status).where(_mine).with_for_update(),
-            {"message": sid, "account": account_sid},
-        ).first()
-        if current is None:
-            raise ResourceNotFound()
+        current = _locked_status(conn, account_sid, sid)
         if current.status not in FINAL:
             raise NotComplete(
                 f"Cannot delete this resource before it is complete: its status is {current.status}"
