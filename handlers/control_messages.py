@@ -11,14 +11,14 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from twilio_fake import clock, db
+from twilio_fake import clock, db, spec
 from twilio_fake.backend import Backend
 from twilio_fake.dispatch import Dispatcher
 from twilio_fake.exceptions import InvalidParameter, ResourceNotFound
 from twilio_fake.outbound import Webhook
-from twilio_fake.resources.messages import inbound, lifecycle
+from twilio_fake.resources.messages import inbound, lifecycle, model
 
-from ._render import rfc2822_date
+from . import messages
 
 
 def _known(conn: Connection, account_sid: str) -> None:
@@ -80,8 +80,6 @@ async def set_clock(
 
 
 def _default_wait() -> float:
-    from twilio_fake import spec
-
     return float(spec.control_default("ClockChange", "callback_wait"))
 
 
@@ -144,27 +142,10 @@ async def receive_message(body: dict[str, Any], backend: Backend, dispatcher: Di
             message=received.message["sid"],
         )
         webhook = (await dispatcher.send_now(hook)).as_dict()
-    return {"message": _message(received), "webhook": webhook}, 201
-
-
-def _message(received: inbound.Inbound) -> dict[str, Any]:
-    """The inbound message, in the Message resource's names (what a client reads of it)."""
-    row = received.message
-    return {
-        "sid": row["sid"],
-        "account_sid": row["account_sid"],
-        "messaging_service_sid": row["service_sid"],
-        "from": row["from_number"],
-        "to": row["to_number"],
-        "body": row["body"],
-        "num_segments": str(row["num_segments"]),
-        "num_media": "0",
-        "status": row["status"],
-        "direction": row["direction"],
-        "date_created": rfc2822_date(row["date_created"]),
-        "date_sent": rfc2822_date(row["date_sent"]),
-        "stored": received.stored,
-    }
+    # The message in the Message resource's fields, as a fetch would show it, and whether it
+    # was kept (a service with no inbound URL logs none).
+    message = messages.resource(model.message_of(received.message)) | {"stored": received.stored}
+    return {"message": message, "webhook": webhook}, 201
 
 
 async def list_callbacks(dispatcher: Dispatcher, page_size: int, account: str | None = None):

@@ -3,7 +3,7 @@
 Connexion has routed, authenticated and validated the request; these shape the answer and leave
 the rules to twilio_fake.resources.messages.model. The account in the path must be the one the
 credentials belong to: any other is answered as Twilio answers a resource that is not there.
-Writes go through `backend.db.call` as writes (in a thread, off the event loop).
+Every call of the rules goes through `backend.db.call`, which never holds the event loop.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.support import ACCOUNT, OTHER_ACCOUNT, assert_error
+from tests.support import ACCOUNT, AUTH, OTHER_ACCOUNT, assert_error
 from twilio_fake import fixtures
 
 CLOCK = f"/_fake/clock/{ACCOUNT}"
@@ -116,6 +116,10 @@ def test_an_inbound_message_without_a_webhook_is_stored_and_sends_nothing(client
         ACCOUNT,
     )
     assert message["sid"].startswith("SM") and message["stored"] is True
+    # The message is shown as the Message resource shows it.
+    fetched = client.get(message["uri"], auth=AUTH)
+    assert fetched.status_code == 200
+    assert {**message, "stored": None} == {**fetched.json(), "stored": None}
     assert client.get("/_fake/callbacks").json() == {"callbacks": []}
 
 

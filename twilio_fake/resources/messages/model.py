@@ -23,7 +23,7 @@ import hashlib
 import json
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -174,8 +174,8 @@ _mine = and_(messages.c.sid == bindparam("message"), messages.c.account_sid == b
 _FETCH = _MESSAGES.where(_mine)
 
 
-def _message(row: Any) -> Message:
-    values = row._mapping
+def message_of(values: Mapping[Any, Any]) -> Message:
+    """A message from its stored columns (a row's mapping, or inbound's dict)."""
     return Message(
         sid=values["sid"],
         account_sid=values["account_sid"],
@@ -257,7 +257,7 @@ def create(backend: Backend, account_sid: str, draft: Draft) -> Message:
         conn.execute(insert(messages).values(**values))
         row = conn.execute(_FETCH, {"message": values["sid"], "account": account_sid}).one()
     backend.wake_dispatcher()
-    return _message(row)
+    return message_of(row._mapping)
 
 
 def _required(draft: Draft) -> tuple[str, str | None, str | None]:
@@ -483,7 +483,7 @@ def list_messages(
             token=page_token,
         )
     return MessagePage(
-        [_message(row) for row in found.rows],
+        [message_of(row._mapping) for row in found.rows],
         found.page,
         found.page_size,
         found.previous_token,
@@ -564,7 +564,7 @@ def fetch(backend: Backend, account_sid: str, sid: str) -> Message:
     row = backend.db.first(_FETCH, {"message": sid, "account": account_sid})
     if row is None:
         raise ResourceNotFound()
-    return _message(row)
+    return message_of(row._mapping)
 
 
 def update(
@@ -604,7 +604,7 @@ def update(
             {"message": sid, "account": account_sid},
         )
         row = conn.execute(_FETCH, {"message": sid, "account": account_sid}).one()
-    return _message(row)
+    return message_of(row._mapping)
 
 
 def _locked_status(conn: Connection, account_sid: str, sid: str) -> Row[Any]:
