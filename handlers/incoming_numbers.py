@@ -17,7 +17,7 @@ from twilio_fake.backend import Backend
 from twilio_fake.exceptions import ResourceNotFound
 from twilio_fake.resources.numbers import model
 from twilio_fake.resources.numbers.model import IncomingNumber, NumberPage
-from twilio_fake.urls import path_for
+from twilio_fake.urls import api_version, path_for
 
 from ._render import page_2010, rfc2822_date
 
@@ -140,7 +140,7 @@ def resource(number: IncomingNumber) -> dict[str, Any]:
         "account_sid": number.account_sid,
         "address_requirements": "none",
         "address_sid": None,
-        "api_version": "2010-04-01",
+        "api_version": api_version("FetchIncomingPhoneNumber"),
         "beta": False,
         "capabilities": number.capabilities,
         "date_created": rfc2822_date(number.date_created),

@@ -18,7 +18,7 @@ from twilio_fake.backend import Backend
 from twilio_fake.exceptions import ResourceNotFound
 from twilio_fake.resources.messages import model
 from twilio_fake.resources.messages.model import DateSent, Draft, Message, MessagePage
-from twilio_fake.urls import path_for
+from twilio_fake.urls import api_version, path_for
 
 from ._render import page_2010, rfc2822_date
 
@@ -127,7 +127,7 @@ def resource(message: Message, *, created: bool = False) -> dict[str, Any]:
         subresources["feedback"] = f"{base}/Feedback.json"
     return {
         "account_sid": message.account_sid,
-        "api_version": model.API_VERSION,
+        "api_version": api_version("CreateMessage"),
         "body": message.body,
         "date_created": rfc2822_date(message.date_created),
         "date_sent": rfc2822_date(message.date_sent) if message.date_sent else None,

@@ -16,3 +16,9 @@ def path_for(operation_id: str, **parameters: str) -> str:
     OpenAPI's path templates (`/v1/Services/{Sid}`) are Python format strings as they stand.
     """
     return path_template(operation_id).format_map(parameters)
+
+
+def api_version(operation_id: str) -> str:
+    """The API version an operation belongs to (the first segment of its path: `2010-04-01`),
+    as a resource's `api_version` and a webhook's `ApiVersion` name it."""
+    return path_template(operation_id).split("/")[1]

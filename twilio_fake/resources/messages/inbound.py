@@ -28,13 +28,13 @@ from twilio_fake.resources.numbers.tables import (
 from twilio_fake.resources.pool.tables import pool_entries
 from twilio_fake.resources.services.model import Service
 from twilio_fake.resources.services.tables import services
+from twilio_fake.urls import api_version
 
 from . import optouts, segments, selection
 from .rule_errors import NotAnIncomingNumber
 from .tables import messages
 from .times import as_datetime
 
-API_VERSION = "2010-04-01"
 DEFAULT_METHOD = "POST"
 
 
@@ -158,7 +158,7 @@ def _params(message: dict[str, Any]) -> dict[str, str]:
         MessageSid=sid,
         AccountSid=message["account_sid"],
         From=message["from_number"],
-        ApiVersion=API_VERSION,
+        ApiVersion=api_version("CreateMessage"),
     )
     return params
 

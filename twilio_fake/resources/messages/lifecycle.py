@@ -31,16 +31,16 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, case, delete, func, insert, literal, select, update
 
+from twilio_fake import spec
 from twilio_fake.clock import account_clocks
 from twilio_fake.exceptions import InvalidParameter
 from twilio_fake.resources.services.tables import services
+from twilio_fake.urls import api_version
 
 from . import selection
 from .rule_errors import SenderSelectionFailed
 from .tables import message_outcomes, messages
 from .times import as_datetime
-
-API_VERSION = "2010-04-01"
 
 # How long a message stays in each status before its next step, in the account's seconds.
 STEP_SECONDS = {"accepted": 0.1, "queued": 0.1, "sending": 0.2, "sent": 0.5}
@@ -65,7 +65,6 @@ ERROR_TITLES = {
     30008: "Unknown error",
     30034: "US A2P 10DLC - Message from an Unregistered Number",
 }
-MAX_OUTCOME_RULES = 1000  # per account: a test's rules, not a store
 MAX_PATTERN_LENGTH = 64
 # The price of a sent message, per segment (a message with media: once), in USD.
 SMS_PRICE, MMS_PRICE = 0.0079, 0.02
@@ -115,6 +114,11 @@ def plan(conn: Connection, account_sid: str, to_number: str) -> Outcome:
     return DELIVERED if row is None else Outcome(row.status, row.error_code)
 
 
+def max_outcome_rules() -> int:
+    """The outcome rules an account holds at once (the control surface's `x-limits`)."""
+    return spec.limit("outcome-rules-per-account", spec.CONTROL)
+
+
 def set_outcome(
     conn: Connection,
     account_sid: str,
@@ -139,10 +143,9 @@ def set_outcome(
     mine = message_outcomes.c.account_sid == account_sid
     conn.execute(delete(message_outcomes).where(mine, message_outcomes.c.to_pattern == to_pattern))
     count = conn.execute(select(func.count()).select_from(message_outcomes).where(mine)).scalar()
-    if (count or 0) >= MAX_OUTCOME_RULES:
-        raise InvalidParameter(
-            f"An account holds at most {MAX_OUTCOME_RULES} outcome rules: clear them first"
-        )
+    most = max_outcome_rules()
+    if (count or 0) >= most:
+        raise InvalidParameter(f"An account holds at most {most} outcome rules: clear them first")
     conn.execute(
         insert(message_outcomes).values(
             account_sid=account_sid, to_pattern=to_pattern, status=status, error_code=error_code
@@ -188,7 +191,7 @@ def callback_for(message: Any, service: Any | None) -> Callback | None:
     params["AccountSid"] = m["account_sid"]
     if m.get("from_number"):  # none when no sender could be chosen
         params["From"] = m["from_number"]
-    params["ApiVersion"] = API_VERSION
+    params["ApiVersion"] = api_version("CreateMessage")
     if status in ("failed", "undelivered") and m.get("error_code") is not None:
         params["ErrorCode"] = str(m["error_code"])
     if status in ("delivered", "undelivered") and m.get("date_updated") is not None:

@@ -101,7 +101,6 @@ MEDIA_URL = re.compile(r"https?://[^\s/?#]+[^\s]*", re.ASCII)
 
 # Statuses after which nothing more happens: a message may be deleted only then.
 FINAL = lifecycle.FINAL
-API_VERSION = "2010-04-01"
 
 
 def _limit(name: str) -> int:
