@@ -5,6 +5,7 @@ SQLAlchemy Core only, so that the same statements run on SQLite (the default) an
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import math
 import os
@@ -35,10 +36,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import URL, Row, make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 
 from .fixtures import FixtureError
+from .statements import Prepared, on_the_driver
 
 metadata = MetaData()
 
@@ -279,7 +281,7 @@ class Database:
 
         @event.listens_for(engine, "connect")
         def _configure(dbapi_connection: Any, _record: Any) -> None:
-            # Autocommit at the driver: SQLAlchemy's "begin" hook below emits BEGIN itself, so
+            # Autocommit at the driver: `Database._transaction` emits BEGIN itself, so
             # writes take the write lock up front (BEGIN IMMEDIATE) instead of failing to
             # upgrade it later.
             dbapi_connection.isolation_level = None
@@ -291,16 +293,6 @@ class Database:
             cursor.execute(f"PRAGMA synchronous={'OFF' if self.in_memory else 'NORMAL'}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
-
-        @event.listens_for(engine, "begin")
-        def _begin(connection: Connection) -> None:
-            # A write takes the write lock up front; a snapshot of several statements is one
-            # read transaction; a lone statement (`first`) runs on its own, in autocommit.
-            options = connection.get_execution_options()
-            if options.get("write", False):
-                connection.exec_driver_sql("BEGIN IMMEDIATE")
-            elif options.get("snapshot", False):
-                connection.exec_driver_sql("BEGIN")
 
         return engine
 
@@ -341,8 +333,9 @@ class Database:
             fcntl.flock(self._lock_file, fcntl.LOCK_UN)
         self._write_lock.release()
 
-    def first(self, statement: Any, parameters: dict[str, Any]) -> Row[*tuple[Any, ...]] | None:
-        """Run one read statement and return its first row.
+    def first(self, statement: Any, parameters: dict[str, Any]) -> Any:
+        """Run one read statement and return its first row (a tuple for a `Prepared` one, a
+        SQLAlchemy Row otherwise).
 
         A lone statement needs no transaction: it runs in autocommit, a snapshot of its own, on
         a connection that its thread keeps (checking one out of the pool for every read was a
@@ -350,40 +343,65 @@ class Database:
         loop's thread, so a process keeps one such connection. On PostgreSQL they run in threads
         (`call`): each takes a pooled connection, so that the threads keep none.
         """
+        run = statement.first if isinstance(statement, Prepared) else _execute_first(statement)
         if not self.is_sqlite:
             with self._busy, self.engine.connect() as conn:
-                return (
-                    conn.execution_options(isolation_level="AUTOCOMMIT")
-                    .execute(statement, parameters)
-                    .first()
-                )
+                return run(conn.execution_options(isolation_level="AUTOCOMMIT"), parameters)
         try:
-            return self._kept_connection().execute(statement, parameters).first()
+            return run(self._kept_connection(), parameters)
         except DBAPIError as error:
             if not error.connection_invalidated:
                 raise
         # The server dropped the kept connection (a database restart): once more, anew.
-        return self._kept_connection().execute(statement, parameters).first()
+        return run(self._kept_connection(), parameters)
 
     def _kept_connection(self) -> Connection:
+        """This thread's connection for lone statements, in autocommit."""
         conn = getattr(self._reader, "connection", None)
         if conn is None or conn.closed or conn.invalidated:
-            if conn is not None:
-                conn.close()
-            conn = self._reader.connection = self.engine.connect().execution_options(
-                isolation_level="AUTOCOMMIT"
+            conn = self._reader.connection = self._keep(
+                conn, self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             )
-            with self._readers_lock:
-                self._readers.append(conn)
         return conn
+
+    def _kept_for_transaction(self) -> Connection | None:
+        """On SQLite, the event loop's connection for transactions, if it is not in one already
+        (a read opened inside a write takes a pooled one). Taking a connection out of the pool
+        and putting it back (a queue under a condition, a reset, its events) cost as much as the
+        statements of a small write. Worker threads come and go (and are many): they take pooled
+        connections, so that none is kept by a thread that is gone."""
+        if not self.is_sqlite or not _on_event_loop():
+            return None
+        conn = getattr(self._reader, "transactions", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._reader.transactions = self._keep(conn, self.engine.connect())
+        return None if conn.in_transaction() else conn
+
+    def _keep(self, old: Connection | None, new: Connection) -> Connection:
+        if old is not None:
+            old.close()
+        with self._readers_lock:
+            self._readers.append(new)
+        return new
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[Connection]:
+        """A transaction on this thread's kept connection (SQLite) or a pooled one. SQLite's
+        driver is in autocommit (see _configure), and SQLAlchemy's begin does nothing to it: the
+        transaction starts with `begin` as written, given to the driver, and SQLAlchemy's commit
+        or rollback ends it."""
+        kept = self._kept_for_transaction()
+        with nullcontext(kept) if kept is not None else self.engine.connect() as conn:
+            with conn.begin():
+                if begin:
+                    on_the_driver(conn, begin)
+                yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """Yield a connection inside a read transaction: one consistent snapshot."""
-        with self._busy, self.engine.connect() as conn:
-            conn.execution_options(snapshot=True)
-            with conn.begin():
-                yield conn
+        with self._busy, self._transaction("BEGIN" if self.is_sqlite else "") as conn:
+            yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -394,10 +412,12 @@ class Database:
         with SELECT ... FOR UPDATE in the rules themselves.
         """
         self.check_present()
-        with self._busy, self._writer(), self.engine.connect() as conn:
-            conn.execution_options(write=True)
-            with conn.begin():
-                yield conn
+        with (
+            self._busy,
+            self._writer(),
+            self._transaction("BEGIN IMMEDIATE" if self.is_sqlite else "") as conn,
+        ):
+            yield conn
 
     @property
     def busy(self) -> int:
@@ -492,6 +512,18 @@ class _Busy:
     def __exit__(self, *_exc: object) -> None:
         with self._lock:
             self.count -= 1
+
+
+def _execute_first(statement: Any) -> Callable[[Connection, dict[str, Any]], Any]:
+    return lambda conn, parameters: conn.execute(statement, parameters).first()
+
+
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _identity(path: str) -> tuple[int, int] | None:

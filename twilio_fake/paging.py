@@ -24,6 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from . import spec
 from .exceptions import InvalidPageToken
+from .statements import Prepared
 
 Direction = Literal["after", "before"]
 _PREFIX: dict[Direction, str] = {"after": "PA", "before": "PB"}
@@ -55,10 +56,19 @@ class Page:
 class KeysetList:
     """A list of rows in `seq` order, in a scope (a WHERE clause with bound parameters, e.g. one
     service's pool); its statements are built once and SQLAlchemy compiles each once.
-    `descending` walks it newest first (the largest `seq` first), as Twilio lists messages."""
+    `descending` walks it newest first (the largest `seq` first), as Twilio lists messages.
+    A list built once for the life of the process may be `prepared` (statements.Prepared: its
+    rows are then plain tuples); one built per request (its scope depends on the filters) must
+    not be, or it would be compiled anew every time."""
 
     def __init__(
-        self, rows: Any, seq: Any, scope: ColumnElement[bool], *, descending: bool = False
+        self,
+        rows: Any,
+        seq: Any,
+        scope: ColumnElement[bool],
+        *,
+        descending: bool = False,
+        prepared: bool = False,
     ) -> None:
         page = rows.where(scope).limit(bindparam("size"))
         boundary: Any = bindparam("seq")
@@ -67,11 +77,12 @@ class KeysetList:
             (seq < boundary, seq > boundary) if descending else (seq > boundary, seq < boundary)
         )
         forward, backward = (seq.desc(), seq) if descending else (seq, seq.desc())
-        self._first = page.order_by(forward)
-        self._after = page.where(later).order_by(forward)
-        self._before = page.where(earlier).order_by(backward)
-        self._any_before = select(exists().where(scope, earlier))
-        self._any_after = select(exists().where(scope, later))
+        statement = Prepared if prepared else _Executed
+        self._first = statement(page.order_by(forward))
+        self._after = statement(page.where(later).order_by(forward))
+        self._before = statement(page.where(earlier).order_by(backward))
+        self._any_before = statement(select(exists().where(scope, earlier)))
+        self._any_after = statement(select(exists().where(scope, later)))
 
     def page(
         self,
@@ -99,19 +110,19 @@ class KeysetList:
         # One row more than the page tells whether the list goes on in the direction read; the
         # other direction is known (the start of the list) or asked once.
         if cursor is None:
-            rows = conn.execute(self._first, bound).all()
+            rows = self._first.rows(conn, bound)
             more_after, rows, more_before = len(rows) > size, rows[:size], False
         elif cursor.direction == "after":
-            rows = conn.execute(self._after, {**bound, "seq": cursor.seq}).all()
+            rows = self._after.rows(conn, {**bound, "seq": cursor.seq})
             more_after, rows = len(rows) > size, rows[:size]
             more_before = bool(rows) and bool(
-                conn.scalar(self._any_before, {**scope, "seq": rows[0][0]})
+                self._any_before.scalar(conn, {**scope, "seq": rows[0][0]})
             )
         else:
-            rows = conn.execute(self._before, {**bound, "seq": cursor.seq}).all()
+            rows = self._before.rows(conn, {**bound, "seq": cursor.seq})
             more_before, rows = len(rows) > size, rows[:size][::-1]
             more_after = bool(rows) and bool(
-                conn.scalar(self._any_after, {**scope, "seq": rows[-1][0]})
+                self._any_after.scalar(conn, {**scope, "seq": rows[-1][0]})
             )
         previous_token = next_token = None
         if rows:
@@ -122,6 +133,20 @@ class KeysetList:
             if more_after:
                 next_token = tokens.issue(PageCursor(key, index + 1, "after", rows[-1][0]))
         return Page(list(rows), index, size, previous_token, next_token)
+
+
+class _Executed:
+    """A statement run through `Connection.execute` (its rows SQLAlchemy's), as `Prepared` is
+    run otherwise."""
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+
+    def rows(self, conn: Connection, parameters: dict[str, Any]) -> list[Any]:
+        return list(conn.execute(self.statement, parameters).all())
+
+    def scalar(self, conn: Connection, parameters: dict[str, Any]) -> Any:
+        return conn.scalar(self.statement, parameters)
 
 
 def _b64(data: bytes) -> str:

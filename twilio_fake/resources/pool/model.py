@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import Connection, Row, bindparam, delete, exists, func, insert, select
+from sqlalchemy import Connection, bindparam, delete, exists, func, insert, select
 
 from twilio_fake.exceptions import PhoneNumberInvalid, ResourceNotFound
 from twilio_fake.paging import KeysetList
 from twilio_fake.resources.numbers.tables import incoming_phone_numbers as numbers
 from twilio_fake.resources.services.tables import services
+from twilio_fake.statements import Prepared
 
 from .errors import (
     PhoneNumberAlreadyInService,
@@ -74,40 +75,45 @@ def _entry(row: Any) -> PoolEntry:
     return PoolEntry(sid, account, service, number, country, tuple(capabilities), created, updated)
 
 
-# The statements of the rules, built once; SQLAlchemy compiles each once per dialect and caches
-# it. Values are bound by name at execution.
+# The statements of the rules, built once and compiled once per dialect (statements.Prepared:
+# every pool request runs some of them; their rows are tuples). Values are bound by name.
 _in_pool = entries.c.service_sid == bindparam("service")
-_SERVICE = select(services.c.sid).where(
+_THE_SERVICE = select(services.c.sid).where(
     services.c.sid == bindparam("service"), services.c.account_sid == bindparam("account")
 )
+_SERVICE = Prepared(_THE_SERVICE)
 # Both the number and the service must be the caller's: loads cannot move either to another
 # account, and the queries check it again, a primary-key lookup each.
 _SERVICE_IS_THE_ACCOUNTS = exists().where(
     services.c.sid == bindparam("service"), services.c.account_sid == bindparam("account")
 )
-_ENTRY = _entries.where(
-    entries.c.sid == bindparam("sid"),
-    _in_pool,
-    numbers.c.account_sid == bindparam("account"),
-    _SERVICE_IS_THE_ACCOUNTS,
+_ENTRY = Prepared(
+    _entries.where(
+        entries.c.sid == bindparam("sid"),
+        _in_pool,
+        numbers.c.account_sid == bindparam("account"),
+        _SERVICE_IS_THE_ACCOUNTS,
+    )
 )
-_SERVICE_FOR_ADD = _SERVICE.with_for_update()
+_SERVICE_FOR_ADD = Prepared(_THE_SERVICE.with_for_update())
 # The account's number, what an entry shows of it, and the service whose pool holds it (None:
 # in no pool).
-_NUMBER = (
+_NUMBER = Prepared(
     select(entries.c.service_sid, numbers.c.phone_number, numbers.c.country_code,
            numbers.c.capabilities)
     .outerjoin_from(numbers, entries, entries.c.sid == numbers.c.sid)
     .where(numbers.c.sid == bindparam("sid"), numbers.c.account_sid == bindparam("account"))
 )  # fmt: skip
-_POOL_SIZE = select(func.count()).select_from(entries).where(_in_pool)
-_INSERT = insert(entries).values(
-    sid=bindparam("sid"),
-    service_sid=bindparam("service"),
-    date_created=bindparam("now"),
-    date_updated=bindparam("now"),
+_POOL_SIZE = Prepared(select(func.count()).select_from(entries).where(_in_pool))
+_INSERT = Prepared(
+    insert(entries).values(
+        sid=bindparam("sid"),
+        service_sid=bindparam("service"),
+        date_created=bindparam("now"),
+        date_updated=bindparam("now"),
+    )
 )
-_REMOVE = (
+_REMOVE = Prepared(
     delete(entries)
     .where(
         entries.c.sid == bindparam("sid"),
@@ -119,7 +125,7 @@ _REMOVE = (
     )
     .returning(entries.c.sid)
 )
-_POOL = KeysetList(_entries, entries.c.seq, _in_pool)
+_POOL = KeysetList(_entries, entries.c.seq, _in_pool, prepared=True)
 
 
 def add(backend: Backend, account_sid: str, service_sid: str, phone_number_sid: str) -> PoolEntry:
@@ -129,11 +135,11 @@ def add(backend: Backend, account_sid: str, service_sid: str, phone_number_sid: 
         with backend.db.write() as conn:
             # FOR UPDATE serialises adds to one service on databases with row locks; SQLite
             # already holds the database's write lock (see Database.write).
-            if conn.execute(_SERVICE_FOR_ADD, service).first() is None:
+            if _SERVICE_FOR_ADD.first(conn, service) is None:
                 raise ResourceNotFound()
             number = _check_can_add(conn, backend, account_sid, service_sid, phone_number_sid)
             now = backend.clock()
-            conn.execute(_INSERT, {"sid": phone_number_sid, "service": service_sid, "now": now})
+            _INSERT.rows(conn, {"sid": phone_number_sid, "service": service_sid, "now": now})
     except backend.db.integrity_errors:
         # Another writer added the same number between our check and our insert (possible only
         # on databases without a global write lock): report what it did.
@@ -155,9 +161,9 @@ def add(backend: Backend, account_sid: str, service_sid: str, phone_number_sid: 
 
 def _check_can_add(
     conn: Connection, backend: Backend, account_sid: str, service_sid: str, phone_number_sid: str
-) -> Row[Any, Any, Any, Any]:
+) -> tuple[Any, ...]:
     """Raise the error that forbids the add, if any; return the number's row."""
-    number = conn.execute(_NUMBER, {"sid": phone_number_sid, "account": account_sid}).first()
+    number = _NUMBER.first(conn, {"sid": phone_number_sid, "account": account_sid})
     if number is None:
         shown = phone_number_sid if len(phone_number_sid) <= 64 else phone_number_sid[:61] + "..."
         raise PhoneNumberInvalid(
@@ -171,7 +177,7 @@ def _check_can_add(
         raise PhoneNumberInAnotherService()
     if not {"SMS", "MMS"} & set(capabilities):
         raise PhoneNumberCannotMessage()
-    size = conn.scalar(_POOL_SIZE, {"service": service_sid}) or 0
+    size = _POOL_SIZE.scalar(conn, {"service": service_sid}) or 0
     if size >= backend.pool_limit:
         raise ServicePoolFull()
     return number
@@ -186,9 +192,7 @@ def get(backend: Backend, account_sid: str, service_sid: str, sid: str) -> PoolE
 
 def remove(backend: Backend, account_sid: str, service_sid: str, sid: str) -> None:
     with backend.db.write() as conn:
-        removed = conn.execute(
-            _REMOVE, {"sid": sid, "service": service_sid, "account": account_sid}
-        ).first()
+        removed = _REMOVE.first(conn, {"sid": sid, "service": service_sid, "account": account_sid})
     if removed is None:
         raise ResourceNotFound()
 
@@ -204,7 +208,7 @@ def page(
 ) -> Page:
     """One page of a pool, oldest entry first (see paging.KeysetList.page)."""
     with backend.db.read() as conn:
-        if conn.execute(_SERVICE, {"service": service_sid, "account": account_sid}).first() is None:
+        if _SERVICE.first(conn, {"service": service_sid, "account": account_sid}) is None:
             raise ResourceNotFound()
         found = _POOL.page(
             conn,

@@ -1,0 +1,115 @@
+"""Prepared statements (twilio_fake.statements): compiled once, run on SQLite's driver; they must
+give exactly what `Connection.execute` gives for the same statement, and fail as it fails."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import IntegrityError, StatementError
+
+from tests.support import ACCOUNT, KEY, NUMBERS, SERVICE
+from twilio_fake import backend as _backend  # noqa: F401  (its statements are made at import)
+from twilio_fake import db
+from twilio_fake.backend import Backend
+from twilio_fake.resources.pool import model as pool
+from twilio_fake.resources.pool.tables import pool_entries
+from twilio_fake.statements import Prepared
+
+# Values for every parameter name the prepared statements bind, chosen so that each finds rows.
+PARAMETERS: dict[str, Any] = {
+    "account": ACCOUNT,
+    "service": SERVICE,
+    "sid": NUMBERS[1],  # in the pool (the test puts it there); an insert adds NUMBERS[0]
+    "user": ACCOUNT,
+    "size": 50,
+    "seq": 0,
+    "now": datetime(2026, 12, 1, 18, 30, 15, 123456, tzinfo=UTC),
+}
+
+
+def _both_ways(backend: Backend, prepared: Prepared, parameters: dict[str, Any]) -> list[Any]:
+    """The statement's rows, and the pool's rows after it, run each way in a transaction that is
+    rolled back."""
+
+    def executed(conn: Any) -> list[tuple[Any, ...]]:
+        result = conn.execute(prepared.statement, parameters)
+        return [tuple(row) for row in result] if result.returns_rows else []
+
+    found = []
+    for run in (executed, lambda conn: prepared.rows(conn, parameters)):
+        with backend.db.engine.connect() as conn, conn.begin() as transaction:
+            conn.exec_driver_sql("BEGIN")  # the driver is in autocommit (see db.Database)
+            rows = run(conn)
+            after = [tuple(row) for row in conn.execute(select(pool_entries))]
+            transaction.rollback()
+        found.append((rows, after))
+    return found
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_every_prepared_statement_gives_what_execute_gives(backend: Backend) -> None:
+    pool.add(backend, ACCOUNT, SERVICE, NUMBERS[1])  # a pool entry, so that reads find a row
+    assert len(Prepared.made) >= 10  # the pool's, its list's, authentication's
+    answered = 0
+    for prepared in Prepared.made:
+        for user in (ACCOUNT, KEY):
+            given = {**PARAMETERS, "user": user}
+            if prepared.statement.is_insert:
+                given["sid"] = NUMBERS[0]
+            # Only what it binds: execute would take a column's name as a value to insert.
+            bound = prepared.statement.compile().binds
+            parameters = {name: value for name, value in given.items() if name in bound}
+            executed, run = _both_ways(backend, prepared, parameters)
+            assert run == executed, str(prepared.statement)
+            answered += bool(run[0]) or run[1] != executed[1]
+    assert answered >= len(Prepared.made)  # each found or changed something, for one user
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_values_are_converted_as_sqlalchemy_converts_them(backend: Backend) -> None:
+    # A datetime is stored as SQLAlchemy stores it and read back as a datetime; JSON as JSON.
+    entry = pool.add(backend, ACCOUNT, SERVICE, NUMBERS[1])
+    fetched = pool.get(backend, ACCOUNT, SERVICE, NUMBERS[1])
+    assert fetched == entry
+    assert isinstance(fetched.date_created, datetime) and isinstance(fetched.capabilities, tuple)
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_a_driver_error_is_raised_as_sqlalchemys(backend: Backend) -> None:
+    # What the rules catch (backend.db.integrity_errors) is SQLAlchemy's class, as execute raises.
+    pool.add(backend, ACCOUNT, SERVICE, NUMBERS[1])
+    with backend.db.write() as conn, pytest.raises(IntegrityError):
+        pool._INSERT.rows(conn, {**PARAMETERS, "sid": NUMBERS[1]})
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_a_missing_parameter_is_refused(backend: Backend) -> None:
+    with backend.db.read() as conn, pytest.raises(KeyError, match="service"):
+        pool._POOL_SIZE.rows(conn, {})
+
+
+def test_a_statement_that_cannot_be_prepared_is_refused(tmp_path) -> None:
+    database = db.Database(str(tmp_path / "x.sqlite3"))
+    sids = bindparam("sids", expanding=True)
+    expanding = Prepared(select(db.accounts.c.sid).where(db.accounts.c.sid.in_(sids)))
+    Prepared.made.remove(expanding)
+    try:
+        with database.read() as conn, pytest.raises(ValueError, match="cannot prepare"):
+            expanding.rows(conn, {"sids": ["AC1"]})
+    finally:
+        database.dispose()
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_on_postgresql_a_prepared_statement_runs_through_execute(backend: Backend) -> None:
+    # Same answers, as tuples, by SQLAlchemy's own execution (its handling of a dropped
+    # connection kept).
+    entry = pool.add(backend, ACCOUNT, SERVICE, NUMBERS[1])
+    assert pool.get(backend, ACCOUNT, SERVICE, NUMBERS[1]) == entry
+    with backend.db.read() as conn:
+        assert pool._POOL_SIZE.rows(conn, {"service": SERVICE}) == [(1,)]
+        with pytest.raises(StatementError):
+            pool._POOL_SIZE.rows(conn, {})
