@@ -65,15 +65,8 @@ VARIANTS: dict[str, Callable[[], None]] = {
 
 
 def calls_per_request(operation: str, count: int) -> float:
-    from twilio_fake.app import create_app
-    from twilio_fake.config import Settings
-
     with tempfile.TemporaryDirectory() as tmp:
-        app = create_app(Settings(database=str(Path(tmp) / "gains.sqlite3")))
-        pool, first = profile_requests.POOL, profile_requests.NUMBERS[0]
-        asyncio.run(
-            profile_requests.call(app, "POST", pool, body=f"PhoneNumberSid={first}".encode())
-        )
+        app = profile_requests.bench_app(Path(tmp))  # the bench's data, as profile_requests
         run = profile_requests.operations(app)[operation]
         asyncio.run(profile_requests.repeat(run, 50))  # warm-up
         _own, calls = profile_requests.profile(run, count)

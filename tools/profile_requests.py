@@ -29,13 +29,17 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
-from twilio_fake.app import create_app
+import bench  # beside this file
+
+from twilio_fake.app import create_app, settle_heap
 from twilio_fake.config import Settings
 
-ACCOUNT, TOKEN = "AC00000000000000000000000000000001", "demo-auth-token-1"  # the demo's
-POOL = "/v1/Services/MG00000000000000000000000000000001/PhoneNumbers"
-NUMBERS = [f"PN{n:032d}" for n in range(1, 6)]
+# The data `make bench` serves (tools/bench.py): a pool of bench.STORED numbers, so that a list
+# is a full page of 50 as it is there, and bench.FREE numbers out of it to add and remove.
+ACCOUNT, TOKEN, POOL = bench.ACCOUNT, bench.TOKEN, bench.POOL
+IN_POOL, FREE = bench.sid(bench.FREE), [bench.sid(n) for n in range(2)]
 AUTH = b"Basic " + base64.b64encode(f"{ACCOUNT}:{TOKEN}".encode())
 App = Callable[..., Awaitable[None]]  # an ASGI app: the fake, or the floor
 OPS = ("fetch", "list", "create+delete")
@@ -67,10 +71,10 @@ async def call(app: App, method: str, path: str, query: bytes = b"", body: bytes
 
 
 def operations(app: App) -> dict:
-    number = NUMBERS[3]
+    number = FREE[0]
 
     async def fetch() -> None:
-        assert await call(app, "GET", f"{POOL}/{NUMBERS[0]}") == 200
+        assert await call(app, "GET", f"{POOL}/{IN_POOL}") == 200
 
     async def listing() -> None:
         assert await call(app, "GET", POOL, query=b"PageSize=50") == 200
@@ -97,10 +101,10 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
-        app: App = create_app(Settings(database=str(Path(tmp) / "profile.sqlite3")))
-        asyncio.run(call(app, "POST", POOL, body=f"PhoneNumberSid={NUMBERS[0]}".encode()))
+        app = bench_app(Path(tmp))
         if args.app == "floor":
             app = floor(app)
+        settle_heap()  # as the served app does once it is built
         operation = operations(app)[args.operation]
         asyncio.run(repeat(operation, 100))  # warm-up
         best = cpu = float("inf")
@@ -119,6 +123,19 @@ def main() -> None:
     for package, seconds in own.most_common():
         print(f"  {package:12} {seconds / total:6.1%}  {calls[package] / args.count:8.1f}")
     print(f"  {'all':12} {'':6}  {sum(calls.values()) / args.count:8.1f}")
+
+
+def bench_app(directory: Path) -> Any:
+    """The fake over the bench's data (see ACCOUNT)."""
+    database = directory / "profile.sqlite3"
+    settings = Settings(
+        database=str(database),
+        fixtures=str(bench.fixture_file(directory)),
+        pool_limit=2 * bench.STORED,
+    )
+    create_app(settings).backend.db.dispose()  # the tables and the fixtures
+    bench.fill_pool(database, bench.STORED)
+    return create_app(settings)
 
 
 def profile(
@@ -184,11 +201,11 @@ def floor(fake: App) -> App:
         return b"".join(m.get("body", b"") for m in sent[1:]).decode()
 
     async def bodies() -> dict:
-        number = NUMBERS[4]
+        number = FREE[1]
         created = await body("POST", POOL, form=f"PhoneNumberSid={number}".encode())
         await body("DELETE", f"{POOL}/{number}")
         return {
-            "fetch": await body("GET", f"{POOL}/{NUMBERS[0]}"),
+            "fetch": await body("GET", f"{POOL}/{IN_POOL}"),
             "create": created,
             "list": {"50": await body("GET", POOL, query=b"PageSize=50")},
         }

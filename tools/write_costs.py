@@ -29,8 +29,6 @@ from typing import Any
 import profile_requests  # beside this file
 
 from twilio_fake import db, edge, faults, journal
-from twilio_fake.app import create_app
-from twilio_fake.config import Settings
 
 
 @contextlib.contextmanager
@@ -123,10 +121,7 @@ def main() -> None:
         logging.getLogger().addHandler(handler)
         logging.getLogger().setLevel(logging.WARNING)
         logging.getLogger("twilio_fake").setLevel(logging.INFO)
-        app = create_app(Settings(database=str(Path(tmp) / "costs.sqlite3")))
-        pool, first = profile_requests.POOL, profile_requests.NUMBERS[0]
-        body = f"PhoneNumberSid={first}".encode()
-        asyncio.run(profile_requests.call(app, "POST", pool, body=body))
+        app = profile_requests.bench_app(Path(tmp))  # the bench's data, as profile_requests
         operation = profile_requests.operations(app)[args.operation]
         asyncio.run(profile_requests.repeat(operation, 100))  # warm-up
         _own, calls = profile_requests.profile(operation, args.count)

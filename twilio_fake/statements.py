@@ -39,7 +39,9 @@ _REQUIRED = object()  # a parameter the caller must give
 class _Plan:
     sql: str
     parameters: tuple[tuple[str, Processor, Any], ...]  # name, bind processor, default
-    results: tuple[Processor, ...] | None  # None: every column comes back as the driver gives it
+    # The columns to convert (index, result processor); the others come back as the driver
+    # gives them.
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]
 
 
 class Prepared:
@@ -66,7 +68,7 @@ class Prepared:
                 raise KeyError(f"a value is required for the parameter {name!r}")
             arguments.append(value if process is None else process(value))
         rows = on_the_driver(conn, plan.sql, arguments)
-        if plan.results is None:
+        if not plan.results:
             return rows
         return [_converted(row, plan.results) for row in rows]
 
@@ -89,21 +91,23 @@ class Prepared:
             default = _REQUIRED if bind.required else bind.effective_value
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             parameters.append((name, process, default))
-        results = tuple(
+        processors = (
             column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in self.statement.exported_columns
         )
-        plan = _Plan(
-            sql,
-            tuple(parameters),
-            results if any(p is not None for p in results) else None,
-        )
+        results = tuple((i, p) for i, p in enumerate(processors) if p is not None)
+        plan = _Plan(sql, tuple(parameters), results)
         self._plans[dialect.name] = plan
         return plan
 
 
-def _converted(row: tuple[Any, ...], processors: tuple[Processor, ...]) -> tuple[Any, ...]:
-    return tuple(v if p is None else p(v) for p, v in zip(processors, row, strict=True))
+def _converted(
+    row: tuple[Any, ...], processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+) -> tuple[Any, ...]:
+    values = list(row)
+    for index, process in processors:
+        values[index] = process(values[index])
+    return tuple(values)
 
 
 def on_the_driver(conn: Connection, sql: str, arguments: Any = ()) -> list[Any]:
