@@ -131,9 +131,11 @@ def create_app(
         "validate_responses": settings.validate_responses,
         "validator_map": VALIDATOR_MAP,  # connexion's validation, Twilio's wording
     }
-    for name in SPECS:
-        # Both are served from the root (their servers say "/"): connexion tries the contract's
-        # routes first, then the control surface's (ExactRouting, ChainedSwaggerUI).
+    # Both are served from the root (their servers say "/"). Connexion tries the APIs of one base
+    # path in the reverse of the order they were added (its sort_apis_by_basepath swaps equals):
+    # the contract is added last so that its routes are tried first, and a request to it never
+    # walks the control surface's (ExactRouting, ChainedSwaggerUI).
+    for name in reversed(SPECS):
         base_path = documents[name]["servers"][0]["url"].rstrip("/")
         app.add_api(
             documents[name],

@@ -378,7 +378,12 @@ class ChainedSwaggerUI(SwaggerUIMiddleware):
 
     def add_api(self, *args: Any, **kwargs: Any) -> None:
         super().add_api(*args, **kwargs)
+        # No redirect to the path with or without a slash either (see ExactRouting): an API
+        # request, which no route here matches, would be matched against them all once more.
+        self.router.redirect_slashes = False
         added = self.router.routes[-1]
+        if isinstance(added, Mount) and isinstance(added.app, Router):
+            added.app.redirect_slashes = False
         for route in self.router.routes[:-1]:
             if isinstance(route, Mount) and isinstance(added, Mount) and route.path == added.path:
                 route.routes.extend(added.routes)

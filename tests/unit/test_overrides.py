@@ -88,3 +88,37 @@ def test_the_log_line_read_for_a_failed_operation_is_still_written() -> None:
     )
     assert 'f"Failed to add operation for ' in source
     assert overrides.FailedOperations.logger.name == "connexion.middleware.abstract"
+
+
+def test_a_contract_request_walks_the_contracts_routes_only(tmp_path) -> None:
+    """The contract's routes are tried before the control surface's (connexion orders the APIs
+    of one base path itself: see app.create_app), and no routing layer matches a request a
+    second time to offer a redirect to the path with or without a slash. A request then walks
+    the docs' routes once and the contract's up to its own, nothing else (it walked 47 routes,
+    the control surface's and the docs' twice, before)."""
+    from starlette import routing
+
+    from tests.support import AUTH
+    from twilio_fake.app import create_app
+    from twilio_fake.config import Settings
+
+    walked: list[str] = []
+    original = routing.Route.matches
+
+    def matches(self: routing.Route, scope: dict) -> tuple:
+        walked.append(self.path)
+        return original(self, scope)
+
+    app = create_app(Settings(database=str(tmp_path / "fake.sqlite3")))
+    with app.test_client(base_url="http://127.0.0.1:8080") as client:
+        routing.Route.matches = matches  # type: ignore[method-assign]
+        try:
+            response = client.get("/v1/Services/MG00000000000000000000000000000001", auth=AUTH)
+        finally:
+            routing.Route.matches = original  # type: ignore[method-assign]
+        app.backend.db.dispose()
+    assert response.status_code == 200
+    docs = [path for path in walked if "docs" in path or "openapi" in path]
+    assert walked[-1] == "/v1/Services/{Sid}"
+    assert not [path for path in walked if path.startswith("/_fake/") and path not in docs]
+    assert len(docs) == len(set(docs))
