@@ -129,7 +129,9 @@ def main() -> None:
         asyncio.run(profile_requests.call(app, "POST", pool, body=body))
         operation = profile_requests.operations(app)[args.operation]
         asyncio.run(profile_requests.repeat(operation, 100))  # warm-up
-        _own, calls = profile_requests.profile(operation, args.count)
+        _own, calls, _stats = profile_requests.profile(
+            lambda: profile_requests.repeat(operation, args.count)
+        )
         print(f"{args.operation}: {sum(calls.values()) / args.count:.0f} calls each as it is")
         measured: dict[str, list[float]] = {}
         for _ in range(args.rounds):
