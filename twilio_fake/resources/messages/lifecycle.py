@@ -29,7 +29,18 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, case, delete, func, insert, literal, select, update
+from sqlalchemy import (
+    Connection,
+    String,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 
 from twilio_fake import spec
 from twilio_fake.clock import account_clocks
@@ -96,21 +107,29 @@ class Transition(NamedTuple):
 DELIVERED = Outcome("delivered", None)
 
 
-def plan(conn: Connection, account_sid: str, to_number: str) -> Outcome:
-    """How a message to `to_number` will end: the newest of the account's rules that matches
-    it (the number itself, or a prefix ending in `*`), else delivered."""
+def _planned() -> Any:
+    """The statement of `plan`: the newest of an account's rules that matches a number."""
     prefix = func.length(message_outcomes.c.to_pattern) - 1
-    to = literal(to_number)
+    to = bindparam("to", type_=String)
     matches = (message_outcomes.c.to_pattern == to) | (
         message_outcomes.c.to_pattern.like("%*")
         & (func.substr(to, 1, prefix) == func.substr(message_outcomes.c.to_pattern, 1, prefix))
     )
-    row = conn.execute(
+    return (
         select(message_outcomes.c.status, message_outcomes.c.error_code)
-        .where(message_outcomes.c.account_sid == account_sid, matches)
+        .where(message_outcomes.c.account_sid == bindparam("account"), matches)
         .order_by(message_outcomes.c.seq.desc())
         .limit(1)
-    ).first()
+    )
+
+
+_PLANNED = _planned()  # built once: it is asked on every send
+
+
+def plan(conn: Connection, account_sid: str, to_number: str) -> Outcome:
+    """How a message to `to_number` will end: the newest of the account's rules that matches
+    it (the number itself, or a prefix ending in `*`), else delivered."""
+    row = conn.execute(_PLANNED, {"account": account_sid, "to": to_number}).first()
     return DELIVERED if row is None else Outcome(row.status, row.error_code)
 
 
