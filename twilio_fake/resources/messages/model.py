@@ -408,7 +408,11 @@ def _check_opt_out(
         raise OptedOut()
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_e164(text: str) -> bool:
+    """A valid phone number written in E.164 (kept for the numbers seen last: a send asks it of
+    its `To` and its `From`, and libphonenumber's parse and validation are a send's costliest
+    rule)."""
     try:
         parsed = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:
