@@ -25,19 +25,21 @@ still has the status and due time it was read with, so no message is moved twice
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Connection,
+    Float,
+    Integer,
     String,
     bindparam,
     case,
     delete,
     func,
     insert,
-    literal,
     select,
     update,
 )
@@ -222,13 +224,13 @@ def _mapping(row: Any) -> Mapping[str, Any]:
     return row._mapping if hasattr(row, "_mapping") else row
 
 
-def account_now(real_now: float) -> Any:
+def account_now(real_now: Any) -> Any:
     """The SQL expression of an account's time (join account_clocks): frozen, or real time plus
-    its offset; real time without a row."""
+    its offset; real time without a row. `real_now`: the real time, an SQL expression."""
     return case(
         (account_clocks.c.frozen_at.is_not(None), account_clocks.c.frozen_at),
-        (account_clocks.c.account_sid.is_not(None), literal(real_now) + account_clocks.c.offset),
-        else_=literal(real_now),
+        (account_clocks.c.account_sid.is_not(None), real_now + account_clocks.c.offset),
+        else_=real_now,
     )
 
 
@@ -251,12 +253,11 @@ _DUE_COLUMNS = [
 ]
 
 
-def advance_due(
-    conn: Connection, *, real_now: float, account_sid: str | None = None, limit: int = 100
-) -> list[Transition]:
-    """Move every message due by its account's clock (of one account, or all) one step, at most
-    `limit` of them, the longest due first; return the steps taken. Run it in a write
-    transaction (`Database.write`)."""
+@functools.cache
+def _due(by_account: bool, claim: bool) -> Any:
+    """The statement that reads the due messages (of one account, or all), the longest due
+    first; `claim`: lock them, skipping those another worker holds (PostgreSQL). Built once
+    per kind: the dispatcher asks it on every round."""
     query = (
         select(*_DUE_COLUMNS)
         .select_from(
@@ -264,16 +265,30 @@ def advance_due(
                 account_clocks, account_clocks.c.account_sid == messages.c.account_sid
             )
         )
-        .where(messages.c.due_at.is_not(None), messages.c.due_at <= account_now(real_now))
+        .where(
+            messages.c.due_at.is_not(None),
+            messages.c.due_at <= account_now(bindparam("real_now", type_=Float)),
+        )
         .order_by(messages.c.due_at, messages.c.seq)
-        .limit(limit)
+        .limit(bindparam("limit", type_=Integer))
     )
-    if account_sid is not None:
-        query = query.where(messages.c.account_sid == account_sid)
-    if conn.dialect.name == "postgresql":
+    if by_account:
+        query = query.where(messages.c.account_sid == bindparam("account"))
+    if claim:
         # Another worker's claimed rows are skipped, not waited for.
         query = query.with_for_update(of=messages, skip_locked=True)
-    due = list(conn.execute(query).all())
+    return query
+
+
+def advance_due(
+    conn: Connection, *, real_now: float, account_sid: str | None = None, limit: int = 100
+) -> list[Transition]:
+    """Move every message due by its account's clock (of one account, or all) one step, at most
+    `limit` of them, the longest due first; return the steps taken. Run it in a write
+    transaction (`Database.write`)."""
+    query = _due(account_sid is not None, conn.dialect.name == "postgresql")
+    parameters = {"real_now": real_now, "limit": limit, "account": account_sid}
+    due = list(conn.execute(query, parameters).all())
     # Sticky mappings are written in one order by every worker (no lock cycle between two).
     due.sort(key=lambda r: (r.service_sid or "", r.to_number, r.seq))
     services_seen: dict[tuple[str, str], Any] = {}
@@ -284,6 +299,18 @@ def advance_due(
             taken.append((row.due_at, row.seq, transition))
     taken.sort(key=lambda t: (t[0], t[1]))
     return [transition for _, _, transition in taken]
+
+
+# A step is written only if the message still has the status and due time it was read with
+# (the bound names are not the columns': an UPDATE sets the columns given by name).
+_CLAIM = update(messages).where(
+    messages.c.sid == bindparam("claimed_sid"),
+    messages.c.status == bindparam("claimed_status"),
+    messages.c.due_at == bindparam("claimed_due_at"),
+)
+_SERVICE_CALLBACK = select(services.c.status_callback).where(
+    services.c.sid == bindparam("service"), services.c.account_sid == bindparam("account")
+)
 
 
 def _step(
@@ -318,13 +345,13 @@ def _step(
     if changes.get("status") == "queued":
         changes["due_at"] = at + STEP_SECONDS["queued"]
     claimed = conn.execute(
-        update(messages)
-        .where(
-            messages.c.sid == row.sid,
-            messages.c.status == row.status,
-            messages.c.due_at == row.due_at,
-        )
-        .values(**changes)
+        _CLAIM,
+        {
+            **changes,
+            "claimed_sid": row.sid,
+            "claimed_status": row.status,
+            "claimed_due_at": row.due_at,
+        },
     ).rowcount
     if claimed != 1 or "status" not in changes:
         return None
@@ -379,9 +406,7 @@ def _service(conn: Connection, row: Any, seen: dict[tuple[str, str], Any]) -> An
     key = (row.account_sid, row.service_sid)
     if key not in seen:
         seen[key] = conn.execute(
-            select(services.c.status_callback).where(
-                services.c.sid == row.service_sid, services.c.account_sid == row.account_sid
-            )
+            _SERVICE_CALLBACK, {"service": row.service_sid, "account": row.account_sid}
         ).first()
     return seen[key]
 
