@@ -23,6 +23,7 @@ import hashlib
 import json
 import re
 import secrets
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -232,7 +233,8 @@ def create(backend: Backend, account_sid: str, draft: Draft) -> Message:
     body = draft.body or ""
     _check_content(draft, body)
     with backend.db.write() as conn:
-        now = clock.read(conn, account_sid)
+        real = time.time()
+        now = clock.read(conn, account_sid, real)
         send_at = _scheduled_at(draft, service_sid, now.datetime)
         if service_sid is not None:
             _check_service(conn, account_sid, service_sid)
@@ -266,7 +268,9 @@ def create(backend: Backend, account_sid: str, draft: Draft) -> Message:
             "outcome_error": outcome.error_code,
         }
         conn.execute(_INSERT, values)
-    backend.wake_dispatcher()
+    if due_at is not None and not now.frozen:
+        # When it falls due in real time (a frozen clock's messages move only when it does).
+        backend.wake_dispatcher(real + (due_at - now.now))
     # What was stored, as it was given: reading the row back would find the same values.
     return message_of({**_UNSET, **values})
 
