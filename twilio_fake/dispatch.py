@@ -2,9 +2,11 @@
 status callbacks.
 
 One per server process, started and stopped with the app (its ASGI lifespan). It sets
-`backend.wake_dispatcher`, which a write that made a message due calls; then it runs the due
-transitions (`lifecycle.advance_due`, through `Database.call`: never on the event loop's
-time) and sleeps until the next one falls due by its account's clock, or until woken. A slow
+`backend.wake_dispatcher`, which a write that gave a message a due time calls with the real time
+it falls due; then it runs the due transitions (`lifecycle.advance_due`, through
+`Database.call`: never on the event loop's time) and sleeps until the next one falls due by its
+account's clock, or until woken for an earlier one. Rounds are at least BATCH_SECONDS apart, so
+that the steps of a stream of sends are taken a batch at a time, not one round each. A slow
 poll (POLL_INTERVAL) also finds what other processes (`--workers`, replicas) made due: the
 rules claim each step safely, so two dispatchers never move one message twice.
 
