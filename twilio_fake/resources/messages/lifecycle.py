@@ -20,7 +20,9 @@ outcome for its recipient (`set_outcome`). A scheduled message that is canceled 
 Several processes may call `advance_due` at once (workers on one SQLite file, replicas on one
 PostgreSQL database): each call runs in a write transaction; on PostgreSQL the due rows are
 claimed with FOR UPDATE SKIP LOCKED, and on every database a step is written only if the row
-still has the status and due time it was read with, so no message is moved twice.
+still has the status and due time it was read with (else the round is undone), so no message
+is moved twice. The steps of a round that change the same columns are written by one statement
+run for each message (executemany), not a statement each.
 """
 
 from __future__ import annotations
@@ -291,14 +293,30 @@ def advance_due(
     due = list(conn.execute(query, parameters).all())
     # Sticky mappings are written in one order by every worker (no lock cycle between two).
     due.sort(key=lambda r: (r.service_sid or "", r.to_number, r.seq))
+    steps = [(row, *_step(conn, row)) for row in due]
+    _claim(conn, [(row, changes) for row, changes, _callback in steps])
     services_seen: dict[tuple[str, str], Any] = {}
     taken = []
-    for row in due:
-        transition = _step(conn, row, services_seen)
-        if transition is not None:
-            taken.append((row.due_at, row.seq, transition))
+    for row, changes, callback in steps:
+        if "status" not in changes:
+            continue
+        after = {**row._mapping, **changes}
+        transition = Transition(
+            row.account_sid,
+            row.sid,
+            changes["status"],
+            callback_for(after, _service(conn, row, services_seen)) if callback else None,
+        )
+        taken.append((row.due_at, row.seq, transition))
     taken.sort(key=lambda t: (t[0], t[1]))
     return [transition for _, _, transition in taken]
+
+
+class StepTakenElsewhere(RuntimeError):
+    """A message read as due had changed when its step was written: the round is undone (its
+    transaction rolls back) and the next one reads the messages again. The due messages are
+    read in the same write transaction that writes their steps, under SQLite's write lock or
+    PostgreSQL's row locks, so this does not happen; the check stays as the guarantee."""
 
 
 # A step is written only if the message still has the status and due time it was read with
@@ -313,10 +331,24 @@ _SERVICE_CALLBACK = select(services.c.status_callback).where(
 )
 
 
-def _step(
-    conn: Connection, row: Any, services_seen: dict[tuple[str, str], Any]
-) -> Transition | None:
-    """Take the message's next step; None if it had none, or another worker took it."""
+def _claim(conn: Connection, steps: list[tuple[Any, dict[str, Any]]]) -> None:
+    """Write the steps, those that change the same columns in one statement run for each
+    (executemany); raise StepTakenElsewhere if any message no longer had the status and due
+    time it was read with."""
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row, changes in steps:
+        claimed = {"claimed_sid": row.sid, "claimed_status": row.status}
+        shapes.setdefault(tuple(changes), []).append(
+            {**changes, **claimed, "claimed_due_at": row.due_at}
+        )
+    for parameters in shapes.values():
+        if conn.execute(_CLAIM, parameters).rowcount != len(parameters):
+            raise StepTakenElsewhere("a due message changed before its step was written")
+
+
+def _step(conn: Connection, row: Any) -> tuple[dict[str, Any], bool]:
+    """The message's next step: the columns it changes, and whether its new status sends a
+    callback (no `status` among them: none, the message had no step left)."""
     at = float(row.due_at)
     when = as_datetime(at)
     changes: dict[str, Any] = {"date_updated": when}
@@ -344,24 +376,7 @@ def _step(
         callback = False
     if changes.get("status") == "queued":
         changes["due_at"] = at + STEP_SECONDS["queued"]
-    claimed = conn.execute(
-        _CLAIM,
-        {
-            **changes,
-            "claimed_sid": row.sid,
-            "claimed_status": row.status,
-            "claimed_due_at": row.due_at,
-        },
-    ).rowcount
-    if claimed != 1 or "status" not in changes:
-        return None
-    after = {**row._mapping, **changes}
-    return Transition(
-        row.account_sid,
-        row.sid,
-        changes["status"],
-        callback_for(after, _service(conn, row, services_seen)) if callback else None,
-    )
+    return changes, callback
 
 
 def _queue(conn: Connection, row: Any, when: datetime) -> dict[str, Any]:
