@@ -1,7 +1,7 @@
 """Where a request's time goes, in-process: the app called straight through ASGI, no network.
 
-    .venv/bin/python tools/profile_requests.py [fetch|list|create+delete] [--rounds 7]
-        [--app fake|floor]
+    .venv/bin/python tools/profile_requests.py [fetch|list|create+delete|send] [--rounds 7]
+        [--app fake|floor] [--dispatcher live|off] [--functions N]
 
 Prints the best time per request over several rounds (wall clock: it drifts on a shared VM; and
 the process's CPU time, which drifts much less),
@@ -12,6 +12,18 @@ write's, on SQLite) are counted too, so that moving work into a thread does not 
 `--app floor` profiles the connexion floor of `make bench` (tools/bench_floor.py: connexion's
 AsyncApp over the same openapi.yaml, handlers answering the fake's own bodies, no storage)
 instead, so that the fake's calls per request can be set against connexion's own.
+
+The app is built as the server builds it, start-up's objects frozen out of the garbage
+collector (`settle_heap`), over the data `make bench` serves. `send` is `POST .../Messages.json`
+from the bench account's +14155550100 (tools/bench.py's sender) to a US number the fake does not serve, without a
+StatusCallback. A served fake runs its dispatcher (in the app's ASGI lifespan), which moves each
+message sent through three more statuses in the same process; so for `send` the rounds run
+inside the lifespan, and a round ends when every message sent in it is delivered: its CPU is
+what a send costs served, the dispatcher's steps included (`--dispatcher off`: the request
+alone, no lifespan). Beside it the rounds time the request alone, and the dispatcher alone
+catching up with what those requests left (its cost a message when it finds many due at once).
+`--functions N` also lists the N functions with the most own time, and the N with the most
+time inclusive, with their calls per operation.
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ import argparse
 import asyncio
 import base64
 import collections
+import contextlib
 import cProfile
 import logging
 import pstats
@@ -27,22 +40,28 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import bench  # beside this file
+from sqlalchemy import func, select
 
 from twilio_fake.app import create_app, settle_heap
 from twilio_fake.config import Settings
+from twilio_fake.resources.messages.tables import messages
 
 # The data `make bench` serves (tools/bench.py): a pool of bench.STORED numbers, so that a list
 # is a full page of 50 as it is there, and bench.FREE numbers out of it to add and remove.
 ACCOUNT, TOKEN, POOL = bench.ACCOUNT, bench.TOKEN, bench.POOL
 IN_POOL, FREE = bench.sid(bench.FREE), [bench.sid(n) for n in range(2)]
 AUTH = b"Basic " + base64.b64encode(f"{ACCOUNT}:{TOKEN}".encode())
-App = Callable[..., Awaitable[None]]  # an ASGI app: the fake, or the floor
-OPS = ("fetch", "list", "create+delete")
+App = Callable[..., Coroutine[Any, Any, None]]  # an ASGI app: the fake, or the floor
+MESSAGES = f"/2010-04-01/Accounts/{ACCOUNT}/Messages.json"
+# tools/bench.py's send: from the account's number to a US number the fake does not serve.
+SEND = urlencode({"From": "+14155550100", "To": "+14155550199", "Body": "bench"}).encode()
+OPS = ("fetch", "list", "create+delete", "send")
 PACKAGES = ("connexion", "starlette", "sqlalchemy", "twilio_fake", "handlers", "jsonschema",
             "werkzeug", "anyio", "inspect.py", "copy.py", "json", "logging", "typing")  # fmt: skip
 
@@ -83,12 +102,84 @@ def operations(app: App) -> dict:
         assert await call(app, "POST", POOL, body=f"PhoneNumberSid={number}".encode()) == 201
         assert await call(app, "DELETE", f"{POOL}/{number}") == 204
 
-    return {"fetch": fetch, "list": listing, "create+delete": create_delete}
+    async def send() -> None:
+        assert await call(app, "POST", MESSAGES, body=SEND) == 201
+
+    return {"fetch": fetch, "list": listing, "create+delete": create_delete, "send": send}
 
 
 async def repeat(operation: Callable[[], Awaitable[None]], count: int) -> None:
     for _ in range(count):
         await operation()
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: App) -> AsyncIterator[None]:
+    """The app's ASGI lifespan, as a server runs it around its requests (the fake's dispatcher
+    starts with it and stops at its end)."""
+    started, stopping = asyncio.Event(), asyncio.Event()
+
+    async def receive() -> dict:
+        if not started.is_set():
+            return {"type": "lifespan.startup"}
+        await stopping.wait()
+        return {"type": "lifespan.shutdown"}
+
+    async def send(message: dict) -> None:
+        if message["type"].endswith(".failed"):
+            raise RuntimeError(message.get("message", "the lifespan failed"))
+        if message["type"] == "lifespan.startup.complete":
+            started.set()
+
+    running = asyncio.create_task(
+        app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+    )
+    await started.wait()
+    try:
+        yield
+    finally:
+        stopping.set()
+        await running
+
+
+async def drained(app: App) -> None:
+    """Wait until the dispatcher has moved every message to its last status."""
+    waiting = select(func.count()).select_from(messages).where(messages.c.due_at.is_not(None))
+    while True:
+        with app.backend.db.read() as conn:  # type: ignore[attr-defined]  # the fake's
+            if not conn.scalar(waiting):
+                return
+        await asyncio.sleep(0.02)
+
+
+async def served(app: App, operation: Callable[[], Awaitable[None]], count: int) -> float:
+    """CPU seconds of `count` operations with the app's lifespan running, until the dispatcher
+    is done with them (its start and stop, once per server, not counted)."""
+    async with lifespan(app):
+        started = time.process_time()
+        for _ in range(count):
+            await operation()
+            # A server's loop runs its other tasks between requests (here: the dispatcher,
+            # woken by the send); called straight through ASGI, a request may never yield.
+            await asyncio.sleep(0)
+        await drained(app)
+        return time.process_time() - started
+
+
+async def catch_up(app: App) -> float:
+    """CPU seconds of the dispatcher alone moving what requests made without it, until it is
+    done (its start and stop not counted)."""
+    async with lifespan(app):
+        started = time.process_time()
+        await drained(app)
+        return time.process_time() - started
+
+
+def cpu_of(work: Callable[[], Coroutine[Any, Any, None]]) -> tuple[float, float]:
+    """Wall and CPU seconds (all threads) of running `work` in a new event loop."""
+    started, started_cpu = time.perf_counter(), time.process_time()
+    asyncio.run(work())
+    return time.perf_counter() - started, time.process_time() - started_cpu
 
 
 def main() -> None:
@@ -98,31 +189,70 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--count", type=int, default=500, help="requests a round")
     parser.add_argument("--app", choices=["fake", "floor"], default="fake")
+    parser.add_argument(
+        "--dispatcher",
+        choices=["live", "off"],
+        default="live",
+        help="send on the fake: profile with its lifespan's dispatcher running, or without",
+    )
+    parser.add_argument("--functions", type=int, default=0, help="list the top N functions")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
-        app = bench_app(Path(tmp))
-        if args.app == "floor":
-            app = floor(app)
-        settle_heap()  # as the served app does once it is built
+        fake = bench_app(Path(tmp))
+        app: App = floor(fake) if args.app == "floor" else fake
+        settle_heap()  # as the server does once the app is built
         operation = operations(app)[args.operation]
+        count = args.count
+        dispatched = args.operation == "send" and args.app == "fake"
         asyncio.run(repeat(operation, 100))  # warm-up
+        if dispatched:
+            asyncio.run(catch_up(fake))
         best = cpu = float("inf")
+        live = catching_up = float("inf")
         for _ in range(args.rounds):
-            started, started_cpu = time.perf_counter(), time.process_time()
-            asyncio.run(repeat(operation, args.count))
-            best = min(best, (time.perf_counter() - started) / args.count)
-            cpu = min(cpu, (time.process_time() - started_cpu) / args.count)
+            wall, used = cpu_of(lambda: repeat(operation, count))
+            best, cpu = min(best, wall / count), min(cpu, used / count)
+            if dispatched:
+                catching_up = min(catching_up, asyncio.run(catch_up(fake)) / count)
+                live = min(live, asyncio.run(served(fake, operation, count)) / count)
         print(
             f"{args.operation}: best of {args.rounds} rounds, {best * 1e6:.0f} us each "
             f"({cpu * 1e6:.0f} us of CPU, all threads)"
         )
-        own, calls = profile(operation, args.count)
+        if dispatched:
+            print(
+                f"  served, with the dispatcher running: {live * 1e6:.0f} us of CPU a send, its "
+                f"three steps included; the dispatcher alone catching up after the requests: "
+                f"{catching_up * 1e6:.0f} us a message"
+            )
+        if dispatched and args.dispatcher == "live":
+            # Each thread's CPU time, not wall time: waiting for the last steps to fall due is
+            # idle, and would otherwise count as time in the event loop's poll.
+            print("profiled with the dispatcher running (each message sent until delivered), CPU:")
+            own, calls, stats = profile(lambda: served(fake, operation, count), time.thread_time)
+        else:
+            own, calls, stats = profile(lambda: repeat(operation, count))
     total = sum(own.values())
     print("own time by package (cProfile), and calls per operation:")
     for package, seconds in own.most_common():
-        print(f"  {package:12} {seconds / total:6.1%}  {calls[package] / args.count:8.1f}")
-    print(f"  {'all':12} {'':6}  {sum(calls.values()) / args.count:8.1f}")
+        print(f"  {package:12} {seconds / total:6.1%}  {calls[package] / count:8.1f}")
+    print(f"  {'all':12} {'':6}  {sum(calls.values()) / count:8.1f}")
+    if args.functions:
+        functions(stats, count, args.functions)
+
+
+def functions(stats: dict, count: int, top: int) -> None:
+    """The functions with the most own time, then the most inclusive time, per operation."""
+    for title, column in (("own", 2), ("inclusive", 3)):
+        print(f"top {top} functions by {title} time: us, calls per operation")
+        ranked = sorted(stats.items(), key=lambda item: item[1][column], reverse=True)
+        for (filename, line, name), values in ranked[:top]:
+            where = "/".join(Path(filename).parts[-2:]) if filename != "~" else ""
+            print(
+                f"  {values[column] / count * 1e6:8.1f} {values[1] / count:7.1f}  "
+                f"{where}:{line}({name})"
+            )
 
 
 def bench_app(directory: Path) -> Any:
@@ -139,13 +269,14 @@ def bench_app(directory: Path) -> Any:
 
 
 def profile(
-    operation: Callable[[], Awaitable[None]], count: int
-) -> tuple[collections.Counter[str], collections.Counter[str]]:
-    """cProfile's own time and calls of `count` operations, by package, worker threads included."""
-    profiles = [cProfile.Profile()]
-    threading.setprofile(_profile_this_thread(profiles))  # the worker threads made from now
+    work: Callable[[], Coroutine[Any, Any, object]], timer: Callable[[], float] | None = None
+) -> tuple[collections.Counter[str], collections.Counter[str], dict]:
+    """cProfile's own time and calls of `work`, by package, worker threads included; and the
+    merged statistics by function."""
+    profiles = [cProfile.Profile(timer) if timer else cProfile.Profile()]
+    threading.setprofile(_profile_this_thread(profiles, timer))  # the worker threads made from now
     profiles[0].enable()
-    asyncio.run(repeat(operation, count))
+    asyncio.run(work())
     profiles[0].disable()
     threading.setprofile(None)
     own: collections.Counter[str] = collections.Counter()
@@ -160,16 +291,18 @@ def profile(
         )
         own[package] += tottime
         calls[package] += number
-    return own, calls
+    return own, calls, stats
 
 
-def _profile_this_thread(profiles: list[cProfile.Profile]) -> Callable[..., None]:
+def _profile_this_thread(
+    profiles: list[cProfile.Profile], timer: Callable[[], float] | None
+) -> Callable[..., None]:
     """A threading.setprofile hook: each new thread (asyncio's and anyio's workers) profiles
     itself with a profiler of its own, kept in `profiles`."""
 
     def start(*_args: object) -> None:
         sys.setprofile(None)
-        profile = cProfile.Profile()
+        profile = cProfile.Profile(timer) if timer else cProfile.Profile()
         profiles.append(profile)
         profile.enable()
 
@@ -208,6 +341,7 @@ def floor(fake: App) -> App:
             "fetch": await body("GET", f"{POOL}/{IN_POOL}"),
             "create": created,
             "list": {"50": await body("GET", POOL, query=b"PageSize=50")},
+            "send": await body("POST", MESSAGES, form=SEND),
         }
 
     answers = asyncio.run(bodies())

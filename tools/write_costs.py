@@ -124,7 +124,9 @@ def main() -> None:
         app = profile_requests.bench_app(Path(tmp))  # the bench's data, as profile_requests
         operation = profile_requests.operations(app)[args.operation]
         asyncio.run(profile_requests.repeat(operation, 100))  # warm-up
-        _own, calls = profile_requests.profile(operation, args.count)
+        _own, calls, _stats = profile_requests.profile(
+            lambda: profile_requests.repeat(operation, args.count)
+        )
         print(f"{args.operation}: {sum(calls.values()) / args.count:.0f} calls each as it is")
         measured: dict[str, list[float]] = {}
         for _ in range(args.rounds):

@@ -91,9 +91,10 @@ class Backend:
         self.pool_limit = pool_limit if pool_limit is not None else spec.limit("pool-size")
         self.clock = clock
         self.tokens = PageTokens(self._page_token_key())
-        # Called after a write that made a message's next status due (the dispatcher, when the
-        # app runs one, sets it to wake itself); nothing to wake otherwise.
-        self.wake_dispatcher: Callable[[], None] = lambda: None
+        # Called after a write that gave a message its next status's due time, with the real
+        # time it falls due (None: now). The dispatcher, when the app runs one, sets it to wake
+        # itself by then; nothing to wake otherwise.
+        self.wake_dispatcher: Callable[..., None] = lambda at=None: None
         self.load(self.startup_fixtures)
 
     def _page_token_key(self) -> bytes:

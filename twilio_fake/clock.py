@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Connection, Float, ForeignKey, Table, select
+from sqlalchemy import Column, Connection, Float, ForeignKey, Table, bindparam, select
 
 from .db import Sid, metadata
 from .exceptions import InvalidParameter
@@ -32,6 +32,12 @@ account_clocks = Table(
     Column("account_sid", Sid(), ForeignKey("accounts.sid"), primary_key=True),
     Column("frozen_at", Float, nullable=True),  # seconds since the epoch; NULL: running
     Column("offset", Float, nullable=False, default=0.0),  # added to real time while running
+)
+
+
+# Built once: every send reads its account's clock.
+_READ = select(account_clocks.c.frozen_at, account_clocks.c.offset).where(
+    account_clocks.c.account_sid == bindparam("account")
 )
 
 
@@ -51,11 +57,7 @@ class Reading:
 def read(conn: Connection, account_sid: str, real: float | None = None) -> Reading:
     """The account's time now (`real`: the real time to read it against, default now)."""
     real = time.time() if real is None else real
-    row = conn.execute(
-        select(account_clocks.c.frozen_at, account_clocks.c.offset).where(
-            account_clocks.c.account_sid == account_sid
-        )
-    ).first()
+    row = conn.execute(_READ, {"account": account_sid}).first()
     if row is None:
         return Reading(real, False)
     if row.frozen_at is not None:

@@ -2,9 +2,11 @@
 status callbacks.
 
 One per server process, started and stopped with the app (its ASGI lifespan). It sets
-`backend.wake_dispatcher`, which a write that made a message due calls; then it runs the due
-transitions (`lifecycle.advance_due`, through `Database.call`: never on the event loop's
-time) and sleeps until the next one falls due by its account's clock, or until woken. A slow
+`backend.wake_dispatcher`, which a write that gave a message a due time calls with the real time
+it falls due; then it runs the due transitions (`lifecycle.advance_due`, through
+`Database.call`: never on the event loop's time) and sleeps until the next one falls due by its
+account's clock, or until woken for an earlier one. Rounds are at least BATCH_SECONDS apart, so
+that the steps of a stream of sends are taken a batch at a time, not one round each. A slow
 poll (POLL_INTERVAL) also finds what other processes (`--workers`, replicas) made due: the
 rules claim each step safely, so two dispatchers never move one message twice.
 
@@ -44,6 +46,10 @@ POLL_INTERVAL = 2.0  # seconds between looks for what other processes made due
 LIMIT = 100  # messages moved per call of advance_due
 MAX_ROUNDS = 20  # steps one clock advance runs for its account (a message has fewer statuses)
 MAX_BACKLOG = 10_000  # callbacks waiting to be sent, beyond which new ones are dropped
+# The least time between two rounds (unless a round was full, or a message is due now): the
+# steps that fall due meanwhile are taken together, in one transaction, up to this late (their
+# dates are still their due times). Without it, a stream of sends made a round per step.
+BATCH_SECONDS = 0.02
 
 Advance = Callable[..., list[Any]]  # lifecycle.advance_due's signature
 
@@ -78,6 +84,7 @@ class Dispatcher:
         advance: Advance | None = None,
         poll_interval: float = POLL_INTERVAL,
         backlog: int = MAX_BACKLOG,
+        batch: float = BATCH_SECONDS,
     ) -> None:
         self.backend = backend
         self.sender = sender
@@ -85,6 +92,7 @@ class Dispatcher:
         self._advance = advance or lifecycle.advance_due
         self.poll_interval = poll_interval
         self.backlog = backlog
+        self.batch = batch
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
         self._runner: asyncio.Task[None] | None = None
@@ -93,6 +101,11 @@ class Dispatcher:
         self._chains: dict[str, asyncio.Task[Any]] = {}
         self._waiting = 0  # callbacks submitted and not yet sent (the backlog)
         self._db_calls: set[asyncio.Task[Any]] = set()  # database calls under way
+        # While the loop sleeps: the real time it looks again by (None: it is looking now, or
+        # about to). What wakes it meanwhile: a message due now, or the earliest due time.
+        self._asleep_until: float | None = None
+        self._look_now = False
+        self._look_at: float | None = None
 
     # -- life ------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -119,20 +132,44 @@ class Dispatcher:
         self._waiting = 0
         await self.sender.close()
 
-    def wake(self) -> None:
-        """Look for due messages now: callable from any thread (a handler's write)."""
+    @property
+    def next_look(self) -> float | None:
+        """While the loop sleeps, the real time it looks for due messages again (None: it is
+        looking, or about to)."""
+        return self._asleep_until
+
+    def wake(self, at: float | None = None) -> None:
+        """Look for due messages at `at` (the real time a message just written falls due,
+        seconds since the epoch; None: now): callable from any thread (a handler's write).
+        Nothing to do when the loop looks by then anyway, as it does for all but the first of
+        a run of sends."""
         loop, event = self._loop, self._event
         if loop is None or event is None:
             return
+        asleep_until = self._asleep_until  # read once: the loop's thread may change it
+        if at is not None and asleep_until is not None and at >= asleep_until:
+            return
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nothing to wake
-            loop.call_soon_threadsafe(event.set)
+            loop.call_soon_threadsafe(self._woken, at)
+
+    def _woken(self, at: float | None) -> None:
+        """On the loop's thread: note what a wake asked for, and let the loop see it."""
+        if at is None:
+            self._look_now = True
+        elif self._look_at is None or at < self._look_at:
+            self._look_at = at
+        if self._event is not None:
+            self._event.set()
 
     # -- the loop --------------------------------------------------------------------------------
     async def _run(self) -> None:
         assert self._event is not None
         failing = False
         while True:
+            # Awake from here until it sleeps: a wake meanwhile makes it look once more (the
+            # write may have come after its look at the database).
             self._event.clear()
+            self._asleep_until, self._look_now, self._look_at = None, False, None
             moved = 0
             try:
                 async with self._lock:
@@ -152,10 +189,30 @@ class Dispatcher:
                     log.exception("the dispatcher could not run the due transitions")
                 failing = True
                 wait = self.poll_interval
+            if moved < LIMIT:
+                wait = max(wait, self.batch)
             if wait > 0:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(wait):
-                        await self._event.wait()
+                now = time.time()
+                await self._sleep(now + wait, now + min(wait, self.batch))
+
+    async def _sleep(self, until: float, not_before: float) -> None:
+        """Sleep until the real time `until`, or until a wake asks for an earlier look: now,
+        or at the due time it names but `not_before` (then without a look at the database
+        before it)."""
+        assert self._event is not None
+        self._asleep_until = until
+        while True:
+            if self._look_now:
+                return
+            if self._look_at is not None:
+                until = min(until, max(self._look_at, not_before))
+                self._asleep_until, self._look_at = until, None
+            self._event.clear()
+            try:
+                async with asyncio.timeout(max(0.0, until - time.time())):
+                    await self._event.wait()
+            except TimeoutError:
+                return
 
     async def _advance_and_submit(self, account_sid: str | None) -> list[Sent]:
         """Run one step of every due message (of one account, or all); submit the callbacks.
@@ -352,7 +409,7 @@ def _next_due(conn: Connection) -> float | None:
     return float(value) if value is not None else None
 
 
-def _nothing() -> None:
+def _nothing(at: float | None = None) -> None:
     pass
 
 

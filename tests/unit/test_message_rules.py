@@ -445,6 +445,28 @@ def test_a_clock_moved_on_at_once_lets_every_step_fall_due(backend: Backend) -> 
     assert _row(backend, sid).price == "-0.01580"  # two segments
 
 
+def test_a_round_is_undone_when_a_due_message_changed_before_its_step_was_written(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What keeps two dispatchers from moving a message twice, if their locks ever let them
+    both read it: the step is written only over the status and due time it was read with."""
+    _freeze(backend)
+    taken, left = _message(backend), _message(backend)
+    step = lifecycle._step
+
+    def taken_meanwhile(conn: Any, row: Any) -> Any:
+        if row.sid == taken:  # another worker writes its step between the read and the write
+            conn.execute(update(messages).where(messages.c.sid == taken).values(status="sending"))
+        return step(conn, row)
+
+    monkeypatch.setattr(lifecycle, "_step", taken_meanwhile)
+    with pytest.raises(lifecycle.StepTakenElsewhere):
+        _advance(backend, 1)
+    assert (_row(backend, taken).status, _row(backend, left).status) == ("queued", "queued")
+    monkeypatch.setattr(lifecycle, "_step", step)
+    assert sorted(t.message_sid for t in _advance(backend, 1)) == sorted([taken, left])
+
+
 def test_a_service_chooses_the_sender_when_the_message_falls_due(backend: Backend) -> None:
     _freeze(backend)
     _pool(backend, US1)

@@ -337,13 +337,23 @@ def test_a_recipient_who_opted_out_of_the_number_or_its_service_is_refused(
 
 
 def test_a_create_wakes_the_dispatcher_only_when_it_stored_a_message(backend: Backend) -> None:
-    woken: list[bool] = []
-    backend.wake_dispatcher = lambda: woken.append(True)
+    woken: list[float | None] = []
+    backend.wake_dispatcher = lambda at=None: woken.append(at)
     with pytest.raises(errors.ToRequired):
         model.create(backend, ACCOUNT, Draft())
     assert woken == []
+    message = send(backend)
+    # For the real time its next status falls due: the account's clock runs on real time.
+    assert woken == [stored(backend, message.sid)["due_at"]]
+
+
+def test_a_create_on_a_frozen_clock_wakes_no_dispatcher(backend: Backend) -> None:
+    """Its message falls due only when the clock is moved (the clock's control runs the steps)."""
+    woken: list[float | None] = []
+    backend.wake_dispatcher = lambda at=None: woken.append(at)
+    frozen_at(backend, datetime(2026, 1, 15, 9, 30))
     send(backend)
-    assert woken == [True]
+    assert woken == []
 
 
 # -- scheduling ----------------------------------------------------------------------------------

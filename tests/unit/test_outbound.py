@@ -512,6 +512,79 @@ def test_wake_runs_the_due_transitions_and_sends_their_callbacks_signed(
         assert all(request.signed_by(TOKEN) for request in receiver.requests)
 
 
+def until(condition: Any, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "not within the deadline"
+        time.sleep(0.01)
+
+
+def test_a_wake_for_a_later_due_time_sleeps_until_then_without_looking_first(
+    backend: Backend, rules: Rules
+) -> None:
+    running = Running(backend, rules, poll_interval=1000.0, batch=0.0)
+    try:
+        first_look = running.dispatcher.next_look
+        assert first_look is not None
+        due = time.time() + 600  # a message written now falls due then
+        running.dispatcher.wake(due)
+        until(lambda: running.dispatcher.next_look == due)
+        assert rules.calls == 1  # the look at start only: none until it falls due
+        running.dispatcher.wake(due + 1)  # later than it looks anyway: nothing changes
+        running.dispatcher.wake(first_look + 1)
+        assert running.dispatcher.next_look == due
+        running.dispatcher.wake()  # due now: it looks at once
+        until(lambda: rules.calls == 2)
+    finally:
+        running.stop()
+
+
+def test_rounds_are_a_batch_apart_but_a_message_due_now_is_looked_for_at_once(
+    backend: Backend, rules: Rules
+) -> None:
+    running = Running(backend, rules, poll_interval=1000.0, batch=600.0)
+    try:
+        before = running.dispatcher.next_look
+        assert before is not None
+        running.dispatcher.wake(time.time())  # falls due now: taken with the next batch
+        until(lambda: running.dispatcher.next_look != before)
+        batch_end = running.dispatcher.next_look
+        assert batch_end is not None and before - 1000 + 600 <= batch_end < before
+        assert rules.calls == 1
+        running.dispatcher.wake()  # now: at once
+        until(lambda: rules.calls == 2)
+    finally:
+        running.stop()
+
+
+def test_a_round_follows_the_last_one_a_batch_later_when_a_message_is_due_already(
+    backend: Backend, rules: Rules
+) -> None:
+    """A message the stand-in never moves stays due: the loop looks again a batch later, not
+    at once (it would spin, a round after another)."""
+    running = Running(backend, rules, poll_interval=1000.0, batch=600.0)
+    try:
+        with backend.db.write() as conn:
+            conn.execute(
+                insert(messages).values(
+                    sid="SM" + "0" * 32,
+                    account_sid=ACCOUNT,
+                    to_number="+15005550006",
+                    status="queued",
+                    direction="outbound-api",
+                    date_created=datetime(2026, 1, 1),
+                    date_updated=datetime(2026, 1, 1),
+                    due_at=time.time(),
+                )
+            )
+        running.dispatcher.wake()
+        until(lambda: rules.calls == 2 and running.dispatcher.next_look is not None)
+        assert running.dispatcher.next_look > time.time() + 500
+        assert rules.calls == 2
+    finally:
+        running.stop()
+
+
 def test_a_messages_callbacks_go_in_order_and_other_messages_go_beside_them(
     running: Running, rules: Rules
 ) -> None:

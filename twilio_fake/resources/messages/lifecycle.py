@@ -20,16 +20,31 @@ outcome for its recipient (`set_outcome`). A scheduled message that is canceled 
 Several processes may call `advance_due` at once (workers on one SQLite file, replicas on one
 PostgreSQL database): each call runs in a write transaction; on PostgreSQL the due rows are
 claimed with FOR UPDATE SKIP LOCKED, and on every database a step is written only if the row
-still has the status and due time it was read with, so no message is moved twice.
+still has the status and due time it was read with (else the round is undone), so no message
+is moved twice. The steps of a round that change the same columns are written by one statement
+run for each message (executemany), not a statement each.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, case, delete, func, insert, literal, select, update
+from sqlalchemy import (
+    Connection,
+    Float,
+    Integer,
+    String,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from twilio_fake import spec
 from twilio_fake.clock import account_clocks
@@ -96,21 +111,29 @@ class Transition(NamedTuple):
 DELIVERED = Outcome("delivered", None)
 
 
-def plan(conn: Connection, account_sid: str, to_number: str) -> Outcome:
-    """How a message to `to_number` will end: the newest of the account's rules that matches
-    it (the number itself, or a prefix ending in `*`), else delivered."""
+def _planned() -> Any:
+    """The statement of `plan`: the newest of an account's rules that matches a number."""
     prefix = func.length(message_outcomes.c.to_pattern) - 1
-    to = literal(to_number)
+    to = bindparam("to", type_=String)
     matches = (message_outcomes.c.to_pattern == to) | (
         message_outcomes.c.to_pattern.like("%*")
         & (func.substr(to, 1, prefix) == func.substr(message_outcomes.c.to_pattern, 1, prefix))
     )
-    row = conn.execute(
+    return (
         select(message_outcomes.c.status, message_outcomes.c.error_code)
-        .where(message_outcomes.c.account_sid == account_sid, matches)
+        .where(message_outcomes.c.account_sid == bindparam("account"), matches)
         .order_by(message_outcomes.c.seq.desc())
         .limit(1)
-    ).first()
+    )
+
+
+_PLANNED = _planned()  # built once: it is asked on every send
+
+
+def plan(conn: Connection, account_sid: str, to_number: str) -> Outcome:
+    """How a message to `to_number` will end: the newest of the account's rules that matches
+    it (the number itself, or a prefix ending in `*`), else delivered."""
+    row = conn.execute(_PLANNED, {"account": account_sid, "to": to_number}).first()
     return DELIVERED if row is None else Outcome(row.status, row.error_code)
 
 
@@ -203,13 +226,13 @@ def _mapping(row: Any) -> Mapping[str, Any]:
     return row._mapping if hasattr(row, "_mapping") else row
 
 
-def account_now(real_now: float) -> Any:
+def account_now(real_now: Any) -> Any:
     """The SQL expression of an account's time (join account_clocks): frozen, or real time plus
-    its offset; real time without a row."""
+    its offset; real time without a row. `real_now`: the real time, an SQL expression."""
     return case(
         (account_clocks.c.frozen_at.is_not(None), account_clocks.c.frozen_at),
-        (account_clocks.c.account_sid.is_not(None), literal(real_now) + account_clocks.c.offset),
-        else_=literal(real_now),
+        (account_clocks.c.account_sid.is_not(None), real_now + account_clocks.c.offset),
+        else_=real_now,
     )
 
 
@@ -232,12 +255,11 @@ _DUE_COLUMNS = [
 ]
 
 
-def advance_due(
-    conn: Connection, *, real_now: float, account_sid: str | None = None, limit: int = 100
-) -> list[Transition]:
-    """Move every message due by its account's clock (of one account, or all) one step, at most
-    `limit` of them, the longest due first; return the steps taken. Run it in a write
-    transaction (`Database.write`)."""
+@functools.cache
+def _due(by_account: bool, claim: bool) -> Any:
+    """The statement that reads the due messages (of one account, or all), the longest due
+    first; `claim`: lock them, skipping those another worker holds (PostgreSQL). Built once
+    per kind: the dispatcher asks it on every round."""
     query = (
         select(*_DUE_COLUMNS)
         .select_from(
@@ -245,32 +267,88 @@ def advance_due(
                 account_clocks, account_clocks.c.account_sid == messages.c.account_sid
             )
         )
-        .where(messages.c.due_at.is_not(None), messages.c.due_at <= account_now(real_now))
+        .where(
+            messages.c.due_at.is_not(None),
+            messages.c.due_at <= account_now(bindparam("real_now", type_=Float)),
+        )
         .order_by(messages.c.due_at, messages.c.seq)
-        .limit(limit)
+        .limit(bindparam("limit", type_=Integer))
     )
-    if account_sid is not None:
-        query = query.where(messages.c.account_sid == account_sid)
-    if conn.dialect.name == "postgresql":
+    if by_account:
+        query = query.where(messages.c.account_sid == bindparam("account"))
+    if claim:
         # Another worker's claimed rows are skipped, not waited for.
         query = query.with_for_update(of=messages, skip_locked=True)
-    due = list(conn.execute(query).all())
+    return query
+
+
+def advance_due(
+    conn: Connection, *, real_now: float, account_sid: str | None = None, limit: int = 100
+) -> list[Transition]:
+    """Move every message due by its account's clock (of one account, or all) one step, at most
+    `limit` of them, the longest due first; return the steps taken. Run it in a write
+    transaction (`Database.write`)."""
+    query = _due(account_sid is not None, conn.dialect.name == "postgresql")
+    parameters = {"real_now": real_now, "limit": limit, "account": account_sid}
+    due = list(conn.execute(query, parameters).all())
     # Sticky mappings are written in one order by every worker (no lock cycle between two).
     due.sort(key=lambda r: (r.service_sid or "", r.to_number, r.seq))
+    steps = [(row, *_step(conn, row)) for row in due]
+    _claim(conn, [(row, changes) for row, changes, _callback in steps])
     services_seen: dict[tuple[str, str], Any] = {}
     taken = []
-    for row in due:
-        transition = _step(conn, row, services_seen)
-        if transition is not None:
-            taken.append((row.due_at, row.seq, transition))
+    for row, changes, callback in steps:
+        if "status" not in changes:
+            continue
+        after = {**row._mapping, **changes}
+        transition = Transition(
+            row.account_sid,
+            row.sid,
+            changes["status"],
+            callback_for(after, _service(conn, row, services_seen)) if callback else None,
+        )
+        taken.append((row.due_at, row.seq, transition))
     taken.sort(key=lambda t: (t[0], t[1]))
     return [transition for _, _, transition in taken]
 
 
-def _step(
-    conn: Connection, row: Any, services_seen: dict[tuple[str, str], Any]
-) -> Transition | None:
-    """Take the message's next step; None if it had none, or another worker took it."""
+class StepTakenElsewhere(RuntimeError):
+    """A message read as due had changed when its step was written: the round is undone (its
+    transaction rolls back) and the next one reads the messages again. The due messages are
+    read in the same write transaction that writes their steps, under SQLite's write lock or
+    PostgreSQL's row locks, so this does not happen; the check stays as the guarantee."""
+
+
+# A step is written only if the message still has the status and due time it was read with
+# (the bound names are not the columns': an UPDATE sets the columns given by name).
+_CLAIM = update(messages).where(
+    messages.c.sid == bindparam("claimed_sid"),
+    messages.c.status == bindparam("claimed_status"),
+    messages.c.due_at == bindparam("claimed_due_at"),
+)
+_SERVICE_CALLBACK = select(services.c.status_callback).where(
+    services.c.sid == bindparam("service"), services.c.account_sid == bindparam("account")
+)
+
+
+def _claim(conn: Connection, steps: list[tuple[Any, dict[str, Any]]]) -> None:
+    """Write the steps, those that change the same columns in one statement run for each
+    (executemany); raise StepTakenElsewhere if any message no longer had the status and due
+    time it was read with."""
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row, changes in steps:
+        claimed = {"claimed_sid": row.sid, "claimed_status": row.status}
+        shapes.setdefault(tuple(changes), []).append(
+            {**changes, **claimed, "claimed_due_at": row.due_at}
+        )
+    for parameters in shapes.values():
+        if conn.execute(_CLAIM, parameters).rowcount != len(parameters):
+            raise StepTakenElsewhere("a due message changed before its step was written")
+
+
+def _step(conn: Connection, row: Any) -> tuple[dict[str, Any], bool]:
+    """The message's next step: the columns it changes, and whether its new status sends a
+    callback (no `status` among them: none, the message had no step left)."""
     at = float(row.due_at)
     when = as_datetime(at)
     changes: dict[str, Any] = {"date_updated": when}
@@ -298,24 +376,7 @@ def _step(
         callback = False
     if changes.get("status") == "queued":
         changes["due_at"] = at + STEP_SECONDS["queued"]
-    claimed = conn.execute(
-        update(messages)
-        .where(
-            messages.c.sid == row.sid,
-            messages.c.status == row.status,
-            messages.c.due_at == row.due_at,
-        )
-        .values(**changes)
-    ).rowcount
-    if claimed != 1 or "status" not in changes:
-        return None
-    after = {**row._mapping, **changes}
-    return Transition(
-        row.account_sid,
-        row.sid,
-        changes["status"],
-        callback_for(after, _service(conn, row, services_seen)) if callback else None,
-    )
+    return changes, callback
 
 
 def _queue(conn: Connection, row: Any, when: datetime) -> dict[str, Any]:
@@ -360,9 +421,7 @@ def _service(conn: Connection, row: Any, seen: dict[tuple[str, str], Any]) -> An
     key = (row.account_sid, row.service_sid)
     if key not in seen:
         seen[key] = conn.execute(
-            select(services.c.status_callback).where(
-                services.c.sid == row.service_sid, services.c.account_sid == row.account_sid
-            )
+            _SERVICE_CALLBACK, {"service": row.service_sid, "account": row.account_sid}
         ).first()
     return seen[key]
 

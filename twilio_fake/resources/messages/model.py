@@ -23,6 +23,7 @@ import hashlib
 import json
 import re
 import secrets
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -171,6 +172,18 @@ _MESSAGES = select(*_COLUMNS)
 # "message", not "sid": a bound name may not be a column's in an UPDATE.
 _mine = and_(messages.c.sid == bindparam("message"), messages.c.account_sid == bindparam("account"))
 _FETCH = _MESSAGES.where(_mine)
+_INSERT = insert(messages)
+# The columns a new message leaves to their defaults (NULL), as a fetch would show them.
+_UNSET = {"error_code": None, "error_message": None, "price": None, "price_unit": None}
+# The account's numbers of a sender, with the service each one's pool belongs to (a number sits
+# in at most one pool): what the sender's checks and the opt-out's scopes need, in one statement.
+_SENDER_NUMBERS = (
+    select(numbers.c.sid, numbers.c.capabilities, pool_entries.c.service_sid)
+    .select_from(numbers.outerjoin(pool_entries, pool_entries.c.sid == numbers.c.sid))
+    .where(
+        numbers.c.account_sid == bindparam("account"), numbers.c.phone_number == bindparam("sender")
+    )
+)
 
 
 def message_of(values: Mapping[Any, Any]) -> Message:
@@ -220,14 +233,15 @@ def create(backend: Backend, account_sid: str, draft: Draft) -> Message:
     body = draft.body or ""
     _check_content(draft, body)
     with backend.db.write() as conn:
-        now = clock.read(conn, account_sid)
+        real = time.time()
+        now = clock.read(conn, account_sid, real)
         send_at = _scheduled_at(draft, service_sid, now.datetime)
         if service_sid is not None:
             _check_service(conn, account_sid, service_sid)
         channel = "MMS" if draft.media_urls else "SMS"
         _check_to(to, sender, channel)
-        number_sids = _check_from(conn, account_sid, sender, service_sid, channel, to)
-        _check_opt_out(conn, account_sid, to, service_sid, number_sids)
+        held = _check_from(conn, account_sid, sender, service_sid, channel)
+        _check_opt_out(conn, account_sid, to, service_sid, held)
         status = "scheduled" if send_at else ("queued" if sender else "accepted")
         outcome = lifecycle.plan(conn, account_sid, to)
         due_at = lifecycle.first_due(
@@ -253,10 +267,12 @@ def create(backend: Backend, account_sid: str, draft: Draft) -> Message:
             "outcome": outcome.status,
             "outcome_error": outcome.error_code,
         }
-        conn.execute(insert(messages).values(**values))
-        row = conn.execute(_FETCH, {"message": values["sid"], "account": account_sid}).one()
-    backend.wake_dispatcher()
-    return message_of(row._mapping)
+        conn.execute(_INSERT, values)
+    if due_at is not None and not now.frozen:
+        # When it falls due in real time (a frozen clock's messages move only when it does).
+        backend.wake_dispatcher(real + (due_at - now.now))
+    # What was stored, as it was given: reading the row back would find the same values.
+    return message_of({**_UNSET, **values})
 
 
 def _required(draft: Draft) -> tuple[str, str | None, str | None]:
@@ -355,11 +371,11 @@ def _check_from(
     sender: str | None,
     service_sid: str | None,
     channel: str,
-    to: str,
-) -> list[str]:
+) -> list[tuple[str, str | None]]:
     """The test credentials' `From` numbers, a valid sender (21212) that is one of the account's
     numbers able to send on `channel` and, with a service, in its pool (21606). Returns the
-    sender's number SIDs (none for a service's choice or the test number)."""
+    sender's numbers, each SID with the service whose pool holds it (none for a service's
+    choice or the test number)."""
     if sender is None or sender == MAGIC_FROM_VALID:
         return []
     magic = MAGIC_FROM.get(sender)
@@ -371,22 +387,12 @@ def _check_from(
         _is_e164(sender) or SHORT_CODE.fullmatch(sender) or ALPHANUMERIC_SENDER.fullmatch(sender)
     ):
         raise FromInvalid(_shown(sender))
-    held = conn.execute(
-        select(numbers.c.sid, numbers.c.capabilities).where(
-            numbers.c.account_sid == account_sid, numbers.c.phone_number == sender
-        )
-    ).all()
-    able = [sid for sid, capabilities in held if channel in capabilities]
+    held = conn.execute(_SENDER_NUMBERS, {"account": account_sid, "sender": sender}).all()
+    able = [(sid, pool) for sid, capabilities, pool in held if channel in capabilities]
     if not able:
         raise FromNotOwned(sender)
-    if service_sid is not None:
-        pooled = conn.execute(
-            select(pool_entries.c.sid).where(
-                pool_entries.c.sid.in_(able), pool_entries.c.service_sid == service_sid
-            )
-        ).first()
-        if pooled is None:
-            raise FromNotOwned(sender)
+    if service_sid is not None and all(pool != service_sid for _sid, pool in able):
+        raise FromNotOwned(sender)
     return able
 
 
@@ -395,18 +401,22 @@ def _check_opt_out(
     account_sid: str,
     to: str,
     service_sid: str | None,
-    number_sids: list[str],
+    numbers_held: list[tuple[str, str | None]],
 ) -> None:
     """The recipient texted STOP to this sender: the service, or the number (and the service
     it pools in, if any) (21610)."""
     scopes = [service_sid] if service_sid else []
-    for sid in number_sids:
-        scopes += [sid, optouts.scope_for(conn, account_sid, sid)]
+    for sid, pool in numbers_held:
+        scopes += [sid, pool or sid]  # the scope an opt-out through the number took
     if optouts.is_opted_out(conn, account_sid, scope_sids=scopes, recipient=to):
         raise OptedOut()
 
 
+@functools.lru_cache(maxsize=4096)
 def _is_e164(text: str) -> bool:
+    """A valid phone number written in E.164 (kept for the numbers seen last: a send asks it of
+    its `To` and its `From`, and libphonenumber's parse and validation are a send's costliest
+    rule)."""
     try:
         parsed = phonenumbers.parse(text, None)
     except phonenumbers.NumberParseException:

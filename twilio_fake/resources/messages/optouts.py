@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import Connection, delete, exists, select
+from sqlalchemy import Connection, bindparam, delete, exists, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -51,6 +51,15 @@ def scope_for(conn: Connection, account_sid: str, number_sid: str) -> str:
     return service if service is not None else number_sid
 
 
+_OPTED_OUT = select(
+    exists().where(
+        opt_outs.c.account_sid == bindparam("account"),
+        opt_outs.c.scope_sid.in_(bindparam("scopes", expanding=True)),
+        opt_outs.c.recipient == bindparam("recipient"),
+    )
+)
+
+
 def is_opted_out(
     conn: Connection, account_sid: str, *, scope_sids: list[str], recipient: str
 ) -> bool:
@@ -58,17 +67,10 @@ def is_opted_out(
     service: both the service's SID and the number's)."""
     if not scope_sids:
         return False
-    return bool(
-        conn.execute(
-            select(
-                exists().where(
-                    opt_outs.c.account_sid == account_sid,
-                    opt_outs.c.scope_sid.in_(scope_sids),
-                    opt_outs.c.recipient == recipient,
-                )
-            )
-        ).scalar()
+    found = conn.execute(
+        _OPTED_OUT, {"account": account_sid, "scopes": scope_sids, "recipient": recipient}
     )
+    return bool(found.scalar())
 
 
 def opt_out(
