@@ -20,6 +20,7 @@ from sqlalchemy import Column, Connection, Float, ForeignKey, Table, bindparam, 
 
 from .db import Sid, metadata
 from .exceptions import InvalidParameter
+from .statements import Prepared
 
 # The latest an account's clock may show: past year 9999 no date can be written (a scheduled
 # message's SendAt lies up to a week further on). Advances are bounded one by one; this bounds
@@ -36,8 +37,11 @@ account_clocks = Table(
 
 
 # Built once: every send reads its account's clock.
-_READ = select(account_clocks.c.frozen_at, account_clocks.c.offset).where(
-    account_clocks.c.account_sid == bindparam("account")
+# Every send reads it: compiled once (statements.Prepared; its rows are tuples).
+_READ = Prepared(
+    select(account_clocks.c.frozen_at, account_clocks.c.offset).where(
+        account_clocks.c.account_sid == bindparam("account")
+    )
 )
 
 
@@ -57,12 +61,13 @@ class Reading:
 def read(conn: Connection, account_sid: str, real: float | None = None) -> Reading:
     """The account's time now (`real`: the real time to read it against, default now)."""
     real = time.time() if real is None else real
-    row = conn.execute(_READ, {"account": account_sid}).first()
+    row = _READ.first(conn, {"account": account_sid})
     if row is None:
         return Reading(real, False)
-    if row.frozen_at is not None:
-        return Reading(float(row.frozen_at), True)
-    return Reading(real + float(row.offset), False)
+    frozen_at, offset = row
+    if frozen_at is not None:
+        return Reading(float(frozen_at), True)
+    return Reading(real + float(offset), False)
 
 
 def freeze(conn: Connection, account_sid: str, real: float | None = None) -> Reading:

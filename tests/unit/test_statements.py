@@ -12,12 +12,17 @@ from sqlalchemy.exc import IntegrityError, StatementError
 
 from tests.support import ACCOUNT, KEY, NUMBERS, SERVICE
 from twilio_fake import backend as _backend  # noqa: F401  (its statements are made at import)
-from twilio_fake import db
+from twilio_fake import clock, db, fixtures
 from twilio_fake.backend import Backend
+from twilio_fake.resources.messages import lifecycle
+from twilio_fake.resources.messages import model as _messages  # noqa: F401  (as above)
 from twilio_fake.resources.pool import model as pool
 from twilio_fake.resources.pool.tables import pool_entries
 from twilio_fake.statements import Prepared
 
+(SENDER,) = (
+    n.phone_number for n in fixtures.demo()[0].incoming_phone_numbers if n.sid == NUMBERS[1]
+)
 # Values for every parameter name the prepared statements bind, chosen so that each finds rows.
 PARAMETERS: dict[str, Any] = {
     "account": ACCOUNT,
@@ -27,6 +32,8 @@ PARAMETERS: dict[str, Any] = {
     "size": 50,
     "seq": 0,
     "now": datetime(2026, 12, 1, 18, 30, 15, 123456, tzinfo=UTC),
+    "sender": SENDER,  # the number NUMBERS[1]
+    "to": "+15005550123",  # an outcome rule's number (the test sets one)
 }
 
 
@@ -51,8 +58,12 @@ def _both_ways(backend: Backend, prepared: Prepared, parameters: dict[str, Any])
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 def test_every_prepared_statement_gives_what_execute_gives(backend: Backend) -> None:
-    pool.add(backend, ACCOUNT, SERVICE, NUMBERS[1])  # a pool entry, so that reads find a row
-    assert len(Prepared.made) >= 10  # the pool's, its list's, authentication's
+    # Rows for every statement to find: a pool entry, a frozen clock, an outcome rule.
+    pool.add(backend, ACCOUNT, SERVICE, NUMBERS[1])
+    with backend.db.write() as conn:
+        clock.freeze(conn, ACCOUNT)
+        lifecycle.set_outcome(conn, ACCOUNT, PARAMETERS["to"], "undelivered", 30003)
+    assert len(Prepared.made) >= 13  # the pool's, its list's, authentication's, a send's
     answered = 0
     for prepared in Prepared.made:
         for user in (ACCOUNT, KEY):

@@ -50,6 +50,7 @@ from twilio_fake import spec
 from twilio_fake.clock import account_clocks
 from twilio_fake.exceptions import InvalidParameter
 from twilio_fake.resources.services.tables import services
+from twilio_fake.statements import Prepared
 from twilio_fake.urls import api_version
 
 from . import selection
@@ -127,14 +128,14 @@ def _planned() -> Any:
     )
 
 
-_PLANNED = _planned()  # built once: it is asked on every send
+_PLANNED = Prepared(_planned())  # compiled once: it is asked on every send
 
 
 def plan(conn: Connection, account_sid: str, to_number: str) -> Outcome:
     """How a message to `to_number` will end: the newest of the account's rules that matches
     it (the number itself, or a prefix ending in `*`), else delivered."""
-    row = conn.execute(_PLANNED, {"account": account_sid, "to": to_number}).first()
-    return DELIVERED if row is None else Outcome(row.status, row.error_code)
+    row = _PLANNED.first(conn, {"account": account_sid, "to": to_number})
+    return DELIVERED if row is None else Outcome(*row)
 
 
 def max_outcome_rules() -> int:

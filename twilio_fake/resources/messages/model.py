@@ -40,6 +40,7 @@ from twilio_fake.paging import KeysetList
 from twilio_fake.resources.numbers.tables import incoming_phone_numbers as numbers
 from twilio_fake.resources.pool.tables import pool_entries
 from twilio_fake.resources.services.tables import services
+from twilio_fake.statements import Prepared
 
 from . import lifecycle, optouts, segments
 from .errors import (
@@ -177,7 +178,7 @@ _INSERT = insert(messages)
 _UNSET = {"error_code": None, "error_message": None, "price": None, "price_unit": None}
 # The account's numbers of a sender, with the service each one's pool belongs to (a number sits
 # in at most one pool): what the sender's checks and the opt-out's scopes need, in one statement.
-_SENDER_NUMBERS = (
+_SENDER_NUMBERS = Prepared(
     select(numbers.c.sid, numbers.c.capabilities, pool_entries.c.service_sid)
     .select_from(numbers.outerjoin(pool_entries, pool_entries.c.sid == numbers.c.sid))
     .where(
@@ -387,7 +388,7 @@ def _check_from(
         _is_e164(sender) or SHORT_CODE.fullmatch(sender) or ALPHANUMERIC_SENDER.fullmatch(sender)
     ):
         raise FromInvalid(_shown(sender))
-    held = conn.execute(_SENDER_NUMBERS, {"account": account_sid, "sender": sender}).all()
+    held = _SENDER_NUMBERS.rows(conn, {"account": account_sid, "sender": sender})
     able = [(sid, pool) for sid, capabilities, pool in held if channel in capabilities]
     if not able:
         raise FromNotOwned(sender)
