@@ -29,9 +29,6 @@ def install(directory: str | None = None) -> bool:
     if not directory:
         return False
     try:
-        import hypothesis
-        import schemathesis
-        from hypothesis.errors import Unsatisfiable
         from schemathesis.specs.openapi.coverage import _schema
 
         pattern_strategy, cached_draw = _schema._pattern_strategy, _schema.cached_draw
@@ -39,10 +36,22 @@ def install(directory: str | None = None) -> bool:
         return False
     if getattr(cached_draw, "memo", None) is not None:
         return True
-    folder = Path(directory)
+    _schema._pattern_strategy, _schema.cached_draw = memo(
+        Path(directory), pattern_strategy, cached_draw
+    )
+    return True
+
+
+def memo(folder: Path, pattern_strategy: Any, cached_draw: Any) -> tuple[Any, Any]:
+    """Schemathesis's `_pattern_strategy` and `cached_draw`, keeping each pattern's draw in
+    `folder` (a string, or that none can be drawn) and reading it back when kept."""
+    import hypothesis
+    import schemathesis
+    from hypothesis.errors import Unsatisfiable
+
     folder.mkdir(parents=True, exist_ok=True)
     versions = [list(sys.version_info[:2]), schemathesis.__version__, hypothesis.__version__]
-    keys: dict[int, tuple[str, Any]] = {}  # id(strategy) -> (file name, the strategy, kept)
+    keys: dict[int, tuple[str, Any]] = {}  # id(strategy) -> (its file, the strategy itself)
 
     def memo_pattern_strategy(
         session: Any, pattern: str, min_length: int | None, max_length: int | None, fmt: str | None
@@ -77,9 +86,9 @@ def install(directory: str | None = None) -> bool:
         return value
 
     memo_cached_draw.memo = folder  # type: ignore[attr-defined]
-    _schema._pattern_strategy = memo_pattern_strategy
-    _schema.cached_draw = memo_cached_draw
-    return True
+    memo_cached_draw.original = cached_draw  # type: ignore[attr-defined]
+    memo_pattern_strategy.original = pattern_strategy  # type: ignore[attr-defined]
+    return memo_pattern_strategy, memo_cached_draw
 
 
 def _write(path: Path, content: dict[str, str]) -> None:
