@@ -16,12 +16,13 @@ instead, so that the fake's calls per request can be set against connexion's own
 The app is built as the server builds it, start-up's objects frozen out of the garbage
 collector (`settle_heap`), over the data `make bench` serves. `send` is
 `POST .../Messages.json` from the bench account's +14155550100 (tools/bench.py's sender) to a
-US number the fake does not serve, without a StatusCallback. A served fake runs its dispatcher (in the app's ASGI lifespan), which moves each
-message sent through three more statuses in the same process; so for `send` the rounds run
-inside the lifespan, and a round ends when every message sent in it is delivered: its CPU is
-what a send costs served, the dispatcher's steps included (`--dispatcher off`: the request
-alone, no lifespan). Beside it the rounds time the request alone, and the dispatcher alone
-catching up with what those requests left (its cost a message when it finds many due at once).
+US number the fake does not serve, without a StatusCallback. A served fake runs its dispatcher
+(in the app's ASGI lifespan), which moves each message sent through three more statuses in the
+same process; so for `send` the rounds run inside the lifespan, and a round ends when every
+message sent in it is delivered: its CPU is what a send costs served, the dispatcher's steps
+included (`--dispatcher off`: the request alone, no lifespan). Beside it the rounds time the
+request alone, and the dispatcher alone catching up with what those requests left (its cost a
+message when it finds many due at once).
 `--functions N` also lists the N functions with the most own time, and the N with the most
 time inclusive, with their calls per operation.
 """
