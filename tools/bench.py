@@ -44,6 +44,7 @@ from twilio.rest import Client
 
 from twilio_fake import db
 from twilio_fake.cli import serve_command
+from twilio_fake.resources.numbers import model as numbers_model
 from twilio_fake.resources.numbers.tables import incoming_phone_numbers
 from twilio_fake.resources.pool.tables import pool_entries
 from twilio_fake_contract.serving import LISTENING, Server
@@ -150,6 +151,19 @@ def fill_pool(database: Path | str, count: int, first_sid: int = FREE) -> None:
             "INSERT INTO pool_entries (sid, service_sid, date_created, date_updated) "
             "VALUES (?, ?, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
             ((sid(n), SERVICE) for n in range(first_sid, first_sid + count)),
+        )
+        # Their 2010 fields, as the fake stores them for a number it loads (all local numbers,
+        # the defaults of the contract): without them the fake would complete a million
+        # numbers at start-up, the path of a database an earlier version made.
+        settings = numbers_model.defaults()
+        names = ", ".join(settings)
+        conn.execute(
+            f"INSERT INTO incoming_phone_number_details (sid, account_sid, type, friendly_name, "
+            f"{names}, date_created, date_updated) SELECT sid, account_sid, 'local', phone_number, "
+            f"{', '.join('?' for _ in settings)}, '2026-01-01 00:00:00', '2026-01-01 00:00:00' "
+            "FROM incoming_phone_numbers WHERE sid NOT IN "
+            "(SELECT sid FROM incoming_phone_number_details)",
+            [int(v) if isinstance(v, bool) else v for v in settings.values()],
         )
 
 

@@ -380,21 +380,26 @@ def _missing_details(conn: Connection, account_sid: str) -> list[Any]:
 
 
 def _add_missing_details(conn: Connection, account_sid: str, now: datetime) -> None:
-    for sid, phone_number in _missing_details(conn, account_sid):
-        conn.execute(
-            insert(details).values(
-                sid=sid,
-                account_sid=account_sid,
-                inventory_number=None,
-                type=_number_type(phone_number),
-                friendly_name=inventory.friendly_name(phone_number)
-                if _is_e164(phone_number)
-                else phone_number,
-                date_created=now,
-                date_updated=now,
-                **defaults(),
-            )
-        )
+    # One statement for them all (executemany), the defaults read once: a statement built and
+    # the spec read per number took minutes for a million.
+    settings = defaults()
+    rows = [
+        {
+            "sid": sid,
+            "account_sid": account_sid,
+            "inventory_number": None,
+            "type": _number_type(phone_number),
+            "friendly_name": inventory.friendly_name(phone_number)
+            if _is_e164(phone_number)
+            else phone_number,
+            "date_created": now,
+            "date_updated": now,
+            **settings,
+        }
+        for sid, phone_number in _missing_details(conn, account_sid)
+    ]
+    if rows:
+        conn.execute(insert(details), rows)
 
 
 def _complete(backend: Backend, account_sid: str) -> None:
