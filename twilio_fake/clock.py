@@ -36,8 +36,7 @@ account_clocks = Table(
 )
 
 
-# Built once: every send reads its account's clock.
-# Every send reads it: compiled once (statements.Prepared; its rows are tuples).
+# Every send reads its account's clock: compiled once (statements.Prepared; rows are tuples).
 _READ = Prepared(
     select(account_clocks.c.frozen_at, account_clocks.c.offset).where(
         account_clocks.c.account_sid == bindparam("account")

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import phonenumbers
 from sqlalchemy import Connection, and_, bindparam, delete, insert, select
 from sqlalchemy import update as update_statement
 from sqlalchemy.engine import Row
@@ -37,6 +36,7 @@ from sqlalchemy.engine import Row
 from twilio_fake import clock, spec
 from twilio_fake.exceptions import InvalidParameter, ResourceNotFound
 from twilio_fake.paging import KeysetList
+from twilio_fake.resources.numbers.model import is_e164
 from twilio_fake.resources.numbers.tables import incoming_phone_numbers as numbers
 from twilio_fake.resources.pool.tables import pool_entries
 from twilio_fake.resources.services.tables import services
@@ -362,7 +362,7 @@ def _check_to(to: str, sender: str | None, channel: str) -> None:
         raise ToUnreachable(to, sender or "", channel)
     if magic is not None:
         raise magic(to) if magic is not OptedOut else OptedOut()
-    if not _is_e164(to) or to == sender:
+    if not is_e164(to) or to == sender:
         raise ToInvalid(_shown(to))
 
 
@@ -385,7 +385,7 @@ def _check_from(
     if magic is not None:
         raise magic(sender)
     if not (
-        _is_e164(sender) or SHORT_CODE.fullmatch(sender) or ALPHANUMERIC_SENDER.fullmatch(sender)
+        is_e164(sender) or SHORT_CODE.fullmatch(sender) or ALPHANUMERIC_SENDER.fullmatch(sender)
     ):
         raise FromInvalid(_shown(sender))
     held = _SENDER_NUMBERS.rows(conn, {"account": account_sid, "sender": sender})
@@ -411,19 +411,6 @@ def _check_opt_out(
         scopes += [sid, pool or sid]  # the scope an opt-out through the number took
     if optouts.is_opted_out(conn, account_sid, scope_sids=scopes, recipient=to):
         raise OptedOut()
-
-
-@functools.lru_cache(maxsize=4096)
-def _is_e164(text: str) -> bool:
-    """A valid phone number written in E.164 (kept for the numbers seen last: a send asks it of
-    its `To` and its `From`, and libphonenumber's parse and validation are a send's costliest
-    rule)."""
-    try:
-        parsed = phonenumbers.parse(text, None)
-    except phonenumbers.NumberParseException:
-        return False
-    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    return e164 == text and phonenumbers.is_valid_number(parsed)
 
 
 def _shown(value: str, limit: int = 64) -> str:
