@@ -157,6 +157,55 @@ def test_a_hung_postgresql_holds_neither_other_requests_nor_sigterm() -> None:
         postgres.stop()
 
 
+def test_connections_a_postgresql_restart_cut_are_made_anew() -> None:
+    """The connections the server keeps (one per thread that runs calls) and those of its pool
+    die with a PostgreSQL restart: the requests after it are answered as before, none with an
+    error, on every thread that kept one."""
+    postgres = PostgresServer()  # its own: it is restarted here
+    try:
+        server = serve(postgres.create_database())
+        try:
+            added = requests.post(
+                server.url + pool_path(), data={"PhoneNumberSid": NUMBERS[0]}, auth=AUTH, timeout=10
+            )
+            assert added.status_code == 201, added.text
+
+            def requests_on_every_thread() -> list[requests.Response]:
+                # Calls at once, so that several threads run them (and keep connections).
+                answers: list[requests.Response] = []
+
+                def fetch() -> None:
+                    for _ in range(5):
+                        answers.append(
+                            requests.get(
+                                server.url + pool_path(sid=NUMBERS[0]), auth=AUTH, timeout=30
+                            )
+                        )
+                        answers.append(
+                            requests.get(server.url + pool_path(), auth=AUTH, timeout=30)
+                        )
+
+                threads = [threading.Thread(target=fetch) for _ in range(8)]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join(120)
+                return answers
+
+            before = requests_on_every_thread()
+            assert [a.status_code for a in before] == [200] * 80
+            postgres.restart()
+            after = requests_on_every_thread()
+            assert [a.status_code for a in after] == [200] * 80, [a.text for a in after][:3]
+            removed = requests.delete(server.url + pool_path(sid=NUMBERS[0]), auth=AUTH, timeout=10)
+            assert removed.status_code == 204, removed.text
+            assert "Traceback" not in server.output()
+        finally:
+            server.stop()
+    finally:
+        postgres.stop()
+
+
 def refuses_connections(port: int, *, deadline: float) -> bool:
     """Poll until the port refuses a connection (the server stopped listening), or the deadline."""
     while time.monotonic() < deadline:

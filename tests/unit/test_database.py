@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -214,3 +215,58 @@ def test_a_bulk_write_runs_in_a_thread_even_with_the_lock_free(tmp_path: Path) -
     db.dispose()
     assert threads["brief"] == loop_thread
     assert threads["bulk"] != loop_thread
+
+
+def test_postgresql_calls_run_on_a_bounded_set_of_kept_threads_in_the_callers_context() -> None:
+    """On PostgreSQL every call hops to one of the database's own threads: at most `size` of
+    them however many calls wait, the same threads again for later calls (each keeps its
+    connection), the task's context variables seen there, errors raised in the caller, and a
+    call whose caller gave up finishes without a word."""
+    import contextvars
+
+    from twilio_fake.db import _Callers
+
+    callers = _Callers(3)
+    request = contextvars.ContextVar("request", default="none")
+    release = threading.Event()
+    seen: list[tuple[int, str, bool]] = []
+    unexpected: list[dict[str, object]] = []
+
+    def call(wait: bool) -> int:
+        if wait:
+            release.wait(30)
+        seen.append((threading.get_ident(), request.get(), _Callers.on_one()))
+        return threading.get_ident()
+
+    def fail() -> None:
+        raise ValueError("the rules said no")
+
+    async def calls() -> None:
+        request.set("mine")
+        waiting = [asyncio.ensure_future(callers.run(call, True)) for _ in range(8)]
+        await asyncio.sleep(0)  # every call queued
+        release.set()
+        first = set(await asyncio.gather(*waiting))
+        later = {await callers.run(call, False) for _ in range(8)}
+        with pytest.raises(ValueError, match="the rules said no"):
+            await callers.run(fail)
+        release.clear()
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _loop, context: unexpected.append(context))
+        abandoned = asyncio.ensure_future(callers.run(call, True))
+        await asyncio.sleep(0)
+        abandoned.cancel()
+        release.set()
+        deadline = time.monotonic() + 30
+        while (callers._queued or callers._idle < callers._threads) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)  # until the abandoned call has handed its answer over
+        await asyncio.sleep(0)  # and the loop has run what it handed over
+        assert len(seen) == 17 and not unexpected, unexpected
+        # Three threads at most, kept: every call of the 17 ran on one of them.
+        assert len(first | later | {thread for thread, _context, _caller in seen}) <= 3
+
+    asyncio.run(calls())
+    callers.stop()
+    assert {context for _thread, context, _caller in seen} == {"mine"}
+    assert all(caller for _thread, _context, caller in seen)
+    assert not _Callers.on_one()
