@@ -104,12 +104,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-# One line per request on stderr (twilio_fake.requests), plus warnings and errors. uvicorn applies
-# this in every worker process; its own access log stays off (it would log query strings).
+# One line per request on stderr (twilio_fake.requests), plus warnings and errors, made cheaply
+# (twilio_fake/logs.py). uvicorn applies this in every worker process; its own access log stays
+# off (it would log query strings).
 LOG_CONFIG: dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {"plain": {"()": "twilio_fake.logs.Formatter"}},
     "handlers": {
         "stderr": {
             "class": "logging.StreamHandler",
