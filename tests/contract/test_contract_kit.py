@@ -182,7 +182,9 @@ def test_read_only_mode_sends_only_gets(fake: Server, tmp_path: Path) -> None:
 
 def test_the_rate_limit_is_kept_and_nothing_is_bought_unasked(fake: Server, tmp_path: Path) -> None:
     before = holdings(fake)
-    status, summary = contract(tmp_path, "--url", fake.url, *DEMO_TARGET, "--rate", "20/s")
+    # 50 a second: enough to tell a kept limit from none (the kit alone runs several times
+    # faster) in a third of the time 20 a second took for the same ~1,600 requests.
+    status, summary = contract(tmp_path, "--url", fake.url, *DEMO_TARGET, "--rate", "50/s")
     assert status == 0, summary
     # Without --allow-purchases no number is bought: what would buy is named as not checked.
     listed = re.findall(r"^- (.+): not checked: .*To check it: (.+)\.$", summary, re.M)
@@ -201,9 +203,9 @@ def test_the_rate_limit_is_kept_and_nothing_is_bought_unasked(fake: Server, tmp_
     ]
     # The limiter keeps the average; a burst where two of its windows meet may reach twice it.
     seconds = (stamps[-1] - stamps[0]).total_seconds()
-    assert len(stamps) > 100 and len(stamps) / seconds <= 22
+    assert len(stamps) > 100 and len(stamps) / seconds <= 55
     busiest = max(sum(1 for t in stamps if 0 <= (t - s).total_seconds() < 1) for s in stamps)
-    assert busiest <= 40
+    assert busiest <= 100
 
 
 NEW_VARIANTS = {"service-delete-keeps-pool", "release-keeps-pool-entry", "wrong-magic-code"}
@@ -248,11 +250,13 @@ SENDING_VARIANTS = {"callbacks-signed-wrongly"}
 def test_catches_a_broken_variant(variant: str, caught_by: str, tmp_path: Path) -> None:
     command = [sys.executable, "-m", "tests.support.broken_fakes", variant,
                "--database", str(tmp_path / "broken.sqlite3")]  # fmt: skip
-    # The pool's variants as before; the new resources' need purchases, and few examples (the
-    # point is the scenario, not fuzzing).
-    extra = ["--allow-purchases", "--max-examples", "5"] if variant in NEW_VARIANTS else []
+    # Few examples (the point is what catches each variant, not fuzzing; the fresh-fake and
+    # README runs fuzz with more); the new resources' variants need purchases.
+    extra = ["--max-examples", "5"]
+    if variant in NEW_VARIANTS:
+        extra += ["--allow-purchases"]
     if variant in SENDING_VARIANTS:
-        extra = ["--send-to", FULL_FORM["SEND_TO"], "--max-examples", "5"]
+        extra += ["--send-to", FULL_FORM["SEND_TO"]]
     server = Server(command, cwd=ROOT)
     try:
         before = pools(server)
