@@ -378,13 +378,20 @@ class Database:
             )
         return conn
 
-    def _kept_for_transaction(self) -> Connection | None:
-        """On SQLite, the event loop's connection for transactions, if it is not in one already
-        (a read opened inside a write takes a pooled one). Taking a connection out of the pool
-        and putting it back (a queue under a condition, a reset, its events) cost as much as the
-        statements of a small write. Worker threads come and go (and are many): they take pooled
-        connections, so that none is kept by a thread that is gone."""
-        if not self.is_sqlite or not _on_event_loop():
+    def _kept_for_transaction(self, write: bool) -> Connection | None:
+        """A connection this thread keeps for transactions, if it is not in one already (a read
+        opened inside a write takes a pooled one). Taking a connection out of the pool and
+        putting it back (a queue under a condition, a reset, its events; on PostgreSQL a ping)
+        cost as much as the statements of a small write.
+        - On SQLite, the event loop's, for reads and writes. Worker threads come and go (and
+          are many): they take pooled connections, so that none is kept by a thread that is gone.
+        - On PostgreSQL, each caller thread's (`_Callers`), for reads only: a read cut short by a
+          connection that died (a server restart) is run again (`call`), a write is not, so
+          writes take pooled connections, which the pool pings before it hands them out."""
+        if self.is_sqlite:
+            if not _on_event_loop():
+                return None
+        elif write or not _Callers.on_one():
             return None
         conn = getattr(self._reader, "transactions", None)
         if conn is None or conn.closed or conn.invalidated:
@@ -399,12 +406,12 @@ class Database:
         return new
 
     @contextmanager
-    def _transaction(self, begin: str) -> Iterator[Connection]:
+    def _transaction(self, begin: str, *, write: bool) -> Iterator[Connection]:
         """A transaction on this thread's kept connection (SQLite) or a pooled one. SQLite's
         driver is in autocommit (see _configure), and SQLAlchemy's begin does nothing to it: the
         transaction starts with `begin` as written, given to the driver, and SQLAlchemy's commit
         or rollback ends it."""
-        kept = self._kept_for_transaction()
+        kept = self._kept_for_transaction(write)
         with nullcontext(kept) if kept is not None else self.engine.connect() as conn:
             with conn.begin():
                 if begin:
@@ -414,7 +421,7 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """Yield a connection inside a read transaction: one consistent snapshot."""
-        with self._busy, self._transaction("BEGIN" if self.is_sqlite else "") as conn:
+        with self._busy, self._transaction("BEGIN" if self.is_sqlite else "", write=False) as conn:
             yield conn
 
     @contextmanager
@@ -429,7 +436,7 @@ class Database:
         with (
             self._busy,
             self._writer(),
-            self._transaction("BEGIN IMMEDIATE" if self.is_sqlite else "") as conn,
+            self._transaction("BEGIN IMMEDIATE" if self.is_sqlite else "", write=True) as conn,
         ):
             yield conn
 
@@ -472,7 +479,7 @@ class Database:
             return await self._callers.run(function, *args)
         try:
             with fail_after(self.timeout):
-                return await self._callers.run(function, *args)
+                return await self._callers.run(_again_if_cut, function, *args)
         except TimeoutError:
             raise self.timed_out() from None
 
@@ -575,6 +582,17 @@ class _Callers:
                 pass
             with self._lock:
                 self._idle += 1
+
+
+def _again_if_cut(function: Callable[..., Any], *args: Any) -> Any:
+    """Run a read; once more if the connection it ran on was found dead (a database restart
+    cut it: its thread keeps a new one now)."""
+    try:
+        return function(*args)
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+    return function(*args)
 
 
 def _settle(future: asyncio.Future[Any], answer: Any, error: BaseException | None) -> None:
