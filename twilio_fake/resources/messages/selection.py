@@ -7,7 +7,7 @@ In order:
    the pool now has a sender in the recipient's country.
 2. Geomatch. To a US or Canadian number only a US or Canadian sender can send (none: 21703).
    With `area_code_geomatch`: one with the recipient's area code, else one of the same state or
-   province (an overlay, by libphonenumber's geocoder), else any US or Canadian one. Without:
+   province (an overlay, by libphonenumber's geocoder data), else any US or Canadian one. Without:
    one of the recipient's country, else a US one, else a Canadian one.
    To any other country: one with its country code ("Country Code Geomatch": +44 matches
    whichever of GB, GG, JE, IM the digits belong to), else a US one, else any of the pool.
@@ -27,7 +27,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import phonenumbers
-from phonenumbers import geocoder
+from phonenumbers.phonenumberutil import is_number_type_geographical
 from sqlalchemy import Connection, Row, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -37,6 +37,7 @@ from twilio_fake.resources.pool.tables import pool_entries
 from twilio_fake.resources.services.model import Service
 from twilio_fake.resources.services.tables import services
 
+from .nanp_states import LONGEST_PREFIX, STATES
 from .rule_errors import NoSenderForRecipient, NoSenders, ServiceGone
 from .tables import sticky_senders
 from .times import as_datetime
@@ -244,30 +245,19 @@ def _remember(
 
 
 def state_of(number: str) -> str | None:
-    """The US state or Canadian province of a NANP number (its area code's), or None."""
+    """The US state or Canadian province of a NANP number (its area code's), or None: what
+    libphonenumber's geocoder names in English, read from a table made from its data
+    (`nanp_states.py`, by tools/nanp_states.py: the geocoder itself would load every country's
+    descriptions in every language, 108 MB). Like the geocoder, only for a number of a
+    geographical type; the longest prefix of the table that the number starts with answers."""
     parsed = _parsed(number)
-    if parsed is None:
+    if parsed is None or parsed.country_code != 1:
         return None
-    place = geocoder.description_for_number(parsed, "en")
-    if ", " in place:  # "San Francisco, CA"
-        return place.rsplit(", ", 1)[1]
-    return _ABBREVIATIONS.get(place)  # "California"
-
-
-# The states and provinces the geocoder names in full, by their postal abbreviations.
-_ABBREVIATIONS = dict(
-    item.replace("_", " ").split(":", 1)
-    for item in (
-        "Alabama:AL Alaska:AK Arizona:AZ Arkansas:AR California:CA Colorado:CO Connecticut:CT "
-        "Delaware:DE Florida:FL Georgia:GA Hawaii:HI Idaho:ID Illinois:IL Indiana:IN Iowa:IA "
-        "Kansas:KS Kentucky:KY Louisiana:LA Maine:ME Maryland:MD Massachusetts:MA Michigan:MI "
-        "Minnesota:MN Mississippi:MS Missouri:MO Montana:MT Nebraska:NE Nevada:NV "
-        "New_Hampshire:NH New_Jersey:NJ New_Mexico:NM New_York:NY North_Carolina:NC "
-        "North_Dakota:ND Ohio:OH Oklahoma:OK Oregon:OR Pennsylvania:PA Rhode_Island:RI "
-        "South_Carolina:SC South_Dakota:SD Tennessee:TN Texas:TX Utah:UT Vermont:VT "
-        "Virginia:VA Washington:WA West_Virginia:WV Wisconsin:WI Wyoming:WY "
-        "Washington_D.C.:DC Alberta:AB British_Columbia:BC Manitoba:MB New_Brunswick:NB "
-        "Newfoundland_and_Labrador:NL Nova_Scotia:NS Ontario:ON Prince_Edward_Island:PE "
-        "Quebec:QC Saskatchewan:SK Northwest_Territories:NT Nunavut:NU Yukon:YT"
-    ).split()
-)
+    kind = phonenumbers.number_type(parsed)
+    if kind == phonenumbers.PhoneNumberType.UNKNOWN or not is_number_type_geographical(kind, 1):
+        return None
+    digits = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)[1:]
+    for length in range(min(LONGEST_PREFIX, len(digits)), 0, -1):
+        if (prefix := digits[:length]) in STATES:
+            return STATES[prefix]
+    return None
