@@ -523,11 +523,11 @@ class Database:
 
 class _Callers:
     """The threads that run calls on PostgreSQL: started as calls need them (up to `size`) and
-    kept for the database's life, so that each keeps its connection for lone statements (see
-    `Database.first`), and a call costs a queue's put and a wake-up. anyio's `to_thread` cost
-    64 to 153 µs a call here against 11 to 61 (its limiter, cancel scope and checks), and its
-    threads end when idle, so they could keep no connection. The threads are daemons: a shutdown
-    never waits for a call that a hung database never answers."""
+    kept for the database's life, so that each keeps its connections (see `Database.first` and
+    `_kept_for_transaction`), and a call costs a queue's put and a wake-up. anyio's `to_thread`
+    cost 67 to 158 µs a call here against 13 to 104 (its limiter, cancel scope and checks;
+    tools/hop_costs.py), and its threads end when idle, so they could keep no connection. The
+    threads are daemons: a shutdown never waits for a call that a hung database never answers."""
 
     _mine = threading.local()
 
