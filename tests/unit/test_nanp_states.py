@@ -67,8 +67,8 @@ def test_random_nanp_numbers_answer_as_the_geocoder() -> None:
 
 
 def test_a_number_outside_the_nanp_has_no_state() -> None:
-    """Outside country code 1 a description can look like a state (Georgia, the country, or a
-    city with a region after a comma): the fake names none, as ToState is a US or Canadian
-    one's."""
-    for number in ("+995322000000", "+61291234567", "+442071234567", "not a number"):
+    """Outside country code 1 a description can look like a state: the geocoder names a
+    Georgian mobile number "Georgia" (which read as a state is GA). The fake names none there,
+    as ToState is a US or Canadian number's."""
+    for number in ("+995599123456", "+995322000000", "+61291234567", "+442071234567", "x"):
         assert state_of(number) is None
