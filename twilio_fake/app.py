@@ -64,6 +64,7 @@ from .overrides import (
     ExactRouting,
     FailedOperations,
     TwilioBasicAuth,
+    check_each_spec_once,
 )
 from .spec import CONTRACT, CONTROL, SPECS, SpecError, first_line
 
@@ -119,6 +120,7 @@ def create_app(
     except ValueError as error:
         raise SpecError(str(error)) from None
     dispatcher = create_dispatcher(settings, backend)
+    check_each_spec_once()
     app = connexion.AsyncApp(
         __name__, middlewares=_middlewares(settings), lifespan=_lifespan(dispatcher)
     )

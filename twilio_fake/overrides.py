@@ -17,6 +17,8 @@ What is here, and why each stays (docs/performance.md measures those kept for sp
 - connexion's request validators (`TwilioParameterValidator`, `TwilioFormValidator`,
   `TwilioJSONValidator`): Twilio's wording, a parameter given twice refused, bodies that say
   what they are, and the schemas compiled once rather than on every request;
+- connexion's check of a spec against the OpenAPI schema (`check_each_spec_once`): once per
+  document and process, not for every app built;
 - connexion's routing and Swagger UI middleware (`ExactRouting`, `ChainedSwaggerUI`): no
   slash redirects, and two specs on one base path;
 - connexion's log line naming an operation it failed to add (`FailedOperations`): the only
@@ -36,6 +38,7 @@ import hashlib
 import importlib
 import inspect
 import logging
+import pickle
 import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -48,6 +51,7 @@ from connexion.exceptions import BadRequestProblem, OAuthProblem, UnsupportedMed
 from connexion.middleware.routing import RoutingMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
 from connexion.security import NO_VALUE, BasicSecurityHandler, BearerSecurityHandler
+from connexion.spec import OpenAPISpecification
 from connexion.utils import is_null, is_nullable
 from connexion.validators import VALIDATOR_MAP as CONNEXION_VALIDATORS
 from connexion.validators import FormDataValidator, JSONRequestBodyValidator, ParameterValidator
@@ -120,6 +124,10 @@ PINS: dict[str, dict[str, str]] = {
     "connexion.middleware.swagger_ui": {
         "SwaggerUIMiddleware.__init__": "1bac25a16b008c0b",
         "SwaggerUIMiddleware.add_api": "e260564a85361940",
+    },
+    "connexion.spec": {
+        "Specification.__init__": "4db416e79b8b3f11",
+        "Specification._validate_spec": "8164a6ab6b95deb9",
     },
     "connexion.middleware.abstract": {
         "AbstractRoutingAPI._handle_add_operation_error": "b08fdae95a3ec4cc",
@@ -344,6 +352,35 @@ VALIDATOR_MAP = {
         }
     ),
 }
+
+
+# -- connexion's check of a spec against the OpenAPI schema ------------------------------------
+VALIDATED_LIMIT = 64  # documents remembered as checked; a process serves two, tests a few more
+_validated: set[bytes] = set()
+_connexions_check = OpenAPISpecification._validate_spec.__func__
+
+
+def _validate_spec_once(cls: type[OpenAPISpecification], spec: dict) -> None:
+    """Connexion's own check of a document against the OpenAPI 3.0 schema, once per document.
+
+    Connexion checks the whole document every time an API is added (`Specification.__init__`),
+    some 0.1 s for the contract: once for each app a process builds (the suite builds one for
+    every API test). Whether a document passes depends on its content alone, so one that
+    passed is remembered by the digest of its pickle (which tells a date from the string that
+    spells it, as the check does); a document that fails is checked again, and fails again.
+    """
+    key = hashlib.sha256(pickle.dumps(spec, protocol=5)).digest()
+    if key in _validated:
+        return
+    _connexions_check(cls, spec)
+    if len(_validated) < VALIDATED_LIMIT:
+        _validated.add(key)
+
+
+def check_each_spec_once() -> None:
+    """Put `_validate_spec_once` in place of connexion's check (for every OpenAPI 3 document
+    of the process: the fake builds its apps from no other)."""
+    OpenAPISpecification._validate_spec = classmethod(_validate_spec_once)
 
 
 # -- connexion's routing, Swagger UI and start-up log ---------------------------------------------

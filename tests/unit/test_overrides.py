@@ -122,3 +122,40 @@ def test_a_contract_request_walks_the_contracts_routes_only(tmp_path) -> None:
     assert walked[-1] == "/v1/Services/{Sid}"
     assert not [path for path in walked if path.startswith("/_fake/") and path not in docs]
     assert len(docs) == len(set(docs))
+
+
+def test_connexion_checks_a_spec_once_and_a_bad_one_every_time(monkeypatch) -> None:
+    """`check_each_spec_once`: a document that passed connexion's check is not checked again in
+    the process; one that failed fails every time; and a change of type the check sees (a date
+    where the schema wants a string) is a different document."""
+    from connexion.exceptions import InvalidSpecification
+    from connexion.spec import Specification
+
+    checked = []
+    original = overrides._connexions_check
+
+    def counting(cls, spec):  # type: ignore[no-untyped-def]
+        checked.append(spec["info"]["title"])
+        return original(cls, spec)
+
+    monkeypatch.setattr(overrides, "_connexions_check", counting)
+    overrides.check_each_spec_once()
+    title = f"checked once {id(checked)}"  # a document no other test built
+    good = {"openapi": "3.0.3", "info": {"title": title, "version": "1.0.0"}, "paths": {}}
+    for _ in range(3):
+        Specification.from_dict(dict(good))
+    assert checked == [title]
+
+    bad = {**good, "paths": {"/x": {"get": {"responses": "none"}}}}
+    for _ in range(2):
+        with pytest.raises(InvalidSpecification):
+            Specification.from_dict(dict(bad))
+    assert checked == [title] * 3
+
+    import datetime
+
+    dated = {**good, "info": {"title": title, "version": datetime.date(2026, 12, 2)}}
+    stringly = {**good, "info": {"title": title, "version": "2026-12-02"}}
+    Specification.from_dict(stringly)
+    with pytest.raises(InvalidSpecification):
+        Specification.from_dict(dated)
