@@ -14,9 +14,6 @@ some of them). `unit` and `api` tests need nothing of the kind and are spread to
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +24,6 @@ from starlette.testclient import TestClient
 from twilio_fake import fixtures
 from twilio_fake.app import FakeApp
 from twilio_fake.backend import Backend
-from twilio_fake_contract import draws
 
 from .support import app_for, database_for, survived
 from .support.postgres import PostgresServer
@@ -36,25 +32,6 @@ LEVELS = ("unit", "api", "contract", "e2e")
 
 # An application's test suite that uses the plugin: tests/e2e/test_plugin.py runs it elsewhere.
 collect_ignore = ["e2e/plugin_project"]
-
-
-# Schemathesis draws the same strings for the contract's patterns in every run, some at seconds
-# of CPU each: the run keeps them for its other runs (the kit's, the fuzzing tests'), in a
-# directory of its own, shared by its xdist workers (started after this, with its environment)
-# and removed at its end. Same strings, same requests (twilio_fake_contract/draws.py).
-_made_draws: list[str] = []
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    if not hasattr(config, "workerinput") and draws.VARIABLE not in os.environ:
-        os.environ[draws.VARIABLE] = tempfile.mkdtemp(prefix="twilio-fake-contract-draws-")
-        _made_draws.append(os.environ[draws.VARIABLE])
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    for directory in _made_draws:
-        shutil.rmtree(directory, ignore_errors=True)
-        os.environ.pop(draws.VARIABLE, None)
 
 
 # Levels whose modules keep their tests on one xdist worker unless marked `spread`.

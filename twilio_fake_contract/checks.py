@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import schemathesis
 
-from . import draws
-
 RULE_CODES = {21421, 21715, 21481, 21713, 21422, 21451, 21452}
 RULE_CODES |= {  # Messages
     21604, 21603, 21602, 21619, 21617, 21211, 21212, 21606, 21610, 21612, 21408, 21614,
@@ -71,7 +69,3 @@ def _none_of_the_required_choice(case) -> bool:
     names = request_body.get("x-one-of-required") if isinstance(request_body, dict) else None
     sent = case.body if isinstance(case.body, dict) else {}
     return isinstance(names, list) and bool(names) and not any(name in sent for name in names)
-
-
-# A run of the test suite keeps schemathesis's slowest deterministic draws for its other runs.
-draws.install()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -594,38 +593,3 @@ def test_the_kits_signature_is_twilios() -> None:
     callback = {"MessageSid": "SM" + "1" * 32, "MessageStatus": "délivré", "Body": "a&b=c"}
     signed = signature("token", "http://127.0.0.1:8000/status?x=1", callback)
     assert RequestValidator("token").validate("http://127.0.0.1:8000/status?x=1", callback, signed)
-
-
-def test_a_kept_draw_is_the_draw_itself_and_is_read_back(tmp_path: Path) -> None:
-    """The suite's memo of schemathesis's pattern draws (twilio_fake_contract/draws.py) gives
-    what schemathesis itself draws, a string or none at all, and later runs read it back."""
-    from hypothesis.errors import Unsatisfiable
-    from schemathesis.generation.coverage import GenerationSession
-    from schemathesis.specs.openapi.coverage import _schema
-
-    from twilio_fake_contract import draws
-
-    # Schemathesis's own, even where this process already keeps draws (the run's memo).
-    strategy_of = getattr(_schema._pattern_strategy, "original", _schema._pattern_strategy)
-    draw = getattr(_schema.cached_draw, "original", _schema.cached_draw)
-
-    def drawn(functions: tuple, *pattern: object) -> str:  # type: ignore[type-arg]
-        session = GenerationSession()
-        return functions[1](session, functions[0](session, *pattern))
-
-    sid = (r"^PN[0-9a-fA-F]{32}$", None, None, None)
-    none = (r"^a{3}$", 5, None, None)  # three letters, at least five long: nothing
-    first = draws.memo(tmp_path, strategy_of, draw)
-    assert drawn(first, *sid) == drawn((strategy_of, draw), *sid)
-    with pytest.raises(Unsatisfiable):
-        drawn(first, *none)
-    assert len(list(tmp_path.glob("*.json"))) == 2
-    # Another run reads them back instead of drawing (a kept value it could not have drawn).
-    for path in tmp_path.glob("*.json"):
-        if "value" in json.loads(path.read_text()):
-            path.write_text('{"value": "kept"}')
-    later = draws.memo(tmp_path, strategy_of, draw)
-    assert drawn(later, *sid) == "kept"
-    with pytest.raises(Unsatisfiable):
-        drawn(later, *none)
-    assert drawn(later, r"^a{3}$", None, None, None) == "aaa"  # the bounds are part of the key
