@@ -18,7 +18,9 @@ What is here, and why each stays (docs/performance.md measures those kept for sp
   `TwilioJSONValidator`): Twilio's wording, a parameter given twice refused, bodies that say
   what they are, and the schemas compiled once rather than on every request;
 - connexion's check of a spec against the OpenAPI schema (`check_each_spec_once`): once per
-  document and process, not for every app built;
+  document and process, not for every app built, and the packaged specs not at start-up
+  (`checked_specs.json` records them as passed; after editing openapi.yaml or control.yaml,
+  `python -m twilio_fake.overrides --record-checked-specs`, or a unit test fails);
 - connexion's routing and Swagger UI middleware (`ExactRouting`, `ChainedSwaggerUI`): no
   slash redirects, and two specs on one base path;
 - connexion's log line naming an operation it failed to add (`FailedOperations`): the only
@@ -37,10 +39,14 @@ import functools
 import hashlib
 import importlib
 import inspect
+import json
 import logging
-import pickle
 import socket
+import sys
+import tempfile
 from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
@@ -356,31 +362,118 @@ VALIDATOR_MAP = {
 
 # -- connexion's check of a spec against the OpenAPI schema ------------------------------------
 VALIDATED_LIMIT = 64  # documents remembered as checked; a process serves two, tests a few more
-_validated: set[bytes] = set()
+# The digests of the packaged documents as connexion's check passed them, with the connexion
+# that checked them: a server starts without checking them again (0.19 s of its start-up).
+# Written by `python -m twilio_fake.overrides --record-checked-specs`; a unit test fails when
+# the packaged specs change without it.
+CHECKED_RECORD = Path(__file__).with_name("checked_specs.json")
+_validated: set[str] = set()
 _connexions_check = OpenAPISpecification._validate_spec.__func__
+
+
+def spec_digest(spec: Any) -> str | None:
+    """The SHA-256 of a document's content with each value's JSON type (a date and the string
+    that spells it differ, as do a tuple and a list); None if it holds anything else."""
+    parts: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            parts.append("{")
+            for key in sorted(node):  # a key that is not a string fails here or below
+                if type(key) is not str:
+                    raise TypeError(key)
+                parts.append(json.dumps(key))
+                walk(node[key])
+            parts.append("}")
+        elif type(node) is list:
+            parts.append("[")
+            for item in node:
+                walk(item)
+            parts.append("]")
+        elif node is None or type(node) in (str, int, float, bool):
+            parts.append(type(node).__name__ + json.dumps(node))
+        else:
+            raise TypeError(type(node))
+
+    try:
+        walk(spec)
+    except (TypeError, ValueError):
+        return None
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def _validate_spec_once(cls: type[OpenAPISpecification], spec: dict) -> None:
     """Connexion's own check of a document against the OpenAPI 3.0 schema, once per document.
 
-    Connexion checks the whole document every time an API is added (`Specification.__init__`),
-    some 0.1 s for the contract: once for each app a process builds (the suite builds one for
-    every API test). Whether a document passes depends on its content alone, so one that
-    passed is remembered by the digest of its pickle (which tells a date from the string that
-    spells it, as the check does); a document that fails is checked again, and fails again.
+    Connexion checks the whole document every time an API is added (`Specification.__init__`):
+    0.19 s of a server's start-up for the two specs, and again for each app a process builds
+    (the suite builds one for every API test). Whether a document passes depends on its
+    content alone, so one that passed is remembered by `spec_digest`, in this process and, for
+    the packaged documents, in `CHECKED_RECORD`; a document that fails is checked again, and
+    fails again.
     """
-    key = hashlib.sha256(pickle.dumps(spec, protocol=5)).digest()
-    if key in _validated:
+    key = spec_digest(spec)
+    if key is not None and key in _validated:
         return
     _connexions_check(cls, spec)
-    if len(_validated) < VALIDATED_LIMIT:
+    if key is not None and len(_validated) < VALIDATED_LIMIT:
         _validated.add(key)
 
 
 def check_each_spec_once() -> None:
     """Put `_validate_spec_once` in place of connexion's check (for every OpenAPI 3 document
-    of the process: the fake builds its apps from no other)."""
+    of the process: the fake builds its apps from no other), the packaged documents recorded
+    as checked if the connexion that checked them is the one installed."""
     OpenAPISpecification._validate_spec = classmethod(_validate_spec_once)
+    if _record["trusted"] and not _record["read"]:
+        _record["read"] = True
+        try:
+            record = json.loads(CHECKED_RECORD.read_text())
+            if record.get("connexion") == metadata.version("connexion"):
+                _validated.update(record["documents"].values())
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            pass  # no record (a copy without it): every document is checked
+
+
+_record = {"trusted": True, "read": False}
+
+
+def record_checked_specs() -> dict[str, Any]:
+    """Write `checked_specs()` to `CHECKED_RECORD`; return it."""
+    record = checked_specs()
+    CHECKED_RECORD.write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def checked_specs() -> dict[str, Any]:
+    """Build the app with connexion's own check of every document, the record set aside; the
+    digests of the documents it passed, by title, with the connexion that checked them."""
+    global _connexions_check
+    from .app import create_app, create_backend
+    from .config import Settings
+
+    passed: dict[str, str] = {}
+    check = _connexions_check
+
+    def checking(cls: type[OpenAPISpecification], spec: dict) -> None:
+        check(cls, spec)
+        digest = spec_digest(spec)
+        assert digest is not None, "a packaged spec holds something JSON does not"
+        passed[spec["info"]["title"]] = digest
+
+    _record["trusted"], _connexions_check = False, checking
+    _validated.clear()
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            settings = Settings(database=str(Path(scratch) / "record.sqlite3"))
+            backend = create_backend(settings)
+            try:
+                create_app(settings, backend)
+            finally:
+                backend.db.dispose()
+    finally:
+        _record["trusted"], _connexions_check = True, check
+    return {"connexion": metadata.version("connexion"), "documents": passed}
 
 
 # -- connexion's routing, Swagger UI and start-up log ---------------------------------------------
@@ -766,7 +859,11 @@ def digest(path: str) -> str:
     return hashlib.sha256(inspect.getsource(member(path)).encode()).hexdigest()[:16]
 
 
-if __name__ == "__main__":  # the digests of the installed libraries, to record after a review
+if __name__ == "__main__" and sys.argv[1:] == ["--record-checked-specs"]:
+    from twilio_fake import overrides  # the module the app uses, not this __main__ copy
+
+    print(json.dumps(overrides.record_checked_specs(), indent=2))
+elif __name__ == "__main__":  # the digests of the installed libraries, to record after a review
     for module_name, names in PINS.items():
         print(f'    "{module_name}": {{')
         for name in names:

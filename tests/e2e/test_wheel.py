@@ -66,6 +66,7 @@ def test_the_wheel_holds_two_packages_with_their_specs_and_no_generic_names(
         "twilio_fake/openapi.yaml",
         "twilio_fake/control.yaml",
         "twilio_fake/demo_fixtures.yaml",
+        "twilio_fake/checked_specs.json",
         "twilio_fake/handlers/pool.py",
         "twilio_fake/resources/pool/model.py",
         "twilio_fake_contract/openapi.yaml",
