@@ -199,7 +199,8 @@ contract-prism: $(STAMP) $(NPM_STAMP)
 # writes reports/bench.json. Knobs: BENCH_SECONDS (per measurement), BENCH_LARGE (scale run),
 # BENCH_ONLY=postgresql (the PostgreSQL rows alone), BENCH_ONLY=floor (the fake, the connexion
 # floor and the bare route alone, in BENCH_ROUNDS interleaved rounds of the operations in
-# BENCH_OPS, e.g. BENCH_OPS=create+delete BENCH_SECONDS=3 for a quick look).
+# BENCH_OPS, e.g. BENCH_OPS=create+delete BENCH_SECONDS=3 for a quick look), BENCH_ONLY=startup
+# (start-up alone, beside Prism's and the bare route's).
 BENCH_SECONDS ?= 10
 BENCH_LARGE   ?= 1000000
 BENCH_ONLY    ?= all

@@ -522,6 +522,24 @@ def sdk_rate(url: str, call: str, seconds: float) -> float:
     return done / elapsed
 
 
+def bench_startup(directory: Path, report: dict) -> None:
+    """Start-up of the fake (as `make run` starts it), Prism and the bare route, in turn,
+    three times: the median of each, process start to the first 200."""
+    print("start-up (process start to first 200), median of 3", flush=True)
+    starts: dict[str, list[float]] = {}
+    starters = {
+        "fake": lambda n: start_fake(directory / f"start{n}.sqlite3", None),  # `make run`
+        "prism": lambda _n: start_prism(directory),
+        "bare": lambda _n: start_bare(directory, None),  # python + uvicorn + one route
+    }
+    for attempt in range(3):
+        for name, start in starters.items():
+            server = start(attempt)
+            starts.setdefault(name, []).append(server.startup)
+            server.stop()
+    report["startup_s"] = {name: statistics.median(times) for name, times in starts.items()}
+
+
 def bench_floor(directory: Path, fixtures: Path, args: Any, report: dict) -> None:
     """The fake, the connexion floor and the bare route, in interleaved rounds of one run.
 
@@ -640,10 +658,11 @@ def main() -> int:
     parser.add_argument("--output", type=Path, default=ROOT / "reports" / "bench.json")
     parser.add_argument(
         "--only",
-        choices=("all", "postgresql", "floor"),
+        choices=("all", "postgresql", "floor", "startup"),
         default="all",
         help="postgresql: only the PostgreSQL rows, beside SQLite with one worker; "
-        "floor: only the fake, the connexion floor and the bare route, interleaved",
+        "floor: only the fake, the connexion floor and the bare route, interleaved; "
+        "startup: only start-up, the fake's beside Prism's and the bare route's",
     )
     parser.add_argument(
         "--ops",
@@ -685,19 +704,12 @@ def main() -> int:
             print(table(report))
             return 0
 
-        print("start-up (process start to first 200), median of 3", flush=True)
-        starts: dict[str, list[float]] = {}
-        starters = {
-            "fake": lambda n: start_fake(directory / f"start{n}.sqlite3", None),  # `make run`
-            "prism": lambda _n: start_prism(directory),
-            "bare": lambda _n: start_bare(directory, None),  # python + uvicorn + one route
-        }
-        for attempt in range(3):
-            for name, start in starters.items():
-                server = start(attempt)
-                starts.setdefault(name, []).append(server.startup)
-                server.stop()
-        report["startup_s"] = {name: statistics.median(times) for name, times in starts.items()}
+        bench_startup(directory, report)
+        if args.only == "startup":
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            args.output.write_text(json.dumps(report, indent=2))
+            print(json.dumps(report["startup_s"]))
+            return 0
 
         print("load", flush=True)
         database = directory / "bench.sqlite3"
