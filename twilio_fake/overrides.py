@@ -363,17 +363,31 @@ VALIDATOR_MAP = {
 # -- connexion's check of a spec against the OpenAPI schema ------------------------------------
 VALIDATED_LIMIT = 64  # documents remembered as checked; a process serves two, tests a few more
 # The digests of the packaged documents as connexion's check passed them, with the connexion
-# that checked them: a server starts without checking them again (0.19 s of its start-up).
+# and jsonschema that checked them: a server starts without checking them again (0.19 s of
+# its start-up).
 # Written by `python -m twilio_fake.overrides --record-checked-specs`; a unit test fails when
 # the packaged specs change without it.
 CHECKED_RECORD = Path(__file__).with_name("checked_specs.json")
-_validated: set[str] = set()
+_validated: set[str] = set()  # "checker:digest"
 _connexions_check = OpenAPISpecification._validate_spec.__func__
+# What decides whether a document passes, besides the document: the class whose schema it is
+# checked against, and the libraries that check it.
+CHECKING_LIBRARIES = ("connexion", "jsonschema")
+
+
+def _checker(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _checking_versions() -> dict[str, str]:
+    return {name: metadata.version(name) for name in CHECKING_LIBRARIES}
 
 
 def spec_digest(spec: Any) -> str | None:
     """The SHA-256 of a document's content with each value's JSON type (a date and the string
-    that spells it differ, as do a tuple and a list); None if it holds anything else."""
+    that spells it differ, as do a tuple and a list); None if it holds anything else, or if
+    whether it passes may depend on something outside it: a `$ref` to another document, or an
+    `id` that moves where its references resolve (the check follows both)."""
     parts: list[str] = []
 
     def walk(node: Any) -> None:
@@ -382,8 +396,13 @@ def spec_digest(spec: Any) -> str | None:
             for key in sorted(node):  # a key that is not a string fails here or below
                 if type(key) is not str:
                     raise TypeError(key)
+                value = node[key]
+                if isinstance(value, str) and (
+                    (key == "$ref" and not value.startswith("#")) or key in ("id", "$id")
+                ):
+                    raise ValueError(f"{key}: {value[:40]}")
                 parts.append(json.dumps(key))
-                walk(node[key])
+                walk(value)
             parts.append("}")
         elif type(node) is list:
             parts.append("[")
@@ -412,7 +431,8 @@ def _validate_spec_once(cls: type[OpenAPISpecification], spec: dict) -> None:
     the packaged documents, in `CHECKED_RECORD`; a document that fails is checked again, and
     fails again.
     """
-    key = spec_digest(spec)
+    digest = spec_digest(spec)
+    key = None if digest is None else f"{_checker(cls)}:{digest}"
     if key is not None and key in _validated:
         return
     _connexions_check(cls, spec)
@@ -423,14 +443,15 @@ def _validate_spec_once(cls: type[OpenAPISpecification], spec: dict) -> None:
 def check_each_spec_once() -> None:
     """Put `_validate_spec_once` in place of connexion's check (for every OpenAPI 3 document
     of the process: the fake builds its apps from no other), the packaged documents recorded
-    as checked if the connexion that checked them is the one installed."""
+    as checked if the connexion and jsonschema that checked them are the ones installed."""
     OpenAPISpecification._validate_spec = classmethod(_validate_spec_once)
     if _record["trusted"] and not _record["read"]:
         _record["read"] = True
         try:
             record = json.loads(CHECKED_RECORD.read_text())
-            if record.get("connexion") == metadata.version("connexion"):
-                _validated.update(record["documents"].values())
+            if record["versions"] == _checking_versions():
+                checker = record["checker"]
+                _validated.update(f"{checker}:{d}" for d in record["documents"].values())
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             pass  # no record (a copy without it): every document is checked
 
@@ -447,7 +468,8 @@ def record_checked_specs() -> dict[str, Any]:
 
 def checked_specs() -> dict[str, Any]:
     """Build the app with connexion's own check of every document, the record set aside; the
-    digests of the documents it passed, by title, with the connexion that checked them."""
+    digests of the documents it passed, by title, with the class and libraries that checked
+    them."""
     global _connexions_check
     from .app import create_app, create_backend
     from .config import Settings
@@ -473,7 +495,11 @@ def checked_specs() -> dict[str, Any]:
                 backend.db.dispose()
     finally:
         _record["trusted"], _connexions_check = True, check
-    return {"connexion": metadata.version("connexion"), "documents": passed}
+    return {
+        "checker": _checker(OpenAPISpecification),
+        "versions": _checking_versions(),
+        "documents": passed,
+    }
 
 
 # -- connexion's routing, Swagger UI and start-up log ---------------------------------------------

@@ -9,6 +9,7 @@ added anywhere in the fake without its pin.
 
 from __future__ import annotations
 
+import copy
 import functools
 import importlib
 import inspect
@@ -189,3 +190,50 @@ def test_a_fresh_process_builds_the_app_without_checking_the_recorded_specs(tmp_
         [sys.executable, "-c", program], capture_output=True, text=True, timeout=60
     )
     assert built.stdout.strip() == "built", built.stderr[-2000:]
+
+
+# jsonschema warns that it retrieves the other document itself (deprecated, as it should be).
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_a_spec_that_reaches_outside_itself_is_checked_every_time(tmp_path, monkeypatch) -> None:
+    """Connexion's check follows a `$ref` to another document (checking a default against the
+    schema there): the same document passes or fails as that file says, so it is never
+    remembered. Nor is a pass with one checking class taken for another's."""
+    from connexion.exceptions import InvalidSpecification
+    from connexion.spec import OpenAPISpecification, Specification
+
+    overrides.check_each_spec_once()
+    elsewhere = tmp_path / "elsewhere.json"
+    schema = {
+        "type": "object",
+        "properties": {"a": {"$ref": elsewhere.as_uri()}},
+        "default": {"a": 5},
+    }
+    document = {
+        "openapi": "3.0.3",
+        "info": {"title": f"reaches out {id(tmp_path)}", "version": "1.0.0"},
+        "paths": {},
+        "components": {"schemas": {"Thing": schema}},
+    }
+    elsewhere.write_text(json.dumps({"type": "integer"}))
+    Specification.from_dict(copy.deepcopy(document))
+    elsewhere.write_text(json.dumps({"type": "string"}))
+    with pytest.raises(InvalidSpecification):
+        Specification.from_dict(copy.deepcopy(document))
+
+    checked = []
+    original = overrides._connexions_check
+    monkeypatch.setattr(
+        overrides, "_connexions_check", lambda c, s: (checked.append(c), original(c, s))
+    )
+
+    class Stricter(OpenAPISpecification):
+        pass
+
+    plain = {
+        "openapi": "3.0.3",
+        "info": {"title": f"two checkers {id(checked)}", "version": "1"},
+        "paths": {},
+    }
+    OpenAPISpecification(copy.deepcopy(plain))
+    Stricter(copy.deepcopy(plain))
+    assert checked == [OpenAPISpecification, Stricter]
