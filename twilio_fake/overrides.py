@@ -369,6 +369,7 @@ VALIDATED_LIMIT = 64  # documents remembered as checked; a process serves two, t
 # the packaged specs change without it.
 CHECKED_RECORD = Path(__file__).with_name("checked_specs.json")
 _validated: set[str] = set()  # "checker:digest"
+_record_read = False  # CHECKED_RECORD is read once a process, by the first app built
 _connexions_check = OpenAPISpecification._validate_spec.__func__
 # What decides whether a document passes, besides the document: the class whose schema it is
 # checked against, and the libraries that check it.
@@ -444,9 +445,10 @@ def check_each_spec_once() -> None:
     """Put `_validate_spec_once` in place of connexion's check (for every OpenAPI 3 document
     of the process: the fake builds its apps from no other), the packaged documents recorded
     as checked if the connexion and jsonschema that checked them are the ones installed."""
+    global _record_read
     OpenAPISpecification._validate_spec = classmethod(_validate_spec_once)
-    if _record["trusted"] and not _record["read"]:
-        _record["read"] = True
+    if not _record_read:
+        _record_read = True
         try:
             record = json.loads(CHECKED_RECORD.read_text())
             if record["versions"] == _checking_versions():
@@ -454,9 +456,6 @@ def check_each_spec_once() -> None:
                 _validated.update(f"{checker}:{d}" for d in record["documents"].values())
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             pass  # no record (a copy without it): every document is checked
-
-
-_record = {"trusted": True, "read": False}
 
 
 def record_checked_specs() -> dict[str, Any]:
@@ -470,7 +469,7 @@ def checked_specs() -> dict[str, Any]:
     """Build the app with connexion's own check of every document, the record set aside; the
     digests of the documents it passed, by title, with the class and libraries that checked
     them."""
-    global _connexions_check
+    global _connexions_check, _record_read
     from .app import create_app, create_backend
     from .config import Settings
 
@@ -483,7 +482,8 @@ def checked_specs() -> dict[str, Any]:
         assert digest is not None, "a packaged spec holds something JSON does not"
         passed[spec["info"]["title"]] = digest
 
-    _record["trusted"], _connexions_check = False, checking
+    # The record set aside: what was read of it forgotten, and not read again.
+    _record_read, _connexions_check = True, checking
     _validated.clear()
     try:
         with tempfile.TemporaryDirectory() as scratch:
@@ -494,7 +494,7 @@ def checked_specs() -> dict[str, Any]:
             finally:
                 backend.db.dispose()
     finally:
-        _record["trusted"], _connexions_check = True, check
+        _connexions_check = check
     return {
         "checker": _checker(OpenAPISpecification),
         "versions": _checking_versions(),
