@@ -123,7 +123,10 @@ CHECK_WORKERS ?= 2
 check: lint
 	$(BIN)/pytest $(if $(filter-out 0,$(CHECK_WORKERS)),-n $(CHECK_WORKERS)) -q -m "unit or api" -k "not postgresql" tests/unit tests/api
 
+# build/ and *.egg-info first: setuptools adds to build/ without removing what an earlier build
+# left, and reads the old file list in *.egg-info.
 wheel: $(STAMP)
+	rm -rf build *.egg-info
 	$(BIN)/pip wheel --quiet --no-deps --wheel-dir dist .
 
 # The reliability tests run long: many more races, SIGKILLs, hostile inputs and >10,000

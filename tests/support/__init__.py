@@ -9,6 +9,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -157,8 +158,13 @@ def npm_tools() -> Path:
 
 def build_wheel(directory: Path) -> Path:
     """Build the project's wheel into `directory`, as `make wheel` would; return its path.
-    One build at a time: pip builds in the checkout (build/, *.egg-info)."""
+    One build at a time: pip builds in the checkout (build/, *.egg-info). Both go first:
+    setuptools adds to build/ without removing what an earlier build left, and reads the old
+    file list in *.egg-info, so a file dropped from the package (or from its package data)
+    would still be in the wheel."""
     with exclusive("wheel"):
+        for left in [ROOT / "build", *ROOT.glob("*.egg-info")]:
+            shutil.rmtree(left, ignore_errors=True)
         subprocess.run(
             [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(directory),
              ROOT],
