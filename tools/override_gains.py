@@ -58,9 +58,29 @@ def connexion_parameter_validation() -> None:
     overrides.TwilioParameterValidator.validate_parameter = per_value  # type: ignore[method-assign,assignment]
 
 
+def connexion_handler_chain() -> None:
+    """OperationBuiltOnce puts each handler's decorators together once; connexion's
+    `AsyncOperation.fn` makes the decorator, and its wrapper the chain and a URI parser, on
+    every request."""
+    overrides.build_handlers_once = lambda app: None
+    from twilio_fake import app
+
+    app.build_handlers_once = overrides.build_handlers_once
+
+
+def connexion_request_validators() -> None:
+    """ValidatorsBuiltOnce makes an operation's validators once; connexion's
+    `RequestValidationOperation` makes its URI parsers and validators on every request."""
+    from connexion.middleware.request_validation import RequestValidationAPI
+
+    overrides.ValidatorsBuiltOnceAPI.make_operation = RequestValidationAPI.make_operation  # type: ignore[method-assign]
+
+
 VARIANTS: dict[str, Callable[[], None]] = {
     "TwilioBasicAuth (the check called directly)": connexion_basic_check,
     "TwilioParameterValidator (schemas compiled once)": connexion_parameter_validation,
+    "OperationBuiltOnce (each handler's decorators put together once)": connexion_handler_chain,
+    "ValidatorsBuiltOnce (each operation's validators made once)": connexion_request_validators,
 }
 
 

@@ -23,6 +23,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import connexion
@@ -32,7 +33,6 @@ from connexion.middleware import MiddlewarePosition
 from connexion.middleware.context import ContextMiddleware
 from connexion.middleware.exceptions import ExceptionMiddleware
 from connexion.middleware.lifespan import LifespanMiddleware
-from connexion.middleware.request_validation import RequestValidationMiddleware
 from connexion.middleware.response_validation import ResponseValidationMiddleware
 from connexion.middleware.security import SecurityMiddleware
 from connexion.resolver import Resolver
@@ -63,7 +63,9 @@ from .overrides import (
     ControlTokenAuth,
     ExactRouting,
     FailedOperations,
+    RequestValidation,
     TwilioBasicAuth,
+    build_handlers_once,
     check_each_spec_once,
 )
 from .spec import CONTRACT, CONTROL, SPECS, SpecError, first_line
@@ -121,9 +123,11 @@ def create_app(
         raise SpecError(str(error)) from None
     dispatcher = create_dispatcher(settings, backend)
     check_each_spec_once()
+    faults = Faults(declared_answers(documents[CONTRACT]))
     app = connexion.AsyncApp(
-        __name__, middlewares=_middlewares(settings), lifespan=_lifespan(dispatcher)
+        __name__, middlewares=_middlewares(settings, faults), lifespan=_lifespan(dispatcher)
     )
+    build_handlers_once(app)
     options = {
         "resolver": Resolver(function_resolver=_resolver(handlers)),
         "security_map": {"basic": TwilioBasicAuth, "bearer": ControlTokenAuth},
@@ -146,7 +150,6 @@ def create_app(
             swagger_ui_options=SPEC_OPTIONS[name],
             **options,
         )
-    faults = Faults(declared_answers(documents[CONTRACT]))
     app.add_middleware(
         EdgeMiddleware,
         position=MiddlewarePosition.BEFORE_EXCEPTION,
@@ -161,20 +164,6 @@ def create_app(
         dispatcher=dispatcher,
     )
     app.add_middleware(RefuseUnrouted, position=MiddlewarePosition.BEFORE_SECURITY)
-    app.add_middleware(
-        LimitRequestBodies,
-        position=MiddlewarePosition.BEFORE_VALIDATION,
-        max_bytes=settings.max_body_bytes,
-        timeout=settings.body_timeout,
-    )
-    # After routing and authentication (a fault may name an account) and inside the body
-    # limits (a faulted request's body is read, within them, for the journal); before
-    # validation.
-    app.add_middleware(
-        InjectFaults,
-        position=MiddlewarePosition.BEFORE_VALIDATION,
-        faults=faults,
-    )
     if settings.validate_responses:
         # Response validation checks the headers the spec requires, so they must be on the
         # response before it gets there (the edge adds them further out).
@@ -242,15 +231,27 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-def _middlewares(settings: Settings) -> list[Any]:
-    """Connexion's default stack, with response validation only where it is asked for."""
+def _middlewares(settings: Settings, faults: Faults) -> list[Any]:
+    """Connexion's default stack, with response validation only where it is asked for, and the
+    fake's layers between authentication and validation.
+
+    Those are placed here rather than by `add_middleware(position=BEFORE_VALIDATION)`, which
+    looks for connexion's own class of validation middleware, not `RequestValidation`.
+    """
     layers = [
         ServerErrorMiddleware,
         ExceptionMiddleware,
         ChainedSwaggerUI,
         ExactRouting,
         SecurityMiddleware,
-        RequestValidationMiddleware,
+        partial(
+            LimitRequestBodies, max_bytes=settings.max_body_bytes, timeout=settings.body_timeout
+        ),
+        # After routing and authentication (a fault may name an account) and inside the body
+        # limits (a faulted request's body is read, within them, for the journal); before
+        # validation.
+        partial(InjectFaults, faults=faults),
+        RequestValidation,
     ]
     if settings.validate_responses:
         layers.append(ResponseValidationMiddleware)

@@ -52,10 +52,21 @@ from urllib.parse import unquote_to_bytes
 
 import httptools
 import uvicorn
+from connexion.apps.asynchronous import AsyncApi, AsyncApp, AsyncOperation
+from connexion.context import _operation as _routed_operation
+from connexion.context import _receive as _request_receive
+from connexion.context import _scope as _request_scope
 from connexion.datastructures import MediaTypeDict
+from connexion.decorators import StarletteDecorator
 from connexion.exceptions import BadRequestProblem, OAuthProblem, UnsupportedMediaTypeProblem
+from connexion.middleware.request_validation import (
+    RequestValidationAPI,
+    RequestValidationMiddleware,
+    RequestValidationOperation,
+)
 from connexion.middleware.routing import RoutingMiddleware
 from connexion.middleware.swagger_ui import SwaggerUIMiddleware
+from connexion.operations import AbstractOperation
 from connexion.security import NO_VALUE, BasicSecurityHandler, BearerSecurityHandler
 from connexion.spec import OpenAPISpecification
 from connexion.utils import is_null, is_nullable
@@ -65,7 +76,7 @@ from jsonschema import ValidationError
 from starlette.datastructures import FormData, Headers, QueryParams
 from starlette.formparsers import FormParser, MultiPartException
 from starlette.routing import Mount, Router
-from starlette.types import ASGIApp, Receive, Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .auth import check_basic_credentials, check_control_token
@@ -98,8 +109,21 @@ PINS: dict[str, dict[str, str]] = {
         "BasicSecurityHandler._get_verify_func": "3382266565d696c3",
         "BearerSecurityHandler._get_verify_func": "2d831c150d65535a",
     },
+    "connexion.apps.asynchronous": {
+        "AsyncApp.__init__": "624f5070177b0d80",
+        "AsyncApi.make_operation": "555eaf3ca12397b1",
+        "AsyncOperation.fn": "9cad70e32840c9ec",
+        "AsyncOperation.__call__": "5435ed498983193d",
+    },
+    "connexion.decorators.main": {
+        "BaseDecorator.decorate": "ecc6529a18274fda",
+        "BaseDecorator.uri_parser": "140072be21d36da0",
+        "ASGIDecorator.__call__": "7397ac94437e4d7e",
+    },
     "connexion.middleware.request_validation": {
+        "RequestValidationOperation.__init__": "d21eda3fde4a2734",
         "RequestValidationOperation.__call__": "af472716211911b9",
+        "RequestValidationAPI.make_operation": "55b32cb8b0ab229e",
     },
     "connexion.validators.parameter": {
         "ParameterValidator.__init__": "24776a9397239d06",
@@ -137,6 +161,7 @@ PINS: dict[str, dict[str, str]] = {
     },
     "connexion.middleware.abstract": {
         "AbstractRoutingAPI._handle_add_operation_error": "b08fdae95a3ec4cc",
+        "RoutedMiddleware.add_api": "b4ef7143c0f7ff47",
     },
     "starlette.formparsers": {
         "FormParser.parse": "994a1813e80229f3",
@@ -216,6 +241,64 @@ class ControlTokenAuth(BearerSecurityHandler):
         return verify
 
 
+# -- connexion's handler chain ------------------------------------------------------------------
+class DecoratedOnce(StarletteDecorator):
+    """Connexion's decorators of a handler (its parameters in, its answer out), put together once.
+
+    Connexion's `AsyncOperation.fn` makes this decorator on every request, and the decorator's
+    wrapper then puts the chain together (`decorate`: the handler's signature inspected, four
+    `functools.wraps`) and makes the operation's URI parser, on every request again; none of it
+    depends on the request. Here the chain is put together once, when the operation is first
+    called, and the URI parser made once for each routed operation (one).
+    """
+
+    def __call__(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        decorated = self.decorate(function)
+        uri_parsers: dict[AbstractOperation, Any] = {}
+
+        @functools.wraps(function)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            routed = _routed_operation.get()
+            uri_parser = uri_parsers.get(routed)
+            if uri_parser is None:
+                parser_class = self.uri_parser_class or routed.uri_parser_class
+                uri_parser = parser_class(routed.parameters, routed.body_definition())
+                uri_parsers[routed] = uri_parser
+            # The request's own scope and receive, where connexion passes its context's proxies
+            # to them (each use of which looks the context up again).
+            request = self.framework.get_request(
+                uri_parser=uri_parser, scope=_request_scope.get(), receive=_request_receive.get()
+            )
+            return await decorated(request)
+
+        return wrapper
+
+
+class OperationBuiltOnce(AsyncOperation):
+    """Connexion's operation, calling its handler through a chain put together once."""
+
+    @functools.cached_property
+    def fn(self) -> Callable[..., Any]:
+        decorator = DecoratedOnce(pythonic_params=self.pythonic_params, jsonifier=self.jsonifier)
+        return decorator(self._fn)
+
+
+class OperationsBuiltOnceAPI(AsyncApi):
+    def make_operation(self, operation: AbstractOperation) -> AsyncOperation:
+        return OperationBuiltOnce.from_operation(
+            operation, pythonic_params=self.pythonic_params, jsonifier=self.jsonifier
+        )
+
+
+def build_handlers_once(app: AsyncApp) -> None:
+    """Make the APIs `app` adds from now on call their handlers through `OperationBuiltOnce`.
+
+    AsyncApp makes its innermost app (the one that calls the handlers) itself, and hands it to
+    its middleware at once: its class of API is set on that instance.
+    """
+    app._middleware_app.api_cls = OperationsBuiltOnceAPI
+
+
 # -- connexion's request validators -------------------------------------------------------------
 CACHE_LIMIT = 4096  # compiled schemas kept; the specs hold a few hundred
 _compiled: dict[tuple[str, int], tuple[Any, Any]] = {}
@@ -273,6 +356,97 @@ class TwilioParameterValidator(ParameterValidator):
         if error is None:
             return None
         return f"Invalid {parameter_type} parameter {param['name']}: {_message(error)}"
+
+
+# Body validators kept per operation, for each media type and encoding a request declares: the
+# declarations come from clients, so past this many an operation's validators are made per
+# request, as connexion makes them.
+BODY_VALIDATORS_PER_OPERATION = 8
+_NOT_KEPT = object()
+validation_log = logging.getLogger("connexion.middleware.validation")  # connexion's own
+
+
+class ValidatorsBuiltOnce(RequestValidationOperation):
+    """Connexion's request validation for one operation, its validators made once.
+
+    Connexion's `__call__` makes, on every request, the operation's URI parser (twice), its
+    parameter validator and its body validator, none of which keeps anything of a request. This
+    does what it does with validators made on the first request that needs them: the parameter
+    validator once, a body validator once for each media type and encoding (up to
+    BODY_VALIDATORS_PER_OPERATION; then per request again).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._body_validators: dict[tuple[str, str], Any] = {}
+
+    @functools.cached_property
+    def _parameter_validator(self) -> ParameterValidator:
+        operation = self._operation
+        uri_parser = operation._uri_parser_class(operation.parameters, operation.body_definition())
+        return self._validator_map["parameter"](
+            operation.parameters,
+            uri_parser=uri_parser,
+            strict_validation=self.strict_validation,
+            security_query_params=self.security_query_params,
+        )
+
+    def _body_validator(self, mime_type: str, encoding: str) -> Any:
+        """The body validator connexion would make for this request; None if it would make none."""
+        kept = self._body_validators.get((mime_type, encoding), _NOT_KEPT)
+        if kept is _NOT_KEPT:
+            kept = self._new_body_validator(mime_type, encoding)
+            if len(self._body_validators) < BODY_VALIDATORS_PER_OPERATION:
+                self._body_validators[(mime_type, encoding)] = kept
+        return kept
+
+    def _new_body_validator(self, mime_type: str, encoding: str) -> Any:
+        operation = self._operation
+        schema = operation.body_schema(mime_type)
+        if not schema:
+            return None
+        try:
+            body_validator = self._validator_map["body"][mime_type]
+        except KeyError:
+            validation_log.info(
+                f"Skipping validation. No validator registered for content type: {mime_type}."
+            )
+            return None
+        return body_validator(
+            schema=schema,
+            required=operation.request_body.get("required", False),
+            nullable=is_nullable(operation.body_definition(mime_type)),
+            encoding=encoding,
+            strict_validation=self.strict_validation,
+            uri_parser=operation.uri_parser_class(
+                operation.parameters, operation.body_definition()
+            ),
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._parameter_validator.validate(scope)
+        mime_type, encoding = self.extract_content_type(scope["headers"])
+        self.validate_mime_type(mime_type)
+        validator = self._body_validator(mime_type, encoding)
+        if validator is not None:
+            receive, scope = await validator.wrap_receive(receive, scope=scope)
+        await self.next_app(scope, receive, send)
+
+
+class ValidatorsBuiltOnceAPI(RequestValidationAPI):
+    def make_operation(self, operation: AbstractOperation) -> RequestValidationOperation:
+        return ValidatorsBuiltOnce(
+            self.next_app,
+            operation=operation,
+            strict_validation=self.strict_validation,
+            validator_map=self.validator_map,
+        )
+
+
+class RequestValidation(RequestValidationMiddleware):
+    """Connexion's request validation middleware, each operation's validators made once."""
+
+    api_cls = ValidatorsBuiltOnceAPI
 
 
 class SingleValueFormParser(FormParser):

@@ -19,6 +19,7 @@ import subprocess
 import sys
 from importlib import metadata
 from types import FunctionType
+from typing import Any
 
 import pytest
 
@@ -69,7 +70,9 @@ def test_every_override_of_a_library_member_lives_in_one_module_and_is_pinned() 
     unpinned, elsewhere = [], []
     for cls in _overriding_classes():
         for name, value in vars(cls).items():
-            if (name.startswith("__") and name != "__init__") or not isinstance(value, MEMBERS):
+            if (name.startswith("__") and name not in ("__init__", "__call__")) or not isinstance(
+                value, MEMBERS
+            ):
                 continue
             owner = next((base for base in _library_classes(cls) if name in vars(base)), None)
             if owner is None:
@@ -126,6 +129,91 @@ def test_a_contract_request_walks_the_contracts_routes_only(tmp_path) -> None:
     assert walked[-1] == "/v1/Services/{Sid}"
     assert not [path for path in walked if path.startswith("/_fake/") and path not in docs]
     assert len(docs) == len(set(docs))
+
+
+def test_an_operation_puts_its_handler_chain_and_validators_together_once(
+    tmp_path, monkeypatch
+) -> None:
+    """Connexion makes, on every request, each operation's decorator chain (`decorate`, with the
+    handler's signature inspected), its URI parsers, and its parameter and body validators
+    (`AsyncOperation.fn`, `RequestValidationOperation.__call__`). With `OperationBuiltOnce`
+    and `ValidatorsBuiltOnce`, an operation's first request makes them and later ones make
+    none, while each is still validated: a bad one is refused after as before."""
+    from connexion.decorators.main import BaseDecorator
+    from connexion.uri_parsing import AbstractURIParser
+
+    from tests.support import AUTH, NUMBERS, SERVICE
+    from twilio_fake.app import create_app
+    from twilio_fake.config import Settings
+
+    made: list[str] = []
+
+    def counting(cls: type, name: str) -> None:
+        original = getattr(cls, name)
+
+        def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+            made.append(f"{cls.__name__}.{name}")
+            return original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, name, counted)
+
+    counting(BaseDecorator, "decorate")
+    counting(AbstractURIParser, "__init__")
+    counting(overrides.TwilioParameterValidator, "__init__")
+    counting(overrides.TwilioFormValidator, "__init__")
+    pool = f"/v1/Services/{SERVICE}/PhoneNumbers"
+    app = create_app(Settings(database=str(tmp_path / "fake.sqlite3")))
+    with app.test_client(base_url="http://127.0.0.1:8080") as client:
+
+        def both_operations() -> list[int]:
+            created = client.post(pool, data={"PhoneNumberSid": NUMBERS[0]}, auth=AUTH)
+            deleted = client.delete(f"{pool}/{NUMBERS[0]}", auth=AUTH)
+            return [created.status_code, deleted.status_code]
+
+        assert both_operations() == [201, 204]
+        assert "BaseDecorator.decorate" in made and "TwilioFormValidator.__init__" in made
+        made.clear()
+        for _ in range(3):
+            assert both_operations() == [201, 204]
+        refused = client.post(pool, data={"PhoneNumberSid": "PN-not-a-sid"}, auth=AUTH)
+        not_found = client.delete(f"{pool}/{NUMBERS[0]}", params={"PageSize": "x"}, auth=AUTH)
+        app.backend.db.dispose()
+    assert made == []
+    assert refused.status_code == 400 and "PhoneNumberSid" in refused.json()["message"]
+    assert not_found.status_code == 404
+
+
+def test_body_validators_kept_per_declared_encoding_are_bounded(tmp_path) -> None:
+    """The media type and encoding that pick a body validator come from the client: an operation
+    keeps validators for BODY_VALIDATORS_PER_OPERATION of them, and validates any other body
+    with one made for the request, as connexion does."""
+    import gc
+
+    from tests.support import AUTH, SERVICE
+    from twilio_fake.app import create_app
+    from twilio_fake.config import Settings
+
+    pool = f"/v1/Services/{SERVICE}/PhoneNumbers"
+    app = create_app(Settings(database=str(tmp_path / "fake.sqlite3")))
+    with app.test_client(base_url="http://127.0.0.1:8080") as client:
+        answers = [
+            client.post(
+                pool,
+                content=b"PhoneNumberSid=PN-not-a-sid",
+                headers={"Content-Type": f"application/x-www-form-urlencoded;charset=x-{n}"},
+                auth=AUTH,
+            )
+            for n in range(overrides.BODY_VALIDATORS_PER_OPERATION * 3)
+        ]
+        app.backend.db.dispose()
+    assert {answer.status_code for answer in answers} == {400}
+    assert all("PhoneNumberSid" in answer.json()["message"] for answer in answers)
+    kept = [
+        len(operation._body_validators)
+        for operation in gc.get_objects()
+        if isinstance(operation, overrides.ValidatorsBuiltOnce)
+    ]
+    assert kept and max(kept) == overrides.BODY_VALIDATORS_PER_OPERATION
 
 
 def test_connexion_checks_a_spec_once_and_a_bad_one_every_time(monkeypatch) -> None:
