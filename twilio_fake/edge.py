@@ -378,7 +378,15 @@ def stamping(send: Send, stamp: dict[str, str], started: float | None = None) ->
 
 
 def _encode(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
-    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    return [_ENCODED.get(header) or _encoded(header) for header in headers.items()]
+
+
+def _encoded(header: tuple[str, str]) -> tuple[bytes, bytes]:
+    name, value = header
+    return name.lower().encode("latin-1"), value.encode("latin-1")
+
+
+_ENCODED = {header: _encoded(header) for header in CORS_HEADERS.items()}  # on every API answer
 
 
 class LimitRequestBodies:
