@@ -14,6 +14,11 @@ What is here, and why each stays (docs/performance.md measures those kept for sp
   names no Python function (`_resolve_func`); Basic credentials are read as UTF-8 and the check
   is called without connexion's per-request signature inspection, and the control token may
   be absent when none is configured (`_get_verify_func`);
+- connexion's operation (`OperationBuiltOnce`, `DecoratedOnce`): each handler's decorator
+  chain (its parameters in, its answer out) put together once per operation, where connexion
+  puts it together, inspecting the handler's signature, on every request;
+- connexion's request validation (`RequestValidation`, `ValidatorsBuiltOnce`): each
+  operation's URI parser and validators made once, where connexion makes them on every request;
 - connexion's request validators (`TwilioParameterValidator`, `TwilioFormValidator`,
   `TwilioJSONValidator`): Twilio's wording, a parameter given twice refused, bodies that say
   what they are, and the schemas compiled once rather than on every request;
@@ -472,8 +477,7 @@ class TwilioFormValidator(FormDataValidator):
 
     @functools.cached_property
     def _form_parser_cls(self) -> type[FormParser]:
-        # Made per validator, that is per request (kept per schema, it saved 0.4% of a
-        # create+delete's calls: under the 5% an override must earn, docs/performance.md).
+        # Made once per validator, which is kept with its operation (ValidatorsBuiltOnce).
         # An array (a message's MediaUrl) is given by repeating its name: only single values
         # are refused when repeated.
         properties = self._schema.get("properties", {})
