@@ -1,0 +1,85 @@
+"""What an operation's SQL alone costs on SQLite: the least any fake that stores its state there
+pays, whatever its Python does.
+
+    .venv/bin/python tools/storage_floor.py [fetch|list|create+delete ...]
+
+The fake is built over the bench's data (as tools/profile_requests.py builds it) and runs the
+operation in-process once with every `sqlite3` connection it holds traced; the statements it
+ran (authentication, the rules' reads and writes, `BEGIN IMMEDIATE` and `COMMIT`) are then
+replayed as they were traced, with nothing else, on one connection to the same file in the
+fake's own modes (WAL, `synchronous=NORMAL`). Prints the CPU time of one replay (best of five
+rounds of 500), beside which the operation's budget can be set: to be within a tenth of the
+connexion floor, the fake may add at most a ninth of the floor's cost to it, storage included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import profile_requests  # beside this file
+
+
+def traced(operation: str, directory: Path) -> tuple[Path, list[str]]:
+    """The database file and the statements one `operation` ran, as sqlite3 traced them."""
+    app = profile_requests.bench_app(directory)
+    run = profile_requests.operations(app)[operation]
+    asyncio.run(profile_requests.repeat(run, 20))  # every statement prepared, the app settled
+    statements: list[str] = []
+    connections = [o for o in gc.get_objects() if isinstance(o, sqlite3.Connection)]
+    for connection in connections:
+        connection.set_trace_callback(statements.append)
+    asyncio.run(profile_requests.repeat(run, 1))
+    for connection in connections:
+        connection.set_trace_callback(None)
+    app.backend.db.dispose()
+    return directory / "profile.sqlite3", statements
+
+
+def replayed(database: Path, statements: list[str], rounds: int = 5, count: int = 500) -> float:
+    """The best CPU time (s) of one replay of `statements`."""
+    connection = sqlite3.connect(database, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+
+    def replay() -> None:
+        for statement in statements:
+            connection.execute(statement).fetchall()
+
+    for _ in range(50):
+        replay()
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.process_time()
+        for _ in range(count):
+            replay()
+        best = min(best, (time.process_time() - started) / count)
+    connection.close()
+    return best
+
+
+OPERATIONS = ("fetch", "list", "create+delete")  # a send's insert could not be replayed twice
+
+
+def main() -> int:
+    operations = sys.argv[1:] or list(OPERATIONS)
+    unknown = set(operations) - set(OPERATIONS)
+    if unknown:
+        sys.exit(f"unknown operation(s): {', '.join(sorted(unknown))}; one of {OPERATIONS}")
+    for operation in operations:
+        with tempfile.TemporaryDirectory() as tmp:
+            database, statements = traced(operation, Path(tmp))
+            cost = replayed(database, statements)
+        print(f"{operation}: {len(statements)} statements, {cost * 1e6:.0f} us of CPU replayed")
+        for statement in statements:
+            print(f"    {' '.join(statement.split())[:120]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
