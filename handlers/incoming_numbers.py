@@ -15,8 +15,9 @@ from typing import Any
 
 from twilio_fake.backend import Backend
 from twilio_fake.exceptions import ResourceNotFound
+from twilio_fake.paging import Page
 from twilio_fake.resources.numbers import model
-from twilio_fake.resources.numbers.model import IncomingNumber, NumberPage
+from twilio_fake.resources.numbers.model import IncomingNumber
 from twilio_fake.urls import api_version, path_for
 
 from ._render import page_2010, rfc2822_date
@@ -180,8 +181,8 @@ def _or_empty(value: str | None) -> str:
 
 
 def list_body(
-    page: NumberPage, list_path: str, filters: dict[str, str], page_token: str | None
+    page: Page[IncomingNumber], list_path: str, filters: dict[str, str], page_token: str | None
 ) -> dict[str, Any]:
     """The 2010 list of numbers (see _render.page_2010)."""
-    items = [resource(number) for number in page.numbers]
+    items = [resource(number) for number in page.rows]
     return page_2010(LIST_KEY, items, page, list_path, filters, page_token)

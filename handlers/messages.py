@@ -16,8 +16,9 @@ from connexion import request
 
 from twilio_fake.backend import Backend
 from twilio_fake.exceptions import ResourceNotFound
+from twilio_fake.paging import Page
 from twilio_fake.resources.messages import model
-from twilio_fake.resources.messages.model import DateSent, Draft, Message, MessagePage
+from twilio_fake.resources.messages.model import DateSent, Draft, Message
 from twilio_fake.urls import api_version, path_for
 
 from ._render import page_2010, rfc2822_date
@@ -150,8 +151,8 @@ def resource(message: Message, *, created: bool = False) -> dict[str, Any]:
 
 
 def list_body(
-    page: MessagePage, list_path: str, filters: dict[str, str], page_token: str | None
+    page: Page[Message], list_path: str, filters: dict[str, str], page_token: str | None
 ) -> dict[str, Any]:
     """The 2010 list of messages (see _render.page_2010)."""
-    items = [resource(message) for message in page.messages]
+    items = [resource(message) for message in page.rows]
     return page_2010(LIST_KEY, items, page, list_path, filters, page_token)

@@ -50,7 +50,7 @@ async def list_numbers(
     )
     list_url = base_url + path_for("ListPhoneNumber", ServiceSid=ServiceSid)
     return {
-        "phone_numbers": [resource(entry, base_url) for entry in page.entries],
+        "phone_numbers": [resource(entry, base_url) for entry in page.rows],
         "meta": v1_meta(page, list_url, PageToken, "phone_numbers"),
     }
 

@@ -41,7 +41,7 @@ async def list_services(
         )
     )
     return {
-        LIST_KEY: [resource(service, base_url) for service in page.services],
+        LIST_KEY: [resource(service, base_url) for service in page.rows],
         "meta": v1_meta(page, base_url + path_for("ListService"), PageToken, LIST_KEY),
     }
 

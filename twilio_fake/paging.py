@@ -16,8 +16,9 @@ import binascii
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from sqlalchemy import Connection, bindparam, exists, select
 from sqlalchemy.sql.elements import ColumnElement
@@ -41,16 +42,25 @@ class PageCursor:
     seq: int
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of a list (its rows, `seq` first), with its neighbours' tokens (None at the
-    ends)."""
+Row = TypeVar("Row")
+Item = TypeVar("Item")
 
-    rows: list[Any]
+
+@dataclass(frozen=True)
+class Page(Generic[Row]):
+    """One page of a list, with its neighbours' tokens (None at the ends). Its rows are as the
+    list's statement selected them (`seq` first), or what a model made of them (`of`)."""
+
+    rows: list[Row]
     page: int
     page_size: int
     previous_token: str | None
     next_token: str | None
+
+    def of(self, make: Callable[[Row], Item]) -> Page[Item]:
+        """The same page, each row made into what the model lists (a Service, a Message...)."""
+        rows = [make(row) for row in self.rows]
+        return Page(rows, self.page, self.page_size, self.previous_token, self.next_token)
 
 
 class KeysetList:

@@ -75,7 +75,7 @@ def every_message(backend: Backend, account: str = ACCOUNT, **filters: object) -
     token = None
     while True:
         page = model.list_messages(backend, account, page_size=2, page_token=token, **filters)  # type: ignore[arg-type]
-        found += page.messages
+        found += page.rows
         token = page.next_token
         if token is None:
             return found
@@ -392,13 +392,13 @@ def test_a_scheduled_message_waits_for_send_at(backend: Backend) -> None:
 def test_the_list_is_newest_first_and_pages_neither_repeat_nor_skip(backend: Backend) -> None:
     sent = [send(backend, body=f"m{i}").sid for i in range(5)]
     first = model.list_messages(backend, ACCOUNT, page_size=2)
-    assert [m.sid for m in first.messages] == sent[:2:-1][:2] == [sent[4], sent[3]]
+    assert [m.sid for m in first.rows] == sent[:2:-1][:2] == [sent[4], sent[3]]
     assert first.previous_token is None and first.next_token
     newer = send(backend, body="after the first page").sid  # not on the later pages
     second = model.list_messages(backend, ACCOUNT, page_size=2, page_token=first.next_token)
-    assert [m.sid for m in second.messages] == [sent[2], sent[1]]
+    assert [m.sid for m in second.rows] == [sent[2], sent[1]]
     back = model.list_messages(backend, ACCOUNT, page_size=2, page_token=second.previous_token)
-    assert [m.sid for m in back.messages] == [sent[4], sent[3]]
+    assert [m.sid for m in back.rows] == [sent[4], sent[3]]
     assert back.previous_token is not None  # the newer message is before them now
     assert [m.sid for m in every_message(backend)] == [newer, *sent[::-1]]
     assert every_message(backend, OTHER_ACCOUNT) == []

@@ -46,7 +46,7 @@ def every_number(backend: Backend, account: str = ACCOUNT, **filters: object) ->
     token = None
     while True:
         page = model.list_numbers(backend, account, page_size=3, page_token=token, **filters)  # type: ignore[arg-type]
-        numbers += page.numbers
+        numbers += page.rows
         token = page.next_token
         if token is None:
             return numbers
@@ -425,7 +425,7 @@ def test_release_takes_the_number_out_of_its_pool_and_puts_it_back_on_sale(
         model.fetch(backend, ACCOUNT, number.sid)
     with pytest.raises(errors.ResourceNotFound):
         pool.get(backend, ACCOUNT, SERVICE, number.sid)
-    assert [e.sid for e in pool.page(backend, ACCOUNT, SERVICE).entries] == [NUMBERS[0]]
+    assert [e.sid for e in pool.page(backend, ACCOUNT, SERVICE).rows] == [NUMBERS[0]]
     again = model.buy(backend, OTHER_ACCOUNT, phone_number=number.phone_number)
     assert again.sid != number.sid
 
@@ -494,7 +494,7 @@ def test_a_filtered_list_ends_where_its_matches_end(backend: Backend) -> None:
                 page_token=pages[-1].next_token,
             )
         )
-    assert [[n.sid for n in p.numbers] for p in pages] == [
+    assert [[n.sid for n in p.rows] for p in pages] == [
         [NUMBERS[0]],
         [NUMBERS[1]],
         ["PN00000000000000000000000000000007"],

@@ -72,7 +72,7 @@ def test_a_number_in_another_service_is_21712(backend: Backend) -> None:
     with pytest.raises(pool_errors.PhoneNumberInAnotherService) as caught:
         pool.add(backend, ACCOUNT, SERVICE2, NUMBERS[0])
     assert (caught.value.status, caught.value.code) == (409, 21712)
-    assert pool.page(backend, ACCOUNT, SERVICE2).entries == []
+    assert pool.page(backend, ACCOUNT, SERVICE2).rows == []
 
 
 @pytest.mark.parametrize(
@@ -107,7 +107,7 @@ def test_a_full_pool_is_21714_and_stays_at_its_limit() -> None:
     # Twilio: 412, not 400 (twilio-behaviour.md, "service pool full").
     assert (caught.value.status, caught.value.code) == (412, 21714)
     assert caught.value.message == "Number Pool size limit reached"
-    assert len(pool.page(backend, ACCOUNT, SERVICE).entries) == 2
+    assert len(pool.page(backend, ACCOUNT, SERVICE).rows) == 2
     # The limit is per service: another service still takes numbers.
     pool.add(backend, ACCOUNT, SERVICE2, NUMBERS[2])
 
@@ -143,7 +143,7 @@ def test_another_account_sees_nothing_and_changes_nothing(backend: Backend) -> N
         pool.page(backend, OTHER_ACCOUNT, SERVICE)
     with pytest.raises(errors.ResourceNotFound):
         pool.add(backend, OTHER_ACCOUNT, SERVICE, OTHER_NUMBER)
-    assert [e.sid for e in pool.page(backend, ACCOUNT, SERVICE).entries] == [NUMBERS[0]]
+    assert [e.sid for e in pool.page(backend, ACCOUNT, SERVICE).rows] == [NUMBERS[0]]
 
 
 # -- paging -----------------------------------------------------------------------------------
@@ -152,7 +152,7 @@ def walk(backend: Backend, page_size: int) -> list[list[str]]:
     pages, token = [], None
     while True:
         page = pool.page(backend, ACCOUNT, SERVICE, page_size=page_size, page_token=token)
-        pages.append([e.sid for e in page.entries])
+        pages.append([e.sid for e in page.rows])
         token = page.next_token
         if token is None:
             return pages
@@ -181,11 +181,11 @@ def test_page_numbers_and_neighbour_tokens(backend: Backend) -> None:
     assert second.page == 1
     assert second.previous_token is not None and second.previous_token.startswith("PB")
     back = pool.page(backend, ACCOUNT, SERVICE, page_size=2, page_token=second.previous_token)
-    assert (back.page, [e.sid for e in back.entries]) == (0, [e.sid for e in first.entries])
+    assert (back.page, [e.sid for e in back.rows]) == (0, [e.sid for e in first.rows])
     assert back.previous_token is None
     # Page is the client's own count: echoed, it selects nothing.
     by_index = pool.page(backend, ACCOUNT, SERVICE, page_size=2, page=2)
-    assert [e.sid for e in by_index.entries] == [e.sid for e in first.entries]
+    assert [e.sid for e in by_index.rows] == [e.sid for e in first.rows]
     assert by_index.page == 2
 
 
@@ -195,12 +195,12 @@ def test_paging_survives_removals_while_walking(backend: Backend) -> None:
     first = pool.page(backend, ACCOUNT, SERVICE, page_size=2)
     pool.remove(backend, ACCOUNT, SERVICE, NUMBERS[0])  # already seen
     rest = pool.page(backend, ACCOUNT, SERVICE, page_size=2, page_token=first.next_token)
-    assert [e.sid for e in rest.entries] == NUMBERS[2:4]
+    assert [e.sid for e in rest.rows] == NUMBERS[2:4]
 
 
 def test_an_empty_pool_is_one_empty_page(backend: Backend) -> None:
     page = pool.page(backend, ACCOUNT, SERVICE)
-    assert (page.entries, page.page, page.page_size) == ([], 0, 50)
+    assert (page.rows, page.page, page.page_size) == ([], 0, 50)
     assert page.next_token is None and page.previous_token is None
 
 
@@ -253,7 +253,7 @@ def test_page_beside_a_token_is_only_echoed(backend: Backend) -> None:
     token = pool.page(backend, ACCOUNT, SERVICE, page_size=1).next_token
     at_token = pool.page(backend, ACCOUNT, SERVICE, page_size=1, page_token=token)
     echoed = pool.page(backend, ACCOUNT, SERVICE, page_size=1, page=5, page_token=token)
-    assert [e.sid for e in echoed.entries] == [e.sid for e in at_token.entries] == [NUMBERS[1]]
+    assert [e.sid for e in echoed.rows] == [e.sid for e in at_token.rows] == [NUMBERS[1]]
     assert (at_token.page, echoed.page) == (1, 5)
 
 
@@ -272,9 +272,9 @@ def test_a_page_holds_at_most_1000_whatever_page_size_asks() -> None:
     for sid in numbers:
         pool.add(backend, ACCOUNT, SERVICE, sid)
     first = pool.page(backend, ACCOUNT, SERVICE, page_size=5000)
-    assert (len(first.entries), first.page_size) == (1000, 1000)
+    assert (len(first.rows), first.page_size) == (1000, 1000)
     rest = pool.page(backend, ACCOUNT, SERVICE, page_size=5000, page_token=first.next_token)
-    assert [e.sid for e in first.entries + rest.entries] == numbers
+    assert [e.sid for e in first.rows + rest.rows] == numbers
     assert rest.next_token is None
 
 
@@ -282,7 +282,7 @@ def test_a_number_that_cannot_message_is_21715(backend: Backend) -> None:
     with pytest.raises(pool_errors.PhoneNumberCannotMessage) as caught:
         pool.add(backend, ACCOUNT, SERVICE, VOICE_ONLY_NUMBER)
     assert (caught.value.status, caught.value.code) == (400, 21715)
-    assert pool.page(backend, ACCOUNT, SERVICE).entries == []
+    assert pool.page(backend, ACCOUNT, SERVICE).rows == []
 
 
 @pytest.mark.parametrize("sid", ["None", "undefined", "+14155550100", "PN1", ""])
@@ -361,10 +361,10 @@ def test_state_survives_reopening_the_database(backend: Backend, database: str) 
     backend.db.dispose()
     reopened = Backend(database, fixtures.demo())
     try:
-        entries = pool.page(reopened, ACCOUNT, SERVICE).entries
+        entries = pool.page(reopened, ACCOUNT, SERVICE).rows
         assert [e.sid for e in entries] == NUMBERS[:2]
         # Tokens are signed with a key kept in the database, so they outlive the process.
-        entries = pool.page(reopened, ACCOUNT, SERVICE, page_size=1, page_token=token).entries
+        entries = pool.page(reopened, ACCOUNT, SERVICE, page_size=1, page_token=token).rows
         assert [e.sid for e in entries] == [NUMBERS[1]]
     finally:
         reopened.db.dispose()
@@ -386,7 +386,7 @@ def test_reset_restores_the_startup_fixtures(backend: Backend) -> None:
     backend.load(extra)
     assert backend.authenticate("AC" + "9" * 32, "extra") == "AC" + "9" * 32
     backend.reset()
-    assert pool.page(backend, ACCOUNT, SERVICE).entries == []
+    assert pool.page(backend, ACCOUNT, SERVICE).rows == []
     assert backend.authenticate("AC" + "9" * 32, "extra") is None
     assert backend.authenticate(ACCOUNT, TOKEN) == ACCOUNT
     counts = backend.counts()
@@ -403,7 +403,7 @@ def test_loading_fixtures_updates_in_place_and_keeps_the_pool(backend: Backend) 
     backend.load(fixtures.parse({"accounts": [{"sid": ACCOUNT, "auth_token": "rotated"}]}))
     assert backend.authenticate(ACCOUNT, TOKEN) is None
     assert backend.authenticate(ACCOUNT, "rotated") == ACCOUNT
-    assert [e.sid for e in pool.page(backend, ACCOUNT, SERVICE).entries] == [NUMBERS[0]]
+    assert [e.sid for e in pool.page(backend, ACCOUNT, SERVICE).rows] == [NUMBERS[0]]
 
 
 def test_an_entry_whose_service_and_number_have_different_owners_is_nobodys(

@@ -191,7 +191,7 @@ def test_another_account_sees_nothing_and_changes_nothing(backend) -> None:
         with pytest.raises(errors.ResourceNotFound):
             attempt()
     theirs = model.list_page(backend, OTHER_ACCOUNT, page_size=1000, page=None, token=None)
-    assert [service.sid for service in theirs.services] == [OTHER_SERVICE]
+    assert [service.sid for service in theirs.rows] == [OTHER_SERVICE]
     assert model.fetch(backend, ACCOUNT, mine.sid) == mine
 
 
@@ -213,7 +213,7 @@ def test_delete_empties_the_pool_and_the_numbers_stay_with_the_account(backend) 
     model.delete_service(backend, ACCOUNT, SERVICE)
     assert backend.counts().pool_entries == 1  # SERVICE2's number, untouched
     assert backend.counts().incoming_phone_numbers == numbers_before
-    assert [e.sid for e in pool.page(backend, ACCOUNT, SERVICE2).entries] == [NUMBERS[2]]
+    assert [e.sid for e in pool.page(backend, ACCOUNT, SERVICE2).rows] == [NUMBERS[2]]
     # The numbers are in no pool now: another service takes them.
     pool.add(backend, ACCOUNT, SERVICE2, NUMBERS[0])
     with pytest.raises(errors.ResourceNotFound):
@@ -227,7 +227,7 @@ def test_walking_the_list_visits_every_service_once_oldest_first(backend) -> Non
     while True:
         page = model.list_page(backend, ACCOUNT, page_size=3, page=pages, token=token)
         assert page.page == pages and page.page_size == 3
-        seen += [service.sid for service in page.services]
+        seen += [service.sid for service in page.rows]
         pages += 1
         token = page.next_token
         if token is None:
@@ -362,10 +362,10 @@ def test_a_database_of_the_previous_version_keeps_its_services(request, tmp_path
         assert service.validity_period == CREATE["ValidityPeriod"]["default"]
         assert service.sticky_sender == CREATE["StickySender"]["default"]
         assert service.date_created is not None
-        listed = model.list_page(backend, OTHER_ACCOUNT).services
+        listed = model.list_page(backend, OTHER_ACCOUNT).rows
         assert kept in [s.sid for s in listed]  # numbered: the list walks it
         created = model.create(backend, OTHER_ACCOUNT, {"FriendlyName": "New"})
-        assert [s.sid for s in model.list_page(backend, OTHER_ACCOUNT).services][-1] == created.sid
+        assert [s.sid for s in model.list_page(backend, OTHER_ACCOUNT).rows][-1] == created.sid
     finally:
         backend.db.dispose()
 

@@ -35,7 +35,7 @@ from sqlalchemy.engine import Row
 
 from twilio_fake import clock, spec
 from twilio_fake.exceptions import InvalidParameter, ResourceNotFound
-from twilio_fake.paging import KeysetList
+from twilio_fake.paging import KeysetList, Page
 from twilio_fake.resources.numbers.model import is_e164
 from twilio_fake.resources.numbers.tables import incoming_phone_numbers as numbers
 from twilio_fake.resources.pool.tables import pool_entries
@@ -138,15 +138,6 @@ class Message:
     date_created: datetime
     date_updated: datetime
     date_sent: datetime | None
-
-
-@dataclass(frozen=True)
-class MessagePage:
-    messages: list[Message]
-    page: int
-    page_size: int
-    previous_token: str | None
-    next_token: str | None
 
 
 _COLUMNS = (
@@ -448,7 +439,7 @@ def list_messages(
     page_size: int,
     page: int | None = None,
     page_token: str | None = None,
-) -> MessagePage:
+) -> Page[Message]:
     """One page of the account's messages, newest first, with the filters given.
 
     `to` and `from_` match the whole number. Each `DateSent` filter names a day (`2026-01-31`,
@@ -479,13 +470,7 @@ def list_messages(
             page=page,
             token=page_token,
         )
-    return MessagePage(
-        [message_of(row._mapping) for row in found.rows],
-        found.page,
-        found.page_size,
-        found.previous_token,
-        found.next_token,
-    )
+    return found.of(lambda row: message_of(row._mapping))
 
 
 @functools.cache

@@ -28,7 +28,7 @@ from twilio_fake import spec
 from twilio_fake.db import refuse_foreign, upsert
 from twilio_fake.exceptions import PhoneNumberInvalid, ResourceNotFound
 from twilio_fake.fixtures import Account
-from twilio_fake.paging import KeysetList
+from twilio_fake.paging import KeysetList, Page
 
 from . import inventory
 from .errors import (
@@ -101,15 +101,6 @@ class IncomingNumber:
     settings: dict[str, Any]  # SETTINGS
     date_created: datetime
     date_updated: datetime
-
-
-@dataclass(frozen=True)
-class NumberPage:
-    numbers: list[IncomingNumber]
-    page: int
-    page_size: int
-    previous_token: str | None
-    next_token: str | None
 
 
 _columns = (
@@ -430,7 +421,7 @@ def list_numbers(
     page_size: int,
     page: int | None = None,
     page_token: str | None = None,
-) -> NumberPage:
+) -> Page[IncomingNumber]:
     """One page of the account's numbers, oldest first.
 
     `phone_number` matches any part of the number, `*` standing for any one digit;
@@ -455,13 +446,7 @@ def list_numbers(
             page=page,
             token=page_token,
         )
-    return NumberPage(
-        [_number(row) for row in found.rows],
-        found.page,
-        found.page_size,
-        found.previous_token,
-        found.next_token,
-    )
+    return found.of(_number)
 
 
 @functools.cache

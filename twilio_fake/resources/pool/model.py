@@ -8,14 +8,13 @@ scoped to the authenticated account.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, delete, exists, func, insert, select
 
 from twilio_fake.exceptions import PhoneNumberInvalid, ResourceNotFound
-from twilio_fake.paging import KeysetList
+from twilio_fake.paging import KeysetList, Page
 from twilio_fake.resources.numbers.tables import incoming_phone_numbers as numbers
 from twilio_fake.resources.services.tables import services
 from twilio_fake.statements import Prepared
@@ -43,17 +42,6 @@ class PoolEntry(NamedTuple):
     capabilities: tuple[str, ...]
     date_created: datetime
     date_updated: datetime
-
-
-@dataclass(frozen=True)
-class Page:
-    """One page of a pool, with the tokens of its neighbours (None at the ends)."""
-
-    entries: list[PoolEntry]
-    page: int
-    page_size: int
-    previous_token: str | None
-    next_token: str | None
 
 
 _entries = select(
@@ -205,7 +193,7 @@ def page(
     page_size: int | None = None,
     page: int | None = None,
     page_token: str | None = None,
-) -> Page:
+) -> Page[PoolEntry]:
     """One page of a pool, oldest entry first (see paging.KeysetList.page)."""
     with backend.db.read() as conn:
         if _SERVICE.first(conn, {"service": service_sid, "account": account_sid}) is None:
@@ -219,13 +207,7 @@ def page(
             page=page,
             token=page_token,
         )
-    return Page(
-        [_entry(row) for row in found.rows],
-        found.page,
-        found.page_size,
-        found.previous_token,
-        found.next_token,
-    )
+    return found.of(_entry)
 
 
 def empty_pool(conn: Connection, service_sid: str) -> None:

@@ -23,7 +23,7 @@ from twilio_fake import spec
 from twilio_fake.db import refuse_foreign
 from twilio_fake.exceptions import AuthenticationFailed, ResourceNotFound
 from twilio_fake.fixtures import Account
-from twilio_fake.paging import KeysetList
+from twilio_fake.paging import KeysetList, Page
 
 from .errors import TooManyServices, UsecaseInvalid
 from .tables import NEXT_SEQ, services
@@ -184,17 +184,6 @@ def fetch(backend: Backend, account_sid: str, sid: str) -> Service:
     return Service.from_row(row)
 
 
-@dataclass(frozen=True)
-class Page:
-    """One page of an account's services, with the tokens of its neighbours (None at the ends)."""
-
-    services: list[Service]
-    page: int
-    page_size: int
-    previous_token: str | None
-    next_token: str | None
-
-
 def list_page(
     backend: Backend,
     account_sid: str,
@@ -202,7 +191,7 @@ def list_page(
     page_size: int | None = None,
     page: int | None = None,
     token: str | None = None,
-) -> Page:
+) -> Page[Service]:
     """One page of the account's services, oldest first (see paging.KeysetList.page)."""
     with backend.db.read() as conn:
         found = _LIST.page(
@@ -214,13 +203,7 @@ def list_page(
             page=page,
             token=token,
         )
-    return Page(
-        [Service.from_row(row) for row in found.rows],
-        found.page,
-        found.page_size,
-        found.previous_token,
-        found.next_token,
-    )
+    return found.of(Service.from_row)
 
 
 def update_service(
