@@ -1,7 +1,7 @@
 """Where a request's time goes, in-process: the app called straight through ASGI, no network.
 
     .venv/bin/python tools/profile_requests.py [fetch|list|create+delete|send] [--rounds 7]
-        [--app fake|floor] [--dispatcher live|off] [--functions N]
+        [--app fake|floor] [--dispatcher live|off] [--functions N] [--postgresql]
 
 Prints the best time per request over several rounds (wall clock: it drifts on a shared VM; and
 the process's CPU time, which drifts much less),
@@ -23,6 +23,8 @@ message sent in it is delivered: its CPU is what a send costs served, the dispat
 included (`--dispatcher off`: the request alone, no lifespan). Beside it the rounds time the
 request alone, and the dispatcher alone catching up with what those requests left (its cost a
 message when it finds many due at once).
+`--postgresql` builds the fake on a throwaway PostgreSQL server (the tests' own) instead of a
+SQLite file: its calls run on the database's threads, whose CPU the rounds count.
 `--functions N` also lists the N functions with the most own time, and the N with the most
 time inclusive, with their calls per operation.
 """
@@ -41,7 +43,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -197,10 +199,15 @@ def main() -> None:
         help="send on the fake: profile with its lifespan's dispatcher running, or without",
     )
     parser.add_argument("--functions", type=int, default=0, help="list the top N functions")
+    parser.add_argument(
+        "--postgresql",
+        action="store_true",
+        help="the fake on a throwaway PostgreSQL (the tests' own) instead of a SQLite file",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    with tempfile.TemporaryDirectory() as tmp:
-        fake = bench_app(Path(tmp))
+    with tempfile.TemporaryDirectory() as tmp, postgresql(args.postgresql) as database:
+        fake = bench_app(Path(tmp), database)
         app: App = floor(fake) if args.app == "floor" else fake
         settle_heap()  # as the server does once the app is built
         operation = operations(app)[args.operation]
@@ -256,9 +263,25 @@ def functions(stats: dict, count: int, top: int) -> None:
             )
 
 
-def bench_app(directory: Path) -> Any:
-    """The fake over the bench's data (see ACCOUNT)."""
-    database = directory / "profile.sqlite3"
+@contextlib.contextmanager
+def postgresql(wanted: bool) -> Iterator[str | None]:
+    """A database on a throwaway PostgreSQL server (tests/support/postgres.py), if `wanted`."""
+    if not wanted:
+        yield None
+        return
+    sys.path.insert(0, str(bench.ROOT))
+    from tests.support.postgres import PostgresServer
+
+    server = PostgresServer()
+    try:
+        yield server.create_database()
+    finally:
+        server.stop()
+
+
+def bench_app(directory: Path, database: str | None = None) -> Any:
+    """The fake over the bench's data (see ACCOUNT): in a SQLite file, or in `database`."""
+    database = database or str(directory / "profile.sqlite3")
     settings = Settings(
         database=str(database),
         fixtures=str(bench.fixture_file(directory)),
