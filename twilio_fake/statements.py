@@ -16,9 +16,9 @@ compares). It then runs on the driver's connection behind the SQLAlchemy one (`s
 psycopg's), inside whatever transaction that connection is in. Driver errors are raised as
 SQLAlchemy's own exception classes, as `execute` raises them; and as `execute` does, a connection
 that the error shows to be dead (a PostgreSQL restart) is invalidated, and the error says so
-(`connection_invalidated`), so that the caller may run a read again on a new one. On PostgreSQL
-the driver path costs 57 to 65 µs of CPU a statement against `execute`'s 105 to 140
-(docs/performance.md): the fake's process, not the database, is what a replica's rate is bound by.
+(`connection_invalidated`), so that the caller may run a read again on a new one. A replica on
+PostgreSQL is bound by its own CPU, not the database's: the driver path took a tenth to a fifth
+of a request's CPU off there (docs/performance.md, sixth pass).
 
 Rows come back as plain tuples on both.
 """
