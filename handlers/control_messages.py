@@ -1,30 +1,24 @@
 """The control surface of Messages (control.yaml): an account's clock, the outcomes of its
 messages, inbound messages, the journal of webhooks and callback faults.
 
-Coroutines: what they do in the database goes through `Database.call`, and the clock's advance
-and an inbound message wait for webhooks, which the dispatcher sends on the event loop.
+Coroutines: what they do to the database is the rules' (resources/messages/control.py), run
+through `Database.call`; the clock's advance and an inbound message wait for webhooks, which the
+dispatcher sends on the event loop.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, select
-
-from twilio_fake import clock, db, spec
+from twilio_fake import clock, spec
 from twilio_fake.backend import Backend
 from twilio_fake.dispatch import Dispatcher
-from twilio_fake.exceptions import InvalidParameter, ResourceNotFound
+from twilio_fake.exceptions import InvalidParameter
 from twilio_fake.outbound import Webhook
-from twilio_fake.resources.messages import inbound, lifecycle, model
+from twilio_fake.resources.messages import control, model
 
 from . import messages
-
-
-def _known(conn: Connection, account_sid: str) -> None:
-    found = conn.scalar(select(db.accounts.c.sid).where(db.accounts.c.sid == account_sid))
-    if found is None:
-        raise ResourceNotFound()
 
 
 def _clock(account_sid: str, reading: clock.Reading) -> dict[str, Any]:
@@ -37,12 +31,7 @@ def _clock(account_sid: str, reading: clock.Reading) -> dict[str, Any]:
 
 
 async def get_clock(AccountSid: str, backend: Backend):
-    def read() -> clock.Reading:
-        with backend.db.read() as conn:
-            _known(conn, AccountSid)
-            return clock.read(conn, AccountSid)
-
-    return _clock(AccountSid, await backend.db.call(read))
+    return _clock(AccountSid, await backend.db.call(control.read_clock, backend, AccountSid))
 
 
 async def set_clock(
@@ -55,19 +44,14 @@ async def set_clock(
     advance = body.get("advance_seconds")
     if not (body.get("freeze") or body.get("resume") or advance is not None):
         raise InvalidParameter("Give freeze, resume or advance_seconds")
-
-    def change() -> clock.Reading:
-        with backend.db.write() as conn:
-            _known(conn, AccountSid)
-            reading = clock.read(conn, AccountSid)
-            if body.get("freeze"):
-                reading = clock.freeze(conn, AccountSid)
-            if advance is not None:
-                reading = clock.advance(conn, AccountSid, advance)
-            if body.get("resume"):
-                reading = clock.resume(conn, AccountSid)
-            return reading
-
+    change = partial(
+        control.change_clock,
+        backend,
+        AccountSid,
+        freeze=bool(body.get("freeze")),
+        advance=advance,
+        resume=bool(body.get("resume")),
+    )
     transitions = []
     if advance is None:
         reading = await backend.db.call(change, write=True)
@@ -86,50 +70,23 @@ def _default_wait() -> float:
 async def set_outcome(AccountSid: str, body: dict[str, Any], backend: Backend):
     """A rule for how the account's next messages to `to` end (the rules fill in the error
     code a failed or undelivered outcome gets when none is given)."""
-
-    def store() -> lifecycle.Outcome:
-        with backend.db.write() as conn:
-            _known(conn, AccountSid)
-            return lifecycle.set_outcome(
-                conn, AccountSid, body["to"], body["status"], body.get("error_code")
-            )
-
+    store = partial(
+        control.set_outcome, backend, AccountSid, body["to"], body["status"], body.get("error_code")
+    )
     outcome = await backend.db.call(store, write=True)
     return {"to": body["to"], "status": outcome.status, "error_code": outcome.error_code}, 201
 
 
 async def clear_outcomes(AccountSid: str, backend: Backend):
-    def clear() -> None:
-        with backend.db.write() as conn:
-            _known(conn, AccountSid)
-            lifecycle.clear_outcomes(conn, AccountSid)
-
-    await backend.db.call(clear, write=True)
+    await backend.db.call(control.clear_outcomes, backend, AccountSid, write=True)
     return None, 204
 
 
 async def receive_message(body: dict[str, Any], backend: Backend, dispatcher: Dispatcher):
     """An inbound message: stored (with STOP and START applied), then its webhook sent."""
-
-    def receive() -> tuple[str, inbound.Inbound]:
-        with backend.db.write() as conn:
-            account_sid = body.get("account") or inbound.account_of(conn, body["to"])
-            if account_sid is None:
-                raise InvalidParameter(
-                    f"Invalid parameter to: no account, or several, hold {body['to']}: give "
-                    "the account"
-                )
-            _known(conn, account_sid)
-            received = inbound.receive(
-                conn,
-                account_sid,
-                from_number=body["from"],
-                to_number=body["to"],
-                body=body["body"],
-                now=clock.read(conn, account_sid).now,
-            )
-            return account_sid, received
-
+    receive = partial(
+        control.receive, backend, body.get("account"), body["from"], body["to"], body["body"]
+    )
     account_sid, received = await backend.db.call(receive, write=True)
     webhook = None
     if received.url:
