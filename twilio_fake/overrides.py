@@ -90,12 +90,13 @@ from .edge import CONTROL_PREFIX, CORS_HEADERS, new_request_id
 from .faults import TRANSPORT_KEY
 from .protocol import BODY_GRACE, REASONS, error_body
 from .proxy import hosts
-from .proxy.ca import CertificateAuthority
 from .proxy.tunnel import HANDSHAKES, front_logger, name_host, proxy_refusal
 from .validation import _compile, _first_line, _message, _repeated
 
 if TYPE_CHECKING:
     from connexion.lifecycle import ConnexionRequest
+
+    from .proxy.ca import CertificateAuthority
 
 log = logging.getLogger("twilio_fake.requests")
 

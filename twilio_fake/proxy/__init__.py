@@ -11,9 +11,16 @@ resolves a name, never opens a connection anywhere (`hosts`). The user's guide i
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ..db import MEMORY
-from .ca import CERTIFICATE_FILE, CertificateAuthority, CertificateAuthorityError
+
+if TYPE_CHECKING:
+    from .ca import CERTIFICATE_FILE, CertificateAuthority, CertificateAuthorityError
+
+# The CA's names are read from `ca` when first asked for: it imports cryptography (8 MB and a
+# tenth of the start-up's imports), which only a server with --proxy-port needs.
+_FROM_CA = ("CERTIFICATE_FILE", "CertificateAuthority", "CertificateAuthorityError")
 
 CA_DIRECTORY = "twilio-fake-proxy-ca"  # beside a SQLite database file, unless --proxy-ca says
 
@@ -26,6 +33,14 @@ def ca_directory(database: str, configured: str | None) -> Path | None:
     if database == MEMORY or "://" in database:
         return None
     return Path(database).expanduser().resolve().parent / CA_DIRECTORY
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_CA:
+        from . import ca
+
+        return getattr(ca, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [

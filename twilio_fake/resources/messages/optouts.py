@@ -13,9 +13,8 @@ from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import Connection, bindparam, delete, exists, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from twilio_fake.db import insert_or_nothing
 from twilio_fake.resources.numbers.tables import incoming_phone_numbers as numbers
 from twilio_fake.resources.pool.tables import pool_entries
 
@@ -77,16 +76,13 @@ def opt_out(
     conn: Connection, account_sid: str, scope_sid: str, recipient: str, now: datetime | float
 ) -> None:
     """Record that the recipient opted out of the scope (again: nothing changes)."""
-    insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
     conn.execute(
-        insert(opt_outs)
-        .values(
+        insert_or_nothing(conn, opt_outs).values(
             scope_sid=scope_sid,
             recipient=recipient,
             account_sid=account_sid,
             date_created=as_datetime(now),
         )
-        .on_conflict_do_nothing()
     )
 
 

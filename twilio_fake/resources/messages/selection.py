@@ -29,15 +29,13 @@ from typing import Any, NamedTuple
 import phonenumbers
 from phonenumbers.phonenumberutil import is_number_type_geographical
 from sqlalchemy import Connection, Row, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from twilio_fake.db import insert_or_nothing
 from twilio_fake.resources.numbers.tables import incoming_phone_numbers as numbers
 from twilio_fake.resources.pool.tables import pool_entries
 from twilio_fake.resources.services.model import Service
 from twilio_fake.resources.services.tables import services
 
-from .nanp_states import LONGEST_PREFIX, STATES
 from .rule_errors import NoSenderForRecipient, NoSenders, ServiceGone
 from .tables import sticky_senders
 from .times import as_datetime
@@ -230,11 +228,10 @@ def _remember(
     if mapping is not None:  # void, or not fit for this message: replaced
         conn.execute(update(sticky_senders).where(key).values(**values))
         return chosen
-    insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
     made = conn.execute(
-        insert(sticky_senders)
-        .values(service_sid=service_sid, to_number=to.number, account_sid=account_sid, **values)
-        .on_conflict_do_nothing()
+        insert_or_nothing(conn, sticky_senders).values(
+            service_sid=service_sid, to_number=to.number, account_sid=account_sid, **values
+        )
     )
     if made.rowcount == 1:
         return chosen
@@ -257,6 +254,9 @@ def state_of(number: str) -> str | None:
     if kind == phonenumbers.PhoneNumberType.UNKNOWN or not is_number_type_geographical(kind, 1):
         return None
     digits = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)[1:]
+    # The table is read on first use: 4 MB that a fake which never sends does not need.
+    from .nanp_states import LONGEST_PREFIX, STATES
+
     for length in range(min(LONGEST_PREFIX, len(digits)), 0, -1):
         if (prefix := digits[:length]) in STATES:
             return STATES[prefix]
