@@ -121,6 +121,30 @@ class Measured:
     def stop(self) -> None:
         self.server.stop(timeout=30)
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server's processes have used so far (user and system)."""
+        ticks = 0
+        for pid in [self.server.pid, *_children(self.server.pid)]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except FileNotFoundError:  # a child that has just ended
+                continue
+            ticks += int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def settle(self, deadline: float = 120, window: float = 0.5, busy: float = 0.05) -> None:
+        """Wait until the server is idle: using less than `busy` of a core over `window` s.
+
+        What a measurement leaves running (the fake's dispatcher moving thousands of messages
+        sent through their statuses) must not be counted against the next one."""
+        give_up = time.monotonic() + deadline
+        while time.monotonic() < give_up:
+            used = self.cpu_seconds()
+            time.sleep(window)
+            if self.cpu_seconds() - used < busy * window:
+                return
+        print(f"  (still busy after {deadline:g} s; measuring anyway)", flush=True)
+
 
 def _children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
@@ -227,12 +251,21 @@ def start_floor(directory: Path, fake_url: str | None) -> Measured:
     return Measured(command, POOL, {"Authorization": f"Basic {AUTH}"})
 
 
+# What the server (uvicorn, starlette) writes itself on every answer; the rest of the fake's
+# headers are the contract's (`x-standard-headers`: a request id, CORS) and its duration.
+SERVER_HEADERS = frozenset({"date", "server", "content-length", "content-type"})
+
+
 def bodies_file(directory: Path, fake_url: str | None) -> Path:
-    """What the fake answers (asked of `fake_url` when given), for the bare route and the floor."""
+    """What the fake answers (asked of `fake_url` when given), for the bare route and the floor:
+    its bodies, and the headers it adds to every answer, so that they answer the same bytes (a
+    client reads every header: twilio-python's seven more cost it about a tenth of a call)."""
     path = directory / "bare-bodies.json"
     if fake_url:
         headers = {"Authorization": f"Basic {AUTH}"}
         get = lambda url: requests.get(fake_url + url, headers=headers, timeout=5).text  # noqa: E731
+        answered = requests.get(f"{fake_url}{POOL}/{sid(FREE)}", headers=headers, timeout=5)
+        added = {k: v for k, v in answered.headers.items() if k.lower() not in SERVER_HEADERS}
         number = sid(0)
         requests.delete(f"{fake_url}{POOL}/{number}", headers=headers, timeout=5)
         created = requests.post(
@@ -246,6 +279,7 @@ def bodies_file(directory: Path, fake_url: str | None) -> Path:
             "create": created,
             "list": {size: get(f"{POOL}?PageSize={size}") for size in ("50", "5")},
             "send": sent.text,
+            "headers": added,
         }
         path.write_text(json.dumps(bodies))
     elif not path.exists():
@@ -571,8 +605,10 @@ def bench_floor(directory: Path, fixtures: Path, args: Any, report: dict) -> Non
                     url = servers[name].url
                     if name == "fake":  # a wrk run may have ended between a POST and its DELETE
                         free_the_numbers(url)
+                    servers[name].settle()  # what an earlier measure left, done first
                     rate = sdk_rate(url, SDK_FOR[op], args.seconds)
                     measured["sdk"].setdefault(name, {})[op] = rate
+                    servers[name].settle()
                     wrk(url, op, 16, args.warmup)  # warm-up, discarded
                     load = wrk(url, op, 16, args.seconds)
                     measured["wrk"].setdefault(name, {})[op] = load

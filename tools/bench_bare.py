@@ -1,9 +1,11 @@
-"""The ceiling for `make bench`: a bare Starlette app answering the fake's own bodies, unchecked.
+"""The ceiling for `make bench`: a bare Starlette app answering the fake's own bodies and headers,
+unchecked.
 
     python tools/bench_bare.py BODIES.json
 
 BODIES.json holds what the fake answered: {"fetch": …, "create": …, "list": {PageSize: …},
-"send": …} (the created message; a file without it answers `{}`).
+"send": …, "headers": {…}} (the created message; a file without it answers `{}`; the headers the
+fake adds to every answer).
 It binds a free port and prints `listening on URL`, as the fake does.
 """
 
@@ -24,22 +26,26 @@ def build(bodies: dict) -> Starlette:
     entry, created = bodies["fetch"].encode(), bodies["create"].encode()
     pages = {size: body.encode() for size, body in bodies["list"].items()}
     sent = bodies.get("send", "{}").encode()
+    headers = bodies.get("headers", {})  # what the fake adds to every answer: the same bytes
+
+    def answer(body: bytes | None, status: int = 200) -> Response:
+        media = "application/json" if body is not None else None
+        return Response(body, status_code=status, headers=headers, media_type=media)
 
     async def one(request: Request) -> Response:
         if request.method == "DELETE":
-            return Response(status_code=204)
-        return Response(entry, media_type="application/json")
+            return answer(None, 204)
+        return answer(entry)
 
     async def pool(request: Request) -> Response:
         if request.method == "POST":
             await request.form()  # read the body, as any server must
-            return Response(created, status_code=201, media_type="application/json")
-        page = pages[request.query_params.get("PageSize", "50")]
-        return Response(page, media_type="application/json")
+            return answer(created, 201)
+        return answer(pages[request.query_params.get("PageSize", "50")])
 
     async def messages(request: Request) -> Response:
         await request.form()  # read the body, as any server must
-        return Response(sent, status_code=201, media_type="application/json")
+        return answer(sent, 201)
 
     return Starlette(routes=[
         Route("/v1/Services/{service}/PhoneNumbers", pool, methods=["GET", "POST"]),

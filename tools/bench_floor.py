@@ -5,11 +5,14 @@
 Connexion's AsyncApp over the same openapi.yaml the fake serves, as connexion ships it: its
 default middleware, request validation (`strict_validation` off, as the fake), its own HTTP Basic
 handler (the spec's scheme, given a check here), and handlers that return fixed bodies with no
-storage behind them. The fake's own cost is what it adds on top of this; the bare route
-(tools/bench_bare.py) is the ceiling of Python, uvicorn and the network without connexion.
+storage behind them, with the headers the fake adds to every answer (the contract's request id
+and CORS headers, and its duration: the same bytes). The fake's own cost is what it adds on top
+of this; the bare route (tools/bench_bare.py) is the ceiling of Python, uvicorn and the network
+without connexion.
 
 BODIES.json holds what the fake answered: {"fetch": …, "create": …, "list": {PageSize: …},
-"send": …} (the created message; a file without it answers `{}`). CreateMessage is validated
+"send": …, "headers": {…}} (the created message; a file without it answers `{}`; the headers
+the fake adds to every answer). CreateMessage is validated
 as connexion validates the fake's (the form's schema); the rules behind it are the fake's own.
 It binds a free port and prints `listening on URL`, as the fake does.
 """
@@ -50,24 +53,25 @@ def build(bodies: dict, credentials: dict[str, str] | None = None) -> connexion.
     entry, created = json.loads(bodies["fetch"]), json.loads(bodies["create"])
     pages = {size: json.loads(body) for size, body in bodies["list"].items()}
     sent = json.loads(bodies.get("send", "{}"))
+    headers = bodies.get("headers", {})  # the contract's headers, as the fake wrote them
 
     async def fetch(**_parameters: Any) -> Any:
-        return entry
+        return entry, 200, headers
 
     async def create(**_parameters: Any) -> Any:
-        return created, 201
+        return created, 201, headers
 
     async def delete(**_parameters: Any) -> Any:
-        return None, 204
+        return None, 204, headers
 
     async def send(**_parameters: Any) -> Any:
-        return sent, 201
+        return sent, 201, headers
 
     async def listing(PageSize: int = 50, **_parameters: Any) -> Any:
-        return pages.get(str(PageSize), pages["50"])
+        return pages.get(str(PageSize), pages["50"]), 200, headers
 
     async def anything(**_parameters: Any) -> Any:
-        return {}
+        return {}, 200, headers
 
     fixed = {
         "FetchPhoneNumber": fetch,

@@ -337,6 +337,8 @@ def floor(fake: App) -> App:
     """The connexion floor (tools/bench_floor.py), answering what `fake` answers."""
     import bench_floor  # beside this file
 
+    added: dict[str, str] = {}  # the headers the fake adds to every answer (tools/bench.py)
+
     async def body(method: str, path: str, query: bytes = b"", form: bytes = b"") -> str:
         sent: list[dict] = []
         headers = [(b"host", b"127.0.0.1:8080"), (b"authorization", AUTH)]
@@ -355,6 +357,9 @@ def floor(fake: App) -> App:
             sent.append(message)
 
         await fake(scope, receive, send)
+        for name, value in sent[0]["headers"]:
+            if name.decode("latin-1") not in bench.SERVER_HEADERS:
+                added[name.decode("latin-1")] = value.decode("latin-1")
         return b"".join(m.get("body", b"") for m in sent[1:]).decode()
 
     async def bodies() -> dict:
@@ -366,6 +371,7 @@ def floor(fake: App) -> App:
             "create": created,
             "list": {"50": await body("GET", POOL, query=b"PageSize=50")},
             "send": await body("POST", MESSAGES, form=SEND),
+            "headers": added,
         }
 
     answers = asyncio.run(bodies())
