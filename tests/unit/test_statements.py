@@ -52,9 +52,9 @@ def _both_ways(backend: Backend, prepared: Prepared, parameters: dict[str, Any])
             if backend.db.is_sqlite:
                 conn.exec_driver_sql("BEGIN")  # the driver is in autocommit (see db.Database)
             rows = run(conn)
-            # The pool's rows, but for the key a sequence gives: PostgreSQL's sequences are not
-            # rolled back, so the second way's insert takes the next one.
-            kept = [column for column in pool_entries.c if column.name != "seq"]
+            # The pool's rows; on PostgreSQL but for the key a sequence gives, as its sequences
+            # are not rolled back (the second way's insert takes the next one).
+            kept = [c for c in pool_entries.c if backend.db.is_sqlite or c.name != "seq"]
             after = [tuple(row) for row in conn.execute(select(*kept).order_by(pool_entries.c.seq))]
             transaction.rollback()
         found.append((rows, after))
