@@ -1,7 +1,7 @@
 """Where a request's time goes, in-process: the app called straight through ASGI, no network.
 
     .venv/bin/python tools/profile_requests.py [fetch|list|create+delete|send] [--rounds 7]
-        [--app fake|floor] [--dispatcher live|off] [--functions N] [--postgresql]
+        [--app fake|floor] [--dispatcher live|off] [--functions N] [--postgresql] [--cold]
 
 Prints the best time per request over several rounds (wall clock: it drifts on a shared VM; and
 the process's CPU time, which drifts much less),
@@ -27,6 +27,14 @@ message when it finds many due at once).
 SQLite file: its calls run on the database's threads, whose CPU the rounds count.
 `--functions N` also lists the N functions with the most own time, and the N with the most
 time inclusive, with their calls per operation.
+
+`--cold` runs a client's turn before each request, as a served request finds it: the client
+(twilio-python, requests) runs on the same two cores between two calls and takes the CPU's
+caches. Only the requests are timed and profiled. Warm, a request's code and data stay in the
+caches from one request to the next, and the fake's extra code and data cost little; cold, each
+request fetches them again (docs/performance.md, eighth pass: served, a list of 5 costs the
+fake 730 us of CPU in the app and the floor 500, against 353 and 320 warm here, 701 and 569
+cold).
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ import base64
 import collections
 import contextlib
 import cProfile
+import json
 import logging
 import pstats
 import sys
@@ -114,6 +123,40 @@ def operations(app: App) -> dict:
 async def repeat(operation: Callable[[], Awaitable[None]], count: int) -> None:
     for _ in range(count):
         await operation()
+
+
+# What a client's turn between two requests touches: more memory than the CPU's L2 caches hold
+# (2 MiB a core here), and Python code of its own (JSON decoding, as a client reads an answer).
+_CLIENTS_MEMORY = bytearray(8 * 1024 * 1024)
+_CLIENTS_ANSWER = json.dumps([{f"key{n}": list(range(20))} for n in range(2000)])
+
+
+def clients_turn() -> None:
+    """Take the CPU's caches from the app, as the client's work between two calls does."""
+    bytes(_CLIENTS_MEMORY)  # read it all, into as much memory again
+    json.loads(_CLIENTS_ANSWER)
+
+
+async def repeat_cold(
+    operation: Callable[[], Awaitable[None]],
+    count: int,
+    spent: list[float] | None = None,
+    profiler: cProfile.Profile | None = None,
+) -> None:
+    """`count` operations, each after a client's turn; `spent` gets the CPU seconds of the
+    operations alone, `profiler` (if any) profiles them alone."""
+    used = 0.0
+    for _ in range(count):
+        clients_turn()
+        started = time.process_time()
+        if profiler is not None:
+            profiler.enable()
+        await operation()
+        if profiler is not None:
+            profiler.disable()
+        used += time.process_time() - started
+    if spent is not None:
+        spent.append(used)
 
 
 @contextlib.asynccontextmanager
@@ -200,6 +243,9 @@ def main() -> None:
     )
     parser.add_argument("--functions", type=int, default=0, help="list the top N functions")
     parser.add_argument(
+        "--cold", action="store_true", help="a client's turn before each request (see above)"
+    )
+    parser.add_argument(
         "--postgresql",
         action="store_true",
         help="the fake on a throwaway PostgreSQL (the tests' own) instead of a SQLite file",
@@ -214,21 +260,36 @@ def main() -> None:
         count = args.count
         dispatched = args.operation == "send" and args.app == "fake"
         asyncio.run(repeat(operation, 100))  # warm-up
+        if args.cold and dispatched and args.dispatcher == "live":
+            parser.error("--cold profiles a request alone: with send, add --dispatcher off")
         if dispatched:
             asyncio.run(catch_up(fake))
         best = cpu = float("inf")
         live = catching_up = float("inf")
         for _ in range(args.rounds):
+            if args.cold:
+                spent: list[float] = []
+                started = time.perf_counter()
+                asyncio.run(repeat_cold(operation, count, spent))
+                best = min(best, (time.perf_counter() - started) / count)
+                cpu = min(cpu, spent[0] / count)
+                continue
             wall, used = cpu_of(lambda: repeat(operation, count))
             best, cpu = min(best, wall / count), min(cpu, used / count)
             if dispatched:
                 catching_up = min(catching_up, asyncio.run(catch_up(fake)) / count)
                 live = min(live, asyncio.run(served(fake, operation, count)) / count)
-        print(
-            f"{args.operation}: best of {args.rounds} rounds, {best * 1e6:.0f} us each "
-            f"({cpu * 1e6:.0f} us of CPU, all threads)"
-        )
-        if dispatched:
+        if args.cold:
+            print(
+                f"{args.operation}, cold: best of {args.rounds} rounds, {cpu * 1e6:.0f} us of CPU "
+                f"each, the client's turns not counted ({best * 1e6:.0f} us each with them)"
+            )
+        else:
+            print(
+                f"{args.operation}: best of {args.rounds} rounds, {best * 1e6:.0f} us each "
+                f"({cpu * 1e6:.0f} us of CPU, all threads)"
+            )
+        if dispatched and not args.cold:
             print(
                 f"  served, with the dispatcher running: {live * 1e6:.0f} us of CPU a send, its "
                 f"three steps included; the dispatcher alone catching up after the requests: "
@@ -239,6 +300,10 @@ def main() -> None:
             # idle, and would otherwise count as time in the event loop's poll.
             print("profiled with the dispatcher running (each message sent until delivered), CPU:")
             own, calls, stats = profile(lambda: served(fake, operation, count), time.thread_time)
+        elif args.cold:
+            own, calls, stats = profile(
+                lambda profiler: repeat_cold(operation, count, profiler=profiler), cold=True
+            )
         else:
             own, calls, stats = profile(lambda: repeat(operation, count))
     total = sum(own.values())
@@ -293,15 +358,21 @@ def bench_app(directory: Path, database: str | None = None) -> Any:
 
 
 def profile(
-    work: Callable[[], Coroutine[Any, Any, object]], timer: Callable[[], float] | None = None
+    work: Callable[..., Coroutine[Any, Any, object]],
+    timer: Callable[[], float] | None = None,
+    cold: bool = False,
 ) -> tuple[collections.Counter[str], collections.Counter[str], dict]:
     """cProfile's own time and calls of `work`, by package, worker threads included; and the
-    merged statistics by function."""
+    merged statistics by function. With `cold`, `work` is given the profiler, and enables it
+    around what is to be profiled."""
     profiles = [cProfile.Profile(timer) if timer else cProfile.Profile()]
     threading.setprofile(_profile_this_thread(profiles, timer))  # the worker threads made from now
-    profiles[0].enable()
-    asyncio.run(work())
-    profiles[0].disable()
+    if cold:
+        asyncio.run(work(profiles[0]))
+    else:
+        profiles[0].enable()
+        asyncio.run(work())
+        profiles[0].disable()
     threading.setprofile(None)
     own: collections.Counter[str] = collections.Counter()
     calls: collections.Counter[str] = collections.Counter()
