@@ -49,8 +49,13 @@ async def list_numbers(
         )
     )
     list_url = base_url + path_for("ListPhoneNumber", ServiceSid=ServiceSid)
+    # Every entry of the page is in this service's pool: their URLs differ in the last segment
+    # only (the contract's path ends in {Sid}), made once a page rather than once an entry.
+    entries_url = base_url + path_for("FetchPhoneNumber", ServiceSid=ServiceSid, Sid="")
     return {
-        "phone_numbers": [resource(entry, base_url) for entry in page.rows],
+        "phone_numbers": [
+            resource(entry, base_url, entries_url + entry.sid) for entry in page.rows
+        ],
         "meta": v1_meta(page, list_url, PageToken, "phone_numbers"),
     }
 
@@ -64,18 +69,23 @@ async def delete(ServiceSid: str, Sid: str, user: str, backend: Backend):
     return None, 204  # no body
 
 
-def resource(entry: pool.PoolEntry, base_url: str) -> dict[str, Any]:
-    """Render a pool entry as Twilio's PhoneNumber resource."""
+def resource(entry: pool.PoolEntry, base_url: str, url: str | None = None) -> dict[str, Any]:
+    """Render a pool entry as Twilio's PhoneNumber resource (`url`: its URL, if known)."""
+    created = iso_date(entry.date_created)
     return {
         "sid": entry.sid,
         "account_sid": entry.account_sid,
         "service_sid": entry.service_sid,
-        "date_created": iso_date(entry.date_created),
-        "date_updated": iso_date(entry.date_updated),
+        "date_created": created,
+        # An entry is written once, both dates the same, and never updated: formatted once.
+        "date_updated": created
+        if entry.date_updated == entry.date_created
+        else iso_date(entry.date_updated),
         "phone_number": entry.phone_number,
         "country_code": entry.country_code,
         "capabilities": list(entry.capabilities),
-        "url": base_url + path_for("FetchPhoneNumber", ServiceSid=entry.service_sid, Sid=entry.sid),
+        "url": url
+        or base_url + path_for("FetchPhoneNumber", ServiceSid=entry.service_sid, Sid=entry.sid),
     }
 
 

@@ -186,6 +186,18 @@ def test_an_empty_list(client) -> None:
     }
 
 
+def test_each_listed_entry_is_what_fetching_it_answers(client) -> None:
+    """A page renders its entries with the URL made once for the page (handlers/pool.py)."""
+    for number in NUMBERS[:3]:
+        add(client, number)
+    listed = client.get(pool_path(), auth=AUTH).json()["phone_numbers"]
+    assert [entry["sid"] for entry in listed] == NUMBERS[:3]
+    for entry in listed:
+        fetched = client.get(pool_path(sid=entry["sid"]), auth=AUTH).json()
+        assert entry == fetched
+        assert entry["url"] == f"{BASE}/v1/Services/{SERVICE}/PhoneNumbers/{entry['sid']}"
+
+
 def test_list_meta_on_a_middle_page(client) -> None:
     for number in NUMBERS[:3]:
         add(client, number)
