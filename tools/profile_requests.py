@@ -2,6 +2,7 @@
 
     .venv/bin/python tools/profile_requests.py [fetch|list|create+delete|send] [--rounds 7]
         [--app fake|floor] [--dispatcher live|off] [--functions N] [--postgresql] [--cold]
+        [--page-size 50]
 
 Prints the best time per request over several rounds (wall clock: it drifts on a shared VM; and
 the process's CPU time, which drifts much less),
@@ -32,9 +33,8 @@ time inclusive, with their calls per operation.
 (twilio-python, requests) runs on the same two cores between two calls and takes the CPU's
 caches. Only the requests are timed and profiled. Warm, a request's code and data stay in the
 caches from one request to the next, and the fake's extra code and data cost little; cold, each
-request fetches them again (docs/performance.md, eighth pass: served, a list of 5 costs the
-fake 730 us of CPU in the app and the floor 500, against 353 and 320 warm here, 701 and 569
-cold).
+request fetches them again, as served (docs/performance.md, eighth pass: a list of 5 costs the
+fake 8% more CPU than the floor warm, 20% cold, and about 45% in the app served).
 """
 
 from __future__ import annotations
@@ -101,14 +101,14 @@ async def call(app: App, method: str, path: str, query: bytes = b"", body: bytes
     return int(sent[0]["status"])
 
 
-def operations(app: App) -> dict:
+def operations(app: App, page_size: int = 50) -> dict:
     number = FREE[0]
 
     async def fetch() -> None:
         assert await call(app, "GET", f"{POOL}/{IN_POOL}") == 200
 
     async def listing() -> None:
-        assert await call(app, "GET", POOL, query=b"PageSize=50") == 200
+        assert await call(app, "GET", POOL, query=f"PageSize={page_size}".encode()) == 200
 
     async def create_delete() -> None:
         assert await call(app, "POST", POOL, body=f"PhoneNumberSid={number}".encode()) == 201
@@ -242,6 +242,7 @@ def main() -> None:
         help="send on the fake: profile with its lifespan's dispatcher running, or without",
     )
     parser.add_argument("--functions", type=int, default=0, help="list the top N functions")
+    parser.add_argument("--page-size", type=int, default=50, help="a list's page (bench: 50)")
     parser.add_argument(
         "--cold", action="store_true", help="a client's turn before each request (see above)"
     )
@@ -254,9 +255,9 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp, postgresql(args.postgresql) as database:
         fake = bench_app(Path(tmp), database)
-        app: App = floor(fake) if args.app == "floor" else fake
+        app: App = floor(fake, args.page_size) if args.app == "floor" else fake
         settle_heap()  # as the server does once the app is built
-        operation = operations(app)[args.operation]
+        operation = operations(app, args.page_size)[args.operation]
         count = args.count
         dispatched = args.operation == "send" and args.app == "fake"
         asyncio.run(repeat(operation, 100))  # warm-up
@@ -404,7 +405,7 @@ def _profile_this_thread(
     return start
 
 
-def floor(fake: App) -> App:
+def floor(fake: App, page_size: int = 50) -> App:
     """The connexion floor (tools/bench_floor.py), answering what `fake` answers."""
     import bench_floor  # beside this file
 
@@ -440,7 +441,10 @@ def floor(fake: App) -> App:
         return {
             "fetch": await body("GET", f"{POOL}/{IN_POOL}"),
             "create": created,
-            "list": {"50": await body("GET", POOL, query=b"PageSize=50")},
+            "list": {
+                str(size): await body("GET", POOL, query=f"PageSize={size}".encode())
+                for size in {50, page_size}
+            },
             "send": await body("POST", MESSAGES, form=SEND),
             "headers": added,
         }
