@@ -275,6 +275,23 @@ def test_keywords_are_twilios_words_alone(body: str, expected: str | None) -> No
     assert optouts.keyword(body) == expected
 
 
+@pytest.mark.parametrize("where", [0, 3, 4, 9])
+def test_an_opt_out_is_found_wherever_its_scope_is_among_many(backend: Backend, where: int) -> None:
+    # The check asks a few scopes at a time (optouts.SCOPES_AT_ONCE): the first few, the last
+    # of them, and the next few after, a last few of one.
+    others = [f"PN{n:032x}" for n in range(10)]
+    with backend.db.write() as conn:
+        optouts.opt_out(conn, ACCOUNT, SERVICE, "+15551230000", NOW)
+    with backend.db.read() as conn:
+        scopes = [*others[:where], SERVICE, *others[where:]]
+        assert optouts.is_opted_out(conn, ACCOUNT, scope_sids=scopes, recipient="+15551230000")
+        assert not optouts.is_opted_out(conn, ACCOUNT, scope_sids=others, recipient="+15551230000")
+        # The same scope given twice counts once: no room is taken by the copy.
+        assert optouts.is_opted_out(
+            conn, ACCOUNT, scope_sids=[*others[:3], others[0], SERVICE], recipient="+15551230000"
+        )
+
+
 def test_an_opt_out_covers_its_scope_until_the_recipient_opts_in(backend: Backend) -> None:
     with backend.db.write() as conn:
         optouts.opt_out(conn, ACCOUNT, SERVICE, "+15551230000", NOW)

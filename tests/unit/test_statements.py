@@ -15,7 +15,7 @@ from tests.support import ACCOUNT, KEY, NUMBERS, SERVICE
 from twilio_fake import backend as _backend  # noqa: F401  (its statements are made at import)
 from twilio_fake import clock, db, fixtures
 from twilio_fake.backend import Backend
-from twilio_fake.resources.messages import lifecycle
+from twilio_fake.resources.messages import lifecycle, optouts
 from twilio_fake.resources.messages import model as _messages  # noqa: F401  (as above)
 from twilio_fake.resources.pool import model as pool
 from twilio_fake.resources.pool.tables import pool_entries
@@ -35,6 +35,8 @@ PARAMETERS: dict[str, Any] = {
     "now": datetime(2026, 12, 1, 18, 30, 15, 123456, tzinfo=UTC),
     "sender": SENDER,  # the number NUMBERS[1]
     "to": "+15005550123",  # an outcome rule's number (the test sets one)
+    "recipient": "+15005550124",  # opted out of the service (the test opts it out)
+    **{f"scope{n}": [NUMBERS[1], SERVICE][n % 2] for n in range(optouts.SCOPES_AT_ONCE)},
 }
 
 
@@ -67,6 +69,7 @@ def test_every_prepared_statement_gives_what_execute_gives(backend: Backend) -> 
     with backend.db.write() as conn:
         clock.freeze(conn, ACCOUNT)
         lifecycle.set_outcome(conn, ACCOUNT, PARAMETERS["to"], "undelivered", 30003)
+        optouts.opt_out(conn, ACCOUNT, SERVICE, PARAMETERS["recipient"], datetime.now(UTC))
     assert len(Prepared.made) >= 13  # the pool's, its list's, authentication's, a send's
     answered = 0
     for prepared in Prepared.made:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, bindparam, delete, exists, select
 from twilio_fake.db import insert_or_nothing
 from twilio_fake.resources.numbers.tables import incoming_phone_numbers as numbers
 from twilio_fake.resources.pool.tables import pool_entries
+from twilio_fake.statements import Prepared
 
 from .tables import opt_outs
 from .times import as_datetime
@@ -50,11 +51,17 @@ def scope_for(conn: Connection, account_sid: str, number_sid: str) -> str:
     return service if service is not None else number_sid
 
 
-_OPTED_OUT = select(
-    exists().where(
-        opt_outs.c.account_sid == bindparam("account"),
-        opt_outs.c.scope_sid.in_(bindparam("scopes", expanding=True)),
-        opt_outs.c.recipient == bindparam("recipient"),
+# Every send asks this, of a few scopes (a number's, its service's, the service sent through):
+# so a prepared statement (statements.Prepared, which takes no `IN` list of varying length)
+# with room for SCOPES_AT_ONCE of them, asked again for each further few.
+SCOPES_AT_ONCE = 4
+_OPTED_OUT = Prepared(
+    select(
+        exists().where(
+            opt_outs.c.account_sid == bindparam("account"),
+            opt_outs.c.scope_sid.in_([bindparam(f"scope{n}") for n in range(SCOPES_AT_ONCE)]),
+            opt_outs.c.recipient == bindparam("recipient"),
+        )
     )
 )
 
@@ -64,12 +71,14 @@ def is_opted_out(
 ) -> bool:
     """Whether the recipient has opted out of any of these scopes (a message from a number of a
     service: both the service's SID and the number's)."""
-    if not scope_sids:
-        return False
-    found = conn.execute(
-        _OPTED_OUT, {"account": account_sid, "scopes": scope_sids, "recipient": recipient}
-    )
-    return bool(found.scalar())
+    scopes = list(dict.fromkeys(scope_sids))  # each once, in order
+    for start in range(0, len(scopes), SCOPES_AT_ONCE):
+        few = scopes[start : start + SCOPES_AT_ONCE]
+        few += few[:1] * (SCOPES_AT_ONCE - len(few))  # the room left: the first one again
+        asked = {f"scope{n}": scope for n, scope in enumerate(few)}
+        if _OPTED_OUT.scalar(conn, {"account": account_sid, "recipient": recipient, **asked}):
+            return True
+    return False
 
 
 def opt_out(
