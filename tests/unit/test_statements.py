@@ -36,6 +36,30 @@ PARAMETERS: dict[str, Any] = {
     "sender": SENDER,  # the number NUMBERS[1]
     "to": "+15005550123",  # an outcome rule's number (the test sets one)
     "recipient": "+15005550124",  # opted out of the service (the test opts it out)
+    # A message as a send writes it (messages.model._INSERT).
+    **{
+        f"new_{name}": value
+        for name, value in {
+            "sid": "SM" + "1" * 32,
+            "account_sid": ACCOUNT,
+            "service_sid": SERVICE,
+            "from_number": SENDER,
+            "to_number": "+15005550123",
+            "body": "Hello",
+            "media_urls": None,
+            "num_segments": 1,
+            "status": "queued",
+            "direction": "outbound-api",
+            "status_callback": None,
+            "date_created": datetime(2026, 12, 1, 18, 30, 15),
+            "date_updated": datetime(2026, 12, 1, 18, 30, 15),
+            "date_sent": datetime(2026, 12, 1, 18, 30, 15),
+            "send_at": None,
+            "due_at": 1764613816.25,
+            "outcome": "delivered",
+            "outcome_error": None,
+        }.items()
+    },
     **{f"scope{n}": [NUMBERS[1], SERVICE][n % 2] for n in range(optouts.SCOPES_AT_ONCE)},
 }
 
@@ -54,10 +78,12 @@ def _both_ways(backend: Backend, prepared: Prepared, parameters: dict[str, Any])
             if backend.db.is_sqlite:
                 conn.exec_driver_sql("BEGIN")  # the driver is in autocommit (see db.Database)
             rows = run(conn)
-            # The pool's rows; on PostgreSQL but for the key a sequence gives, as its sequences
-            # are not rolled back (the second way's insert takes the next one).
-            kept = [c for c in pool_entries.c if backend.db.is_sqlite or c.name != "seq"]
-            after = [tuple(row) for row in conn.execute(select(*kept).order_by(pool_entries.c.seq))]
+            # The rows of the table it writes (the pool's, for a select); on PostgreSQL but for
+            # the key a sequence gives, as its sequences are not rolled back (the second way's
+            # insert takes the next one).
+            table = prepared.statement.table if prepared.statement.is_dml else pool_entries
+            kept = [c for c in table.c if backend.db.is_sqlite or c.name != "seq"]
+            after = [tuple(row) for row in conn.execute(select(*kept).order_by(table.c.seq))]
             transaction.rollback()
         found.append((rows, after))
     return found

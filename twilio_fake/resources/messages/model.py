@@ -164,9 +164,12 @@ _MESSAGES = select(*_COLUMNS)
 # "message", not "sid": a bound name may not be a column's in an UPDATE.
 _mine = and_(messages.c.sid == bindparam("message"), messages.c.account_sid == bindparam("account"))
 _FETCH = _MESSAGES.where(_mine)
-_INSERT = insert(messages)
 # The columns a new message leaves to their defaults (NULL), as a fetch would show them.
 _UNSET = {"error_code": None, "error_message": None, "price": None, "price_unit": None}
+# What a create writes: every column but the key the database gives (seq) and those _UNSET.
+# Bound as "new_<column>": SQLAlchemy keeps a column's own name for itself in an INSERT.
+_WRITTEN = tuple(c.name for c in messages.c if c.name != "seq" and c.name not in _UNSET)
+_INSERT = Prepared(insert(messages).values({name: bindparam(f"new_{name}") for name in _WRITTEN}))
 # The account's numbers of a sender, with the service each one's pool belongs to (a number sits
 # in at most one pool): what the sender's checks and the opt-out's scopes need, in one statement.
 _SENDER_NUMBERS = Prepared(
@@ -259,7 +262,7 @@ def create(backend: Backend, account_sid: str, draft: Draft) -> Message:
             "outcome": outcome.status,
             "outcome_error": outcome.error_code,
         }
-        conn.execute(_INSERT, values)
+        _INSERT.rows(conn, {f"new_{name}": value for name, value in values.items()})
     if due_at is not None and not now.frozen:
         # When it falls due in real time (a frozen clock's messages move only when it does).
         backend.wake_dispatcher(real + (due_at - now.now))
