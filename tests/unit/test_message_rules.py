@@ -292,6 +292,17 @@ def test_an_opt_out_is_found_wherever_its_scope_is_among_many(backend: Backend, 
         )
 
 
+def test_an_opt_out_check_of_a_sid_no_database_can_hold_finds_none(backend: Backend) -> None:
+    # A NUL cannot reach PostgreSQL in text: the scopes are bound as SIDs (db.Sid), as the
+    # columns they are compared with.
+    with backend.db.write() as conn:
+        optouts.opt_out(conn, ACCOUNT, SERVICE, "+15551230000", NOW)
+    with backend.db.read() as conn:
+        assert not optouts.is_opted_out(
+            conn, ACCOUNT, scope_sids=[SERVICE + "\x00"], recipient="+15551230000"
+        )
+
+
 def test_an_opt_out_covers_its_scope_until_the_recipient_opts_in(backend: Backend) -> None:
     with backend.db.write() as conn:
         optouts.opt_out(conn, ACCOUNT, SERVICE, "+15551230000", NOW)

@@ -59,7 +59,14 @@ _OPTED_OUT = Prepared(
     select(
         exists().where(
             opt_outs.c.account_sid == bindparam("account"),
-            opt_outs.c.scope_sid.in_([bindparam(f"scope{n}") for n in range(SCOPES_AT_ONCE)]),
+            # Typed as the column, as an `IN` list is: a Sid (db.Sid) reaches PostgreSQL as
+            # it can take it.
+            opt_outs.c.scope_sid.in_(
+                [
+                    bindparam(f"scope{n}", type_=opt_outs.c.scope_sid.type)
+                    for n in range(SCOPES_AT_ONCE)
+                ]
+            ),
             opt_outs.c.recipient == bindparam("recipient"),
         )
     )
