@@ -20,7 +20,8 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 def rfc2822_date(moment: datetime) -> str:
     """RFC 2822 in UTC, as the 2010-04-01 API writes dates (Thu, 30 Jul 2015 20:12:31 +0000):
-    what `email.utils.format_datetime` writes, in a fifth of its time (a message has three)."""
+    what `email.utils.format_datetime` writes, in under a third of its time (1.1 us against
+    3.7; a message has three dates)."""
     return (
         f"{_DAYS[moment.weekday()]}, {moment.day:02d} {_MONTHS[moment.month - 1]} "
         f"{moment.year:04d} {moment.hour:02d}:{moment.minute:02d}:{moment.second:02d} +0000"

@@ -252,6 +252,8 @@ def main() -> None:
         help="the fake on a throwaway PostgreSQL (the tests' own) instead of a SQLite file",
     )
     args = parser.parse_args()
+    if args.cold and args.operation == "send" and args.app == "fake" and args.dispatcher == "live":
+        parser.error("--cold profiles a request alone: with send, add --dispatcher off")
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp, postgresql(args.postgresql) as database:
         fake = bench_app(Path(tmp), database)
@@ -261,8 +263,6 @@ def main() -> None:
         count = args.count
         dispatched = args.operation == "send" and args.app == "fake"
         asyncio.run(repeat(operation, 100))  # warm-up
-        if args.cold and dispatched and args.dispatcher == "live":
-            parser.error("--cold profiles a request alone: with send, add --dispatcher off")
         if dispatched:
             asyncio.run(catch_up(fake))
         best = cpu = float("inf")

@@ -277,8 +277,9 @@ def test_keywords_are_twilios_words_alone(body: str, expected: str | None) -> No
 
 @pytest.mark.parametrize("where", [0, 3, 4, 9])
 def test_an_opt_out_is_found_wherever_its_scope_is_among_many(backend: Backend, where: int) -> None:
-    # The check asks a few scopes at a time (optouts.SCOPES_AT_ONCE): the first few, the last
-    # of them, and the next few after, a last few of one.
+    # The check asks four scopes at a time (optouts.SCOPES_AT_ONCE); of the 11 here, the one
+    # opted out of is first or last of the first four, first of the next four, or in the last
+    # three (whose room left is filled).
     others = [f"PN{n:032x}" for n in range(10)]
     with backend.db.write() as conn:
         optouts.opt_out(conn, ACCOUNT, SERVICE, "+15551230000", NOW)
