@@ -33,6 +33,7 @@ from tests.support import (
     survived,
 )
 from tests.support.postgres import PostgresServer
+from twilio_fake.resources.services.model import services_per_account
 
 # Every test builds its own app (or replicas) from function-scoped fixtures: the tests may go to
 # different xdist workers (conftest.py); together they would be the suite's longest group.
@@ -83,7 +84,14 @@ schema = schemathesis.pytest.from_fixture("contract")
 
 
 @schema.parametrize()
-def test_every_operation_keeps_the_contract(case) -> None:
+def test_every_operation_keeps_the_contract(case, backend) -> None:
+    if case.operation.label == "POST /v1/Services" and (
+        backend.counts().services >= services_per_account()
+    ):
+        # `make soak` creates more services than one account may hold (x-limits), and the
+        # fake's refusal of the next one (400 20001) is not a rule the kit knows of: Twilio
+        # documents no such cap. Start again from the fixtures before the account is full.
+        backend.reset()
     case.call_and_validate()
     survived["schemathesis requests (one operation at a time)"] += 1
 
