@@ -18,7 +18,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from anyio import fail_after, to_thread
 from sqlalchemy import (
@@ -111,6 +111,7 @@ MASK = "***"  # what is shown of a password
 _MASK_QUOTED = "%2A%2A%2A"  # the same, as a URL's query renders it
 SECRET_PARAMETERS = frozenset({"password"})  # a URL's query parameters never shown
 SCHEMA_LOCK = 0x7F1A4E  # PostgreSQL advisory lock key: creating the schema
+T = TypeVar("T")
 
 
 def bulk_lock_order() -> list[str]:
@@ -339,35 +340,44 @@ class Database:
         self._write_lock.release()
 
     def first(self, statement: Any, parameters: dict[str, Any]) -> Any:
-        """Run one read statement and return its first row (a tuple for a `Prepared` one, a
-        SQLAlchemy Row otherwise).
+        """Run one read statement alone (see `alone`) and return its first row (a tuple for a
+        `Prepared` one, a SQLAlchemy Row otherwise)."""
+        run = statement.first if isinstance(statement, Prepared) else _execute_first(statement)
+        return self.alone(run, parameters)
+
+    def alone(self, read: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Return `read(conn, *args, **kwargs)`, where `read` runs one statement: the read of a
+        row, or of a list's first page.
 
         A lone statement needs no transaction: it runs in autocommit, a snapshot of its own, on
         a connection that its thread keeps (checking one out of the pool for every read was a
-        third of the storage layer's cost). On SQLite, reads of this kind run on the event
-        loop's thread, so a process keeps one such connection. On PostgreSQL they run on the
-        callers' threads (`call`), which live as long as the database and keep one each; any
-        other thread (one of anyio's, which come and go) takes a pooled connection.
+        third of the storage layer's cost; BEGIN and COMMIT around it cost about as much as a
+        small read). On SQLite, reads of this kind run on the event loop's thread, so a process
+        keeps one such connection. On PostgreSQL they run on the callers' threads (`call`),
+        which live as long as the database and keep one each; any other thread (one of anyio's,
+        which come and go) takes a pooled connection. A read cut short by a connection the
+        server dropped (a database restart) runs once more, on a new one.
         """
-        run = statement.first if isinstance(statement, Prepared) else _execute_first(statement)
         if not self.is_sqlite:
             with self._busy:
                 if not _Callers.on_one():
                     with self.engine.connect() as conn:
-                        return run(conn.execution_options(isolation_level="AUTOCOMMIT"), parameters)
-                return self._first_on_kept(run, parameters)
-        return self._first_on_kept(run, parameters)
+                        return read(
+                            conn.execution_options(isolation_level="AUTOCOMMIT"), *args, **kwargs
+                        )
+                return self._alone_on_kept(read, args, kwargs)
+        return self._alone_on_kept(read, args, kwargs)
 
-    def _first_on_kept(
-        self, run: Callable[[Connection, dict[str, Any]], Any], parameters: dict[str, Any]
-    ) -> Any:
+    def _alone_on_kept(
+        self, read: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> T:
         try:
-            return run(self._kept_connection(), parameters)
+            return read(self._kept_connection(), *args, **kwargs)
         except DBAPIError as error:
             if not error.connection_invalidated:
                 raise
         # The server dropped the kept connection (a database restart): once more, anew.
-        return run(self._kept_connection(), parameters)
+        return read(self._kept_connection(), *args, **kwargs)
 
     def _kept_connection(self) -> Connection:
         """This thread's connection for lone statements, in autocommit."""

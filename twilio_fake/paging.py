@@ -18,7 +18,7 @@ import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from sqlalchemy import Connection, bindparam, exists, select
 from sqlalchemy.sql.elements import ColumnElement
@@ -26,6 +26,9 @@ from sqlalchemy.sql.elements import ColumnElement
 from . import spec
 from .exceptions import InvalidPageToken
 from .statements import Prepared
+
+if TYPE_CHECKING:
+    from .db import Database
 
 Direction = Literal["after", "before"]
 _PREFIX: dict[Direction, str] = {"after": "PA", "before": "PB"}
@@ -143,6 +146,25 @@ class KeysetList:
             if more_after:
                 next_token = tokens.issue(PageCursor(key, index + 1, "after", rows[-1][0]))
         return Page(list(rows), index, size, previous_token, next_token)
+
+    def read_page(
+        self,
+        db: Database,
+        scope: dict[str, Any],
+        key: str,
+        tokens: PageTokens,
+        *,
+        page_size: int | None = None,
+        page: int | None = None,
+        token: str | None = None,
+    ) -> Page:
+        """`page`, read as it needs to be: a first page is one statement, run alone
+        (`Database.alone`: no BEGIN and COMMIT around it); a page from a token takes two (its
+        rows, and whether the list goes on the other way), in one read transaction."""
+        if token is None:
+            return db.alone(self.page, scope, key, tokens, page_size=page_size, page=page)
+        with db.read() as conn:
+            return self.page(conn, scope, key, tokens, page_size=page_size, page=page, token=token)
 
 
 class _Executed:

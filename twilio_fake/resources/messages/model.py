@@ -463,16 +463,15 @@ def list_messages(
     key = _list_key(
         account_sid, to, from_, date_sent.on, date_sent.on_or_before, date_sent.on_or_after
     )
-    with backend.db.read() as conn:
-        found = listing.page(
-            conn,
-            scope,
-            key,
-            backend.tokens,
-            page_size=page_size,
-            page=page,
-            token=page_token,
-        )
+    found = listing.read_page(
+        backend.db,
+        scope,
+        key,
+        backend.tokens,
+        page_size=page_size,
+        page=page,
+        token=page_token,
+    )
     return found.of(lambda row: message_of(row._mapping))
 
 

@@ -436,16 +436,15 @@ def list_numbers(
         scope["name"] = friendly_name
     hosted = origin is not None and origin != "twilio"
     listing = _list(phone_number is not None, friendly_name is not None, hosted)
-    with backend.db.read() as conn:
-        found = listing.page(
-            conn,
-            scope,
-            _list_key(account_sid, phone_number, friendly_name, origin),
-            backend.tokens,
-            page_size=page_size,
-            page=page,
-            token=page_token,
-        )
+    found = listing.read_page(
+        backend.db,
+        scope,
+        _list_key(account_sid, phone_number, friendly_name, origin),
+        backend.tokens,
+        page_size=page_size,
+        page=page,
+        token=page_token,
+    )
     return found.of(_number)
 
 

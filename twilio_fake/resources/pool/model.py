@@ -113,7 +113,7 @@ _REMOVE = Prepared(
     )
     .returning(entries.c.sid)
 )
-_POOL = KeysetList(_entries, entries.c.seq, _in_pool, prepared=True)
+_POOL = KeysetList(_entries, entries.c.seq, _in_pool & _SERVICE_IS_THE_ACCOUNTS, prepared=True)
 
 
 def add(backend: Backend, account_sid: str, service_sid: str, phone_number_sid: str) -> PoolEntry:
@@ -194,18 +194,25 @@ def page(
     page: int | None = None,
     page_token: str | None = None,
 ) -> Page[PoolEntry]:
-    """One page of a pool, oldest entry first (see paging.KeysetList.page)."""
+    """One page of a pool, oldest entry first (see paging.KeysetList.page).
+
+    The first page of a pool that has numbers, the usual list, is one statement run alone
+    (`Database.alone`): its scope holds only services of the account, so rows found prove the
+    service the account's. An empty first page, and a page from a token (a 404 comes before a
+    token's error), are read in a transaction that looks for the service first."""
+    scope = {"service": service_sid, "account": account_sid}
+    key = service_sid  # a token names the pool it was issued for
+    if page_token is None:
+        found = backend.db.alone(
+            _POOL.page, scope, key, backend.tokens, page_size=page_size, page=page
+        )
+        if found.rows:
+            return found.of(_entry)
     with backend.db.read() as conn:
-        if _SERVICE.first(conn, {"service": service_sid, "account": account_sid}) is None:
+        if _SERVICE.first(conn, scope) is None:
             raise ResourceNotFound()
         found = _POOL.page(
-            conn,
-            {"service": service_sid},
-            service_sid,  # a token names the pool it was issued for
-            backend.tokens,
-            page_size=page_size,
-            page=page,
-            token=page_token,
+            conn, scope, key, backend.tokens, page_size=page_size, page=page, token=page_token
         )
     return found.of(_entry)
 

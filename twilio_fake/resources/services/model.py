@@ -193,16 +193,15 @@ def list_page(
     token: str | None = None,
 ) -> Page[Service]:
     """One page of the account's services, oldest first (see paging.KeysetList.page)."""
-    with backend.db.read() as conn:
-        found = _LIST.page(
-            conn,
-            {"account": account_sid},
-            account_sid,  # a token names the account's list it was issued for
-            backend.tokens,
-            page_size=page_size,
-            page=page,
-            token=token,
-        )
+    found = _LIST.read_page(
+        backend.db,
+        {"account": account_sid},
+        account_sid,  # a token names the account's list it was issued for
+        backend.tokens,
+        page_size=page_size,
+        page=page,
+        token=token,
+    )
     return found.of(Service.from_row)
 
 
