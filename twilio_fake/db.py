@@ -352,21 +352,25 @@ class Database:
         A lone statement needs no transaction: it runs in autocommit, a snapshot of its own, on
         a connection that its thread keeps (checking one out of the pool for every read was a
         third of the storage layer's cost; BEGIN and COMMIT around it cost about as much as a
-        small read). On SQLite, reads of this kind run on the event loop's thread, so a process
-        keeps one such connection. On PostgreSQL they run on the callers' threads (`call`),
-        which live as long as the database and keep one each; any other thread (one of anyio's,
-        which come and go) takes a pooled connection. A read cut short by a connection the
-        server dropped (a database restart) runs once more, on a new one.
+        small read). Only threads that live as long as the database keep one: on SQLite the
+        event loop's, where reads run (`call`); on PostgreSQL the callers' threads. Any other
+        thread (one of anyio's, which come and go: a write that waits for the lock on SQLite
+        runs on one, and may read) takes a pooled connection and gives it back, or the pool
+        would run dry. A read cut short by a connection the server dropped (a database
+        restart) runs once more, on a new one.
         """
-        if not self.is_sqlite:
-            with self._busy:
-                if not _Callers.on_one():
-                    with self.engine.connect() as conn:
-                        return read(
-                            conn.execution_options(isolation_level="AUTOCOMMIT"), *args, **kwargs
-                        )
+        if self.is_sqlite:
+            if _on_event_loop():
                 return self._alone_on_kept(read, args, kwargs)
-        return self._alone_on_kept(read, args, kwargs)
+            with self.engine.connect() as conn:  # its driver is in autocommit (_configure)
+                return read(conn, *args, **kwargs)
+        with self._busy:
+            if not _Callers.on_one():
+                with self.engine.connect() as conn:
+                    return read(
+                        conn.execution_options(isolation_level="AUTOCOMMIT"), *args, **kwargs
+                    )
+            return self._alone_on_kept(read, args, kwargs)
 
     def _alone_on_kept(
         self, read: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]

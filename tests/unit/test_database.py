@@ -166,6 +166,23 @@ def test_a_write_that_must_wait_for_the_write_lock_does_not_hold_the_event_loop(
     db.dispose()
 
 
+def test_lone_reads_on_threads_that_come_and_go_keep_no_connection(tmp_path: Path) -> None:
+    """Only threads that live as long as the database keep a connection for lone reads (on
+    SQLite, the event loop's). A read on any other thread (anyio's workers, where a write that
+    waits for the lock runs, and a list of numbers reads) gives its connection back: kept,
+    they drained the pool of 15, and every request after waited for one and failed."""
+    db = Database(str(tmp_path / "fake.sqlite3"))
+    count = select(func.count()).select_from(settings)
+    seen: list[int] = []
+    for _ in range(5):
+        thread = threading.Thread(target=lambda: seen.append(db.first(count, {})[0]))
+        thread.start()
+        thread.join(10)
+    assert seen == [0] * 5
+    assert db.engine.pool.checkedout() == 0, "threads that are gone still hold connections"
+    db.dispose()
+
+
 def test_a_write_with_the_lock_free_runs_at_once_and_leaves_the_lock_free(tmp_path: Path) -> None:
     """The write taken on the event loop holds the lock for its call only, and lets it go when
     the write fails too: the next writer, in another thread, does not wait."""
