@@ -206,7 +206,13 @@ DEFAULT_TIMEOUT = 5.0  # seconds a read may wait for the database, and a connect
 # server itself. Longer than any deadline a request has: bulk changes lock whole tables.
 STATEMENT_TIMEOUT_MS = 60_000
 # Threads that run the calls on PostgreSQL (see `call`): as many calls at once, at most.
-CALLERS = 32
+CALLERS = 16
+# Connections one caller thread may hold at once on PostgreSQL: the two it keeps (lone reads,
+# read transactions), a write's, and a read transaction opened inside a read. The pool holds
+# that many for every caller: the kept ones are never given back, and a pool smaller than
+# them ran dry for good under 26 calls at once (every write then failed).
+CONNECTIONS_PER_CALLER = 4
+POOL_SIZE = 10  # of those, the connections the pool keeps open when idle
 
 
 class Database:
@@ -272,8 +278,12 @@ class Database:
 
     def _create_engine(self, url: str) -> Engine:
         if not self.is_sqlite:
-            # Calls run in a thread pool of up to 40 threads: enough connections for them.
-            engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
+            # Enough connections for every caller thread (CONNECTIONS_PER_CALLER): at most 64
+            # a replica, which PostgreSQL's max_connections must allow for.
+            most = CALLERS * CONNECTIONS_PER_CALLER
+            engine = create_engine(
+                url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=most - POOL_SIZE
+            )
 
             @event.listens_for(engine, "do_connect")
             def _timeouts(_dialect: Any, _record: Any, _args: Any, kwargs: dict[str, Any]) -> None:

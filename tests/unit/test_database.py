@@ -6,6 +6,7 @@ import asyncio
 import fcntl
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -232,6 +233,58 @@ def test_a_bulk_write_runs_in_a_thread_even_with_the_lock_free(tmp_path: Path) -
     db.dispose()
     assert threads["brief"] == loop_thread
     assert threads["bulk"] != loop_thread
+
+
+def test_postgresql_calls_at_once_never_run_the_pool_dry(postgres_url: str) -> None:
+    """Every caller thread keeps two connections (lone reads, read transactions) for the
+    database's life, and takes a pooled one for a write: the pool must hold them all. With
+    CALLERS calls at once of each kind, twice over, every read is answered and a write after
+    them still gets a connection (with a pool smaller than the kept connections, reads timed
+    out and every later write waited for a connection that never came back)."""
+    from twilio_fake.db import CALLERS
+
+    db = Database(postgres_url)
+    count = select(func.count()).select_from(settings)
+    running, release = threading.Semaphore(0), threading.Event()
+
+    def at_once(read: Callable[[], object]) -> Callable[[], object]:
+        def call() -> object:
+            running.release()
+            release.wait(30)  # until every caller thread has a call: all of them in use
+            return read()
+
+        return call
+
+    def lone() -> object:
+        return db.first(count, {})[0]
+
+    def in_a_transaction() -> object:
+        with db.read() as conn:
+            return conn.scalar(count)
+
+    def write() -> None:
+        with db.write() as conn:
+            conn.execute(settings.insert().values(name="after", value="1"))
+
+    async def bursts() -> list[object]:
+        answers: list[object] = []
+        for kinds in ([lone, in_a_transaction], [in_a_transaction, lone]):
+            calls = [db.call(at_once(kinds[n % 2])) for n in range(2 * CALLERS)]
+            burst = asyncio.gather(*calls, return_exceptions=True)
+            await asyncio.to_thread(lambda: [running.acquire(timeout=30) for _ in range(CALLERS)])
+            release.set()
+            answers += await burst
+            release.clear()
+        await db.call(write, write=True)
+        return answers
+
+    try:
+        answers = asyncio.run(bursts())
+        assert answers == [0] * (4 * CALLERS)
+        assert db.first(count, {}) == (1,)
+    finally:
+        release.set()
+        db.dispose()
 
 
 def test_postgresql_calls_run_on_a_bounded_set_of_kept_threads_in_the_callers_context() -> None:
