@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from tests.support.postgres import PostgresServer
 from twilio_fake.cli import banner
 from twilio_fake.config import Settings
 from twilio_fake.db import MEMORY, Database, settings, shown
@@ -235,7 +236,7 @@ def test_a_bulk_write_runs_in_a_thread_even_with_the_lock_free(tmp_path: Path) -
     assert threads["bulk"] != loop_thread
 
 
-def test_postgresql_calls_at_once_never_run_the_pool_dry(postgres_url: str) -> None:
+def test_postgresql_calls_at_once_never_run_the_pool_dry(postgres: PostgresServer) -> None:
     """Every caller thread keeps two connections (lone reads, read transactions) for the
     database's life, and takes a pooled one for a write: the pool must hold them all. With
     CALLERS calls at once of each kind, twice over, every read is answered and a write after
@@ -243,7 +244,7 @@ def test_postgresql_calls_at_once_never_run_the_pool_dry(postgres_url: str) -> N
     out and every later write waited for a connection that never came back)."""
     from twilio_fake.db import CALLERS
 
-    db = Database(postgres_url)
+    db = Database(postgres.create_database())  # its own: the session's is shared
     count = select(func.count()).select_from(settings)
     running, release = threading.Semaphore(0), threading.Event()
 
