@@ -278,8 +278,9 @@ class Database:
 
     def _create_engine(self, url: str) -> Engine:
         if not self.is_sqlite:
-            # Enough connections for every caller thread (CONNECTIONS_PER_CALLER): at most 64
-            # a replica, which PostgreSQL's max_connections must allow for.
+            # Enough connections for every caller thread at once (CALLERS x
+            # CONNECTIONS_PER_CALLER a replica, which PostgreSQL's max_connections must allow
+            # for: docs/deployment.md).
             most = CALLERS * CONNECTIONS_PER_CALLER
             engine = create_engine(
                 url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=most - POOL_SIZE
@@ -547,7 +548,7 @@ class Database:
 
 class _Callers:
     """The threads that run calls on PostgreSQL: started as calls need them (up to `size`) and
-    kept for the database's life, so that each keeps its connections (see `Database.first` and
+    kept for the database's life, so that each keeps its connections (see `Database.alone` and
     `_kept_for_transaction`), and a call costs a queue's put and a wake-up. anyio's `to_thread`
     cost 67 to 158 µs a call here against 13 to 104 (its limiter, cancel scope and checks;
     tools/hop_costs.py), and its threads end when idle, so they could keep no connection. The
