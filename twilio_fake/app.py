@@ -41,7 +41,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import ClientDisconnect
 
-from . import fixtures, http_errors, outbound, spec
+from . import fixtures, http_errors, outbound, readiness, spec
 from .backend import Backend
 from .callback_faults import CallbackFaults
 from .config import Settings
@@ -217,6 +217,7 @@ def create_app_from_env() -> FakeApp:
     GuardedHttpProtocol.configure(settings)  # the worker's own copy of the class
     app = create_app(settings)
     app.leave_hung_database = True
+    app.started = readiness.tell_parent  # the parent prints the banner once all have
     settle_heap()
     return app
 
@@ -281,6 +282,8 @@ class FakeApp:
         # The server's process exits at shutdown without waiting for database calls that a
         # hung PostgreSQL never answers (their threads would keep it alive until it does).
         self.leave_hung_database = False
+        # Called once the server's lifespan startup is complete (a worker tells its parent).
+        self.started: Callable[[], None] | None = None
 
     def build(self) -> None:
         """Build connexion's whole stack now, through an ASGI lifespan cycle, not on first use.
@@ -315,8 +318,13 @@ class FakeApp:
             raise SpecError(failures[0])
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await self.connexion(scope, receive, send)
+            return
+        if self.started is not None:
+            send = readiness.after_startup(send, self.started)
         await self.connexion(scope, receive, send)
-        if scope["type"] == "lifespan" and self.leave_hung_database and self.backend.db.busy:
+        if self.leave_hung_database and self.backend.db.busy:
             # The lifespan ends after every request is done: what is left is stuck.
             logging.getLogger("twilio_fake").warning(
                 "exiting without waiting for %d database call(s) that never returned",

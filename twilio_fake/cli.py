@@ -13,6 +13,7 @@ import socket
 import sys
 import tempfile
 import warnings
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testcli
 from sqlalchemy.exc import ArgumentError, DatabaseError  # noqa: E402
 from uvicorn.supervisors import Multiprocess  # noqa: E402
 
-from . import __version__, fixtures, proxy, spec, urls  # noqa: E402  (after the filter)
+from . import __version__, fixtures, proxy, readiness, spec, urls  # noqa: E402  (after the filter)
 from .app import SpecError, create_app, create_backend, settle_heap  # noqa: E402
 from .config import ENV_PREFIX, Settings  # noqa: E402
 from .db import MEMORY, shown  # noqa: E402
@@ -216,7 +217,9 @@ def _listen_and_serve(
     # before the banner: a supervisor may stop the server as soon as it has read it.
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, _exit_cleanly)
-    print(banner(settings, port, proxy_port, authority), flush=True)
+    announce = partial(print, banner(settings, port, proxy_port, authority), flush=True)
+    if settings.workers == 1:
+        announce()  # the app is built: it serves as soon as uvicorn runs it
     GuardedHttpProtocol.configure(settings)
     app.leave_hung_database = True
     settle_heap()
@@ -244,7 +247,9 @@ def _listen_and_serve(
             workers=settings.workers,
             **server_options,
         )
-        Multiprocess(config, sockets=[sock]).run()
+        # The banner once every worker serves, not while they start (readiness.py).
+        with readiness.WorkersReady(settings.workers, announce):
+            Multiprocess(config, sockets=[sock]).run()
     return 0
 
 

@@ -1,15 +1,18 @@
-"""The `twilio-fake` command: a mistake in starting it is one line and status 2, not a trace."""
+"""The `twilio-fake` command: a mistake in starting it is one line and status 2, not a trace; the
+banner comes once the fake serves."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import requests
 
-from tests.support import ROOT
+from tests.support import ROOT, serve
 
 
 def run(*arguments: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -118,6 +121,46 @@ def test_workers_below_one_are_refused_in_one_line(arguments: tuple[str, ...], e
     assert result.stdout == ""
     assert result.stderr.startswith("twilio-fake: ") and "workers" in result.stderr
     assert len(result.stderr.splitlines()) == 1
+
+
+def test_with_workers_the_banner_waits_until_every_worker_serves(tmp_path: Path) -> None:
+    """The banner is what a supervisor waits for before its first request. With `--workers`,
+    each worker builds its own app after the parent listens: the banner comes once both have
+    (here: both have the database open), not while they start, which left the first requests
+    waiting in the socket's backlog for seconds."""
+    database = tmp_path / "fake.sqlite3"
+    lock = os.path.realpath(f"{database}-writer.lock")  # every worker's Database opens it
+    with serve(database, "--workers", "2") as server:
+        serving = [pid for pid in _children(server.pid) if lock in _open_files(pid)]
+        assert len(serving) == 2
+        assert requests.get(f"{server.url}/_fake/health", timeout=10).status_code == 200
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        if f"\nPPid:\t{parent}\n" in status:
+            found.append(int(entry))
+    return found
+
+
+def _open_files(pid: int) -> set[str]:
+    files = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                files.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+            except OSError:  # closed meanwhile
+                continue
+    except OSError:  # the process is gone
+        pass
+    return files
 
 
 def test_version() -> None:
