@@ -182,6 +182,19 @@ def _add_missing_columns(conn: Connection) -> None:
             )
 
 
+def _add_missing_indexes(conn: Connection) -> None:
+    """Create the indexes a newer version of the fake defines on tables an older one created
+    (`create_all` creates a missing table's indexes with it, not those of a table that exists).
+    On PostgreSQL a replica of the newer version builds it at start-up, under the schema lock:
+    writes to that table wait until it is built."""
+    inspector = inspect(conn)
+    for table in metadata.sorted_tables:
+        present = {index["name"] for index in inspector.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in present:
+                index.create(conn)
+
+
 def _masked(url: URL) -> str:
     """A URL as it may be shown: its password masked, in its authority or its query (libpq
     takes `?password=` too)."""
@@ -275,6 +288,7 @@ class Database:
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
             metadata.create_all(conn)
             _add_missing_columns(conn)
+            _add_missing_indexes(conn)
 
     def _create_engine(self, url: str) -> Engine:
         if not self.is_sqlite:

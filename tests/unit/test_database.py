@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tests.support.postgres import PostgresServer
@@ -84,6 +84,34 @@ def test_a_read_completes_while_a_writer_holds_its_transaction_open(
         holding.join(10)
     assert db.first(count, {}) == (1,)
     db.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_a_database_made_by_an_earlier_version_gets_the_columns_and_indexes_added_since(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Tables an earlier version made are kept, with their rows; what was defined since (a
+    nullable column, an index) is added when a newer version opens the database."""
+    import twilio_fake.backend  # noqa: F401  (every resource's tables, as a server has them)
+
+    if kind == "sqlite":
+        database = str(tmp_path / "fake.sqlite3")
+    else:
+        postgres: PostgresServer = request.getfixturevalue("postgres")
+        database = postgres.create_database()
+    db = Database(database)
+    with db.engine.begin() as conn:  # what the earlier version lacked
+        conn.exec_driver_sql("DROP INDEX ix_messages_account_due")
+        conn.exec_driver_sql("ALTER TABLE messages DROP COLUMN outcome_error")
+    db.dispose()
+    db = Database(database)
+    try:
+        with db.engine.connect() as conn:
+            found = inspect(conn)
+            assert "ix_messages_account_due" in {i["name"] for i in found.get_indexes("messages")}
+            assert "outcome_error" in {c["name"] for c in found.get_columns("messages")}
+    finally:
+        db.dispose()
 
 
 def test_an_in_memory_database_leaves_no_file_behind() -> None:
