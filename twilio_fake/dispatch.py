@@ -30,15 +30,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import DBAPIError
 
 from .backend import Backend
 from .callback_faults import CallbackFault, CallbackFaults
-from .clock import account_clocks
 from .outbound import CallbackEntry, Sender, Webhook
 from .resources.messages import lifecycle
-from .resources.messages.tables import messages
 
 log = logging.getLogger("twilio_fake.dispatch")
 
@@ -243,7 +240,7 @@ class Dispatcher:
 
         def next_due() -> float | None:
             with self.backend.db.read() as conn:
-                return _next_due(conn)
+                return lifecycle.next_due(conn)
 
         due = await self._db(next_due)
         if due is None:
@@ -392,21 +389,6 @@ class Dispatcher:
     async def send_now(self, hook: Webhook) -> CallbackEntry:
         """Send one webhook at once (an inbound message's), outside any chain or fault."""
         return await self.sender.send(hook, await self._signing_key(hook.account))
-
-
-def _next_due(conn: Connection) -> float | None:
-    """The real time (seconds since the epoch) at which the next message falls due, by the
-    clocks that run; None if none will by itself."""
-    running = account_clocks.c.frozen_at.is_(None)  # no row at all reads as NULL too
-    offset = func.coalesce(account_clocks.c.offset, 0.0)
-    sid = messages.c.account_sid
-    query = (
-        select(func.min(messages.c.due_at - offset))
-        .select_from(messages.outerjoin(account_clocks, account_clocks.c.account_sid == sid))
-        .where(messages.c.due_at.is_not(None), running)
-    )
-    value = conn.scalar(query)
-    return float(value) if value is not None else None
 
 
 def _nothing(at: float | None = None) -> None:

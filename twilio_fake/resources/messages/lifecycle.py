@@ -256,11 +256,26 @@ _DUE_COLUMNS = [
 ]
 
 
+def _latest_account_time(real_now: Any) -> Any:
+    """The SQL expression of the latest time any account's clock reads: real time, or later
+    where a clock runs ahead (or is frozen ahead). Nothing is due after it, so it bounds the
+    search of the index on due times: without a bound, every round read every message still
+    due (the rounds of a stream of sends cost as much as the sends)."""
+    ahead = (
+        select(func.max(account_now(real_now)))
+        .select_from(account_clocks)
+        .where(account_clocks.c.account_sid.is_not(None))  # account_now's case for a clock row
+        .scalar_subquery()
+    )
+    return case((ahead > real_now, ahead), else_=real_now)
+
+
 @functools.cache
 def _due(by_account: bool, claim: bool) -> Any:
     """The statement that reads the due messages (of one account, or all), the longest due
     first; `claim`: lock them, skipping those another worker holds (PostgreSQL). Built once
     per kind: the dispatcher asks it on every round."""
+    real_now = bindparam("real_now", type_=Float)
     query = (
         select(*_DUE_COLUMNS)
         .select_from(
@@ -270,7 +285,8 @@ def _due(by_account: bool, claim: bool) -> Any:
         )
         .where(
             messages.c.due_at.is_not(None),
-            messages.c.due_at <= account_now(bindparam("real_now", type_=Float)),
+            messages.c.due_at <= _latest_account_time(real_now),
+            messages.c.due_at <= account_now(real_now),
         )
         .order_by(messages.c.due_at, messages.c.seq)
         .limit(bindparam("limit", type_=Integer))
@@ -281,6 +297,41 @@ def _due(by_account: bool, claim: bool) -> Any:
         # Another worker's claimed rows are skipped, not waited for.
         query = query.with_for_update(of=messages, skip_locked=True)
     return query
+
+
+# When the next message falls due, in two parts, each found through an index rather than by
+# reading every message (which the dispatcher did after every round: 3 ms with 10,000 messages
+# delivered, 20 ms with 100,000, on the event loop):
+# - of the accounts on real time (no clock row): the first due time in the index's order that
+#   is not a clocked account's;
+# - of each account whose clock runs (ahead or behind): its first due time (the index on
+#   account and due time), less its offset. A frozen clock makes nothing due by itself.
+_CLOCKED = (
+    select(account_clocks.c.account_sid)
+    .where(account_clocks.c.account_sid == messages.c.account_sid)
+    .exists()
+)
+_NEXT_ON_REAL_TIME = (
+    select(messages.c.due_at)
+    .where(messages.c.due_at.is_not(None), ~_CLOCKED)
+    .order_by(messages.c.due_at)
+    .limit(1)
+)
+_FIRST_DUE_OF_ACCOUNT = (
+    select(func.min(messages.c.due_at))
+    .where(messages.c.account_sid == account_clocks.c.account_sid)
+    .scalar_subquery()
+)
+_NEXT_ON_RUNNING_CLOCKS = select(func.min(_FIRST_DUE_OF_ACCOUNT - account_clocks.c.offset)).where(
+    account_clocks.c.frozen_at.is_(None)
+)
+
+
+def next_due(conn: Connection) -> float | None:
+    """The real time (seconds since the epoch) at which the next message falls due, by the
+    clocks that run; None if none will by itself."""
+    times = [conn.scalar(_NEXT_ON_REAL_TIME), conn.scalar(_NEXT_ON_RUNNING_CLOCKS)]
+    return min((float(t) for t in times if t is not None), default=None)
 
 
 def advance_due(

@@ -52,6 +52,8 @@ messages = Table(
     Column("outcome_error", Integer, nullable=True),
     Index("ix_messages_account_seq", "account_sid", "seq"),
     Index("ix_messages_due", "due_at"),
+    # The first due time of an account whose clock is not real time (lifecycle.next_due).
+    Index("ix_messages_account_due", "account_sid", "due_at"),
 )
 
 # Sticky Sender: the sender a service chose for a recipient, reused while it stays in the pool.
