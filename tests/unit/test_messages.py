@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import event, func, insert, select, update
 
 from tests.support import ACCOUNT, OTHER_ACCOUNT, SERVICE, database_for
 from twilio_fake import clock, fixtures, spec
@@ -16,6 +17,7 @@ from twilio_fake.exceptions import InvalidPageToken, ResourceNotFound, TwilioErr
 from twilio_fake.resources.messages import errors, lifecycle, model
 from twilio_fake.resources.messages.model import DateSent, Draft
 from twilio_fake.resources.messages.tables import message_outcomes, messages, opt_outs
+from twilio_fake.resources.numbers.tables import incoming_phone_numbers
 from twilio_fake.resources.pool import model as pool
 
 DEMO, OTHER = fixtures.demo()
@@ -354,6 +356,55 @@ def test_a_create_on_a_frozen_clock_wakes_no_dispatcher(backend: Backend) -> Non
     frozen_at(backend, datetime(2026, 1, 15, 9, 30))
     send(backend)
     assert woken == []
+
+
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("made_by", ["this version", "an earlier version"])
+def test_a_send_costs_the_same_whatever_else_the_account_holds(
+    backend: Backend, made_by: str
+) -> None:
+    """A send looks up its sender among the account's numbers by the number itself: it reads
+    no other number, nor the messages sent before. Counted in SQLite's virtual machine
+    instructions (each pooled connection counts while checked out), a send costs the same with
+    the demo's numbers and one message as with 1,000 more of each; also in a database an
+    earlier version made, which keeps its index of the numbers by account alone."""
+    if made_by == "an earlier version":
+        with backend.db.write() as conn:
+            conn.exec_driver_sql(
+                "CREATE INDEX ix_incoming_phone_numbers_account_sid "
+                "ON incoming_phone_numbers (account_sid)"
+            )
+    steps = [0]
+
+    def count() -> int:
+        steps[0] += 1
+        return 0  # go on
+
+    def counting(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        dbapi_connection.set_progress_handler(count, 1)
+
+    def sent_once() -> int:
+        steps[0] = 0
+        send(backend)
+        return steps[0]
+
+    send(backend)  # the first send's one-time work (the sequence's row) out of the way
+    event.listen(backend.db.engine, "checkout", counting)
+    few = sent_once()
+    with backend.db.write() as conn:
+        conn.execute(
+            insert(incoming_phone_numbers),
+            [
+                {"sid": f"PN{0xABC000 + n:032x}", "account_sid": ACCOUNT,
+                 "phone_number": f"+1415900{n:04d}", "country_code": "US",
+                 "capabilities": ["SMS", "MMS"]}
+                for n in range(1000)
+            ],
+        )  # fmt: skip
+    for _ in range(1000):
+        send(backend)
+    many = sent_once()
+    assert many == few
 
 
 # -- scheduling ----------------------------------------------------------------------------------
