@@ -15,6 +15,7 @@ the socket gone and says nothing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -30,48 +31,71 @@ class WorkersReady:
     """The parent's side: call `announce` once `workers` distinct workers have said they serve.
 
     Used as a context manager around the supervisor's run: entering binds the socket and sets
-    `VARIABLE` for the workers to come; leaving removes both."""
+    `VARIABLE` for the workers to come; leaving removes both. Where the socket cannot be made
+    (a TMPDIR whose path leaves no room in a socket's 107 bytes, or that takes no socket), it
+    announces at once, as the server did before: ready or not, the server runs."""
 
     def __init__(self, workers: int, announce: Callable[[], None]) -> None:
         self._workers = workers
         self._announce = announce
-        self._directory = tempfile.mkdtemp(prefix="twilio-fake-ready-")
-        self.path = os.path.join(self._directory, "ready")
-        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self._socket.bind(self.path)
+        self._directory: str | None = None
+        self._socket: socket.socket | None = None
+        try:
+            self._directory = tempfile.mkdtemp(prefix="twilio-fake-ready-")
+            self.path = os.path.join(self._directory, "ready")
+            self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            self._socket.bind(self.path)
+        except OSError:
+            self._close()
+            self._socket = None
 
     def __enter__(self) -> WorkersReady:
+        if self._socket is None:
+            self._announce()
+            return self
         os.environ[VARIABLE] = self.path
-        threading.Thread(target=self._wait, name="workers-ready", daemon=True).start()
+        threading.Thread(
+            target=self._wait, args=(self._socket,), name="workers-ready", daemon=True
+        ).start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
         os.environ.pop(VARIABLE, None)
-        self._close()  # a thread still waiting: its recv fails, and it ends
+        self._close()  # a thread still waiting: its recv returns nothing, and it ends
 
-    def _wait(self) -> None:
+    def _wait(self, sock: socket.socket) -> None:
         heard: set[bytes] = set()
         try:
             while len(heard) < self._workers:
-                heard.add(self._socket.recv(32))
-        except OSError:  # closed: the server stops before every worker started
+                word = sock.recv(32)
+                if not word:  # shut down: the server stops before every worker started
+                    return
+                heard.add(word)
+        except OSError:  # closed meanwhile
             return
         self._close()  # nobody listens any more: a later worker's word goes nowhere
         self._announce()
 
     def _close(self) -> None:
-        self._socket.close()
-        shutil.rmtree(self._directory, ignore_errors=True)
+        if self._socket is not None:
+            with contextlib.suppress(OSError):
+                self._socket.shutdown(socket.SHUT_RDWR)  # wakes a recv under way (Linux)
+            self._socket.close()
+        if self._directory is not None:
+            shutil.rmtree(self._directory, ignore_errors=True)
 
 
 def tell_parent() -> None:
-    """A worker's side: say this process serves, if a parent is waiting to hear it."""
+    """A worker's side: say this process serves, if a parent is waiting to hear it. A parent
+    that stopped listening refuses at once; one that listens but has ten words unread yet
+    (more workers than the socket queues) is waited for, a few seconds at most."""
     path = os.environ.get(VARIABLE)
     if not path:
         return
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(5.0)
         try:
-            sock.sendto(str(os.getpid()).encode(), socket.MSG_DONTWAIT, path)
+            sock.sendto(str(os.getpid()).encode(), path)
         except OSError:  # the parent has stopped listening (it announced, or is stopping)
             pass
 

@@ -136,6 +136,18 @@ def test_with_workers_the_banner_waits_until_every_worker_serves(tmp_path: Path)
         assert requests.get(f"{server.url}/_fake/health", timeout=10).status_code == 200
 
 
+def test_with_workers_and_no_room_for_the_readiness_socket_the_banner_comes_at_once(
+    tmp_path: Path,
+) -> None:
+    """A TMPDIR too long for a Unix socket's path (107 bytes) leaves the parent no socket to
+    hear its workers on: it prints the banner at once, as before, and serves."""
+    scratch = tmp_path / ("t" * (120 - len(str(tmp_path))))
+    scratch.mkdir()
+    with serve(tmp_path / "fake.sqlite3", "--workers", "2", env={"TMPDIR": str(scratch)}) as server:
+        assert requests.get(f"{server.url}/_fake/health", timeout=30).status_code == 200
+    assert list(scratch.iterdir()) == []  # nothing left behind
+
+
 def _children(parent: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
