@@ -11,12 +11,13 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import event, insert, select, update
 
 from tests.support import ACCOUNT, NUMBERS, OTHER_ACCOUNT, SERVICE, SERVICE2
 from twilio_fake import clock
 from twilio_fake import exceptions as errors
 from twilio_fake.backend import Backend
+from twilio_fake.db import accounts as db_accounts
 from twilio_fake.resources.messages import inbound, lifecycle, optouts, segments, selection
 from twilio_fake.resources.messages.rule_errors import (
     NoSenderForRecipient,
@@ -735,6 +736,97 @@ def test_another_final_message_left_due_just_stops(backend: Backend) -> None:
     sid = _message(backend, status="delivered", due=NOW)
     assert _advance(backend) == []
     assert _row(backend, sid).due_at is None
+
+
+def test_the_next_due_time_follows_each_accounts_running_clock(backend: Backend) -> None:
+    """When the dispatcher looks next (`next_due`), on both databases, which ask it
+    differently."""
+    real = time.time()
+    now = as_datetime(NOW)
+
+    def message(conn: Any, seq: int, account: str, due: float) -> None:
+        conn.execute(
+            insert(messages).values(
+                sid=f"SM{seq:032d}",
+                account_sid=account,
+                to_number="+15005550006",
+                status="queued",
+                direction="outbound-api",
+                date_created=now,
+                date_updated=now,
+                due_at=due,
+            )
+        )
+
+    with backend.db.write() as conn:
+        assert lifecycle.next_due(conn) is None
+        clock.advance(conn, OTHER_ACCOUNT, 100.0, real)  # runs 100 s ahead
+        message(conn, 1, ACCOUNT, real + 50)
+        message(conn, 2, OTHER_ACCOUNT, real + 120)
+        # The other account's message is due at its clock's real+120: real time +20.
+        assert lifecycle.next_due(conn) == pytest.approx(real + 20, abs=0.001)
+        clock.freeze(conn, OTHER_ACCOUNT, real)  # a frozen clock makes nothing due by itself
+        message(conn, 3, OTHER_ACCOUNT, real)
+        assert lifecycle.next_due(conn) == pytest.approx(real + 50, abs=0.001)
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_on_postgresql_the_next_due_look_reads_each_due_message_at_most_once_a_part(
+    backend: Backend,
+) -> None:
+    """PostgreSQL plans by its statistics, not as SQLite does: asked each running clock's
+    account's least due time, it walked every due message of the other accounts for each such
+    clock with nothing due. Ten such clocks and 300 messages due later of an account on real
+    time, the statistics up to date: the look's statements (each explained as it ran, with
+    EXPLAIN ANALYZE) read the messages' rows at most twice each, once a part of the look."""
+    real = time.time()
+    now = as_datetime(NOW)
+    clocked = [f"AC{0xC10C << 100 | n:032x}" for n in range(10)]
+    with backend.db.write() as conn:
+        conn.execute(
+            insert(db_accounts), [{"sid": a, "auth_token_hash": "0" * 64} for a in clocked]
+        )
+        for account in clocked:
+            clock.advance(conn, account, 60.0, real)
+        conn.execute(
+            insert(messages),
+            [
+                {"sid": f"SM{n:032x}", "account_sid": ACCOUNT, "to_number": "+15005550006",
+                 "status": "scheduled", "direction": "outbound-api", "date_created": now,
+                 "date_updated": now, "due_at": real + 3600 + n}
+                for n in range(300)
+            ],
+        )  # fmt: skip
+    with backend.db.write() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    ran: list[tuple[str, Any]] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
+        if not statement.startswith("EXPLAIN"):
+            ran.append((statement, parameters))
+
+    event.listen(backend.db.engine, "before_cursor_execute", note)
+    with backend.db.read() as conn:
+        assert lifecycle.next_due(conn) == pytest.approx(real + 3600, abs=0.001)
+        read = 0
+        for statement, parameters in ran:
+            plan = conn.exec_driver_sql(
+                "EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters
+            ).scalar()
+            read += _rows_read(plan[0]["Plan"], "messages")
+    event.remove(backend.db.engine, "before_cursor_execute", note)
+    assert len(ran) == 2
+    assert read <= 2 * 300
+
+
+def _rows_read(node: dict[str, Any], table: str) -> int:
+    """The rows a plan's scans of `table` read: those they returned and those they filtered
+    out, in every loop."""
+    read = 0
+    if node.get("Relation Name") == table:
+        kept = node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)
+        read += kept * node.get("Actual Loops", 1)
+    return read + sum(_rows_read(child, table) for child in node.get("Plans", []))
 
 
 # Several workers advancing at once ----------------------------------------------------------

@@ -766,36 +766,6 @@ def test_stop_restores_a_wake_that_does_nothing(backend: Backend, rules: Rules) 
     assert backend.wake_dispatcher != running.dispatcher.wake
 
 
-def test_the_next_due_time_follows_each_accounts_running_clock(backend: Backend) -> None:
-    real = time.time()
-    now = datetime(2026, 1, 1)
-
-    def message(conn: Any, seq: int, account: str, due: float) -> None:
-        conn.execute(
-            insert(messages).values(
-                sid=f"SM{seq:032d}",
-                account_sid=account,
-                to_number="+15005550006",
-                status="queued",
-                direction="outbound-api",
-                date_created=now,
-                date_updated=now,
-                due_at=due,
-            )
-        )
-
-    with backend.db.write() as conn:
-        assert next_due(conn) is None
-        clock.advance(conn, OTHER_ACCOUNT, 100.0, real)  # runs 100 s ahead
-        message(conn, 1, ACCOUNT, real + 50)
-        message(conn, 2, OTHER_ACCOUNT, real + 120)
-        # The other account's message is due at its clock's real+120: real time +20.
-        assert next_due(conn) == pytest.approx(real + 20, abs=0.001)
-        clock.freeze(conn, OTHER_ACCOUNT, real)  # a frozen clock makes nothing due by itself
-        message(conn, 3, OTHER_ACCOUNT, real)
-        assert next_due(conn) == pytest.approx(real + 50, abs=0.001)
-
-
 def test_looking_for_due_messages_reads_neither_those_done_nor_those_due_later(
     backend: Backend,
 ) -> None:

@@ -299,13 +299,13 @@ def _due(by_account: bool, claim: bool) -> Any:
     return query
 
 
-# When the next message falls due, in two parts, each found through an index rather than by
-# reading every message (which the dispatcher did after every round: 3 ms with 10,000 messages
-# delivered, 20 ms with 100,000, on the event loop):
+# When the next message falls due, in two parts, neither reading the messages that are done
+# (the dispatcher read every message after every round: 3 ms with 10,000 messages delivered,
+# 20 ms with 100,000, on the event loop):
 # - of the accounts on real time (no clock row): the first due time in the index's order that
 #   is not a clocked account's;
-# - of each account whose clock runs (ahead or behind): its first due time (the index on
-#   account and due time), less its offset. A frozen clock makes nothing due by itself.
+# - of each account whose clock runs (ahead or behind): its first due time less its offset,
+#   each database's way below. A frozen clock makes nothing due by itself.
 _CLOCKED = (
     select(account_clocks.c.account_sid)
     .where(account_clocks.c.account_sid == messages.c.account_sid)
@@ -317,20 +317,38 @@ _NEXT_ON_REAL_TIME = (
     .order_by(messages.c.due_at)
     .limit(1)
 )
-_FIRST_DUE_OF_ACCOUNT = (
-    select(func.min(messages.c.due_at))
-    .where(messages.c.account_sid == account_clocks.c.account_sid)
-    .scalar_subquery()
-)
-_NEXT_ON_RUNNING_CLOCKS = select(func.min(_FIRST_DUE_OF_ACCOUNT - account_clocks.c.offset)).where(
-    account_clocks.c.frozen_at.is_(None)
-)
+
+
+_RUNNING_CLOCK = account_clocks.c.frozen_at.is_(None)
+_NEXT_ON_RUNNING_CLOCKS = {
+    # SQLite finds an account's least due time as the first entry of the index on account and
+    # due time: one read however many messages the account has, due or done.
+    "sqlite": select(
+        func.min(
+            select(func.min(messages.c.due_at))
+            .where(messages.c.account_sid == account_clocks.c.account_sid)
+            .scalar_subquery()
+            - account_clocks.c.offset
+        )
+    ).where(_RUNNING_CLOCK),
+    # PostgreSQL does not: it walks the index on due time alone until a row of the account
+    # turns up, so for each running clock whose account has nothing due it read every other
+    # account's due message (found in review: 71 ms against the old query's 12, with ten such
+    # clocks and 9,091 messages due). There the running clocks' accounts' due messages are
+    # joined to their clocks in one statement, which reads each due message at most once.
+    "postgresql": select(func.min(messages.c.due_at - account_clocks.c.offset))
+    .select_from(
+        messages.join(account_clocks, account_clocks.c.account_sid == messages.c.account_sid)
+    )
+    .where(messages.c.due_at.is_not(None), _RUNNING_CLOCK),
+}
 
 
 def next_due(conn: Connection) -> float | None:
     """The real time (seconds since the epoch) at which the next message falls due, by the
     clocks that run; None if none will by itself."""
-    times = [conn.scalar(_NEXT_ON_REAL_TIME), conn.scalar(_NEXT_ON_RUNNING_CLOCKS)]
+    running_clocks = _NEXT_ON_RUNNING_CLOCKS[conn.dialect.name]
+    times = [conn.scalar(_NEXT_ON_REAL_TIME), conn.scalar(running_clocks)]
     return min((float(t) for t in times if t is not None), default=None)
 
 
