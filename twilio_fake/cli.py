@@ -12,7 +12,9 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import warnings
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -247,9 +249,16 @@ def _listen_and_serve(
             workers=settings.workers,
             **server_options,
         )
-        # The banner once every worker serves, not while they start (readiness.py).
-        with readiness.WorkersReady(settings.workers, announce):
-            Multiprocess(config, sockets=[sock]).run()
+        supervisor = Multiprocess(config, sockets=[sock])
+        # The banner once every worker serves, not while they start (readiness.py); none once
+        # the server was told to stop (its workers may still finish starting).
+        stopping = threading.Event()
+        for stop in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(stop, _noting(stopping, signal.getsignal(stop)))
+        with readiness.WorkersReady(
+            settings.workers, lambda: None if stopping.is_set() else announce()
+        ):
+            supervisor.run()
     return 0
 
 
@@ -313,6 +322,17 @@ def fail(message: str) -> int:
     """Say what stops the server on one line (a driver's message may span several)."""
     print(f"twilio-fake: {' '.join(message.split())}", file=sys.stderr)
     return 2
+
+
+def _noting(event: threading.Event, handler: Any) -> Callable[[int, Any], None]:
+    """A signal handler that sets `event`, then calls `handler` (a signal's handler before)."""
+
+    def note(signum: int, frame: Any) -> None:
+        event.set()
+        if callable(handler):
+            handler(signum, frame)
+
+    return note
 
 
 def _exit_cleanly(_signum: int, _frame: object) -> None:

@@ -64,13 +64,13 @@ class WorkersReady:
         self._close()  # a thread still waiting: its recv returns nothing, and it ends
 
     def _wait(self, sock: socket.socket) -> None:
-        heard: set[bytes] = set()
+        serving: set[int] = set()
         try:
-            while len(heard) < self._workers:
+            while len(serving) < self._workers:
                 word = sock.recv(32)
                 if not word:  # shut down: the server stops before every worker started
                     return
-                heard.add(word)
+                serving = still_serving(serving, word)
         except OSError:  # closed meanwhile
             return
         self._close()  # nobody listens any more: a later worker's word goes nowhere
@@ -83,6 +83,28 @@ class WorkersReady:
             self._socket.close()
         if self._directory is not None:
             shutil.rmtree(self._directory, ignore_errors=True)
+
+
+def still_serving(serving: set[int], word: bytes) -> set[int]:
+    """The workers that said they serve, with the one whose word this is, less those that died
+    since (uvicorn starts another in a dead one's place, which says so in turn). A word that
+    is not a process ID is nobody's."""
+    try:
+        pid = int(word)
+    except ValueError:
+        pid = 0
+    said = serving | {pid} if pid > 0 else serving
+    return {p for p in said if _alive(p)}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's: alive
+        return True
+    return True
 
 
 def tell_parent() -> None:
