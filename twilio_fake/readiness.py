@@ -100,7 +100,7 @@ def still_serving(serving: set[int], word: bytes) -> set[int]:
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # nobody's, or no process ID at all
         return False
     except PermissionError:  # someone else's: alive
         return True

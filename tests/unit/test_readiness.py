@@ -21,5 +21,5 @@ def test_a_worker_that_died_since_it_said_it_serves_no_longer_counts() -> None:
 
 def test_a_word_that_is_not_a_process_id_counts_for_nobody() -> None:
     me = {os.getpid()}
-    for word in (b"", b"ready", b"0", b"-1", b"12x"):
+    for word in (b"", b"ready", b"0", b"-1", b"12x", b"9" * 32):
         assert still_serving(me, word) == me
