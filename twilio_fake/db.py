@@ -185,8 +185,8 @@ def _add_missing_columns(conn: Connection) -> None:
 def _add_missing_indexes(conn: Connection) -> None:
     """Create the indexes a newer version of the fake defines on tables an older one created
     (`create_all` creates a missing table's indexes with it, not those of a table that exists).
-    On PostgreSQL a replica of the newer version builds it at start-up, under the schema lock:
-    writes to that table wait until it is built."""
+    On PostgreSQL the first replica of the newer version builds them at start-up, under the
+    schema lock: writes to their tables wait until they are built."""
     inspector = inspect(conn)
     for table in metadata.sorted_tables:
         present = {index["name"] for index in inspector.get_indexes(table.name)}

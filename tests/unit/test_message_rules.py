@@ -829,6 +829,87 @@ def _rows_read(node: dict[str, Any], table: str) -> int:
     return read + sum(_rows_read(child, table) for child in node.get("Plans", []))
 
 
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+def test_looking_for_due_messages_reads_neither_those_done_nor_those_due_later(
+    backend: Backend,
+) -> None:
+    """The dispatcher looks after every round (every 20 ms while sends stream in): when the
+    next message falls due, and which are due now. Neither look may read the messages already
+    done (a history that only grows) nor those due later (a backlog of scheduled messages),
+    whether their account's clock is real time or runs ahead. The work, counted in SQLite's
+    virtual machine instructions, is the same with 10
+    such messages of each kind as with 1,000."""
+    real = time.time()
+    now = as_datetime(NOW)
+    with backend.db.write() as conn:
+        clock.advance(conn, OTHER_ACCOUNT, 100.0, real)
+        # One message of each account due now, and one due in a minute: what the looks find.
+        _messages(conn, 0, 1, ACCOUNT, real - 1, now)
+        _messages(conn, 1, 1, OTHER_ACCOUNT, real + 99, now)
+        _messages(conn, 2, 1, ACCOUNT, real + 60, now)
+        _messages(conn, 3, 1, OTHER_ACCOUNT, real + 160, now)
+        seq = 4
+
+        def add_others(count: int) -> None:
+            nonlocal seq
+            for account, later in ((ACCOUNT, real + 3600), (OTHER_ACCOUNT, real + 3700)):
+                for due in (None, later):  # done, and due in an hour
+                    _messages(conn, seq, count, account, due, now)
+                    seq += count
+
+        def looks() -> tuple[int, float | None, list[str]]:
+            raw = conn.connection.driver_connection
+            steps = [0]
+
+            def count() -> int:
+                steps[0] += 1
+                return 0  # go on
+
+            raw.set_progress_handler(count, 1)
+            try:
+                due_next = lifecycle.next_due(conn)
+                found = _due_messages(conn, real)
+            finally:
+                raw.set_progress_handler(None, 1)
+            return steps[0], due_next, found
+
+        add_others(10)
+        few, due_next, found = looks()
+        assert due_next == pytest.approx(real - 1, abs=0.001)
+        assert found == [f"SM{0:032d}", f"SM{1:032d}"]
+        add_others(1000 - 10)
+        many, due_next, found = looks()
+        assert due_next == pytest.approx(real - 1, abs=0.001)
+        assert found == [f"SM{0:032d}", f"SM{1:032d}"]
+        assert many == few
+
+
+def _messages(conn: Any, first: int, count: int, account: str, due: float | None, now: Any) -> None:
+    conn.execute(
+        insert(messages),
+        [
+            {
+                "sid": f"SM{seq:032d}",
+                "account_sid": account,
+                "to_number": "+15005550006",
+                "status": "queued" if due is not None else "delivered",
+                "direction": "outbound-api",
+                "date_created": now,
+                "date_updated": now,
+                "due_at": due,
+            }
+            for seq in range(first, first + count)
+        ],
+    )
+
+
+def _due_messages(conn: Any, real_now: float) -> list[str]:
+    """The SIDs of the messages the dispatcher's round would read as due now."""
+    query = lifecycle._due(False, False)
+    rows = conn.execute(query, {"real_now": real_now, "limit": 100, "account": None}).all()
+    return [row.sid for row in rows]
+
+
 # Several workers advancing at once ----------------------------------------------------------
 def _advancing_worker(database: str, barrier: Any, results: Any) -> None:
     """A worker process: advance every due message of ACCOUNT, a few at a time, until none is

@@ -261,12 +261,7 @@ def _latest_account_time(real_now: Any) -> Any:
     where a clock runs ahead (or is frozen ahead). Nothing is due after it, so it bounds the
     search of the index on due times: without a bound, every round read every message still
     due (the rounds of a stream of sends cost as much as the sends)."""
-    ahead = (
-        select(func.max(account_now(real_now)))
-        .select_from(account_clocks)
-        .where(account_clocks.c.account_sid.is_not(None))  # account_now's case for a clock row
-        .scalar_subquery()
-    )
+    ahead = select(func.max(account_now(real_now))).select_from(account_clocks).scalar_subquery()
     return case((ahead > real_now, ahead), else_=real_now)
 
 
