@@ -1,7 +1,7 @@
 """What an operation's SQL alone costs on SQLite: the least any fake that stores its state there
 pays, whatever its Python does.
 
-    .venv/bin/python tools/storage_floor.py [fetch|list|create+delete ...]
+    .venv/bin/python tools/storage_floor.py [fetch|list|create+delete|send ...]
 
 The fake is built over the bench's data (as tools/profile_requests.py builds it) and runs the
 operation in-process once with every `sqlite3` connection it holds traced; the statements it
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
+import re
 import sqlite3
 import sys
 import tempfile
@@ -42,28 +44,42 @@ def traced(operation: str, directory: Path) -> tuple[Path, list[str]]:
 
 
 def replayed(database: Path, statements: list[str], rounds: int = 5, count: int = 500) -> float:
-    """The best CPU time (s) of one replay of `statements`."""
+    """The best CPU time (s) of one replay of `statements`.
+
+    A message's SID (a send's insert) is made anew for each replay, as each send makes one:
+    the same insert twice would break the key."""
     connection = sqlite3.connect(database, isolation_level=None)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=NORMAL")
+    sids = sorted({sid for statement in statements for sid in _MESSAGE_SID.findall(statement)})
+    made = itertools.count()
 
-    def replay() -> None:
-        for statement in statements:
+    def fresh() -> list[str]:  # made before the timing starts
+        n = next(made)
+        sql = [*statements]
+        for k, sid in enumerate(sids):
+            sql = [statement.replace(sid, f"SM{n:024x}{k:08x}") for statement in sql]
+        return sql
+
+    def replay(sql: list[str]) -> None:
+        for statement in sql:
             connection.execute(statement).fetchall()
 
-    for _ in range(50):
-        replay()
+    for sql in [fresh() for _ in range(50)]:
+        replay(sql)
     best = float("inf")
     for _ in range(rounds):
+        batch = [fresh() for _ in range(count)]
         started = time.process_time()
-        for _ in range(count):
-            replay()
+        for sql in batch:
+            replay(sql)
         best = min(best, (time.process_time() - started) / count)
     connection.close()
     return best
 
 
-OPERATIONS = ("fetch", "list", "create+delete")  # a send's insert could not be replayed twice
+OPERATIONS = ("fetch", "list", "create+delete", "send")
+_MESSAGE_SID = re.compile(r"SM[0-9a-f]{32}")
 
 
 def main() -> int:
