@@ -36,6 +36,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import sys
 import tempfile
 import threading
@@ -428,6 +429,10 @@ class _Answer:
     hold: threading.Event | None = None  # answer only once set (a slow receiver)
 
 
+class _ThreadingHTTPServer6(ThreadingHTTPServer):
+    address_family = socket.AF_INET6  # for an IPv6 address such as "::1"
+
+
 class CallbackReceiver:
     """A real HTTP server, in a thread, on loopback, that records every request and answers
     200 with an empty TwiML `<Response/>` (or what `answer()` says).
@@ -455,7 +460,8 @@ class CallbackReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer((host, 0), Handler)
+        server_class = _ThreadingHTTPServer6 if ":" in host else ThreadingHTTPServer
+        self._server = server_class((host, 0), Handler)
         self._server.daemon_threads = True
         shown = f"[{host}]" if ":" in host else host
         self.base_url = f"http://{shown}:{self._server.server_address[1]}"

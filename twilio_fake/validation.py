@@ -18,13 +18,21 @@ def _first_line(message: str) -> str:
 
 
 SHOWN_VALUE = 64  # characters of a refused value that an error message repeats
+SHOWN_PATTERN = 200  # characters of a pattern that an error message recites
 
 
 def _message(error: ValidationError) -> str:
     """jsonschema's message, first line, with the value at fault shown up to SHOWN_VALUE
-    characters: a 60 KB FriendlyName is refused without being echoed back whole."""
+    characters: a 60 KB FriendlyName is refused without being echoed back whole. A pattern
+    longer than SHOWN_PATTERN (a webhook URL's is 1,800 characters) is not recited: the
+    schema's description says what it admits."""
     message = error.message
     shown = repr(error.instance)
+    if error.validator == "pattern" and len(str(error.validator_value)) > SHOWN_PATTERN:
+        described = error.schema.get("description") if isinstance(error.schema, dict) else None
+        message = f"{shown} does not match the contract's pattern" + (
+            f": {described}" if described else ""
+        )
     if len(shown) > SHOWN_VALUE and shown in message:
         message = message.replace(shown, shown[: SHOWN_VALUE - 3] + "...", 1)
     return _first_line(message)

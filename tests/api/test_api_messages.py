@@ -170,6 +170,12 @@ def test_a_single_valued_parameter_given_twice_is_refused(client) -> None:
             21609,
             None,
         ),
+        (
+            {"To": "x", "From": "x", "Body": "x", "StatusCallback": "http://[::1::]/"},
+            400,
+            21609,
+            None,
+        ),
         ({"To": "x", "From": "x", "Body": "x", "ScheduleType": "fixed"}, 400, 35118, None),
         ({"To": "x", "MessagingServiceSid": "MG1", "Body": "x"}, 400, 21705, None),
         ({"To": "x", "MessagingServiceSid": "MG" + "f" * 32, "Body": "x"}, 400, 21701, None),

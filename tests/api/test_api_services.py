@@ -195,6 +195,10 @@ INVALID = [
     ({"InboundRequestUrl": "https://example.com/café"}, 20001),  # not percent-encoded
     ({"FallbackUrl": "https://example.com/%zz"}, 20001),
     ({"FallbackUrl": "https://example.com/#a#b"}, 20001),
+    ({"InboundRequestUrl": "http://[::1/in"}, 20001),  # an IPv6 address left open
+    ({"InboundRequestUrl": "http://[1::2::3]/in"}, 20001),  # two "::"
+    ({"InboundRequestUrl": "http://[127.0.0.1]/in"}, 20001),  # IPv4 needs no brackets
+    ({"StatusCallback": "http://[fe80::1%25lo]/s"}, 20001),  # no zone
     ({"Usecase": "alerts"}, 21713),
     ({"Usecase": "Marketing"}, 21713),
     ({"Usecase": ""}, 21713),
@@ -220,6 +224,14 @@ def test_invalid_settings_on_update_are_400_and_change_nothing(
     assert client.get(service_path(SERVICE), auth=AUTH).json() == before
 
 
+def test_a_bad_url_is_refused_saying_what_a_url_may_be_not_reciting_the_pattern(client) -> None:
+    body = assert_error(create(client, InboundRequestUrl="example.com/in"), 400, 20001)
+    assert body["message"] == (
+        "Invalid parameter InboundRequestUrl: 'example.com/in' does not match the contract's "
+        "pattern: " + SCHEMAS["WebhookUrl"]["description"]
+    )
+
+
 def test_the_usecase_error_is_twilios_21713(client) -> None:
     body = assert_error(create(client, Usecase="alerts"), 400, 21713)
     assert body["message"].startswith("Messaging Service Use Case is Invalid")
@@ -237,6 +249,8 @@ def test_the_usecase_error_is_twilios_21713(client) -> None:
         {"InboundRequestUrl": "http://localhost"},
         {"InboundRequestUrl": "https://a.example.com:65535/p?q=1&r=%20#f"},
         {"InboundRequestUrl": "https://user:pa%20ss@example.com/in"},  # webhook credentials
+        {"InboundRequestUrl": "http://[::1]:8080/in"},  # an IPv6 address, as the allow-list's
+        {"FallbackUrl": "https://u:p@[2001:db8::ffff:127.0.0.1]/f"},
         {"StatusCallback": "https://example.com/caf%C3%A9?a=(1)&b=~x"},
         {"StickySender": "True"},
     ],

@@ -142,6 +142,30 @@ def test_an_advance_sends_each_status_callback_signed_in_order_before_answering(
     assert [c["params"]["MessageStatus"] for c in journal] == ["delivered", "sent"]  # newest first
 
 
+def test_a_status_callback_written_with_an_ipv6_address_is_taken_and_delivered(
+    fake: FakeTwilio, account: Account
+) -> None:
+    """`::1` is in the default allow-list: a send through the API takes a StatusCallback
+    written `http://[::1]:port/...` (the contract's WebhookUrl), and its callbacks reach a
+    receiver listening there, signed over the URL as written."""
+    with CallbackReceiver("::1") as receiver:
+        assert receiver.url.startswith("http://[::1]:")
+        fake.clock(account).freeze()
+        message = fake.client(account).messages.create(
+            to="+15005550006",
+            from_=account.phone_numbers[0],
+            body="Hi",
+            status_callback=receiver.url,
+        )
+        assert message.status == "queued"
+        fake.clock(account).advance(5)
+        assert statuses(receiver) == ["sent", "delivered"]
+        validator = RequestValidator(account.auth_token)
+        for request in receiver.requests:
+            assert request.url == receiver.url and request.params["MessageSid"] == message.sid
+            assert validator.validate(request.url, request.params, request.signature)
+
+
 def test_a_running_clock_delivers_by_itself(
     fake: FakeTwilio, served: Served, account: Account
 ) -> None:
