@@ -13,7 +13,6 @@ import socket
 import sys
 import tempfile
 import threading
-import warnings
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -21,14 +20,14 @@ from typing import Any
 
 import uvicorn
 
-# connexion 3.3 imports starlette's test client at import time, which warns about httpx: noise
-# for anyone running the server.
-warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+from .command import hide_library_warnings
+
+hide_library_warnings()  # before connexion is imported
 
 from sqlalchemy.exc import ArgumentError, DatabaseError  # noqa: E402
 from uvicorn.supervisors import Multiprocess  # noqa: E402
 
-from . import __version__, fixtures, proxy, readiness, spec, urls  # noqa: E402  (after the filter)
+from . import __version__, command, fixtures, proxy, readiness, spec, urls  # noqa: E402  (after the filter)
 from .app import SpecError, create_app, create_backend, settle_heap  # noqa: E402
 from .config import ENV_PREFIX, Settings  # noqa: E402
 from .db import MEMORY, shown  # noqa: E402
@@ -218,7 +217,7 @@ def _listen_and_serve(
     # the handlers that were in place before it started: make that a clean exit, status 0. Set
     # before the banner: a supervisor may stop the server as soon as it has read it.
     for stop in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(stop, _exit_cleanly)
+        signal.signal(stop, command.exit_cleanly)
     announce = partial(print, banner(settings, port, proxy_port, authority), flush=True)
     if settings.workers == 1:
         announce()  # the app is built: it serves as soon as uvicorn runs it
@@ -242,7 +241,7 @@ def _listen_and_serve(
     else:
         # Each worker process builds its own app (and database connections) from the settings.
         backend.db.dispose()
-        os.environ.update(settings.as_env())
+        os.environ.update(settings.as_env() | {command.WORKER: "1"})
         config = uvicorn.Config(
             "twilio_fake.app:create_app_from_env",
             factory=True,
@@ -333,10 +332,6 @@ def _noting(event: threading.Event, handler: Any) -> Callable[[int, Any], None]:
             handler(signum, frame)
 
     return note
-
-
-def _exit_cleanly(_signum: int, _frame: object) -> None:
-    sys.exit(0)
 
 
 def _reason(error: Exception) -> str:

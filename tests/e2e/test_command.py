@@ -1,12 +1,15 @@
 """The `twilio-fake` command: a mistake in starting it is one line and status 2, not a trace; the
-banner comes once the fake serves."""
+banner comes once the fake serves; a Ctrl-C while it starts stops it quietly."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -199,3 +202,104 @@ def test_make_says_in_one_line_what_to_install_when_postgresql_is_missing() -> N
         ["make", "--no-print-directory", "postgres-check"], capture_output=True, cwd=ROOT
     )
     assert found.returncode == 0
+
+
+# -- Ctrl-C while the server starts ---------------------------------------------------------------
+COMMAND = Path(sys.executable).with_name("twilio-fake")  # the console script, as a user runs it
+
+
+def _mapped(pid: int, fragment: str) -> bool:
+    """Whether the process has a file whose path holds `fragment` mapped (a loaded extension
+    module): how far its imports have come."""
+    try:
+        return fragment in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+def _workers(pid: int) -> list[int]:
+    """The processes multiprocessing spawned for the command (not its resource tracker)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    spawned = []
+    for child in map(int, children):
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                spawned.append(child)
+        except OSError:
+            pass
+    return spawned
+
+
+def _poll(condition: Callable[[], bool], what: str, deadline: float = 60) -> None:
+    end = time.monotonic() + deadline
+    while not condition():
+        assert time.monotonic() < end, f"not within {deadline} s: {what}"
+        time.sleep(0.005)
+
+
+@pytest.mark.parametrize(
+    "moment", ["the command imports the server", "its workers start", "its workers serve"]
+)
+def test_ctrl_c_while_the_server_starts_stops_it_quietly(tmp_path: Path, moment: str) -> None:
+    """A terminal's Ctrl-C is SIGINT to every process of the group. Caught while the command
+    imports the server, or while its workers do theirs (each has begun: SQLAlchemy is loaded),
+    it used to end in a KeyboardInterrupt traceback from some import; now, as once it serves:
+    status 0, no traceback, no process left. Nor does a worker print the import-time warning
+    the command hides."""
+    database = tmp_path / "fake.sqlite3"
+    process = subprocess.Popen(
+        [str(COMMAND), "--port", "0", "--database", str(database), "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        if moment == "the command imports the server":
+            _poll(lambda: _mapped(process.pid, "/sqlalchemy/"), "the command imports SQLAlchemy")
+        elif moment == "its workers start":
+            _poll(
+                lambda: [w for w in _workers(process.pid) if _mapped(w, "/sqlalchemy/")][1:] != [],
+                "both workers import SQLAlchemy",
+            )
+        else:
+            assert process.stdout is not None
+            while "listening on" not in process.stdout.readline().decode():
+                assert process.poll() is None, "the server ended before its banner"
+        assert process.poll() is None
+        os.killpg(process.pid, signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert "Traceback" not in stderr.decode(), stderr.decode()
+    assert "Warning" not in stderr.decode(), stderr.decode()
+    assert process.returncode == 0, stderr.decode()
+
+    def group_gone() -> bool:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return True
+        return False
+
+    _poll(group_gone, "every process of the group ends")
+
+
+def test_the_kits_run_keeps_pythons_ctrl_c(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`twilio-fake contract` is not made quiet: an interrupted check must not exit 0."""
+    from twilio_fake import __main__, cli, command
+
+    before = {stop: signal.getsignal(stop) for stop in (signal.SIGINT, signal.SIGTERM)}
+    monkeypatch.setattr(cli, "main", lambda: signal.getsignal(signal.SIGINT))
+    try:
+        monkeypatch.setattr(sys, "argv", ["twilio-fake", "contract", "--url", "http://x"])
+        assert __main__.main() is before[signal.SIGINT]
+        monkeypatch.setattr(sys, "argv", ["twilio-fake", "--port", "0"])
+        assert __main__.main() is command.exit_cleanly  # the server's: status 0
+    finally:
+        for stop, handler in before.items():
+            signal.signal(stop, handler)
