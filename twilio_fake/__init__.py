@@ -1,12 +1,19 @@
 """A stateful fake of Twilio's Messaging Service phone number pool, driven by openapi.yaml."""
 
-from importlib.metadata import PackageNotFoundError, version
-
 from .command import start_worker
 
-start_worker()  # only in a worker of `twilio-fake --workers` (command.py)
+start_worker()  # first thing: only in a worker of `twilio-fake --workers` (command.py)
 
-try:
-    __version__ = version("twilio-fake")
-except PackageNotFoundError:  # imported from a source tree that was never installed
-    __version__ = "0+unknown"
+
+def __getattr__(name: str) -> str:
+    """`__version__`, read from the installed metadata when first asked for: importing
+    `importlib.metadata` takes tens of milliseconds, which the command spends only once its
+    Ctrl-C handlers are in place (command.py)."""
+    if name != "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("twilio-fake")
+    except PackageNotFoundError:  # imported from a source tree that was never installed
+        return "0+unknown"

@@ -110,11 +110,13 @@ def check_url(url: str, hosts: frozenset[str]) -> httpx.URL:
     HTTP Basic authentication, as Twilio does: `without_credentials` is the URL to sign.)
 
     Only what is written is compared, nothing is resolved. A host is taken as it will be
-    connected to: an address must be written in its canonical form (`127.0.0.1`, `::1`), since
+    connected to: an IPv4 address must be written in its usual form (`127.0.0.1`), since
     the resolver reads `127.1`, `2130706433` or `0x7f.0.0.1` as 127.0.0.1 but so might it read
-    a name of digits meant otherwise; `[::ffff:127.0.0.1]` is another address than 127.0.0.1
-    and needs listing on its own. An IDN is compared in its ASCII form (a look-alike of
-    `localhost` is `xn--…`, not listed). A trailing dot makes another name.
+    a name of digits meant otherwise; an IPv6 address is compared in its canonical form
+    (`[0:0:0:0:0:0:0:1]` is `::1`, one address however written); `[::ffff:127.0.0.1]` is
+    another address than 127.0.0.1 and needs listing on its own. An IDN is compared in its
+    ASCII form (a look-alike of `localhost` is `xn--…`, not listed). A trailing dot makes
+    another name.
     """
     if len(url) > MAX_URL_LENGTH:
         raise RefusedUrl(f"the URL is longer than {MAX_URL_LENGTH} characters")

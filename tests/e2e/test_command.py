@@ -303,3 +303,17 @@ def test_the_kits_run_keeps_pythons_ctrl_c(monkeypatch: pytest.MonkeyPatch) -> N
     finally:
         for stop, handler in before.items():
             signal.signal(stop, handler)
+
+
+def test_the_entry_point_imports_nothing_heavy_before_its_handlers() -> None:
+    """The command's Ctrl-C is Python's until `start_command` runs: the package and its entry
+    point must import nothing that takes time (command.py)."""
+    heavy = ("importlib.metadata", "connexion", "sqlalchemy", "uvicorn", "yaml", "httpx")
+    script = (
+        "import sys; import twilio_fake.__main__; "
+        f"print([m for m in {heavy!r} if m in sys.modules])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stdout

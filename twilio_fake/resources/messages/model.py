@@ -308,7 +308,7 @@ def _check_content(draft: Draft, body: str) -> None:
         if len(draft.status_callback) > longest or not pattern.fullmatch(draft.status_callback):
             raise InvalidStatusCallback(
                 "Invalid 'StatusCallback': it must be an http or https URL of a valid host name "
-                f"(no underscores), at most {longest} characters"
+                f"(no underscores) or an IPv6 address in brackets, at most {longest} characters"
             )
 
 
