@@ -48,7 +48,6 @@ def exit_cleanly(_signum: int, _frame: object) -> None:
 def start_command() -> None:
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, exit_cleanly)
-    hide_library_warnings()
 
 
 def start_worker() -> None:
