@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import hmac
 import ipaddress
 import logging
 import secrets
+import ssl
 import threading
 import time
 from collections import deque
@@ -238,6 +240,14 @@ class Webhook:
     bad_signature: bool = False  # sign wrongly, on purpose (a fault)
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """What an https:// webhook's receiver is verified with: httpx's default (certifi's
+    authorities), made once per process and shared by every app's client. Each client made its
+    own, loading the authorities anew: 20 ms of every app's start, 1,800 times a test run."""
+    return httpx.create_ssl_context(trust_env=False)
+
+
 class Sender:
     """Sends webhooks from the event loop; one per app, opened in its lifespan."""
 
@@ -274,6 +284,7 @@ class Sender:
                 ),
                 headers={"User-Agent": USER_AGENT},
                 transport=self._transport,
+                verify=tls_context(),
             )
             self._all = asyncio.Semaphore(self.max_in_flight)
 

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,7 +44,9 @@ from twilio_fake.outbound import (
     check_url,
     parse_hosts,
     signature,
+    tls_context,
 )
+from twilio_fake.proxy.ca import CertificateAuthority
 from twilio_fake.resources.messages.tables import messages
 from twilio_fake.testing import CallbackReceiver
 
@@ -352,6 +356,25 @@ def test_a_closed_port_fails_and_says_so() -> None:
         port = probe.getsockname()[1]  # bound, not listening: connections are refused
         (entry,) = run(send_all(sender(), (hook(f"http://127.0.0.1:{port}/x"), TOKEN)))
     assert entry.outcome == "failed" and entry.error.startswith("ConnectError")
+
+
+def test_an_https_receiver_must_show_a_certificate_of_a_public_authority(tmp_path: Path) -> None:
+    """An https webhook's receiver is verified (against certifi's authorities, httpx's default;
+    one context for every app of the process, `tls_context`): a certificate that the fake's own
+    proxy CA signed is refused before anything is sent."""
+    context = CertificateAuthority(tmp_path).context_for("localhost")
+    requests: list[bytes] = []
+
+    def serve(conn: socket.socket) -> None:
+        with context.wrap_socket(conn, server_side=True) as tls:
+            requests.append(read_request(tls))
+
+    with Listener(serve) as listener:
+        url = f"https://localhost:{listener.port}/hook"
+        (entry,) = run(send_all(sender(), (hook(url), TOKEN)))
+    assert entry.outcome == "failed" and "CERTIFICATE_VERIFY_FAILED" in entry.error, entry
+    assert requests == []
+    assert tls_context().verify_mode == ssl.CERT_REQUIRED and tls_context().check_hostname
 
 
 def test_a_port_that_cannot_be_is_refused_and_journaled_not_raised() -> None:
