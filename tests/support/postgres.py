@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 UNPRIVILEGED = "nobody"
 
@@ -144,24 +145,37 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def emptied(url: str) -> str:
-    """Empty every table of the fake in the database at `url` (if it has them); return the URL.
+_engines: dict[str, Any] = {}  # one per database URL, kept for the process
 
-    Much faster than a new database per test. A test that left a transaction open would make
-    this wait: it gives up after 10 s instead, naming why.
+
+def emptied(url: str) -> str:
+    """Empty every table of the fake in the database at `url` (if it has them) and restart its
+    sequences; return the URL.
+
+    Much faster than a new database per test. On tables this small, DELETE is quicker than
+    TRUNCATE, which makes new files for every table and index (9 ms against 24 ms a test,
+    2026-12-03), and the engine is kept for the URL (making one and inspecting the tables took
+    16 ms more). A test that left rows locked would make this wait: it gives up after 10 s
+    instead, naming why.
     """
     import sqlalchemy
 
     from twilio_fake import db
 
-    engine = sqlalchemy.create_engine(url)
-    try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
-            existing = set(sqlalchemy.inspect(conn).get_table_names())
-            tables = [t.name for t in db.metadata.sorted_tables if t.name in existing]
-            if tables:
-                conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-    finally:
-        engine.dispose()
+    engine = _engines.get(url) or _engines.setdefault(url, sqlalchemy.create_engine(url))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
+        existing = set(
+            conn.exec_driver_sql(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            ).scalars()
+        )
+        for table in reversed(db.metadata.sorted_tables):  # children first
+            if table.name in existing:
+                conn.exec_driver_sql(f'DELETE FROM "{table.name}"')
+        sequences = conn.exec_driver_sql(
+            "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()"
+        ).scalars()
+        for sequence in list(sequences):
+            conn.exec_driver_sql(f'ALTER SEQUENCE "{sequence}" RESTART')
     return url
