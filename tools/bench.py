@@ -43,7 +43,7 @@ import yaml
 from twilio.rest import Client
 
 from twilio_fake import db
-from twilio_fake.cli import serve_command
+from twilio_fake.launch import serve_command
 from twilio_fake.resources.numbers import model as numbers_model
 from twilio_fake.resources.numbers.tables import incoming_phone_numbers
 from twilio_fake.resources.pool.tables import pool_entries

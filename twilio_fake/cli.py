@@ -30,6 +30,7 @@ from uvicorn.supervisors import Multiprocess  # noqa: E402
 from . import __version__, command, fixtures, proxy, readiness, spec, urls  # noqa: E402  (after the filter)
 from .app import SpecError, create_app, create_backend, settle_heap  # noqa: E402
 from .config import ENV_PREFIX, Settings  # noqa: E402
+from .contract_command import contract  # noqa: E402
 from .db import MEMORY, shown  # noqa: E402
 from .overrides import GuardedHttpProtocol, ServerWithProxy  # noqa: E402
 
@@ -126,16 +127,6 @@ LOG_CONFIG: dict = {
 
 
 READY = "twilio-fake listening on "  # then the base URL: the line a supervisor waits for
-
-
-def serve_command(database: str | Path = MEMORY, *options: str) -> list[str]:
-    """The command that starts this fake on a free port (it prints READY and its URL).
-
-    For the contract kit's own fake, the tests and the bench.
-    """
-    return [
-        sys.executable, "-m", "twilio_fake", "--port", "0", "--database", str(database), *options,
-    ]  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -277,44 +268,6 @@ def listen(host: str, port: int) -> socket.socket:
         raise
     sock.set_inheritable(True)  # worker processes serve the same socket
     return sock
-
-
-# Whom the kit texts on a fresh fake: a British mobile (libphonenumber's example), since the demo
-# numbers it is given to pool are British, French and Australian.
-CONTRACT_RECIPIENT = "+447400123456"
-
-
-def contract(argv: list[str]) -> int:
-    """`twilio-fake contract`: the contract kit, given this fake with its demo data to start.
-
-    The kit (package twilio_fake_contract) knows nothing of the fake: with no --url, this hands it
-    the command that starts a fresh fake and the demo account to use.
-    """
-    try:
-        from twilio_fake_contract import runner as kit
-    except ImportError as err:
-        return fail(
-            f"the contract kit needs its extra: pip install 'twilio-fake[contract]' ({err})"
-        )
-    if not any(arg == "--url" or arg.startswith(("--url=", "--serve")) for arg in argv):
-        account = fixtures.demo()[0]
-        service, service2 = list(account.services)[:2]
-        messaging = [
-            n.sid for n in account.incoming_phone_numbers if {"SMS", "MMS"} & set(n.capabilities)
-        ]
-        voice_only = next(n.sid for n in account.incoming_phone_numbers if n.sid not in messaging)
-        # PN…01 and PN…02 are left alone: PN…01 is the spec's example SID, which schemathesis's
-        # examples phase fetches and deletes. A pool limit of 2 lets the kit fill a pool.
-        argv = [
-            "--serve", shlex.join(serve_command(MEMORY, "--pool-limit", "2")),
-            "--user", account.sid, "--service", service, "--service2", service2,
-            "--numbers", ",".join(messaging[2:]), "--voice-only", voice_only,
-            "--pool-limit", "2", "--allow-purchases",
-            # Nothing leaves the fake: it may text anyone, and answers Twilio's test numbers.
-            "--send-to", CONTRACT_RECIPIENT, "--test-numbers", "--fuzz-sends", *argv,
-        ]  # fmt: skip
-        os.environ.setdefault(kit.PASSWORD_VARIABLE, account.auth_token)
-    return kit.main(argv, prog="twilio-fake contract")
 
 
 def fail(message: str) -> int:

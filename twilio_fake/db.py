@@ -42,6 +42,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 
 from .fixtures import FixtureError
+from .launch import MEMORY
 from .statements import Prepared, on_the_driver
 
 metadata = MetaData()
@@ -106,7 +107,6 @@ settings = Table(
 #   info["account_rows"]: a function from an account SID to a WHERE clause;
 # - info["lock_rank"]: where a bulk change locks it on PostgreSQL (lower first; default 100).
 
-MEMORY = ":memory:"
 MASK = "***"  # what is shown of a password
 _MASK_QUOTED = "%2A%2A%2A"  # the same, as a URL's query renders it
 SECRET_PARAMETERS = frozenset({"password"})  # a URL's query parameters never shown

@@ -25,8 +25,8 @@ from twilio.request_validator import RequestValidator
 from tests.support import ROOT, Server, serve, stop_cleanly
 from tests.support.netns import loopback_only
 from tests.support.webhooks import Listener, silent
-from twilio_fake.cli import serve_command
 from twilio_fake.db import Database
+from twilio_fake.launch import serve_command
 from twilio_fake.outbound import MAX_IN_FLIGHT
 from twilio_fake.resources.messages import lifecycle
 from twilio_fake.resources.messages.tables import messages

@@ -299,9 +299,10 @@ def test_ctrl_c_while_the_server_starts_stops_it_quietly(tmp_path: Path, moment:
 
 def test_the_kits_run_keeps_pythons_ctrl_c(monkeypatch: pytest.MonkeyPatch) -> None:
     """`twilio-fake contract` is not made quiet: an interrupted check must not exit 0."""
-    from twilio_fake import __main__, cli, command
+    from twilio_fake import __main__, cli, command, contract_command
 
     before = {stop: signal.getsignal(stop) for stop in (signal.SIGINT, signal.SIGTERM)}
+    monkeypatch.setattr(contract_command, "contract", lambda _: signal.getsignal(signal.SIGINT))
     monkeypatch.setattr(cli, "main", lambda: signal.getsignal(signal.SIGINT))
     try:
         monkeypatch.setattr(sys, "argv", ["twilio-fake", "contract", "--url", "http://x"])
@@ -325,3 +326,19 @@ def test_the_entry_point_imports_nothing_heavy_before_its_handlers() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_the_kits_command_imports_nothing_of_the_server() -> None:
+    """`twilio-fake contract` checks a server in another process: it loads neither connexion,
+    SQLAlchemy nor uvicorn, a second of every run's start (contract_command.py)."""
+    script = (
+        "import sys; from twilio_fake.__main__ import main; "
+        "sys.argv = ['twilio-fake', 'contract', '--help']\n"
+        "try: main()\nexcept SystemExit: pass\n"
+        "print([m for m in ('connexion', 'sqlalchemy', 'uvicorn') if m in sys.modules])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert "--serve" in done.stdout  # the kit's own help: the command got that far
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout

@@ -31,7 +31,8 @@ from twilio.rest import Client
 
 from tests.support import ROOT, Server, pool_path, serve
 from tests.support.netns import loopback_only
-from twilio_fake.cli import PROXY_READY, serve_command
+from twilio_fake.cli import PROXY_READY
+from twilio_fake.launch import serve_command
 from twilio_fake.proxy import (
     CA_DIRECTORY,
     CertificateAuthority,
