@@ -119,7 +119,8 @@ class Contract:
 def bundled() -> Contract:
     """The contract the kit carries."""
     text = resources.files(__package__).joinpath("openapi.yaml").read_text(encoding="utf-8")
-    return Contract(yaml.safe_load(text))
+    # libyaml's loader where PyYAML has it: 0.1 s for the contract, the pure-Python one 0.8 s.
+    return Contract(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from tests.support import (
     SERVICE2,
     VOICE_ONLY_NUMBER,
     Server,
+    load_yaml,
     pool_path,
     scale,
     serve,
@@ -422,11 +423,9 @@ def test_every_resource_is_found_by_operation_id() -> None:
 
 def test_the_pool_is_found_by_operation_id_whatever_the_server_path() -> None:
     """Today's servers `/v1` with paths `/Services/…`, or `/` with `/v1/Services/…`: one URL."""
-    import yaml
-
     from twilio_fake_contract.contract import Contract, Pool
 
-    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+    spec = load_yaml(ROOT / "openapi.yaml")
     base = spec["servers"][0]["url"].rstrip("/")
     folded = {
         **spec,

@@ -8,11 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
+from tests.support import ROOT, load_yaml, npm_tools
 
-from tests.support import ROOT, npm_tools
-
-CURRENT = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+CURRENT = load_yaml(ROOT / "openapi.yaml")
 
 
 def test_the_published_artefacts_are_built_from_the_contract(tmp_path: Path) -> None:
@@ -24,7 +22,7 @@ def test_the_published_artefacts_are_built_from_the_contract(tmp_path: Path) -> 
         check=True,
         capture_output=True,
     )
-    bundled_yaml = yaml.safe_load((tmp_path / "openapi.yaml").read_text())
+    bundled_yaml = load_yaml(tmp_path / "openapi.yaml")
     bundled_json = json.loads((tmp_path / "openapi.json").read_text())
     assert bundled_yaml == bundled_json
     assert (

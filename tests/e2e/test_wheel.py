@@ -28,6 +28,7 @@ from tests.support import (
     Server,
     build_wheel,
     fresh_environment,
+    load_yaml,
 )
 
 
@@ -121,7 +122,7 @@ def test_a_broken_operation_id_stops_the_server_before_it_listens(
 ) -> None:
     shadow = shadowing_copy(installed, tmp_path)
     spec_file = shadow / "twilio_fake" / "openapi.yaml"
-    spec = yaml.safe_load(spec_file.read_text())
+    spec = load_yaml(spec_file)
     spec["paths"]["/v1/Services/{ServiceSid}/PhoneNumbers"]["get"]["operationId"] = "ListNumbers"
     spec_file.write_text(yaml.safe_dump(spec))
     result = serve_shadowed(installed, shadow)

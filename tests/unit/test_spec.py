@@ -10,7 +10,7 @@ import yaml
 from openapi_spec_validator import validate
 from twilio_fake.handlers import operations
 
-from tests.support import ROOT
+from tests.support import ROOT, load_yaml
 from twilio_fake.app import SpecError, create_app, served_documents
 from twilio_fake.config import Settings
 from twilio_fake.spec import CONTRACT as TWILIO_SPEC
@@ -18,7 +18,7 @@ from twilio_fake.spec import CONTROL as CONTROL_SPEC
 from twilio_fake.spec import SPECS
 from twilio_fake.spec import document as spec_document
 
-SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+SPEC = load_yaml(ROOT / "openapi.yaml")
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 OPERATIONS_OF_SPEC = [
     (path, method, operation)
@@ -50,6 +50,14 @@ def test_the_specs_are_valid_openapi(name: str) -> None:
 
 def test_the_packaged_contract_is_the_one_at_the_top_of_the_repository() -> None:
     assert spec_document(TWILIO_SPEC) == SPEC
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_libyamls_loader_reads_each_spec_as_the_pure_python_one_does(name: str) -> None:
+    """The fake, the kit and the tests read the specs with libyaml's loader (the quicker)."""
+    text = (ROOT / "twilio_fake" / name).read_text()
+    assert load_yaml(ROOT / "twilio_fake" / name) == yaml.safe_load(text)
+    assert spec_document(name) == yaml.safe_load(text)
 
 
 def test_the_operations_keep_twilios_operation_ids() -> None:

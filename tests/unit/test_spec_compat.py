@@ -6,13 +6,12 @@ import copy
 import re
 
 import pytest
-import yaml
 
-from tests.support import ROOT
+from tests.support import ROOT, load_yaml
 from twilio_fake_contract.compat import breaking_changes, major
 
-CURRENT = yaml.safe_load((ROOT / "openapi.yaml").read_text())
-PUBLISHED = yaml.safe_load((ROOT / "published" / "openapi.yaml").read_text())
+CURRENT = load_yaml(ROOT / "openapi.yaml")
+PUBLISHED = load_yaml(ROOT / "published" / "openapi.yaml")
 CHANGELOG = (ROOT / "CHANGELOG.md").read_text()
 POOL = "/v1/Services/{ServiceSid}/PhoneNumbers"
 ENTRY = POOL + "/{Sid}"

@@ -18,14 +18,13 @@ import random
 import re
 
 import pytest
-import yaml
 from schemathesis.core.jsonschema.patterns import pattern_length_bounds, pin_pattern_length
 
-from tests.support import ROOT
+from tests.support import ROOT, load_yaml
 from twilio_fake.resources.numbers.errors import InvalidContainsPattern
 from twilio_fake.resources.numbers.inventory import contains_matcher
 
-SPEC = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+SPEC = load_yaml(ROOT / "openapi.yaml")
 CONTAINS = SPEC["components"]["parameters"]["Contains"]["schema"]
 WEBHOOK_URL = SPEC["components"]["schemas"]["WebhookUrl"]
 
