@@ -15,6 +15,7 @@ import shutil
 import tempfile
 import threading
 import weakref
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -157,11 +158,10 @@ def _add_missing_columns(conn: Connection) -> None:
     kept from an earlier version would lack a column added since. A column added later must be
     nullable or have a `server_default` (its existing rows get that value).
     """
-    inspector = inspect(conn)
+    present = _names_by_table(inspect(conn).get_multi_columns())
     for table in metadata.sorted_tables:
-        present = {column["name"] for column in inspector.get_columns(table.name)}
         for column in table.columns:
-            if column.name in present:
+            if column.name in present[table.name]:
                 continue
             if not column.nullable and column.server_default is None:
                 raise RuntimeError(
@@ -187,12 +187,22 @@ def _add_missing_indexes(conn: Connection) -> None:
     (`create_all` creates a missing table's indexes with it, not those of a table that exists).
     On PostgreSQL the first replica of the newer version builds them at start-up, under the
     schema lock: writes to their tables wait until they are built."""
-    inspector = inspect(conn)
+    present = _names_by_table(inspect(conn).get_multi_indexes())
     for table in metadata.sorted_tables:
-        present = {index["name"] for index in inspector.get_indexes(table.name)}
         for index in table.indexes:
-            if index.name not in present:
+            if index.name not in present[table.name]:
                 index.create(conn)
+
+
+def _names_by_table(reflected: dict[tuple[str | None, str], list[Any]]) -> dict[str, set[str]]:
+    """The names of what the inspector reflected (columns or indexes), by table of the default
+    schema: in one query for all the tables, where asking table by table took a query each
+    (24 on PostgreSQL, a third of a fresh database's start-up there)."""
+    names: dict[str, set[str]] = defaultdict(set)
+    for (schema, table), items in reflected.items():
+        if schema is None:
+            names[table] |= {item["name"] for item in items}
+    return names
 
 
 def _masked(url: URL) -> str:
