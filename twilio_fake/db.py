@@ -196,8 +196,8 @@ def _add_missing_indexes(conn: Connection) -> None:
 
 def _names_by_table(reflected: dict[tuple[str | None, str], list[Any]]) -> dict[str, set[str]]:
     """The names of what the inspector reflected (columns or indexes), by table of the default
-    schema: in one query for all the tables, where asking table by table took a query each
-    (24 on PostgreSQL, a third of a fresh database's start-up there)."""
+    schema: one query for all the tables, where asking table by table took three each on
+    PostgreSQL (36 of the 40 statements that opened an existing database there)."""
     names: dict[str, set[str]] = defaultdict(set)
     for (schema, table), items in reflected.items():
         if schema is None:

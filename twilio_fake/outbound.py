@@ -243,8 +243,9 @@ class Webhook:
 @functools.cache
 def tls_context() -> ssl.SSLContext:
     """What an https:// webhook's receiver is verified with: httpx's default (certifi's
-    authorities), made once per process and shared by every app's client. Each client made its
-    own, loading the authorities anew: 20 ms of every app's start, 1,800 times a test run."""
+    authorities), made on first use and shared by every app's client (two threads there first
+    at once may each make one, all alike). Each client made its own, loading the authorities
+    anew: 20 ms, twice in every app's start (its build and its lifespan)."""
     return httpx.create_ssl_context(trust_env=False)
 
 

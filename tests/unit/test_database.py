@@ -103,13 +103,16 @@ def test_a_database_made_by_an_earlier_version_gets_the_columns_and_indexes_adde
     with db.engine.begin() as conn:  # what the earlier version lacked
         conn.exec_driver_sql("DROP INDEX ix_messages_account_due")
         conn.exec_driver_sql("ALTER TABLE messages DROP COLUMN outcome_error")
+        # A column other tables have too (services, numbers): each table is looked at alone.
+        conn.exec_driver_sql("ALTER TABLE messages DROP COLUMN status_callback")
     db.dispose()
     db = Database(database)
     try:
         with db.engine.connect() as conn:
             found = inspect(conn)
             assert "ix_messages_account_due" in {i["name"] for i in found.get_indexes("messages")}
-            assert "outcome_error" in {c["name"] for c in found.get_columns("messages")}
+            columns = {c["name"] for c in found.get_columns("messages")}
+            assert {"outcome_error", "status_callback"} <= columns
     finally:
         db.dispose()
 

@@ -17,6 +17,7 @@ from twilio_fake.spec import CONTRACT as TWILIO_SPEC
 from twilio_fake.spec import CONTROL as CONTROL_SPEC
 from twilio_fake.spec import SPECS
 from twilio_fake.spec import document as spec_document
+from twilio_fake_contract.contract import bundled
 
 SPEC = load_yaml(ROOT / "openapi.yaml")
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
@@ -58,6 +59,8 @@ def test_libyamls_loader_reads_each_spec_as_the_pure_python_one_does(name: str) 
     text = (ROOT / "twilio_fake" / name).read_text()
     assert load_yaml(ROOT / "twilio_fake" / name) == yaml.safe_load(text)
     assert spec_document(name) == yaml.safe_load(text)
+    if name == TWILIO_SPEC:
+        assert bundled().spec == yaml.safe_load(text)
 
 
 def test_the_operations_keep_twilios_operation_ids() -> None:
