@@ -1,4 +1,5 @@
-"""The `twilio-fake` command: serve the fake with uvicorn (or, as `contract`, check a server)."""
+"""The `twilio-fake` command's serving: the fake under uvicorn (`twilio-fake contract` is
+contract_command.py, dispatched by `__main__` before this is imported)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from typing import Any
 
 import uvicorn
 
-from .command import hide_library_warnings
+from .command import fail, hide_library_warnings
 
 hide_library_warnings()  # before connexion is imported
 
@@ -30,7 +31,6 @@ from uvicorn.supervisors import Multiprocess  # noqa: E402
 from . import __version__, command, fixtures, proxy, readiness, spec, urls  # noqa: E402  (after the filter)
 from .app import SpecError, create_app, create_backend, settle_heap  # noqa: E402
 from .config import ENV_PREFIX, Settings  # noqa: E402
-from .contract_command import contract  # noqa: E402
 from .db import MEMORY, shown  # noqa: E402
 from .overrides import GuardedHttpProtocol, ServerWithProxy  # noqa: E402
 
@@ -130,10 +130,7 @@ READY = "twilio-fake listening on "  # then the base URL: the line a supervisor 
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["contract"]:
-        return contract(argv[1:])
-    args = parse_args(argv)
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         settings = Settings.from_env(**vars(args))
     except ValueError as err:
@@ -268,12 +265,6 @@ def listen(host: str, port: int) -> socket.socket:
         raise
     sock.set_inheritable(True)  # worker processes serve the same socket
     return sock
-
-
-def fail(message: str) -> int:
-    """Say what stops the server on one line (a driver's message may span several)."""
-    print(f"twilio-fake: {' '.join(message.split())}", file=sys.stderr)
-    return 2
 
 
 def _noting(event: threading.Event, handler: Any) -> Callable[[int, Any], None]:

@@ -41,6 +41,12 @@ def hide_library_warnings() -> None:
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
 
 
+def fail(message: str) -> int:
+    """Say on one line what stops the command (a driver's message may span several); status 2."""
+    print(f"twilio-fake: {' '.join(message.split())}", file=sys.stderr)
+    return 2
+
+
 def exit_cleanly(_signum: int, _frame: object) -> None:
     sys.exit(0)
 

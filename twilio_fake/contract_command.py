@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 import shlex
-import sys
 
 from . import fixtures
+from .command import fail
 from .launch import MEMORY, serve_command
 
 # Whom the kit texts on a fresh fake: a British mobile (libphonenumber's example), since the demo
@@ -25,12 +25,9 @@ def contract(argv: list[str]) -> int:
     try:
         from twilio_fake_contract import runner as kit
     except ImportError as err:
-        print(
-            f"twilio-fake: the contract kit needs its extra: pip install "
-            f"'twilio-fake[contract]' ({err})",
-            file=sys.stderr,
+        return fail(
+            f"the contract kit needs its extra: pip install 'twilio-fake[contract]' ({err})"
         )
-        return 2
     if not any(arg == "--url" or arg.startswith(("--url=", "--serve")) for arg in argv):
         account = fixtures.demo()[0]
         service, service2 = list(account.services)[:2]

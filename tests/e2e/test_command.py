@@ -342,3 +342,14 @@ def test_the_kits_command_imports_nothing_of_the_server() -> None:
     )
     assert "--serve" in done.stdout  # the kit's own help: the command got that far
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout
+
+
+def test_without_the_kits_extra_the_contract_command_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from twilio_fake.contract_command import contract
+
+    monkeypatch.setitem(sys.modules, "twilio_fake_contract", None)  # as if not installed
+    assert contract(["--url", "http://127.0.0.1:1"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("twilio-fake: the contract kit needs its extra: pip install")
