@@ -4,11 +4,13 @@ the model layer alone (no HTTP)."""
 from __future__ import annotations
 
 import contextlib
+import threading
+import time
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 
 from tests.support import (
     ACCOUNT,
@@ -33,6 +35,7 @@ from twilio_fake.db import MEMORY
 from twilio_fake.resources.pool import errors as pool_errors
 from twilio_fake.resources.pool import model as pool
 from twilio_fake.resources.pool.tables import pool_entries
+from twilio_fake.resources.services.tables import services
 
 
 @pytest.fixture(params=["sqlite", MEMORY, "postgresql"])
@@ -110,6 +113,48 @@ def test_a_full_pool_is_21714_and_stays_at_its_limit() -> None:
     assert len(pool.page(backend, ACCOUNT, SERVICE).rows) == 2
     # The limit is per service: another service still takes numbers.
     pool.add(backend, ACCOUNT, SERVICE2, NUMBERS[2])
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_an_add_counts_the_pool_once_it_holds_the_services_lock(database: str) -> None:
+    # Racing adds on PostgreSQL stay within the limit because an add locks its service's row
+    # (FOR UPDATE) before it counts the pool, in a statement of its own: an add that waited for
+    # another writer's lock then counts what that writer added. The writer here locks the
+    # service and takes the pool's last place by hand, and commits once the add waits.
+    backend = Backend(database, fixtures.demo(), pool_limit=2)
+    try:
+        pool.add(backend, ACCOUNT, SERVICE, NUMBERS[0])
+        outcome: list[BaseException | pool.PoolEntry] = []
+
+        def add() -> None:
+            try:
+                outcome.append(pool.add(backend, ACCOUNT, SERVICE, NUMBERS[2]))
+            except Exception as error:  # its outcome is asserted below
+                outcome.append(error)
+
+        with backend.db.engine.connect() as writer, backend.db.engine.connect() as watcher:
+            with writer.begin():
+                writer.execute(
+                    select(services.c.sid).where(services.c.sid == SERVICE).with_for_update()
+                )
+                now = datetime(2026, 1, 1)
+                writer.execute(insert(pool_entries).values(
+                    sid=NUMBERS[1], service_sid=SERVICE, date_created=now, date_updated=now
+                ))  # fmt: skip
+                adding = threading.Thread(target=add)
+                adding.start()
+                deadline = time.monotonic() + 10
+                waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted"
+                while watcher.exec_driver_sql(waiting).scalar() == 0:
+                    assert time.monotonic() < deadline, f"the add did not wait: {outcome}"
+                    assert adding.is_alive(), f"the add did not wait: {outcome}"
+                    adding.join(0.01)
+            adding.join(10)
+        assert not adding.is_alive()
+        assert [type(o) for o in outcome] == [pool_errors.ServicePoolFull]
+        assert [e.sid for e in pool.page(backend, ACCOUNT, SERVICE).rows] == NUMBERS[:2]
+    finally:
+        backend.db.dispose()
 
 
 def test_fetch_and_remove(backend: Backend) -> None:

@@ -148,7 +148,7 @@ def test_a_driver_error_is_raised_as_sqlalchemys(backend: Backend) -> None:
 
 def test_a_missing_parameter_is_refused(backend: Backend) -> None:
     with backend.db.read() as conn, pytest.raises(KeyError, match="service"):
-        pool._POOL_SIZE.rows(conn, {})
+        pool._NUMBER_AND_POOL_SIZE.rows(conn, {"sid": NUMBERS[1], "account": ACCOUNT})
 
 
 def test_a_statement_that_cannot_be_prepared_is_refused(tmp_path) -> None:
@@ -177,7 +177,7 @@ def test_on_postgresql_a_dead_connection_is_invalidated_as_execute_invalidates_i
         with backend.db.engine.connect() as other:
             other.exec_driver_sql(f"SELECT pg_terminate_backend({ended})")
         with pytest.raises(DBAPIError) as raised:
-            pool._POOL_SIZE.rows(conn, {"service": SERVICE})
+            pool._SERVICE.rows(conn, {"service": SERVICE, "account": ACCOUNT})
         assert raised.value.connection_invalidated
         assert conn.invalidated
         transaction.rollback()  # what leaving a rule's transaction on the error does

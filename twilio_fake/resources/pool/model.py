@@ -84,15 +84,17 @@ _ENTRY = Prepared(
     )
 )
 _SERVICE_FOR_ADD = Prepared(_THE_SERVICE.with_for_update())
-# The account's number, what an entry shows of it, and the service whose pool holds it (None:
-# in no pool).
-_NUMBER = Prepared(
+_POOL_SIZE = select(func.count()).select_from(entries).where(_in_pool).scalar_subquery()
+# The account's number, what an entry shows of it, the service whose pool holds it (None: in no
+# pool), and the size of the pool it would join: one statement, so one round trip on
+# PostgreSQL. It runs after the service's row is locked (`add`), so on PostgreSQL its snapshot
+# counts every add that committed before, as the pool limit needs.
+_NUMBER_AND_POOL_SIZE = Prepared(
     select(entries.c.service_sid, numbers.c.phone_number, numbers.c.country_code,
-           numbers.c.capabilities)
+           numbers.c.capabilities, _POOL_SIZE)
     .outerjoin_from(numbers, entries, entries.c.sid == numbers.c.sid)
     .where(numbers.c.sid == bindparam("sid"), numbers.c.account_sid == bindparam("account"))
 )  # fmt: skip
-_POOL_SIZE = Prepared(select(func.count()).select_from(entries).where(_in_pool))
 _INSERT = Prepared(
     insert(entries).values(
         sid=bindparam("sid"),
@@ -134,7 +136,7 @@ def add(backend: Backend, account_sid: str, service_sid: str, phone_number_sid: 
         with backend.db.read() as conn:
             _check_can_add(conn, backend, account_sid, service_sid, phone_number_sid)
         raise
-    _service, phone_number, country_code, capabilities = tuple(number)
+    _service, phone_number, country_code, capabilities, _size = tuple(number)
     return PoolEntry(
         phone_number_sid,
         account_sid,
@@ -151,21 +153,22 @@ def _check_can_add(
     conn: Connection, backend: Backend, account_sid: str, service_sid: str, phone_number_sid: str
 ) -> tuple[Any, ...]:
     """Raise the error that forbids the add, if any; return the number's row."""
-    number = _NUMBER.first(conn, {"sid": phone_number_sid, "account": account_sid})
+    number = _NUMBER_AND_POOL_SIZE.first(
+        conn, {"sid": phone_number_sid, "account": account_sid, "service": service_sid}
+    )
     if number is None:
         shown = phone_number_sid if len(phone_number_sid) <= 64 else phone_number_sid[:61] + "..."
         raise PhoneNumberInvalid(
             f"Phone Number is invalid: PhoneNumberSid {shown!r} is not the SID of an incoming "
             "phone number of this account"
         )
-    current_service, _number, _country, capabilities = tuple(number)
+    current_service, _number, _country, capabilities, size = tuple(number)
     if current_service == service_sid:
         raise PhoneNumberAlreadyInService()
     if current_service is not None:
         raise PhoneNumberInAnotherService()
     if not {"SMS", "MMS"} & set(capabilities):
         raise PhoneNumberCannotMessage()
-    size = _POOL_SIZE.scalar(conn, {"service": service_sid}) or 0
     if size >= backend.pool_limit:
         raise ServicePoolFull()
     return number
