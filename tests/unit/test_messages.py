@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -553,6 +555,46 @@ def test_cancel_only_a_scheduled_message(backend: Backend) -> None:
         model.update(backend, ACCOUNT, queued.sid, body=None, status="canceled")
     with pytest.raises(ResourceNotFound):
         model.update(backend, OTHER_ACCOUNT, queued.sid, body="", status=None)
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_cancel_reads_the_status_once_it_holds_the_messages_lock(backend: Backend) -> None:
+    # A cancel locks the message's row (FOR UPDATE) before it reads the status: a cancel that
+    # waited for the dispatcher's claim then reads the status the dispatcher wrote, and refuses
+    # (30409) rather than cancel a message already sent on. The dispatcher here claims the due
+    # message and moves it to queued, and commits once the cancel waits.
+    pool.add(backend, ACCOUNT, SERVICE, SMS_MMS.sid)
+    frozen_at(backend, datetime(2026, 1, 15, 9, 30))
+    scheduled = send(
+        backend, service_sid=SERVICE, schedule_type="fixed", send_at="2026-01-15T10:30:00Z"
+    )
+    frozen_at(backend, datetime(2026, 1, 15, 10, 30))
+    outcome: list[BaseException | model.Message] = []
+
+    def cancel() -> None:
+        try:
+            outcome.append(
+                model.update(backend, ACCOUNT, scheduled.sid, body=None, status="canceled")
+            )
+        except Exception as error:  # its outcome is asserted below
+            outcome.append(error)
+
+    with backend.db.engine.connect() as dispatcher, backend.db.engine.connect() as watcher:
+        with dispatcher.begin():
+            steps = lifecycle.advance_due(dispatcher, real_now=time.time(), account_sid=ACCOUNT)
+            assert [(t.message_sid, t.status) for t in steps] == [(scheduled.sid, "queued")]
+            canceling = threading.Thread(target=cancel)
+            canceling.start()
+            deadline = time.monotonic() + 10
+            waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted"
+            while watcher.exec_driver_sql(waiting).scalar() == 0:
+                assert time.monotonic() < deadline, f"the cancel did not wait: {outcome}"
+                assert canceling.is_alive(), f"the cancel did not wait: {outcome}"
+                canceling.join(0.01)
+        canceling.join(10)
+    assert not canceling.is_alive()
+    assert [type(o) for o in outcome] == [errors.CannotCancel]
+    assert stored(backend, scheduled.sid)["status"] == "queued"
 
 
 def test_delete_only_once_the_status_is_final(backend: Backend) -> None:
