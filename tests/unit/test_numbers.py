@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import Connection, delete, func, insert, select
 
 from tests.support import (
     ACCOUNT,
@@ -28,6 +30,7 @@ from twilio_fake.resources.numbers.inventory import Search
 from twilio_fake.resources.numbers.tables import incoming_phone_number_details
 from twilio_fake.resources.pool import model as pool
 from twilio_fake.resources.pool.tables import pool_entries
+from twilio_fake.resources.services.tables import services
 
 DEMO, OTHER = fixtures.demo()
 
@@ -428,6 +431,60 @@ def test_release_takes_the_number_out_of_its_pool_and_puts_it_back_on_sale(
     assert [e.sid for e in pool.page(backend, ACCOUNT, SERVICE).rows] == [NUMBERS[0]]
     again = model.buy(backend, OTHER_ACCOUNT, phone_number=number.phone_number)
     assert again.sid != number.sid
+
+
+def outcome_once_it_waits(
+    backend: Backend, hold: Callable[[Connection], None], rule: Callable[[], object]
+) -> list[object]:
+    """Run `hold` in a transaction, then `rule` in a thread; commit once the rule waits for a
+    lock (PostgreSQL's pg_locks); return what the rule returned or raised."""
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(rule())
+        except Exception as error:  # its outcome is asserted by the caller
+            outcome.append(error)
+
+    with backend.db.engine.connect() as writer, backend.db.engine.connect() as watcher:
+        with writer.begin():
+            hold(writer)
+            running = threading.Thread(target=run)
+            running.start()
+            deadline = time.monotonic() + 10
+            waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted"
+            while watcher.exec_driver_sql(waiting).scalar() == 0:
+                assert time.monotonic() < deadline, f"the rule did not wait: {outcome}"
+                assert running.is_alive(), f"the rule did not wait: {outcome}"
+                running.join(0.01)
+        running.join(10)
+    assert not running.is_alive()
+    return outcome
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_release_locks_the_number_before_it_empties_its_pool(backend: Backend) -> None:
+    # A release locks the number's row (FOR UPDATE) before it takes the number out of its pool:
+    # a release that waited for an add to a pool (whose entry's foreign key holds the number's
+    # row) then finds the entry, and takes it out. The add here locks the service and inserts
+    # the entry by hand, and commits once the release waits.
+    number = model.buy(backend, ACCOUNT, area_code="415")
+
+    def add(writer: Connection) -> None:
+        writer.execute(select(services.c.sid).where(services.c.sid == SERVICE).with_for_update())
+        now = datetime(2026, 1, 1)
+        writer.execute(insert(pool_entries).values(
+            sid=number.sid, service_sid=SERVICE, date_created=now, date_updated=now
+        ))  # fmt: skip
+
+    outcome = outcome_once_it_waits(
+        backend, add, lambda: model.release(backend, ACCOUNT, number.sid)
+    )
+    assert outcome == [None]
+    with pytest.raises(errors.ResourceNotFound):
+        model.fetch(backend, ACCOUNT, number.sid)
+    with backend.db.read() as conn:
+        assert conn.scalar(select(func.count()).select_from(pool_entries)) == 0
 
 
 def test_a_fixture_number_can_be_released(backend: Backend) -> None:
