@@ -27,7 +27,10 @@ from twilio_fake.db import MEMORY
 from twilio_fake.resources.numbers import errors as number_errors
 from twilio_fake.resources.numbers import inventory, model
 from twilio_fake.resources.numbers.inventory import Search
-from twilio_fake.resources.numbers.tables import incoming_phone_number_details
+from twilio_fake.resources.numbers.tables import (
+    incoming_phone_number_details,
+    incoming_phone_numbers,
+)
 from twilio_fake.resources.pool import model as pool
 from twilio_fake.resources.pool.tables import pool_entries
 from twilio_fake.resources.services.tables import services
@@ -485,6 +488,27 @@ def test_a_release_locks_the_number_before_it_empties_its_pool(backend: Backend)
         model.fetch(backend, ACCOUNT, number.sid)
     with backend.db.read() as conn:
         assert conn.scalar(select(func.count()).select_from(pool_entries)) == 0
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_an_update_locks_the_number_before_it_reads_it(backend: Backend) -> None:
+    # An update locks the number's details (FOR UPDATE) before it checks they are there: an
+    # update that waited for a release then finds the number gone (404). The release here
+    # deletes the number by hand, and commits once the update waits.
+    number = model.buy(backend, ACCOUNT, area_code="415")
+
+    def release(writer: Connection) -> None:
+        details = incoming_phone_number_details
+        writer.execute(delete(details).where(details.c.sid == number.sid))
+        writer.execute(
+            delete(incoming_phone_numbers).where(incoming_phone_numbers.c.sid == number.sid)
+        )
+
+    def update() -> object:
+        return model.update(backend, ACCOUNT, number.sid, {"sms_url": "https://example.com/in"})
+
+    outcome = outcome_once_it_waits(backend, release, update)
+    assert [type(o) for o in outcome] == [errors.ResourceNotFound]
 
 
 def test_a_fixture_number_can_be_released(backend: Backend) -> None:
