@@ -14,8 +14,10 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -184,3 +186,37 @@ def emptied(url: str) -> str:
         for sequence in list(sequences):
             conn.exec_driver_sql(f'ALTER SEQUENCE "{sequence}" RESTART')
     return url
+
+
+def outcome_once_it_waits(
+    engine: Any, hold: Callable[[Any], object], rule: Callable[[], object]
+) -> list[object]:
+    """What `rule` returned or raised, run while another writer holds a lock it needs.
+
+    `hold(connection)` runs in a transaction of its own on `engine`; `rule` then runs in a
+    thread, and the transaction commits once PostgreSQL shows a lock waited for (pg_locks), so
+    the rule goes on after the writer's commit and must see what it did. A rule that does not
+    wait within 10 s (its lock removed) fails the test."""
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(rule())
+        except Exception as error:  # its outcome is the caller's to assert
+            outcome.append(error)
+
+    with engine.connect() as writer, engine.connect() as watcher:
+        with writer.begin():
+            hold(writer)
+            running = threading.Thread(target=run)
+            running.start()
+            deadline = time.monotonic() + 10
+            waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted"
+            while watcher.exec_driver_sql(waiting).scalar() == 0:
+                assert running.is_alive() and time.monotonic() < deadline, (
+                    f"the rule did not wait for the lock: {outcome}"
+                )
+                running.join(0.01)
+        running.join(10)
+    assert not running.is_alive(), "the rule did not finish after the writer's commit"
+    return outcome

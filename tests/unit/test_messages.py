@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, insert, select, update
+from sqlalchemy import Connection, event, func, insert, select, update
 
 from tests.support import ACCOUNT, OTHER_ACCOUNT, SERVICE, database_for
+from tests.support.postgres import outcome_once_it_waits
 from twilio_fake import clock, fixtures, spec
 from twilio_fake.backend import Backend
 from twilio_fake.db import MEMORY
@@ -569,30 +569,15 @@ def test_a_cancel_reads_the_status_once_it_holds_the_messages_lock(backend: Back
         backend, service_sid=SERVICE, schedule_type="fixed", send_at="2026-01-15T10:30:00Z"
     )
     frozen_at(backend, datetime(2026, 1, 15, 10, 30))
-    outcome: list[BaseException | model.Message] = []
 
-    def cancel() -> None:
-        try:
-            outcome.append(
-                model.update(backend, ACCOUNT, scheduled.sid, body=None, status="canceled")
-            )
-        except Exception as error:  # its outcome is asserted below
-            outcome.append(error)
+    def dispatch(dispatcher: Connection) -> None:
+        steps = lifecycle.advance_due(dispatcher, real_now=time.time(), account_sid=ACCOUNT)
+        assert [(t.message_sid, t.status) for t in steps] == [(scheduled.sid, "queued")]
 
-    with backend.db.engine.connect() as dispatcher, backend.db.engine.connect() as watcher:
-        with dispatcher.begin():
-            steps = lifecycle.advance_due(dispatcher, real_now=time.time(), account_sid=ACCOUNT)
-            assert [(t.message_sid, t.status) for t in steps] == [(scheduled.sid, "queued")]
-            canceling = threading.Thread(target=cancel)
-            canceling.start()
-            deadline = time.monotonic() + 10
-            waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted"
-            while watcher.exec_driver_sql(waiting).scalar() == 0:
-                assert time.monotonic() < deadline, f"the cancel did not wait: {outcome}"
-                assert canceling.is_alive(), f"the cancel did not wait: {outcome}"
-                canceling.join(0.01)
-        canceling.join(10)
-    assert not canceling.is_alive()
+    def cancel() -> object:
+        return model.update(backend, ACCOUNT, scheduled.sid, body=None, status="canceled")
+
+    outcome = outcome_once_it_waits(backend.db.engine, dispatch, cancel)
     assert [type(o) for o in outcome] == [errors.CannotCancel]
     assert stored(backend, scheduled.sid)["status"] == "queued"
 

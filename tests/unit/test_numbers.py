@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from tests.support import (
     SERVICE,
     database_for,
 )
+from tests.support.postgres import outcome_once_it_waits
 from twilio_fake import exceptions as errors
 from twilio_fake import fixtures
 from twilio_fake.backend import Backend
@@ -436,35 +435,6 @@ def test_release_takes_the_number_out_of_its_pool_and_puts_it_back_on_sale(
     assert again.sid != number.sid
 
 
-def outcome_once_it_waits(
-    backend: Backend, hold: Callable[[Connection], None], rule: Callable[[], object]
-) -> list[object]:
-    """Run `hold` in a transaction, then `rule` in a thread; commit once the rule waits for a
-    lock (PostgreSQL's pg_locks); return what the rule returned or raised."""
-    outcome: list[object] = []
-
-    def run() -> None:
-        try:
-            outcome.append(rule())
-        except Exception as error:  # its outcome is asserted by the caller
-            outcome.append(error)
-
-    with backend.db.engine.connect() as writer, backend.db.engine.connect() as watcher:
-        with writer.begin():
-            hold(writer)
-            running = threading.Thread(target=run)
-            running.start()
-            deadline = time.monotonic() + 10
-            waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted"
-            while watcher.exec_driver_sql(waiting).scalar() == 0:
-                assert time.monotonic() < deadline, f"the rule did not wait: {outcome}"
-                assert running.is_alive(), f"the rule did not wait: {outcome}"
-                running.join(0.01)
-        running.join(10)
-    assert not running.is_alive()
-    return outcome
-
-
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)
 def test_a_release_locks_the_number_before_it_empties_its_pool(backend: Backend) -> None:
     # A release locks the number's row (FOR UPDATE) before it takes the number out of its pool:
@@ -481,7 +451,7 @@ def test_a_release_locks_the_number_before_it_empties_its_pool(backend: Backend)
         ))  # fmt: skip
 
     outcome = outcome_once_it_waits(
-        backend, add, lambda: model.release(backend, ACCOUNT, number.sid)
+        backend.db.engine, add, lambda: model.release(backend, ACCOUNT, number.sid)
     )
     assert outcome == [None]
     with pytest.raises(errors.ResourceNotFound):
@@ -507,7 +477,7 @@ def test_an_update_locks_the_number_before_it_reads_it(backend: Backend) -> None
     def update() -> object:
         return model.update(backend, ACCOUNT, number.sid, {"sms_url": "https://example.com/in"})
 
-    outcome = outcome_once_it_waits(backend, release, update)
+    outcome = outcome_once_it_waits(backend.db.engine, release, update)
     assert [type(o) for o in outcome] == [errors.ResourceNotFound]
 
 

@@ -4,13 +4,11 @@ the model layer alone (no HTTP)."""
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from tests.support import (
     ACCOUNT,
@@ -28,6 +26,7 @@ from tests.support import (
     VOICE_ONLY_NUMBER,
     database_for,
 )
+from tests.support.postgres import outcome_once_it_waits
 from twilio_fake import db, fixtures, spec
 from twilio_fake import exceptions as errors
 from twilio_fake.backend import Backend
@@ -124,33 +123,21 @@ def test_an_add_counts_the_pool_once_it_holds_the_services_lock(database: str) -
     backend = Backend(database, fixtures.demo(), pool_limit=2)
     try:
         pool.add(backend, ACCOUNT, SERVICE, NUMBERS[0])
-        outcome: list[BaseException | pool.PoolEntry] = []
 
-        def add() -> None:
-            try:
-                outcome.append(pool.add(backend, ACCOUNT, SERVICE, NUMBERS[2]))
-            except Exception as error:  # its outcome is asserted below
-                outcome.append(error)
+        def take_the_last_place(writer: Connection) -> None:
+            writer.execute(
+                select(services.c.sid).where(services.c.sid == SERVICE).with_for_update()
+            )
+            now = datetime(2026, 1, 1)
+            writer.execute(insert(pool_entries).values(
+                sid=NUMBERS[1], service_sid=SERVICE, date_created=now, date_updated=now
+            ))  # fmt: skip
 
-        with backend.db.engine.connect() as writer, backend.db.engine.connect() as watcher:
-            with writer.begin():
-                writer.execute(
-                    select(services.c.sid).where(services.c.sid == SERVICE).with_for_update()
-                )
-                now = datetime(2026, 1, 1)
-                writer.execute(insert(pool_entries).values(
-                    sid=NUMBERS[1], service_sid=SERVICE, date_created=now, date_updated=now
-                ))  # fmt: skip
-                adding = threading.Thread(target=add)
-                adding.start()
-                deadline = time.monotonic() + 10
-                waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted"
-                while watcher.exec_driver_sql(waiting).scalar() == 0:
-                    assert time.monotonic() < deadline, f"the add did not wait: {outcome}"
-                    assert adding.is_alive(), f"the add did not wait: {outcome}"
-                    adding.join(0.01)
-            adding.join(10)
-        assert not adding.is_alive()
+        outcome = outcome_once_it_waits(
+            backend.db.engine,
+            take_the_last_place,
+            lambda: pool.add(backend, ACCOUNT, SERVICE, NUMBERS[2]),
+        )
         assert [type(o) for o in outcome] == [pool_errors.ServicePoolFull]
         assert [e.sid for e in pool.page(backend, ACCOUNT, SERVICE).rows] == NUMBERS[:2]
     finally:
