@@ -42,7 +42,6 @@ _ACCOUNT = select(db.accounts.c.sid, db.accounts.c.auth_token_hash).where(
 _API_KEY = select(db.api_keys.c.account_sid, db.api_keys.c.secret_hash).where(
     db.api_keys.c.sid == bindparam("user"), db.api_keys.c.disabled.is_(False)
 )
-_ACCOUNT_KEPT = _ACCOUNT.with_for_update(read=True)
 # What every request's authentication runs, compiled once (statements.Prepared).
 _CREDENTIALS = {"AC": Prepared(_ACCOUNT), "SK": Prepared(_API_KEY)}
 _MINT_ATTEMPTS = 3  # a mint whose account a reset removed starts again, this many times at most
@@ -205,9 +204,9 @@ class Backend:
                 # The tables in the order every bulk change takes them (on PostgreSQL; SQLite
                 # holds its one write lock), or a batch and a reset on another replica deadlock;
                 # then a reset or drop waits for this batch, or it for them and finds the
-                # account gone.
+                # account gone. No row lock is needed on top: no other writer gets in.
                 self.db.lock_for_bulk_change(conn)
-                if conn.execute(_ACCOUNT_KEPT, {"user": account.sid}).first() is None:
+                if conn.execute(_ACCOUNT, {"user": account.sid}).first() is None:
                     raise _MintInterrupted()
                 for load_fixtures in resources.fixture_loaders():
                     load_fixtures(conn, part, now)
