@@ -84,7 +84,13 @@ _ENTRY = Prepared(
     )
 )
 _SERVICE_FOR_ADD = Prepared(_THE_SERVICE.with_for_update())
-_POOL_SIZE = select(func.count()).select_from(entries).where(_in_pool).scalar_subquery()
+_counted = entries.alias("counted")  # the pool's entries, apart from the number's own join
+_POOL_SIZE = (
+    select(func.count())
+    .select_from(_counted)
+    .where(_counted.c.service_sid == bindparam("service"))
+    .scalar_subquery()
+)
 # The account's number, what an entry shows of it, the service whose pool holds it (None: in no
 # pool), and the size of the pool it would join: one statement, so one round trip on
 # PostgreSQL. It runs after the service's row is locked (`add`), so on PostgreSQL its snapshot
