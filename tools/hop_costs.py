@@ -8,11 +8,14 @@ Each way runs `hops` calls of a function that returns at once, one at a time and
 once (as a server at 16 connections would), and prints wall and CPU time a hop.
 
 With `--postgresql`, each hop runs a statement on a throwaway PostgreSQL (the tests' own): a
-lone read of an account's credentials by its key, as authentication runs it. Two ways: the
-fake's (`Database.call` on its caller threads, psycopg's blocking connection kept by each), and
-the same SQL awaited on the event loop through psycopg's `AsyncConnection`, one per task, with
-no thread. It prints the process's CPU and context switches a statement (`getrusage`): what
-a replica pays for its threads (docs/performance.md, fourteenth pass).
+lone read of an account's credentials by its key, as authentication runs it. Three ways: the
+fake's (`Database.call` on its caller threads: `alone`, its kept connection, `Prepared`); the
+same SQL on caller threads of the same kind with nothing of the fake's around it (psycopg's
+blocking connection, one kept by each thread); and the same SQL awaited on the event loop
+through psycopg's `AsyncConnection`, one per task, with no thread. It prints the process's CPU
+and context switches a statement (`getrusage`): the second against the third is what the
+threads cost, the first against the second what the fake's own layers add (docs/performance.md,
+fourteenth pass).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import argparse
 import asyncio
 import resource
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -76,7 +80,8 @@ async def statements(name: str, run: Callable[[int], Awaitable[object]], hops: i
         wall = time.perf_counter()
         await asyncio.gather(*(worker(i) for i in range(at_once)))
         wall = time.perf_counter() - wall
-        cpu, switches = _usage()[0] - cpu, _usage()[1] - switches
+        after = _usage()
+        cpu, switches = after[0] - cpu, after[1] - switches
     print(f"{name:22} {at_once:2} at once: {wall / hops * 1e6:6.1f} us wall, "
           f"{cpu / hops * 1e6:6.1f} us CPU, {switches / hops:5.1f} context switches "
           "a statement")  # fmt: skip
@@ -100,6 +105,13 @@ async def on_postgresql(url: str, hops: int) -> None:
     sql = query.compile(dialect=database.engine.dialect).string
     driver_url = database.engine.url.set(drivername="postgresql").render_as_string(False)
     connections: list[psycopg.AsyncConnection] = []
+    callers, kept = _Callers(CALLERS), threading.local()
+
+    def on_a_thread(n: int) -> object:
+        if getattr(kept, "connection", None) is None:
+            kept.connection = psycopg.connect(driver_url, autocommit=True)
+        return kept.connection.execute(sql, {"sid": f"AC{n % ACCOUNTS:032d}"}).fetchall()
+
     try:
         for at_once in (1, 16):
             await statements(
@@ -108,6 +120,8 @@ async def on_postgresql(url: str, hops: int) -> None:
                                         {"sid": f"AC{n % ACCOUNTS:032d}"}),  # fmt: skip
                 hops, at_once,
             )  # fmt: skip
+            await statements("threads, psycopg alone", lambda n: callers.run(on_a_thread, n),
+                             hops, at_once)  # fmt: skip
             while len(connections) < at_once:
                 connections.append(
                     await psycopg.AsyncConnection.connect(driver_url, autocommit=True)
@@ -123,6 +137,7 @@ async def on_postgresql(url: str, hops: int) -> None:
     finally:
         for connection in connections:
             await connection.close()
+        callers.stop()  # their connections close as the threads end
         database.dispose()
 
 
@@ -139,14 +154,16 @@ def postgresql(hops: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--hops", type=int, default=None)
+    parser.add_argument("--hops", type=int, help="20000, or 8000 with --postgresql")
     parser.add_argument(
         "--postgresql",
         action="store_true",
         help="a statement a hop, on a throwaway PostgreSQL (see above)",
     )
     args = parser.parse_args()
+    if args.hops is not None and args.hops < 16:
+        parser.error("--hops must be at least 16 (16 run at once)")
     if args.postgresql:
-        postgresql(args.hops or 8000)
+        postgresql(8000 if args.hops is None else args.hops)
     else:
-        asyncio.run(main(args.hops or 20000))
+        asyncio.run(main(20000 if args.hops is None else args.hops))

@@ -5,20 +5,22 @@
 The fake as `make bench` serves it (its fixtures, 1,000 numbers in the pool) is loaded by wrk at
 16 connections, an operation at a time (fetch, list of 50, create+delete, send), after a
 warm-up. Around each measured run it reads, from /proc, the fake's CPU time (user and system),
-the context switches of all its threads, and, with `--postgresql` (a throwaway server, the
-tests' own), the CPU time of PostgreSQL's processes: each divided by the requests served. A
-replica bound by its own CPU serves what its process's CPU a request allows, whatever the
-database's; docs/performance.md (fourteenth pass) has what this showed.
+the context switches of its threads, and, with `--postgresql` (a throwaway server, the tests'
+own), the CPU time of that server's processes: each divided by the requests wrk counted (a
+create+delete is two). A thread that ends during the run takes its switches with it (the
+callers that run PostgreSQL's statements live as long as the database). A replica bound by
+its own CPU serves what its process's CPU a request allows, whatever the database's;
+docs/performance.md (fourteenth pass) has what this showed.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import bench  # beside this file
 
@@ -41,24 +43,23 @@ def context_switches(pid: int) -> int:
     return total
 
 
-def postgres_cpu() -> float:
-    """CPU seconds of every running `postgres` process (the throwaway server's)."""
-    pids = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True).stdout
+def server_cpu(server: Any) -> float:
+    """CPU seconds of the throwaway PostgreSQL server's processes (0 without one)."""
     total = 0.0
-    for pid in pids.split():
+    for pid in server.processes() if server is not None else ():
         try:
-            total += sum(process_times(int(pid)))
+            total += sum(process_times(pid))
         except FileNotFoundError:  # a backend that ended meanwhile
             pass
     return total
 
 
-def measure(url: str, pid: int, operation: str, seconds: float, postgresql: bool) -> None:
+def measure(url: str, pid: int, operation: str, seconds: float, server: Any) -> None:
     bench.wrk(url, operation, 16, 3)  # warm-up, discarded
     user, system = process_times(pid)
-    switches, database = context_switches(pid), postgres_cpu() if postgresql else 0.0
+    switches, database = context_switches(pid), server_cpu(server)
     served = bench.wrk(url, operation, 16, seconds)
-    requests = served["rps"] * round(seconds)
+    requests = served["rps"] * max(1, round(seconds))  # wrk runs whole seconds
     after = process_times(pid)
     line = (
         f"{operation:14} {served['rps']:7.0f} req/s, p99 {served['p99_ms']:6.1f} ms; a request: "
@@ -66,8 +67,8 @@ def measure(url: str, pid: int, operation: str, seconds: float, postgresql: bool
         f"{(after[1] - system) / requests * 1e6:4.0f} us system CPU, "
         f"{(context_switches(pid) - switches) / requests:4.1f} context switches"
     )
-    if postgresql:
-        line += f", PostgreSQL {(postgres_cpu() - database) / requests * 1e6:4.0f} us CPU"
+    if server is not None:
+        line += f", PostgreSQL {(server_cpu(server) - database) / requests * 1e6:4.0f} us CPU"
     print(line, flush=True)
 
 
@@ -96,7 +97,7 @@ def main() -> int:
                 for _ in range(args.rounds):
                     for operation in args.operations:
                         measure(fake.url, fake.server.process.pid, operation, args.seconds,
-                                args.postgresql)  # fmt: skip
+                                server)  # fmt: skip
             finally:
                 fake.stop()
         finally:
