@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -265,6 +266,28 @@ def test_a_bulk_write_runs_in_a_thread_even_with_the_lock_free(tmp_path: Path) -
     db.dispose()
     assert threads["brief"] == loop_thread
     assert threads["bulk"] != loop_thread
+
+
+def test_a_write_holds_the_database_write_lock_from_its_start(tmp_path: Path) -> None:
+    """A write is BEGIN IMMEDIATE: SQLite's write lock is held from the start of the
+    transaction, not from its first change, so no writer can slip in between a rule's check and
+    its insert (one number in one pool, the pool limit). The fake's own lock and flock keep its
+    writers apart already; this holds against any other writer on the file too, which is refused
+    (SQLITE_BUSY at once, with no busy timeout) instead of committing under the rule's check."""
+    path = tmp_path / "fake.sqlite3"
+    db = Database(str(path))
+    count = select(func.count()).select_from(settings)
+    outside = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        with db.write() as conn:
+            assert conn.execute(count).scalar_one() == 0  # the rule's check
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                outside.execute("INSERT INTO fake_settings VALUES ('outside', '1')")
+            conn.execute(settings.insert().values(name="written", value="1"))
+    finally:
+        outside.close()
+    assert db.first(select(settings.c.name), {}) == ("written",)
+    db.dispose()
 
 
 def test_postgresql_calls_at_once_never_run_the_pool_dry(postgres: PostgresServer) -> None:
