@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, inspect, select
@@ -17,7 +19,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from tests.support.postgres import PostgresServer
 from twilio_fake.cli import banner
 from twilio_fake.config import Settings
-from twilio_fake.db import MEMORY, Database, settings, shown
+from twilio_fake.db import MEMORY, Database, metadata, settings, shown
 
 SECRET = "s3cret"
 
@@ -288,6 +290,72 @@ def test_a_write_holds_the_database_write_lock_from_its_start(tmp_path: Path) ->
         outside.close()
     assert db.first(select(settings.c.name), {}) == ("written",)
     db.dispose()
+
+
+def _flock_waiters(path: Path) -> int:
+    """How many flock requests wait for the file at `path` (Linux's /proc/locks marks them
+    "->")."""
+    inode = f":{os.stat(path).st_ino} "
+    with open("/proc/locks") as locks:
+        return sum(" -> FLOCK " in line and inode in line for line in locks)
+
+
+def test_servers_starting_at_once_create_the_schema_one_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Creating the schema runs in autocommit, one DDL statement at a time: two servers doing it
+    at once on one file each found tables the other had just made ("table … already exists")
+    and one failed to start. They queue on the writers' flock; two Database objects on one file
+    hold two open files, as two processes do. The second, started while the first is creating
+    the schema, waits for the flock (a waiter in /proc/locks) and never enters it alongside."""
+    if not os.path.exists("/proc/locks"):
+        pytest.skip("needs Linux's /proc/locks to see a waiting flock")
+    path = tmp_path / "fake.sqlite3"
+    creating, finish = threading.Event(), threading.Event()
+    inside: list[str] = []
+    alongside: list[str] = []
+    failed: list[BaseException] = []
+    create_all = metadata.create_all
+
+    def creating_slowly(conn: Any, *args: Any, **kwargs: Any) -> None:
+        name = threading.current_thread().name
+        alongside.extend(inside)
+        inside.append(name)
+        try:
+            if name == "first":
+                creating.set()
+                finish.wait(30)
+            create_all(conn, *args, **kwargs)
+        finally:
+            inside.remove(name)
+
+    monkeypatch.setattr(metadata, "create_all", creating_slowly)
+
+    def open_database() -> None:
+        try:
+            Database(str(path)).dispose()
+        except BaseException as error:
+            failed.append(error)
+
+    first = threading.Thread(target=open_database, name="first")
+    second = threading.Thread(target=open_database, name="second")
+    first.start()
+    try:
+        assert creating.wait(10)
+        second.start()
+        lock = Path(f"{path}-writer.lock")
+        deadline = time.monotonic() + 10
+        while not alongside and not _flock_waiters(lock) and time.monotonic() < deadline:
+            threading.Event().wait(0.01)
+        assert not alongside, "the second created the schema while the first was at it"
+        assert _flock_waiters(lock) == 1, "the second did not wait for the flock"
+    finally:
+        finish.set()
+        first.join(30)
+        if second.ident is not None:
+            second.join(30)
+    assert not failed
+    assert not alongside
 
 
 def test_postgresql_calls_at_once_never_run_the_pool_dry(postgres: PostgresServer) -> None:
