@@ -283,7 +283,15 @@ class Database:
         # What a unique constraint raises when two writers race (databases without a global
         # write lock).
         self.integrity_errors = (IntegrityError,)
-        self._create_schema()
+        try:
+            self._create_schema()
+        except BaseException:  # nothing of this database is left open
+            if self._lock_file is not None:
+                self._lock_file.close()
+            self.engine.dispose()
+            if self._scratch is not None:
+                self._scratch()
+            raise
         # The file opened, to notice when it is removed or replaced under the server (whose
         # writes would then go to a file nobody will ever open again).
         self._file = self.engine.url.database if self.is_sqlite else None

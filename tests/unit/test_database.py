@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, inspect, select
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 from tests.support.postgres import PostgresServer
 from twilio_fake.cli import banner
@@ -268,6 +268,25 @@ def test_a_bulk_write_runs_in_a_thread_even_with_the_lock_free(tmp_path: Path) -
     db.dispose()
     assert threads["brief"] == loop_thread
     assert threads["bulk"] != loop_thread
+
+
+def test_a_database_that_cannot_be_opened_leaves_nothing_open(tmp_path: Path) -> None:
+    # Not a SQLite file: the schema cannot be made, and the writers' lock file it opened first
+    # is closed again (a server that retries, or a test, would otherwise keep it open).
+    path = tmp_path / "not-a-database.sqlite3"
+    path.write_bytes(b"not SQLite " * 1000)
+    with pytest.raises(DatabaseError):
+        Database(str(path))
+    lock = str(path) + "-writer.lock"
+    held = [fd for fd in os.listdir("/proc/self/fd") if _target(fd) == lock]
+    assert held == []
+
+
+def _target(fd: str) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:  # the listing's own descriptor, closed since
+        return ""
 
 
 def test_a_write_holds_the_database_write_lock_from_its_start(tmp_path: Path) -> None:
