@@ -50,7 +50,13 @@ def start(sharing: str, database: str, *options: str) -> list[Server]:
         return [serve(database, "--workers", "2", *options)]
     count = 3 if sharing.endswith("postgresql") else 2
     with ThreadPoolExecutor(count) as pool:
-        return list(pool.map(lambda _: serve(database, *options), range(count)))
+        starting = [pool.submit(serve, database, *options) for _ in range(count)]
+    started = [s.result() for s in starting if s.exception() is None]
+    if len(started) < count:  # one failed to start: the others are not left running
+        for server in started:
+            server.stop()
+        raise next(error for s in starting if (error := s.exception()) is not None)
+    return started
 
 
 @pytest.fixture(scope="module", params=SHARINGS)
