@@ -286,11 +286,7 @@ class Database:
         try:
             self._create_schema()
         except BaseException:  # nothing of this database is left open
-            if self._lock_file is not None:
-                self._lock_file.close()
-            self.engine.dispose()
-            if self._scratch is not None:
-                self._scratch()
+            self.dispose()
             raise
         # The file opened, to notice when it is removed or replaced under the server (whose
         # writes would then go to a file nobody will ever open again).
