@@ -158,7 +158,7 @@ mutation: $(MUTMUT_STAMP)
 #       [SERVICE2=MG…] [VOICE_ONLY=PN…] [POOL_LIMIT=N] [ACCOUNT=AC…]
 #       [API_URL=https://api.twilio.com] [ALLOW_PURCHASES=1] [SEND_TO=+1…] [TEST_NUMBERS=1]
 #       [FUZZ_SENDS=1]
-#   knobs: MAX_EXAMPLES=50 SEED=… RATE=10/s READ_ONLY=1 REPORTS=reports
+#   knobs: MAX_EXAMPLES=50 SEED=… RATE=10/s READ_ONLY=1 SCENARIOS_ONLY=1 REPORTS=reports
 #   compare with a second server: COMPARE_URL= COMPARE_USER= COMPARE_PASSWORD= COMPARE_SERVICE=
 #       COMPARE_NUMBERS= [COMPARE_SERVICE2=] [COMPARE_VOICE_ONLY=] [COMPARE_POOL_LIMIT=]
 #       [COMPARE_IGNORE=…] (see docs/contract-kit.md)
@@ -181,6 +181,7 @@ CONTRACT_ARGS := $(if $(URL),--url '$(URL)') $(if $(CONTRACT_USER),--user '$(CON
 	$(if $(FUZZ_SENDS),--fuzz-sends) \
 	$(if $(MAX_EXAMPLES),--max-examples '$(MAX_EXAMPLES)') $(if $(SEED),--seed '$(SEED)') \
 	$(if $(RATE),--rate '$(RATE)') $(if $(READ_ONLY),--read-only) \
+	$(if $(SCENARIOS_ONLY),--scenarios-only) \
 	$(if $(REPORTS),--reports-dir '$(REPORTS)') $(if $(COMPARE_URL),--compare-url '$(COMPARE_URL)') \
 	$(if $(COMPARE_USER),--compare-user '$(COMPARE_USER)') \
 	$(if $(COMPARE_SERVICE),--compare-service '$(COMPARE_SERVICE)') \

@@ -30,6 +30,7 @@ class Stage:
     cases: int = 0
     names: list[str] = field(default_factory=list)  # every case run, for the JUnit report
     skipped: list[Outcome] = field(default_factory=list)  # what could not be done, and why
+    left_out: str = ""  # why the stage was not run at all (an option the user gave)
 
     @property
     def passed(self) -> bool:
@@ -99,8 +100,9 @@ def not_checked(stages: list[Stage]) -> list[str]:
     lines += [
         f"- {stage.name}: ran no case at all."
         for stage in stages
-        if stage.cases == 0 and stage.passed
+        if stage.cases == 0 and stage.passed and not stage.left_out
     ]
+    lines += [f"- {stage.name}: not run: {stage.left_out}." for stage in stages if stage.left_out]
     return lines
 
 
@@ -130,7 +132,7 @@ def write(
         "|---|---|---|---|---|---|",
     ]
     for stage in stages:
-        result = "passed" if stage.passed else "FAILED"
+        result = "not run" if stage.left_out else "passed" if stage.passed else "FAILED"
         lines.append(
             f"| {stage.name} | {result} | {stage.cases} | {len(stage.failures)} "
             f"| {len(stage.skipped)} | {stage.seconds:.1f} |"

@@ -183,8 +183,11 @@ def test_read_only_mode_sends_only_gets(fake: Server, tmp_path: Path) -> None:
 def test_the_rate_limit_is_kept_and_nothing_is_bought_unasked(fake: Server, tmp_path: Path) -> None:
     before = holdings(fake)
     # 50 a second: enough to tell a kept limit from none (the kit alone runs several times
-    # faster) in a third of the time 20 a second took for the same ~1,600 requests.
-    status, summary = contract(tmp_path, "--url", fake.url, *DEMO_TARGET, "--rate", "50/s")
+    # faster) in a third of the time 20 a second took. Five examples an operation: some 1,050
+    # requests, plenty to see the limit kept, where the default 15 send 1,600.
+    status, summary = contract(
+        tmp_path, "--url", fake.url, *DEMO_TARGET, "--rate", "50/s", "--max-examples", "5"
+    )
     assert status == 0, summary
     # Without --allow-purchases no number is bought: what would buy is named as not checked.
     listed = re.findall(r"^- (.+): not checked: .*To check it: (.+)\.$", summary, re.M)
@@ -209,6 +212,10 @@ def test_the_rate_limit_is_kept_and_nothing_is_bought_unasked(fake: Server, tmp_
 
 
 NEW_VARIANTS = {"service-delete-keeps-pool", "release-keeps-pool-entry", "wrong-magic-code"}
+# The variant only schemathesis's checks catch (a header the contract requires on every
+# response). The scenarios catch the others, and they run first, the same with or without
+# schemathesis after them: those runs are --scenarios-only, a twentieth of a whole run's CPU.
+FUZZING_CATCHES = {"missing-header"}
 # Messages' variants need a recipient the kit may text (a British mobile: the demo numbers it
 # pools are British and others).
 SENDING_VARIANTS = {"callbacks-signed-wrongly"}
@@ -250,9 +257,10 @@ SENDING_VARIANTS = {"callbacks-signed-wrongly"}
 def test_catches_a_broken_variant(variant: str, caught_by: str, tmp_path: Path) -> None:
     command = [sys.executable, "-m", "tests.support.broken_fakes", variant,
                "--database", str(tmp_path / "broken.sqlite3")]  # fmt: skip
-    # Few examples (the point is what catches each variant, not fuzzing; the fresh-fake and
-    # README runs fuzz with more); the new resources' variants need purchases.
-    extra = ["--max-examples", "5"]
+    # Few examples where schemathesis must catch it (the point is what catches each variant,
+    # not fuzzing; the fresh-fake and README runs fuzz with more); the new resources' variants
+    # need purchases.
+    extra = ["--max-examples", "5"] if variant in FUZZING_CATCHES else ["--scenarios-only"]
     if variant in NEW_VARIANTS:
         extra += ["--allow-purchases"]
     if variant in SENDING_VARIANTS:
@@ -271,6 +279,11 @@ def test_catches_a_broken_variant(variant: str, caught_by: str, tmp_path: Path) 
         "request: curl " in summary or "curl -X" in summary
     )  # each failure says how to reproduce it
     assert after == before  # left as found, even though checks failed midway
+    ran_schemathesis = (tmp_path / "reports" / "contract-schemathesis.xml").exists()
+    assert ran_schemathesis == (variant in FUZZING_CATCHES)
+    if not ran_schemathesis:  # a short run never reads as a whole one
+        assert "| schemathesis | not run | 0 | 0 | 0 |" in summary
+        assert "- schemathesis: not run: --scenarios-only was given" in summary
 
 
 # -- no false verdict, what was not checked, no secret in any output ----------------------------
@@ -393,6 +406,24 @@ def test_the_readme_forms_of_make_contract_pass_whatever_the_seed(
     assert junit.count("<skipped ") == len(scenarios_undone) + len(BUYING) - 1
     assert (tmp_path / "contract-schemathesis.txt").exists()  # schemathesis's log, checked too
     assert_no_secret(AUTH[1], tmp_path, printed)
+
+
+def test_scenarios_only_passes_alone_and_says_schemathesis_was_not_run(
+    fake: Server, tmp_path: Path
+) -> None:
+    variables = {"URL": fake.url, **FORMS["none of them"], "SCENARIOS_ONLY": "1"}
+    status, printed, summary = make_contract(tmp_path, **variables)
+    assert status == 0, printed
+    assert summary.startswith("# Contract run: PASSED")
+    assert "| schemathesis | not run | 0 | 0 | 0 |" in summary
+    assert "- schemathesis: not run: --scenarios-only was given; to run it, leave that out." in (
+        summary
+    )
+    assert not (tmp_path / "contract-schemathesis.xml").exists()
+    # Only the scenarios' requests reached the server (75 of them with the demo target's
+    # options); a whole run with --max-examples 5 sends some 1,050.
+    requests_made = [ln for ln in fake.output_so_far().splitlines() if "twilio_fake.requests" in ln]
+    assert 0 < len(requests_made) < 300
 
 
 def test_a_run_that_checked_nothing_is_not_passed() -> None:
