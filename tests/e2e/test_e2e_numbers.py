@@ -22,6 +22,7 @@ from tests.support import (
     SERVICE,
     TOKEN,
     Server,
+    npm_tools,
     raises,
     sdk,
     serve,
@@ -144,7 +145,7 @@ def test_twilio_node_runs_the_same_flow(server: Server) -> None:
         timeout=300,
         env={
             **os.environ,
-            "NODE_PATH": str(ROOT / "tools" / "npm" / "node_modules"),
+            "NODE_PATH": str(npm_tools()),
             "FAKE_URL": server.url,
             "ACCOUNT": ACCOUNT,
             "TOKEN": TOKEN,

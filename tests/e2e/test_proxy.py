@@ -29,7 +29,7 @@ from cryptography import x509
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from tests.support import ROOT, Server, pool_path, serve
+from tests.support import ROOT, Server, npm_tools, pool_path, serve
 from tests.support.netns import loopback_only
 from twilio_fake.cli import PROXY_READY
 from twilio_fake.launch import serve_command
@@ -69,6 +69,9 @@ class Proxied:
 
 @pytest.fixture(scope="module", autouse=True)
 def namespace() -> Iterator[None]:
+    # The npm tools (twilio-cli, twilio-node) are installed first, if missing: inside the
+    # namespace the registry cannot be reached.
+    npm_tools()
     with loopback_only():
         yield
 
