@@ -8,8 +8,16 @@ them by module when the run ends.
 `make test` is CPU-bound on two cores: a second of CPU saved is about half a second of wall
 time, while a test's wall time (what `--durations` and JUnit report) mostly says how busy the
 other workers were. Each xdist worker writes TEST_CPU_DIR/test-cpu-<worker>.json
-(TEST_CPU_DIR: reports/test-cpu; the run clears it first). A child counts when reaped: a
-module's server, stopped at the module's end, is charged to the module's last test.
+(TEST_CPU_DIR: reports/test-cpu under the directory pytest starts in; the run clears it
+first).
+
+What it cannot see, so "in all" means the CPU spent inside tests, not the suite's:
+- PostgreSQL's server: `pg_ctl` detaches it, so no test reaps it; the postgresql-parametrised
+  tests are charged their client side only;
+- a worker's start, collection and imports, outside every test.
+And a child counts when reaped: a module's server, stopped at the module's end, is charged to
+the module's last test; a session's (initdb, `pg_ctl stop`) to whichever test ran then.
+A worker that crashes writes nothing.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ from typing import Any
 
 import pytest
 
-DIRECTORY = Path(os.environ.get("TEST_CPU_DIR", "reports/test-cpu"))
+DIRECTORY = Path(os.environ.get("TEST_CPU_DIR", "reports/test-cpu")).resolve()
 _rows: list[dict[str, Any]] = []
 
 
@@ -50,18 +58,29 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     )
 
 
+def _worker(config: pytest.Config) -> str | None:
+    """This xdist worker's id; None in the controller, or in a run without xdist."""
+    workerinput = getattr(config, "workerinput", None)
+    return None if workerinput is None else str(workerinput["workerid"])
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
-    if os.environ.get("PYTEST_XDIST_WORKER") is None:  # the controller, or a run without xdist
+    if _worker(session.config) is None:  # before any worker has written
         for left in DIRECTORY.glob("test-cpu-*.json"):
             left.unlink()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    worker = _worker(session.config)
     DIRECTORY.mkdir(parents=True, exist_ok=True)
     (DIRECTORY / f"test-cpu-{worker or 'main'}.json").write_text(json.dumps(_rows))
-    if worker is None:  # the controller (or a run without xdist): every worker has written
-        print("\n" + summary(DIRECTORY))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """In the controller, once every worker has written (or at the end of a run without xdist)."""
+    if _worker(terminalreporter.config) is None:
+        terminalreporter.write_sep("-", "CPU per test (tools/cpu_per_test.py)")
+        terminalreporter.write_line(summary(DIRECTORY))
 
 
 def summary(directory: Path, top: int = 15) -> str:
@@ -72,7 +91,7 @@ def summary(directory: Path, top: int = 15) -> str:
     by_module: collections.Counter[str] = collections.Counter()
     for test, seconds in spent.items():
         by_module[test.split("::")[0]] += seconds
-    lines = [f"CPU of {len(rows)} tests: {sum(spent.values()):.0f} s; the modules that took most:"]
+    lines = [f"CPU of {len(spent)} tests: {sum(spent.values()):.0f} s; the modules that took most:"]
     lines += [f"{seconds:8.1f} s  {module}" for module, seconds in by_module.most_common(top)]
     lines.append("the tests that took most:")
     ranked = sorted(spent.items(), key=lambda item: -item[1])[:top]

@@ -404,6 +404,16 @@ def run_schemathesis(target: Target, options: Options) -> reports.Stage:
     return stage
 
 
+def schemathesis_left_out(options: Options) -> reports.Stage:
+    """The stage --scenarios-only leaves out. Its JUnit file says so, and what an earlier run
+    left in the reports folder (schemathesis's log and configuration) is removed: nothing there
+    reads as this run's schemathesis."""
+    for name in ("contract-schemathesis.txt", "schemathesis.toml"):
+        (options.reports_dir / name).unlink(missing_ok=True)
+    reason = "--scenarios-only was given. To run it: leave out --scenarios-only"
+    return reports.Stage("schemathesis", 0.0, left_out=reason)
+
+
 def _junit_failures(path: Path) -> list[reports.Failure]:
     failures = []
     for case in ElementTree.parse(path).iter("testcase"):
@@ -446,8 +456,7 @@ def run(options: Options) -> int:
                 if before is not None:
                     restored += scenarios.restore(client, before)
                 if options.scenarios_only:
-                    left_out = "--scenarios-only was given; to run it, leave that out"
-                    stages.append(reports.Stage("schemathesis", 0.0, left_out=left_out))
+                    stages.append(schemathesis_left_out(options))
                 else:
                     stages.append(run_schemathesis(target, options))
             finally:

@@ -150,9 +150,10 @@ def exclusive(name: str) -> Iterator[None]:
 
 
 def npm_tools() -> Path:
-    """The pinned npm tools (twilio-node, Redocly CLI), installed by make when missing: a test
-    that needs them does not depend on another test (`make spec`'s) having installed them.
-    One worker at a time: two `npm ci` in one folder would undo each other."""
+    """The pinned npm tools (twilio-node, twilio-cli, Redocly CLI, Prism), installed by make
+    when missing; returns their node_modules. A test that needs them does not depend on another
+    test (`make spec`'s) having installed them. One worker at a time: two `npm ci` in one
+    folder would undo each other."""
     with exclusive("npm"):
         subprocess.run(
             ["make", "--no-print-directory", "-s", "tools/npm/node_modules/.installed"],
