@@ -220,3 +220,21 @@ def outcome_once_it_waits(
         running.join(10)
     assert not running.is_alive(), "the rule did not finish after the writer's commit"
     return outcome
+
+
+def pooled_by_hand(writer: Any, number_sid: str, service_sid: str) -> None:
+    """Put a number in a service's pool on `writer`, taking the locks an add takes (the
+    service's row, then the entry, whose foreign key holds the number's row): a `hold` for
+    `outcome_once_it_waits`, an add that another writer must wait for."""
+    from datetime import datetime
+
+    from sqlalchemy import insert, select
+
+    from twilio_fake.resources.pool.tables import pool_entries
+    from twilio_fake.resources.services.tables import services
+
+    writer.execute(select(services.c.sid).where(services.c.sid == service_sid).with_for_update())
+    now = datetime(2026, 1, 1)
+    writer.execute(insert(pool_entries).values(
+        sid=number_sid, service_sid=service_sid, date_created=now, date_updated=now
+    ))  # fmt: skip

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, delete, func, select
 
 from tests.support import (
     ACCOUNT,
@@ -18,7 +18,7 @@ from tests.support import (
     SERVICE,
     database_for,
 )
-from tests.support.postgres import outcome_once_it_waits
+from tests.support.postgres import outcome_once_it_waits, pooled_by_hand
 from twilio_fake import exceptions as errors
 from twilio_fake import fixtures
 from twilio_fake.backend import Backend
@@ -32,7 +32,6 @@ from twilio_fake.resources.numbers.tables import (
 )
 from twilio_fake.resources.pool import model as pool
 from twilio_fake.resources.pool.tables import pool_entries
-from twilio_fake.resources.services.tables import services
 
 DEMO, OTHER = fixtures.demo()
 
@@ -443,15 +442,10 @@ def test_a_release_locks_the_number_before_it_empties_its_pool(backend: Backend)
     # the entry by hand, and commits once the release waits.
     number = model.buy(backend, ACCOUNT, area_code="415")
 
-    def add(writer: Connection) -> None:
-        writer.execute(select(services.c.sid).where(services.c.sid == SERVICE).with_for_update())
-        now = datetime(2026, 1, 1)
-        writer.execute(insert(pool_entries).values(
-            sid=number.sid, service_sid=SERVICE, date_created=now, date_updated=now
-        ))  # fmt: skip
-
     outcome = outcome_once_it_waits(
-        backend.db.engine, add, lambda: model.release(backend, ACCOUNT, number.sid)
+        backend.db.engine,
+        lambda writer: pooled_by_hand(writer, number.sid, SERVICE),
+        lambda: model.release(backend, ACCOUNT, number.sid),
     )
     assert outcome == [None]
     with pytest.raises(errors.ResourceNotFound):

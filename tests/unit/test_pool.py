@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import insert, update
 
 from tests.support import (
     ACCOUNT,
@@ -26,7 +26,7 @@ from tests.support import (
     VOICE_ONLY_NUMBER,
     database_for,
 )
-from tests.support.postgres import outcome_once_it_waits
+from tests.support.postgres import outcome_once_it_waits, pooled_by_hand
 from twilio_fake import db, fixtures, spec
 from twilio_fake import exceptions as errors
 from twilio_fake.backend import Backend
@@ -34,7 +34,6 @@ from twilio_fake.db import MEMORY
 from twilio_fake.resources.pool import errors as pool_errors
 from twilio_fake.resources.pool import model as pool
 from twilio_fake.resources.pool.tables import pool_entries
-from twilio_fake.resources.services.tables import services
 
 
 @pytest.fixture(params=["sqlite", MEMORY, "postgresql"])
@@ -124,18 +123,9 @@ def test_an_add_counts_the_pool_once_it_holds_the_services_lock(database: str) -
     try:
         pool.add(backend, ACCOUNT, SERVICE, NUMBERS[0])
 
-        def take_the_last_place(writer: Connection) -> None:
-            writer.execute(
-                select(services.c.sid).where(services.c.sid == SERVICE).with_for_update()
-            )
-            now = datetime(2026, 1, 1)
-            writer.execute(insert(pool_entries).values(
-                sid=NUMBERS[1], service_sid=SERVICE, date_created=now, date_updated=now
-            ))  # fmt: skip
-
         outcome = outcome_once_it_waits(
             backend.db.engine,
-            take_the_last_place,
+            lambda writer: pooled_by_hand(writer, NUMBERS[1], SERVICE),  # the last place
             lambda: pool.add(backend, ACCOUNT, SERVICE, NUMBERS[2]),
         )
         assert [type(o) for o in outcome] == [pool_errors.ServicePoolFull]
