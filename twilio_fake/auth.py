@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import functools
 import hmac
+import re
 from typing import TYPE_CHECKING, Any
 
 from . import fixtures
 from .backend import Backend
 from .edge import from_another_origin
-from .exceptions import AuthenticationFailed
+from .exceptions import AuthenticationFailed, ResourceNotFound
 
 if TYPE_CHECKING:
     from connexion.lifecycle import ConnexionRequest
+
+# An account SID as Twilio writes them. A path's account that is not one at all names no
+# resource, whoever asks: Twilio answered `/2010-04-01/Accounts/invalid_sid/Messages.json` 404,
+# not 401.
+ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
 
 
 def check_basic_credentials(
@@ -26,6 +32,9 @@ def check_basic_credentials(
 
     Connexion hands the token's `sub` to handlers as their `user` argument: the Account SID.
     """
+    account = request.scope.get("path_params", {}).get("AccountSid")
+    if account is not None and not ACCOUNT_SID.fullmatch(account):
+        raise ResourceNotFound()  # named by the HTTP layer, as any 404
     backend: Backend = request.context["backend"]
     headers = request.headers
     # The origin first: most requests come from no browser at all, and then the credentials

@@ -67,6 +67,14 @@ class InvalidPageToken(TwilioError):
     default_message = "Invalid PageToken"
 
 
+class PageTokenRequired(TwilioError):
+    """A page after the first asked for by its number alone, on the 2010-04-01 API: Twilio's
+    answer, as recorded (twilio-python issue 395, 2017, reproduced by its maintainers)."""
+
+    status, code = 400, 20001
+    default_message = "PageToken is required for paging."
+
+
 class PhoneNumberInvalid(TwilioError):
     """Twilio's "Phone Number is invalid": a PN sid that is not one of the account's incoming
     numbers (adding to a pool), or a phone number that cannot be bought."""
@@ -77,13 +85,16 @@ class PhoneNumberInvalid(TwilioError):
 
 # 401 / 403 / 404 / 405 / 408 / 413 / 415 / 429 / 500 / 503 ------------------------------------
 class AuthenticationFailed(TwilioError):
-    """Twilio sends `detail` with both of its 401 messages."""
+    """Twilio sends `detail` with each of its 401 messages. Raised without a message, it says
+    what Twilio says on the API the request addressed (`http_errors.twilio_error`): the v1
+    APIs' words below, or the 2010-04-01 API's own."""
 
     status, code = 401, 20003
     default_message = "Authentication Error - invalid username"
 
     def __init__(self, message: str | None = None, **options: Any) -> None:
         options.setdefault("detail", "Your AccountSid or AuthToken was incorrect.")
+        self.in_apis_words = message is None
         super().__init__(message, **options)
 
 

@@ -71,6 +71,8 @@ def twilio_error(request: ConnexionRequest, exc: Exception) -> ConnexionResponse
     assert isinstance(exc, errors.TwilioError)
     if isinstance(exc, errors.ResourceNotFound) and not exc.message:
         exc.message = errors.ResourceNotFound.message_for(resource_name(request.url.path))
+    if isinstance(exc, errors.AuthenticationFailed) and exc.in_apis_words:
+        exc.message = spec.authentication_failed_message(request.url.path) or exc.message
     return render(exc)
 
 
@@ -161,9 +163,10 @@ def translate(
         # Our validators (validation.py) already phrase the message; keep its first line only.
         return errors.InvalidParameter(detail.split("\n", 1)[0] or "Invalid parameter")
     if status == 401:
-        if request.headers.get("authorization"):
-            return errors.AuthenticationFailed()
-        return errors.AuthenticationFailed("Authentication Error - No credentials provided")
+        message = spec.authentication_failed_message(request.url.path)
+        if message is None and not request.headers.get("authorization"):
+            message = "Authentication Error - No credentials provided"
+        return errors.AuthenticationFailed(message)
     if status == 404:
         return errors.ResourceNotFound(
             errors.ResourceNotFound.message_for(resource_name(request.url.path))

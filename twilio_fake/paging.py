@@ -24,7 +24,7 @@ from sqlalchemy import Connection, bindparam, exists, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from . import spec
-from .exceptions import InvalidPageToken
+from .exceptions import InvalidPageToken, PageTokenRequired
 from .statements import Prepared
 
 if TYPE_CHECKING:
@@ -72,7 +72,8 @@ class KeysetList:
     `descending` walks it newest first (the largest `seq` first), as Twilio lists messages.
     A list built once for the life of the process may be `prepared` (statements.Prepared: its
     rows are then plain tuples); one built per request (its scope depends on the filters) must
-    not be, or it would be compiled anew every time."""
+    not be, or it would be compiled anew every time. A list whose pages past the first `need a
+    token` (the 2010-04-01 API's) refuses a `page` above 0 asked for without one."""
 
     def __init__(
         self,
@@ -82,7 +83,9 @@ class KeysetList:
         *,
         descending: bool = False,
         prepared: bool = False,
+        need_a_token: bool = False,
     ) -> None:
+        self.need_a_token = need_a_token
         page = rows.where(scope).limit(bindparam("size"))
         boundary: Any = bindparam("seq")
         # "Later in the list" is a larger seq, or a smaller one when walking newest first.
@@ -114,8 +117,11 @@ class KeysetList:
 
         With a token, the page is the rows after (or before) its boundary; without one, the
         first page. `page` selects nothing: as for Twilio, it is the client's own count, echoed
-        in the page (the token's count when the client sends none).
+        in the page (the token's count when the client sends none), except where the list
+        needs a token past its first page (PageTokenRequired).
         """
+        if self.need_a_token and page and not token:
+            raise PageTokenRequired()
         cursor = tokens.read(token, key) if token else None
         size = min(page_size or spec.page_size_default(), spec.page_size_cap())
         index = page if page is not None else cursor.page if cursor is not None else 0

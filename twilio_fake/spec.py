@@ -89,6 +89,15 @@ def resource_name_prefixes() -> tuple[str, ...]:
     return tuple(contract().get("x-not-found-names-without", ()))
 
 
+def authentication_failed_message(path: str) -> str | None:
+    """Twilio's 401 message on the API `path` belongs to, where it has one of its own (the
+    contract's `x-authentication-failed-messages`: the 2010-04-01 API's "Authenticate")."""
+    for prefix, message in contract().get("x-authentication-failed-messages", {}).items():
+        if path.startswith(prefix + "/"):
+            return str(message)
+    return None
+
+
 def control_default(schema: str, field: str) -> Any:
     """A default of the control surface (control.yaml), e.g. the size of a minted account."""
     return document(CONTROL)["components"]["schemas"][schema]["properties"][field]["default"]

@@ -227,6 +227,40 @@ def test_the_list_has_exactly_the_2010_paging_keys_and_is_newest_first(client) -
     assert [m["sid"] for m in back["messages"]] == [sids[2], sids[1]]
 
 
+def test_a_page_past_the_first_without_its_token_is_refused(client) -> None:
+    """twilio-python's `messages.page(page_number=1)` sends no token: Twilio answers 400 20001
+    (twilio-python issue 395); the first page may be asked for by its number."""
+    sent(client, Body="m")
+    refused = client.get(messages_path(), params={"Page": 1}, auth=AUTH)
+    assert_error(refused, 400, 20001, "PageToken is required for paging.")
+    first = client.get(messages_path(), params={"Page": 0}, auth=AUTH)
+    assert first.status_code == 200 and len(first.json()["messages"]) == 1
+
+
+def test_a_json_body_is_a_send_without_parameters_and_stores_nothing(client) -> None:
+    """Twilio reads a form body only: a JSON body's `To` is not seen (21604)."""
+    form = {"To": TO, "From": SENDER.phone_number, "Body": "x"}
+    response = client.post(messages_path(), json=form, auth=AUTH)
+    assert_error(response, 400, 21604, "A 'To' phone number is required.")
+    assert client.get(messages_path(), auth=AUTH).json()["messages"] == []
+
+
+@pytest.mark.parametrize("auth", [(ACCOUNT, "wrong"), None], ids=["wrong token", "none"])
+def test_a_401_on_this_api_says_authenticate(client, auth) -> None:
+    """The 2010-04-01 API's 401, as recorded whole: "Authenticate" and the `detail`."""
+    body = assert_error(client.get(messages_path(), auth=auth), 401, 20003, "Authenticate")
+    assert body["detail"] == "Your AccountSid or AuthToken was incorrect."
+
+
+def test_a_path_account_that_is_no_sid_is_404_before_the_credentials(client) -> None:
+    """Twilio answered user and path `invalid_sid` with 404 naming the path, not 401."""
+    path = "/2010-04-01/Accounts/invalid_sid/Messages.json"
+    not_found_at(client.post(path, data={"To": "+14155550111"}, auth=("invalid_sid", "t")), path)
+    not_found_at(client.get(path, auth=AUTH), path)
+    well_formed = messages_path("AC" + "f" * 32)
+    assert_error(client.get(well_formed, auth=("AC" + "f" * 32, "t")), 401, 20003)
+
+
 def test_an_empty_list(client) -> None:
     body = client.get(messages_path(), auth=AUTH).json()
     assert body["messages"] == [] and body["end"] == 0 and body["next_page_uri"] is None

@@ -279,8 +279,17 @@ def test_paging_extremes(client) -> None:
     body = client.get(numbers_path(), params={"PageSize": 10**15}, auth=AUTH).json()
     assert body["page_size"] == 1000
     assert len(body["incoming_phone_numbers"]) == len(DEMO.incoming_phone_numbers)
-    body = client.get(numbers_path(), params={"Page": 10**9, "PageSize": 1000}, auth=AUTH).json()
-    assert (body["page"], body["start"]) == (10**9, 10**12)
+    # A page past the first needs its token on this API, as Twilio answers it.
+    refused = client.get(numbers_path(), params={"Page": 10**9, "PageSize": 1000}, auth=AUTH)
+    assert_error(refused, 400, 20001, "PageToken is required for paging.")
+    first = client.get(numbers_path(), params={"Page": 0, "PageSize": 1}, auth=AUTH).json()
+    assert (first["page"], first["start"]) == (0, 0)
+    token = parse_qs(urlsplit(first["next_page_uri"]).query)["PageToken"][0]
+    far = {"Page": 10**9, "PageSize": 1, "PageToken": token}
+    body = client.get(numbers_path(), params=far, auth=AUTH).json()
+    assert (body["page"], body["start"]) == (10**9, 10**9)  # `Page` is echoed, not obeyed
+    every = client.get(numbers_path(), auth=AUTH).json()["incoming_phone_numbers"]
+    assert body["incoming_phone_numbers"] == every[1:2]
 
 
 # -- fetch, update, release ----------------------------------------------------------------------
@@ -361,9 +370,11 @@ def test_another_accounts_path_is_404_naming_the_whole_path(client, path: str) -
     ] == [client.get(numbers_path(OTHER_ACCOUNT, OTHER_NUMBER), auth=OTHER_AUTH).json()]
 
 
-def test_a_json_body_is_415(client) -> None:
+def test_a_body_that_is_not_a_form_is_read_as_no_parameters(client) -> None:
+    before = client.get(numbers_path(), auth=AUTH).json()["incoming_phone_numbers"]
     response = client.post(numbers_path(), json={"AreaCode": "415"}, auth=AUTH)
-    assert_error(response, 415, 20001)
+    assert_error(response, 400, 20001, "did or area_code is required")
+    assert client.get(numbers_path(), auth=AUTH).json()["incoming_phone_numbers"] == before
 
 
 def test_no_credentials_is_401(client) -> None:

@@ -267,9 +267,11 @@ def test_unknown_parameters_are_ignored(client) -> None:
     assert response.json()["sid"] != SERVICE
 
 
-def test_a_json_body_is_415(client) -> None:
+def test_a_body_that_is_not_a_form_is_read_as_no_parameters(client) -> None:
+    before = client.get(SERVICES, auth=AUTH).json()["services"]
     response = client.post(SERVICES, json={"FriendlyName": "A"}, auth=AUTH)
-    assert_error(response, 415, 20001)
+    assert_error(response, 400, 20001, "Missing required parameter FriendlyName in the post body")
+    assert client.get(SERVICES, auth=AUTH).json()["services"] == before
 
 
 # -- fetch, update, delete -----------------------------------------------------------------------

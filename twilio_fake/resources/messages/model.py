@@ -91,6 +91,9 @@ MAGIC_FROM: dict[str, type[Exception]] = {
 
 SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
 SHORT_CODE = re.compile(r"[0-9]{5,6}")
+# A `From` written as a number: `+` and up to 15 digits. Whether the account holds it decides
+# (21606), not whether it is a valid number: Twilio answered `+123` with 21606, not 21212.
+WRITTEN_AS_A_NUMBER = re.compile(r"\+[0-9]{1,15}")
 # An alphanumeric sender ID: up to 11 letters, digits and spaces, at least one letter.
 ALPHANUMERIC_SENDER = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}")
 # A DateSent filter's value (the contract's DateSentFilter admits it): the day, then the time
@@ -379,7 +382,9 @@ def _check_from(
     if magic is not None:
         raise magic(sender)
     if not (
-        is_e164(sender) or SHORT_CODE.fullmatch(sender) or ALPHANUMERIC_SENDER.fullmatch(sender)
+        WRITTEN_AS_A_NUMBER.fullmatch(sender)
+        or SHORT_CODE.fullmatch(sender)
+        or ALPHANUMERIC_SENDER.fullmatch(sender)
     ):
         raise FromInvalid(_shown(sender))
     held = _SENDER_NUMBERS.rows(conn, {"account": account_sid, "sender": sender})
@@ -488,7 +493,7 @@ def _list(by_to: bool, by_from: bool, after: bool, before: bool) -> KeysetList:
         scope.append(messages.c.date_sent >= bindparam("low"))
     if before:
         scope.append(messages.c.date_sent < bindparam("high"))
-    return KeysetList(_MESSAGES, messages.c.seq, and_(*scope), descending=True)
+    return KeysetList(_MESSAGES, messages.c.seq, and_(*scope), descending=True, need_a_token=True)
 
 
 def _date_bounds(filters: DateSent) -> tuple[datetime | None, datetime | None]:
