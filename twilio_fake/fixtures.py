@@ -39,9 +39,19 @@ class Account:
 def _sid(value: Any, prefix: str, where: str) -> str:
     if not isinstance(value, str) or not re.fullmatch(prefix + r"[0-9a-fA-F]{32}", value):
         raise FixtureError(
-            f"{where}: sid must be {prefix} followed by 32 hex digits, got {value!r}"
+            f"{where}: sid must be {prefix} followed by 32 hex digits, got {_shown(value)}"
         )
     return value
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    """A value as an error names it: its repr cut short, or its type where it has no short one
+    (an integer of thousands of digits has no repr at all: Python refuses to convert it)."""
+    try:
+        text = repr(value[:limit] if isinstance(value, str) else value)
+    except ValueError:
+        return f"an {type(value).__name__} too long to show"
+    return text if len(text) <= limit + 2 else f"a {type(value).__name__}"
 
 
 def _text(value: Any, where: str) -> str:
@@ -94,10 +104,10 @@ def _mapping(value: Any, keys: tuple[str, ...], where: str) -> dict[str, Any]:
     """Check that an entry is a mapping with only the layout's keys; return it."""
     if not isinstance(value, dict):
         raise FixtureError(f"{where} must be a mapping")
-    unknown = [str(key) for key in value if key not in keys]
+    unknown = [key for key in value if key not in keys]
     if unknown:
         raise FixtureError(
-            f"{where}: unknown key {', '.join(repr(k[:40]) for k in unknown[:3])}; "
+            f"{where}: unknown key {', '.join(_shown(k) for k in unknown[:3])}; "
             f"the keys are {', '.join(keys)}"
         )
     return value
@@ -106,7 +116,7 @@ def _mapping(value: Any, keys: tuple[str, ...], where: str) -> dict[str, Any]:
 def _incoming_number(entry: Any, where: str) -> IncomingNumber:
     _mapping(entry, NUMBER_KEYS, where)
     capabilities = entry.get("capabilities", list(CAPABILITIES))
-    if not isinstance(capabilities, list) or not set(capabilities) <= set(CAPABILITIES):
+    if not isinstance(capabilities, list) or not all(c in CAPABILITIES for c in capabilities):
         raise FixtureError(f"{where}: capabilities must be a list drawn from {list(CAPABILITIES)}")
     phone_number = _text(entry.get("phone_number"), f"{where}.phone_number")
     try:
@@ -149,7 +159,10 @@ def parse(document: Any) -> list[Account]:
         for j, service in enumerate(_list(raw.get("services"), f"{where}.services")):
             service_where = f"{where}.services[{j}]"
             _mapping(service, SERVICE_KEYS, service_where)
-            name = str(service.get("friendly_name") or service.get("sid"))[:64]
+            given = service.get("friendly_name")
+            if given is not None and not isinstance(given, str):
+                raise FixtureError(f"{service_where}.friendly_name must be a string")
+            name = (given or _sid(service.get("sid"), "MG", service_where))[:64]
             _encodable(name, f"{service_where}.friendly_name")
             services[_sid(service.get("sid"), "MG", service_where)] = name
         numbers = tuple(
@@ -193,6 +206,12 @@ def load_text(text: str | bytes, *, aliases: bool = True) -> list[Account]:
         raise FixtureError(f"not valid YAML or JSON: {_first_line(err)}") from None
     except (ValueError, OverflowError) as err:  # an integer or a date out of range, say
         raise FixtureError(f"a value cannot be read: {_first_line(err)}") from None
+    except Exception:  # what PyYAML's constructors raise on a tag's value
+        # A tag given a value it has no reading for: `!!bool x` is a KeyError inside PyYAML,
+        # `!!timestamp x` an AttributeError.
+        raise FixtureError(
+            "a value cannot be read: a tag (!!bool, !!timestamp…) holds what it cannot take"
+        ) from None
     return parse(document)
 
 

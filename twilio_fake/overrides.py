@@ -46,6 +46,7 @@ import importlib
 import inspect
 import json
 import logging
+import math
 import socket
 import sys
 import tempfile
@@ -552,16 +553,46 @@ class TwilioFormValidator(FormDataValidator):
 
 
 class TwilioJSONValidator(JSONRequestBodyValidator):
-    """JSON bodies (the control surface's fixtures): a body nested past Python's recursion limit,
-    or not UTF-8, is a 400 like any unreadable body, not a failure of the server."""
+    """JSON bodies (the control surface's): read as JSON (RFC 8259) is written, so a body
+    Python's `json` would take but JSON has no word for (`NaN`, `Infinity`: they pass a
+    schema's minimum and maximum, and a clock moved by NaN seconds was stored broken) is a 400,
+    and so is one that cannot be read at all (nested past the recursion limit, not UTF-8, an
+    integer of more digits than Python converts), like any unreadable body."""
 
     async def _parse(self, stream: Any, scope: Scope) -> Any:
+        raw = b"".join([message async for message in stream])
         try:
-            return await super()._parse(stream, scope)
+            body = raw.decode(self._encoding)
+        except (UnicodeDecodeError, LookupError):
+            raise BadRequestProblem(detail="The JSON body is not UTF-8") from None
+        if not body:
+            return None
+        try:
+            return json.loads(body, parse_constant=_not_json, parse_float=_finite)
         except RecursionError:
             raise BadRequestProblem(detail="The JSON body is nested too deeply") from None
-        except UnicodeDecodeError:
-            raise BadRequestProblem(detail="The JSON body is not UTF-8") from None
+        except (json.JSONDecodeError, _NotJson) as error:
+            raise BadRequestProblem(detail=f"The JSON body cannot be read: {error}") from None
+        except ValueError:  # Python's limit on an integer's digits
+            detail = "The JSON body cannot be read: a number in it has too many digits"
+            raise BadRequestProblem(detail=detail) from None
+
+
+class _NotJson(ValueError):
+    pass
+
+
+def _not_json(word: str) -> Any:
+    raise _NotJson(f"{word} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    """A JSON number as Python reads it, unless it is too large for a float (`1e999` would
+    be infinity)."""
+    number = float(text)
+    if math.isinf(number):
+        raise _NotJson(f"{text[:20]} is not a JSON number this server can hold")
+    return number
 
 
 VALIDATOR_MAP = {

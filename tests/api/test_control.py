@@ -207,6 +207,29 @@ LAUGHS = "a: &a [lol, lol]\n" + "".join(
             "auth_token is not valid text",
         ),
         (b'{"accounts": "\xff"}', JSON, "not UTF-8"),
+        ('{"accounts": ' + "9" * 4301 + "}", JSON, "a number in it has too many digits"),
+        ('{"accounts": [NaN]}', JSON, "NaN is not a JSON number"),
+        (
+            '{"accounts": [{"sid": "AC' + "8" * 32 + '", "auth_token": "t", '
+            '"incoming_phone_numbers": [{"sid": "PN' + "8" * 32 + '", '
+            '"phone_number": "+14155550100", "capabilities": [["SMS"], {"a": 1}]}]}]}',
+            JSON,
+            "capabilities must be a list drawn from",
+        ),
+        (f"accounts: [{{sid: AC{'8' * 32}, auth_token: !!bool x}}]", YAML, "a tag"),
+        (f"accounts: [{{sid: AC{'8' * 32}, auth_token: !!timestamp x}}]", YAML, "a tag"),
+        ("accounts: [{sid: 0x" + "f" * 3600 + ", auth_token: t}]", YAML, "an int too long"),
+        (
+            f"accounts: [{{sid: AC{'8' * 32}, auth_token: t, services: "
+            f"[{{sid: MG{'8' * 32}, friendly_name: 0x{'f' * 3600}}}]}}]",
+            YAML,
+            "friendly_name must be a string",
+        ),
+        (
+            f"accounts:\n- sid: AC{'8' * 32}\n  auth_token: t\n  ? 0x{'f' * 3600}\n  : 1\n",
+            YAML,
+            "unknown key an int too long",
+        ),
         (
             '{"accounts": [{"sid": "AC' + "8" * 32 + '", "auth_token": "t", '
             '"services": [{"sid": "MG' + "8" * 32 + '", "friendly_name": "a\\u0000b"}]}]}',
@@ -222,6 +245,14 @@ LAUGHS = "a: &a [lol, lol]\n" + "".join(
         "deep json",
         "lone surrogate",
         "not utf-8",
+        "json integer of 4301 digits",
+        "json NaN",
+        "capabilities not strings",
+        "yaml bool tag",
+        "yaml timestamp tag",
+        "yaml hex sid of 3600 digits",
+        "yaml hex name of 3600 digits",
+        "yaml hex key of 3600 digits",
         "nul",
     ],  # fmt: skip
 )

@@ -57,6 +57,19 @@ def test_a_clock_change_that_makes_no_sense_is_400_and_changes_nothing(
     assert client.get(CLOCK).json() == {k: before[k] for k in ("account", "now", "date", "frozen")}
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b'{"advance_seconds": NaN}', b'{"advance_seconds": Infinity}', b'{"advance_seconds": -1e999}'],
+)
+def test_a_number_json_has_no_word_for_is_400_and_the_clock_is_unchanged(client, body) -> None:
+    """Python's `json` reads NaN and Infinity, which pass a schema's minimum and maximum: a
+    clock moved by NaN seconds was stored broken (every later send a 500 on PostgreSQL)."""
+    before = client.post(CLOCK, json={"freeze": True}).json()
+    response = client.post(CLOCK, content=body, headers={"Content-Type": "application/json"})
+    assert "is not a JSON number" in assert_error(response, 400, 20001)["message"]
+    assert client.get(CLOCK).json() == {k: before[k] for k in ("account", "now", "date", "frozen")}
+
+
 def test_an_unknown_accounts_clock_is_404(client) -> None:
     assert_error(client.get(f"/_fake/clock/{NOBODY}"), 404, 20404)
     assert_error(client.post(f"/_fake/clock/{NOBODY}", json={"freeze": True}), 404, 20404)
@@ -198,6 +211,13 @@ def test_callback_faults_are_armed_listed_and_disarmed(client) -> None:
 )
 def test_a_callback_fault_that_makes_no_sense_is_400(client, fault) -> None:
     assert_error(client.post("/_fake/callback-faults", json=fault), 400, 20001)
+    assert client.get("/_fake/callback-faults").json() == {"faults": []}
+
+
+def test_a_callback_fault_with_a_nan_delay_is_400(client) -> None:
+    body, json_type = '{"action": "delay", "delay": NaN}', {"Content-Type": "application/json"}
+    response = client.post("/_fake/callback-faults", content=body, headers=json_type)
+    assert_error(response, 400, 20001)
     assert client.get("/_fake/callback-faults").json() == {"faults": []}
 
 

@@ -502,6 +502,17 @@ def test_a_bad_fault_is_400_naming_why_and_arms_nothing(client, fault, says) -> 
     assert client.get("/_fake/faults").json() == {"faults": []}
 
 
+@pytest.mark.parametrize("delay", ["NaN", "Infinity"])
+def test_a_delay_json_has_no_number_for_is_400_and_arms_nothing(client, delay: str) -> None:
+    """A NaN delay was armed, listed as invalid JSON, then made its operation a 500."""
+    body = f'{{"operation": "ListService", "delay": {delay}}}'
+    response = client.post(
+        "/_fake/faults", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert "is not a JSON number" in assert_error(response, 400, 20001)["message"]
+    assert client.get("/_fake/faults").json() == {"faults": []}
+
+
 def test_a_fault_is_listed_as_armed(client) -> None:
     """What arming answers, and lists: the SID, and only what the fault was given."""
     delayed = arm(client, delay=0.5)
