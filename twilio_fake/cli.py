@@ -114,6 +114,7 @@ LOG_CONFIG: dict = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"()": "twilio_fake.logs.Formatter"}},
+    "filters": {"no_websocket_advice": {"()": "twilio_fake.logs.NoWebSocketAdvice"}},
     "handlers": {
         "stderr": {
             "class": "logging.StreamHandler",
@@ -122,7 +123,11 @@ LOG_CONFIG: dict = {
         }
     },
     "root": {"handlers": ["stderr"], "level": "INFO"},
-    "loggers": {"uvicorn": {"level": "WARNING"}, "connexion": {"level": "WARNING"}},
+    "loggers": {
+        "uvicorn": {"level": "WARNING"},
+        "uvicorn.error": {"filters": ["no_websocket_advice"]},
+        "connexion": {"level": "WARNING"},
+    },
 }
 
 
@@ -218,6 +223,9 @@ def _listen_and_serve(
         "timeout_graceful_shutdown": 30,
         "lifespan": "on",
         "http": GuardedHttpProtocol,
+        # No WebSocket: the fake serves none, and an upgrade request is an HTTP request like any
+        # other (a Twilio-shaped answer, a log line), not uvicorn's bare 403.
+        "ws": "none",
         "limit_concurrency": settings.max_connections,
         "timeout_keep_alive": settings.keep_alive,
     }

@@ -42,3 +42,14 @@ class Formatter(logging.Formatter):
             self._second_text = time.strftime(self.default_time_format, self.converter(second))
             self._second = second
         return f"{self._second_text},{int(record.msecs):03d}"  # logging's default_msec_format
+
+
+class NoWebSocketAdvice(logging.Filter):
+    """Drop uvicorn's two warnings on a request that asks to upgrade to a WebSocket. The fake
+    serves none (`ws="none"`, cli.py): such a request is answered as any other, with its own
+    line; uvicorn's words would advise installing a WebSocket library, twice a request."""
+
+    ADVICE = ("Unsupported upgrade request.", "No supported WebSocket library detected.")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.ADVICE)

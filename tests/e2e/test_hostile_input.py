@@ -236,6 +236,36 @@ def test_a_truncated_body_is_refused_as_400(impatient_server: Server) -> None:
     assert " 400 " in line, line
 
 
+def test_a_websocket_upgrade_is_answered_as_any_request(impatient_server: Server) -> None:
+    """The fake serves no WebSocket. uvicorn answered an upgrade itself, a bare 403 in plain
+    text that no log line named; it is a request like any other now, and uvicorn's advice to
+    install a WebSocket library is not logged."""
+    mark = len(impatient_server.output_so_far())
+    head = (
+        b"GET /v1/Services HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
+        b"Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        b"Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", impatient_server.port), timeout=10) as sock:
+        sock.sendall(head)
+        response = b""
+        while chunk := sock.recv(65536):
+            response += chunk
+            if b"\r\n\r\n" in response and response.endswith(b"}"):
+                break
+    assert response.startswith(b"HTTP/1.1 401 "), response
+    assert b"twilio-request-id: rq" in response.lower() and b'"code": 20003' in response
+
+    def logged() -> list[str]:
+        return impatient_server.output_so_far()[mark:].splitlines()
+
+    deadline = time.monotonic() + 5
+    while not any(" GET /v1/Services 401 " in line for line in logged()):
+        assert time.monotonic() < deadline, logged()
+        time.sleep(0.05)
+    assert not any("WebSocket" in line or "upgrade" in line for line in logged()), logged()
+
+
 def test_the_server_is_unharmed_afterwards(impatient_server: Server, tmp_path: Path) -> None:
     import requests
 

@@ -29,7 +29,7 @@ from cryptography import x509
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from tests.support import ROOT, Server, npm_tools, pool_path, serve
+from tests.support import ACCOUNT, ROOT, Server, npm_tools, pool_path, serve
 from tests.support.netns import loopback_only
 from twilio_fake.cli import PROXY_READY
 from twilio_fake.launch import serve_command
@@ -373,6 +373,24 @@ def test_every_other_target_is_refused_403_and_nothing_is_reached(
     long = error_of(ask(proxied, targets[-2]))[1]["message"]
     assert len(long) < 400 and f"({len(long_host) + 4} characters)" in long
     assert max(len(line) for line in proxied.log_since(mark).splitlines()) < 600
+
+
+def test_a_refused_target_carrying_credentials_is_named_without_them(proxied: Proxied) -> None:
+    """A client may write `user:token@` into a request line (curl strips it; raw clients do
+    not): the refusal names the target with it masked, in the answer and the log line."""
+    secret = "demo-auth-token-1"
+    targets = [
+        f"GET http://{ACCOUNT}:{secret}@example.com/v1/Services HTTP/1.1\r\nHost: x\r\n\r\n",
+        f"CONNECT {ACCOUNT}:{secret}@example.com:443 HTTP/1.1\r\n\r\n",
+    ]
+    mark = len(proxied.server.output_so_far())
+    for head in targets:
+        status, body = error_of(ask(proxied, head.encode()))
+        assert status == 403 and "***@example.com" in body["message"], body
+        assert secret not in body["message"] and ACCOUNT not in body["message"]
+    log = proxied.log_since(mark)
+    assert log.count(" 403 refused ") == len(targets), log
+    assert secret not in log and ACCOUNT not in log, log
 
 
 def test_the_proxy_makes_no_lookup_and_no_connection(tmp_path: Path) -> None:

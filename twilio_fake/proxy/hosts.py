@@ -39,12 +39,26 @@ def connect_target(target: bytes) -> str | None:
 
 
 def shown(target: bytes | str) -> str:
-    """A refused target as the answer and the log may name it: printable ASCII, cut short."""
+    """A refused target as the answer and the log may name it: printable ASCII, cut short, and
+    whatever it carries before an `@` in its authority (`user:token@`) masked."""
     text = target.decode("latin-1") if isinstance(target, bytes) else target
-    text = "".join(c if " " < c < "\x7f" else "?" for c in text)
+    text = "".join(c if " " < c < "\x7f" else "?" for c in _without_userinfo(text))
     if len(text) > SHOWN_LENGTH:
         return f"{text[:SHOWN_LENGTH]}...({len(text)} characters)"
     return text or "(nothing)"
+
+
+def _without_userinfo(target: str) -> str:
+    """`http://user:token@host/path` as `http://***@host/path`; a CONNECT target
+    (`user:token@host:443`) the same way."""
+    scheme, sep, rest = target.partition("://")
+    if not sep:
+        scheme, rest = "", target
+    end = next((i for i, c in enumerate(rest) if c in "/?#"), len(rest))
+    authority = rest[:end]
+    if "@" in authority:
+        rest = "***@" + authority.rpartition("@")[2] + rest[end:]
+    return scheme + sep + rest
 
 
 def refusal(target: bytes | str) -> str:
