@@ -89,6 +89,24 @@ def resource_name_prefixes() -> tuple[str, ...]:
     return tuple(contract().get("x-not-found-names-without", ()))
 
 
+def page_needs_a_token(operation_id: str) -> bool:
+    """Whether a list refuses a `Page` above 0 asked for without a `PageToken`: its `Page`
+    parameter says so (`x-needs-a-token-past-the-first-page`, the 2010-04-01 API's lists)."""
+    path, method = _operations_by_id()[operation_id]
+    item = contract()["paths"][path]
+    for parameter in item.get("parameters", []) + item[method].get("parameters", []):
+        if "$ref" in parameter:
+            parameter = _component("parameters", parameter["$ref"].rsplit("/", 1)[1])
+        if parameter.get("in") == "query" and parameter.get("name") == "Page":
+            return bool(parameter.get("x-needs-a-token-past-the-first-page"))
+    return False
+
+
+@functools.cache
+def _operations_by_id() -> dict[str, tuple[str, str]]:
+    return {op["operationId"]: (path, method) for path, method, op in operations(contract())}
+
+
 def authentication_failed_message(path: str) -> str | None:
     """Twilio's 401 message on the API `path` belongs to, where it has one of its own (the
     contract's `x-authentication-failed-messages`: the 2010-04-01 API's "Authenticate")."""

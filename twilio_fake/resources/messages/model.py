@@ -493,7 +493,13 @@ def _list(by_to: bool, by_from: bool, after: bool, before: bool) -> KeysetList:
         scope.append(messages.c.date_sent >= bindparam("low"))
     if before:
         scope.append(messages.c.date_sent < bindparam("high"))
-    return KeysetList(_MESSAGES, messages.c.seq, and_(*scope), descending=True, need_a_token=True)
+    return KeysetList(
+        _MESSAGES,
+        messages.c.seq,
+        and_(*scope),
+        descending=True,
+        need_a_token=spec.page_needs_a_token("ListMessage"),
+    )
 
 
 def _date_bounds(filters: DateSent) -> tuple[datetime | None, datetime | None]:

@@ -462,7 +462,12 @@ def _list(by_phone_number: bool, by_friendly_name: bool, hosted: bool) -> Keyset
         scope.append(details.c.friendly_name == bindparam("name"))
     if hosted:
         scope.append(false())  # every number of the fake is Twilio's own
-    return KeysetList(_NUMBERS, details.c.seq, and_(*scope), need_a_token=True)
+    return KeysetList(
+        _NUMBERS,
+        details.c.seq,
+        and_(*scope),
+        need_a_token=spec.page_needs_a_token("ListIncomingPhoneNumber"),
+    )
 
 
 def _like(partial: str) -> str:
