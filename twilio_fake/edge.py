@@ -100,9 +100,9 @@ class EdgeMiddleware:
         self.control_token = control_token
 
     def refusal(self, scope: Scope, control: bool) -> TwilioError | None:
-        """Refuse a request with two Hosts (RFC 9112: a 400), a Host this fake does not serve
-        (DNS rebinding), and a browser's cross-origin request to the control surface (a page
-        the developer visits posting /_fake/reset)."""
+        """Refuse a request with two Hosts (RFC 9112: a 400), one that asks to switch protocols,
+        a Host this fake does not serve (DNS rebinding), and a browser's cross-origin request to
+        the control surface (a page the developer visits posting /_fake/reset)."""
         headers: dict[bytes, bytes] = {}
         hosts = 0
         for name, value in scope["headers"]:
@@ -112,6 +112,13 @@ class EdgeMiddleware:
         if hosts > 1:
             # The check would read one and the URLs of the answer the other.
             return InvalidRequest("The request has more than one Host header")
+        if b"upgrade" in headers and b"upgrade" in headers.get(b"connection", b"").lower():
+            # The fake serves no WebSocket nor h2c, and uvicorn's parser stops reading a request
+            # that asks to switch (its body would be lost): a clear refusal, its connection closed.
+            return InvalidRequest(
+                "This server does not switch protocols: send the request without Upgrade",
+                headers={"Connection": "close"},
+            )
         host = headers.get(b"host", b"").decode("latin-1")
         proxied = PROXIED_KEY in scope.get("extensions", {})
         if (
@@ -233,14 +240,22 @@ class EdgeMiddleware:
                 )
 
 
-_CHECKED_HEADERS = {b"host", b"origin", b"sec-fetch-site"}
+_CHECKED_HEADERS = {b"host", b"origin", b"sec-fetch-site", b"upgrade", b"connection"}
 
 
 def _is_form(scope: Scope) -> bool:
-    return any(
-        k == b"content-type" and v.lower().startswith(b"application/x-www-form-urlencoded")
-        for k, v in scope["headers"]
-    )
+    return says_form(scope["headers"])
+
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def says_form(headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether a request's body is a form: its first Content-Type names the form media type,
+    parameters and case aside. The one test of it: the journal keeps such a body's fields, and
+    the request validation reads any other body as no parameters (overrides.py)."""
+    content_type = next((value for name, value in headers if name == b"content-type"), b"")
+    return content_type.partition(b";")[0].strip().lower() == FORM.encode()
 
 
 def keeping(receive: Receive, kept: bytearray, limit: int) -> Receive:

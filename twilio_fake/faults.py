@@ -21,7 +21,8 @@ from typing import Any, Generic, Protocol, TypeVar
 from connexion.middleware.routing import ROUTING_CONTEXT
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .exceptions import InvalidParameter, TwilioError
+from . import spec
+from .exceptions import AuthenticationFailed, InvalidParameter, TwilioError
 
 MAX_ARMED = 100  # faults armed at once
 MAX_TIMES = 10_000
@@ -109,13 +110,21 @@ class Fault:
 
 class InjectedError(TwilioError):
     """The error answer of a fault: a status its operation declares, with its Twilio code and
-    the headers the contract requires of that answer."""
+    the headers the contract requires of that answer; a 401 with the `detail` every 401 of
+    Twilio's has, and, unless the fault names its own message, the API's words for it."""
 
-    def __init__(self, status: int, code: int, message: str, allow: str = "") -> None:
+    def __init__(
+        self, status: int, code: int, message: str, allow: str = "", path: str = ""
+    ) -> None:
         headers = {"Retry-After": RETRY_AFTER} if status == 429 else {}
         if status == 405:
             headers["Allow"] = allow
-        super().__init__(message, headers=headers)
+        detail = None
+        if status == 401:
+            detail = AuthenticationFailed().detail
+            if message == AuthenticationFailed.default_message:
+                message = spec.authentication_failed_message(path) or message
+        super().__init__(message, headers=headers, detail=detail)
         self.status = status  # type: ignore[misc]  # one class for every injected status
         self.code = code  # type: ignore[misc]
 
@@ -274,7 +283,9 @@ class InjectFaults:
                         return
                     if fault.status is not None:
                         assert fault.code is not None and fault.message is not None
-                        raise InjectedError(fault.status, fault.code, fault.message, declared.allow)
+                        raise InjectedError(
+                            fault.status, fault.code, fault.message, declared.allow, scope["path"]
+                        )
         await self.app(scope, receive, send)
 
 

@@ -44,6 +44,19 @@ def _sid(value: Any, prefix: str, where: str) -> str:
     return value
 
 
+def _name(value: Any, where: str) -> str | None:
+    """A friendly name as written: YAML reads `friendly_name: 2024` as a number, which names
+    the service "2024"; a list or a mapping names nothing."""
+    if value is None or isinstance(value, str):
+        return value
+    if not isinstance(value, int | float):  # bool is an int
+        raise FixtureError(f"{where} must be a string")
+    try:
+        return str(value)
+    except ValueError:  # an integer of more digits than Python converts
+        raise FixtureError(f"{where} is a number too long to be a name") from None
+
+
 def _shown(value: Any, limit: int = 40) -> str:
     """A value as an error names it: its repr cut short, or its type where it has no short one
     (an integer of thousands of digits has no repr at all: Python refuses to convert it)."""
@@ -159,10 +172,8 @@ def parse(document: Any) -> list[Account]:
         for j, service in enumerate(_list(raw.get("services"), f"{where}.services")):
             service_where = f"{where}.services[{j}]"
             _mapping(service, SERVICE_KEYS, service_where)
-            given = service.get("friendly_name")
-            if given is not None and not isinstance(given, str):
-                raise FixtureError(f"{service_where}.friendly_name must be a string")
-            name = (given or _sid(service.get("sid"), "MG", service_where))[:64]
+            name = _name(service.get("friendly_name"), f"{service_where}.friendly_name")
+            name = (name or _sid(service.get("sid"), "MG", service_where))[:64]
             _encodable(name, f"{service_where}.friendly_name")
             services[_sid(service.get("sid"), "MG", service_where)] = name
         numbers = tuple(

@@ -81,13 +81,14 @@ from connexion.validators import FormDataValidator, JSONRequestBodyValidator, Pa
 from jsonschema import ValidationError
 from starlette.datastructures import FormData, Headers, QueryParams
 from starlette.formparsers import FormParser, MultiPartException
+from starlette.requests import ClientDisconnect
 from starlette.routing import Mount, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .auth import check_basic_credentials, check_control_token
 from .config import Settings
-from .edge import CONTROL_PREFIX, CORS_HEADERS, new_request_id
+from .edge import CONTROL_PREFIX, CORS_HEADERS, FORM, new_request_id, says_form
 from .faults import TRANSPORT_KEY
 from .protocol import BODY_GRACE, REASONS, error_body
 from .proxy import hosts
@@ -434,8 +435,11 @@ class ValidatorsBuiltOnce(RequestValidationOperation):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self._parameter_validator.validate(scope)
-        if self._forms_only and not _says_form(scope):
-            scope, receive = await _as_an_empty_form(scope, receive)
+        if self._forms_only:
+            if says_form(scope["headers"]):
+                scope = _as_a_form(scope)
+            else:
+                scope, receive = await _as_an_empty_form(scope, receive)
         mime_type, encoding = self.extract_content_type(scope["headers"])
         self.validate_mime_type(mime_type)
         validator = self._body_validator(mime_type, encoding)
@@ -444,25 +448,33 @@ class ValidatorsBuiltOnce(RequestValidationOperation):
         await self.next_app(scope, receive, send)
 
 
-FORM = "application/x-www-form-urlencoded"
-
-
-def _says_form(scope: Scope) -> bool:
-    """Whether the request's Content-Type is a form's (parameters and case aside)."""
-    content_type = Headers(scope=scope).get("content-type", "")
-    return content_type.partition(";")[0].strip().lower() == FORM
+def _as_a_form(scope: Scope) -> Scope:
+    """A form's request with its Content-Type written as connexion reads it (`Form ;
+    charset=utf-8`, with a space before the `;`, is the form's type to a reader of HTTP, and
+    an unknown one to connexion's split of the header). Most requests need nothing done."""
+    content_type = next(value for name, value in scope["headers"] if name == b"content-type")
+    media = content_type.partition(b";")[0]
+    if media == media.strip():
+        return scope
+    headers, seen = [], False
+    for name, value in scope["headers"]:
+        if name == b"content-type" and not seen:
+            seen = True
+            _media, semicolon, parameters = value.partition(b";")
+            value = FORM.encode() + (b"; " + parameters.strip() if semicolon else b"")
+        headers.append((name, value))
+    return {**scope, "headers": headers}
 
 
 async def _as_an_empty_form(scope: Scope, receive: Receive) -> tuple[Scope, Receive]:
     """The request as one with an empty form for its body: Twilio reads parameters from a form
     body only, and answers a JSON body (say) as a request without them (a message's create:
-    21604, its `To` missing). The body is read and dropped (the edge has bounded its size)."""
-    left: Message | None = None
+    21604, its `To` missing). The body is read and dropped (the edge has bounded its size and
+    time); a client that leaves before its end has sent no request, as for a form cut short."""
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            left = message  # the client went away: the app hears it on its next receive
-            break
+            raise ClientDisconnect()
         if not message.get("more_body", False):
             break
     given = False
@@ -472,7 +484,7 @@ async def _as_an_empty_form(scope: Scope, receive: Receive) -> tuple[Scope, Rece
         if not given:
             given = True
             return {"type": "http.request", "body": b"", "more_body": False}
-        return left if left is not None else await receive()
+        return await receive()
 
     dropped = (b"content-type", b"content-length", b"transfer-encoding")
     headers = [(name, value) for name, value in scope["headers"] if name not in dropped]

@@ -91,6 +91,22 @@ def test_a_trailing_slash_is_a_twilio_404_not_a_redirect(client, path: str) -> N
 
 
 @pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/x-www-form-urlencoded ; charset=utf-8",
+        " Application/X-WWW-Form-Urlencoded;charset=UTF-8",
+        "application/x-www-form-urlencoded",
+    ],
+)
+def test_a_form_is_read_as_one_however_its_type_is_spaced_or_cased(client, content_type) -> None:
+    headers = {"Content-Type": content_type}
+    response = client.post(
+        pool_path(), content=f"PhoneNumberSid={NUMBERS[0]}", headers=headers, auth=AUTH
+    )
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize(
     ("content_type", "payload"),
     [
         ("application/json", b'{"PhoneNumberSid": "PN00000000000000000000000000000001"}'),

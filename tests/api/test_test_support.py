@@ -282,6 +282,29 @@ def test_a_fault_answers_the_next_matching_requests_then_disarms(client) -> None
     assert client.get("/_fake/health").json()["pool_entries"] == 1
 
 
+def test_an_injected_401_is_worded_as_its_api_words_it(client) -> None:
+    arm(client, operation="ListMessage", status=401)
+    arm(client, operation="ListService", status=401)
+    messages = f"/2010-04-01/Accounts/{AUTH[0]}/Messages.json"
+    on_2010 = assert_error(client.get(messages, auth=AUTH), 401, 20003, "Authenticate")
+    on_v1 = assert_error(client.get("/v1/Services", auth=AUTH), 401, 20003)
+    assert on_v1["message"] == "Authentication Error - invalid username"
+    assert on_2010["detail"] == on_v1["detail"] == "Your AccountSid or AuthToken was incorrect."
+    arm(client, operation="ListMessage", status=401, message="Own words")
+    assert_error(client.get(messages, auth=AUTH), 401, 20003, "Own words")
+
+
+def test_the_journal_keeps_a_body_as_a_form_only_if_it_was_read_as_one(client) -> None:
+    messages = f"/2010-04-01/Accounts/{AUTH[0]}/Messages.json"
+    body = "To=%2B15005550006&Body=hi"
+    for content_type in ("application/x-www-form-urlencoded-x", "text/plain"):
+        response = client.post(
+            messages, content=body, headers={"Content-Type": content_type}, auth=AUTH
+        )
+        assert_error(response, 400, 21604)  # read as no parameters
+    assert [entry["form"] for entry in journal(client, status=400)] == [{}, {}]
+
+
 def test_a_fault_matches_by_account_and_method(client) -> None:
     account = mint(client)
     arm(client, account=account["sid"], method="POST", status=500)

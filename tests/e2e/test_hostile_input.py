@@ -236,34 +236,86 @@ def test_a_truncated_body_is_refused_as_400(impatient_server: Server) -> None:
     assert " 400 " in line, line
 
 
-def test_a_websocket_upgrade_is_answered_as_any_request(impatient_server: Server) -> None:
-    """The fake serves no WebSocket. uvicorn answered an upgrade itself, a bare 403 in plain
-    text that no log line named; it is a request like any other now, and uvicorn's advice to
-    install a WebSocket library is not logged."""
-    mark = len(impatient_server.output_so_far())
-    head = (
-        b"GET /v1/Services HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
-        b"Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-        b"Sec-WebSocket-Version: 13\r\n\r\n"
-    )
-    with socket.create_connection(("127.0.0.1", impatient_server.port), timeout=10) as sock:
-        sock.sendall(head)
+def exchange(server: Server, request: bytes) -> bytes:
+    """Send raw bytes; the answer, read until the server closes the connection."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(request)
         response = b""
         while chunk := sock.recv(65536):
             response += chunk
-            if b"\r\n\r\n" in response and response.endswith(b"}"):
-                break
-    assert response.startswith(b"HTTP/1.1 401 "), response
-    assert b"twilio-request-id: rq" in response.lower() and b'"code": 20003' in response
+    return response
 
-    def logged() -> list[str]:
-        return impatient_server.output_so_far()[mark:].splitlines()
 
-    deadline = time.monotonic() + 5
-    while not any(" GET /v1/Services 401 " in line for line in logged()):
-        assert time.monotonic() < deadline, logged()
+def logged_since(server: Server, mark: int, wanted: str) -> list[str]:
+    """The server's lines since `mark`, once one holds `wanted` (10 s at most)."""
+    deadline = time.monotonic() + 10
+    while not any(wanted in line for line in server.output_so_far()[mark:].splitlines()):
+        assert time.monotonic() < deadline, server.output_so_far()[mark:]
         time.sleep(0.05)
-    assert not any("WebSocket" in line or "upgrade" in line for line in logged()), logged()
+    return server.output_so_far()[mark:].splitlines()
+
+
+SERVICE_PATH = f"/v1/Services/{SERVICE}"
+
+
+@pytest.mark.parametrize(
+    "upgrade",
+    [
+        b"GET /v1/Services HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n",
+        # curl --http2 on an http:// URL: the body would be lost if the request ran
+        b"POST " + SERVICE_PATH.encode() + b" HTTP/1.1\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+        b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 22\r\n",
+    ],
+    ids=["websocket", "h2c with a body"],
+)
+def test_a_request_to_switch_protocols_is_refused_and_logged(
+    impatient_server: Server, upgrade: bytes
+) -> None:
+    """The fake switches to nothing. uvicorn answered a WebSocket upgrade itself (a bare 403 in
+    plain text, no log line) and ran an h2c one without its body; both are a Twilio-shaped 400
+    now, the connection closed, and uvicorn's advice to install a WebSocket library unlogged."""
+    import requests
+
+    credentials = base64.b64encode(f"{AUTH[0]}:{AUTH[1]}".encode())
+    before = requests.get(impatient_server.url + SERVICE_PATH, auth=AUTH, timeout=5).json()
+    mark = len(impatient_server.output_so_far())
+    head = upgrade + b"Host: 127.0.0.1\r\nAuthorization: Basic " + credentials + b"\r\n\r\n"
+    response = exchange(impatient_server, head + b"FriendlyName=switched")
+    assert response.startswith(b"HTTP/1.1 400 "), response
+    assert b"twilio-request-id: rq" in response.lower() and b"connection: close" in response.lower()
+    assert b'"code": 20001' in response and b"does not switch protocols" in response
+    method = upgrade.split(b" ")[0].decode()
+    lines = logged_since(impatient_server, mark, f" {method} ")
+    assert any(" 400 " in line for line in lines), lines
+    assert not any("WebSocket" in line or "Unsupported upgrade" in line for line in lines), lines
+    after = requests.get(impatient_server.url + SERVICE_PATH, auth=AUTH, timeout=5).json()
+    assert after == before
+
+
+def test_a_body_not_a_form_cut_short_is_no_request(impatient_server: Server) -> None:
+    """A body that is not a form is read as no parameters, but read whole first: a client that
+    leaves before its end has sent nothing to act on, as with a form cut short (a 400 in the
+    log, the service unchanged). Before, the update ran with no parameters."""
+    import requests
+
+    credentials = base64.b64encode(f"{AUTH[0]}:{AUTH[1]}".encode()).decode()
+    before = requests.get(impatient_server.url + SERVICE_PATH, auth=AUTH, timeout=5).json()
+    mark = len(impatient_server.output_so_far())
+    head = (
+        f"POST {SERVICE_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {credentials}"
+        "\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", impatient_server.port), timeout=10) as sock:
+        sock.sendall(head + b'{"FriendlyName"')
+        sock.shutdown(socket.SHUT_WR)
+        while sock.recv(65536):
+            pass
+    lines = logged_since(impatient_server, mark, f" POST {SERVICE_PATH} ")
+    assert any(f" POST {SERVICE_PATH} 400 " in line for line in lines), lines
+    after = requests.get(impatient_server.url + SERVICE_PATH, auth=AUTH, timeout=5).json()
+    assert after == before
 
 
 def test_the_server_is_unharmed_afterwards(impatient_server: Server, tmp_path: Path) -> None:

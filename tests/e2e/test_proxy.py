@@ -382,6 +382,8 @@ def test_a_refused_target_carrying_credentials_is_named_without_them(proxied: Pr
     targets = [
         f"GET http://{ACCOUNT}:{secret}@example.com/v1/Services HTTP/1.1\r\nHost: x\r\n\r\n",
         f"CONNECT {ACCOUNT}:{secret}@example.com:443 HTTP/1.1\r\n\r\n",
+        f"GET //{ACCOUNT}:{secret}@example.com/x HTTP/1.1\r\nHost: x\r\n\r\n",
+        f"CONNECT {ACCOUNT}:{secret}@example.com:443/a://b HTTP/1.1\r\n\r\n",
     ]
     mark = len(proxied.server.output_so_far())
     for head in targets:

@@ -112,6 +112,14 @@ def test_a_bad_document_is_refused_with_its_reason(document: str, reason: str) -
         fixtures.load_text(document)
 
 
+def test_a_friendly_name_written_as_a_number_is_its_text() -> None:
+    """YAML reads `friendly_name: 2024` as a number: the name is "2024", as it always was."""
+    (account,) = fixtures.load_text(
+        f"accounts: [{{{ACCOUNT}, services: [{{sid: MG{'0' * 32}, friendly_name: 2024}}]}}]"
+    )
+    assert list(account.services.values()) == ["2024"]
+
+
 def test_a_missing_file_is_reported() -> None:
     with pytest.raises(fixtures.FixtureError, match="cannot read fixture file"):
         fixtures.load_file("/nonexistent/fixtures.yaml")

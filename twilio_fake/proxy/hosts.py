@@ -15,6 +15,7 @@ TLS_PORT = 443  # CONNECT host:443, the only tunnel the proxy opens
 HTTP_PORT = 80  # absolute-form http:// requests
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 SERVED = re.compile(rf"(?:{'|'.join(PRODUCTS)})(?:\.{_LABEL}){{0,2}}\.twilio\.com")
+_USERINFO = re.compile(r"[^/?#@]*@")
 SHOWN_LENGTH = 100  # characters of a refused target named in the answer and the log line
 
 
@@ -49,16 +50,11 @@ def shown(target: bytes | str) -> str:
 
 
 def _without_userinfo(target: str) -> str:
-    """`http://user:token@host/path` as `http://***@host/path`; a CONNECT target
-    (`user:token@host:443`) the same way."""
-    scheme, sep, rest = target.partition("://")
-    if not sep:
-        scheme, rest = "", target
-    end = next((i for i, c in enumerate(rest) if c in "/?#"), len(rest))
-    authority = rest[:end]
-    if "@" in authority:
-        rest = "***@" + authority.rpartition("@")[2] + rest[end:]
-    return scheme + sep + rest
+    """`http://user:token@host/path` as `http://***@host/path`, and a CONNECT target
+    (`user:token@host:443`) or a scheme-relative one (`//user:token@host/`) the same way:
+    whatever ends with an `@` between two slashes is masked, wherever the target puts it (an
+    `@` in a path loses the segment before it, which is no harm in a refusal)."""
+    return _USERINFO.sub("***@", target)
 
 
 def refusal(target: bytes | str) -> str:
