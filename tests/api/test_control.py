@@ -223,7 +223,7 @@ LAUGHS = "a: &a [lol, lol]\n" + "".join(
             f"accounts: [{{sid: AC{'8' * 32}, auth_token: t, services: "
             f"[{{sid: MG{'8' * 32}, friendly_name: 0x{'f' * 3600}}}]}}]",
             YAML,
-            "friendly_name must be a string",
+            "friendly_name is a number too long to be a name",
         ),
         (
             f"accounts:\n- sid: AC{'8' * 32}\n  auth_token: t\n  ? 0x{'f' * 3600}\n  : 1\n",

@@ -118,6 +118,10 @@ def test_a_friendly_name_written_as_a_number_is_its_text() -> None:
         f"accounts: [{{{ACCOUNT}, services: [{{sid: MG{'0' * 32}, friendly_name: 2024}}]}}]"
     )
     assert list(account.services.values()) == ["2024"]
+    with pytest.raises(fixtures.FixtureError, match="friendly_name must be a string"):
+        fixtures.load_text(
+            f"accounts: [{{{ACCOUNT}, services: [{{sid: MG{'0' * 32}, friendly_name: [a]}}]}}]"
+        )
 
 
 def test_a_missing_file_is_reported() -> None:
