@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -23,6 +24,27 @@ from pathlib import Path
 from typing import Any
 
 UNPRIVILEGED = "nobody"
+
+# Run beside every server, in a session of its own: it waits for the end of its standard input,
+# which comes when the process that started the server ends, however it ends (a test run killed
+# with SIGKILL or SIGTERM runs no clean-up), then stops the server at once and removes its
+# directory. A server stopped normally is gone by then: the watcher finds nothing to do.
+_WATCHER = """
+import os, shutil, signal, sys, time
+root, data = sys.argv[1], sys.argv[2]
+sys.stdin.buffer.read()
+try:
+    with open(os.path.join(data, "postmaster.pid")) as pid_file:
+        postmaster = int(pid_file.read().split()[0])
+    os.kill(postmaster, signal.SIGQUIT)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        os.kill(postmaster, 0)
+        time.sleep(0.05)
+except (OSError, ValueError, IndexError):
+    pass
+shutil.rmtree(root, ignore_errors=True)
+"""
 
 
 def find_binaries() -> Path:
@@ -65,10 +87,16 @@ class PostgresServer:
             try:
                 self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l",
                           str(self.root / "server.log"), "-w", "-t", "60", "start")  # fmt: skip
-                return
+                break
             except RuntimeError:
                 if attempt == 2:
                     raise
+        # pg_ctl leaves the server running on its own: the watcher ends it with this process.
+        self._watcher = subprocess.Popen(
+            [sys.executable, "-c", _WATCHER, str(self.root), str(self.data)],
+            stdin=subprocess.PIPE,
+            start_new_session=True,
+        )
 
     def _run(self, program: str, *args: str) -> None:
         result = subprocess.run(
@@ -139,6 +167,9 @@ class PostgresServer:
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
+            if self._watcher.stdin is not None:
+                self._watcher.stdin.close()  # nothing left for it to do: it ends
+            self._watcher.wait(timeout=15)
 
 
 def _free_port() -> int:
