@@ -223,8 +223,8 @@ def _listen_and_serve(
         "timeout_graceful_shutdown": 30,
         "lifespan": "on",
         "http": GuardedHttpProtocol,
-        # No WebSocket: the fake serves none, and an upgrade request is an HTTP request like any
-        # other (a Twilio-shaped answer, a log line), not uvicorn's bare 403.
+        # No WebSocket: the fake serves none. A request to switch protocols reaches the app, whose
+        # edge refuses it (a Twilio-shaped 400, a log line), not uvicorn's bare 403.
         "ws": "none",
         "limit_concurrency": settings.max_connections,
         "timeout_keep_alive": settings.keep_alive,

@@ -91,9 +91,10 @@ class AuthenticationFailed(TwilioError):
 
     status, code = 401, 20003
     default_message = "Authentication Error - invalid username"
+    DETAIL = "Your AccountSid or AuthToken was incorrect."
 
     def __init__(self, message: str | None = None, **options: Any) -> None:
-        options.setdefault("detail", "Your AccountSid or AuthToken was incorrect.")
+        options.setdefault("detail", self.DETAIL)
         self.in_apis_words = message is None
         super().__init__(message, **options)
 

@@ -121,7 +121,7 @@ class InjectedError(TwilioError):
             headers["Allow"] = allow
         detail = None
         if status == 401:
-            detail = AuthenticationFailed().detail
+            detail = AuthenticationFailed.DETAIL
             if message == AuthenticationFailed.default_message:
                 message = spec.authentication_failed_message(path) or message
         super().__init__(message, headers=headers, detail=detail)

@@ -45,9 +45,9 @@ class Formatter(logging.Formatter):
 
 
 class NoWebSocketAdvice(logging.Filter):
-    """Drop uvicorn's two warnings on a request that asks to upgrade to a WebSocket. The fake
-    serves none (`ws="none"`, cli.py): such a request is answered as any other, with its own
-    line; uvicorn's words would advise installing a WebSocket library, twice a request."""
+    """Drop uvicorn's two warnings on a request that asks to switch protocols. The fake serves
+    no WebSocket (`ws="none"`, cli.py): the edge refuses such a request (400) and logs it with
+    its own line; uvicorn's words would advise installing a WebSocket library, twice a request."""
 
     ADVICE = ("Unsupported upgrade request.", "No supported WebSocket library detected.")
 

@@ -95,6 +95,8 @@ class PostgresServer:
         self._watcher = subprocess.Popen(
             [sys.executable, "-c", _WATCHER, str(self.root), str(self.data)],
             stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,  # it holds none of the test run's output open
+            stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
 
