@@ -122,7 +122,7 @@ class FakeTwilio:
             command += ["--pool-limit", str(self.pool_limit)]
         env = {CONTROL_TOKEN_VARIABLE: self.control_token} if self.control_token else None
         try:
-            self._server = Server(command, env=env, timeout=self.timeout)
+            self._server = Server(command, env=env, timeout=self.timeout, scratch=self._scratch)
         except ServerFailed as err:
             self._remove_scratch()
             raise FakeTwilioError(f"the fake did not start: {err}") from None

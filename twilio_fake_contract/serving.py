@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,8 +25,12 @@ class ServerFailed(RuntimeError):
     """The server exited, or did not say where it listens in time; carries what it printed."""
 
 
+WATCHER = Path(__file__).with_name("watcher.py")  # ends the server if its starter ends first
+
+
 class Server:
-    """A server in its own process group, started as its users start it."""
+    """A server in its own process group, started as its users start it, and ended with the
+    process that started it if that ends first."""
 
     def __init__(
         self,
@@ -35,8 +40,11 @@ class Server:
         cwd: str | Path | None = None,
         timeout: float = 60,
         ready: re.Pattern[str] = LISTENING,
+        scratch: str | Path | None = None,
     ) -> None:
-        """Start `command`; return once it has printed the URL `ready` captures (group 1)."""
+        """Start `command`; return once it has printed the URL `ready` captures (group 1).
+        `scratch`, a directory the server works in, is removed if the starter ends first (else
+        its owner removes it)."""
         self.ready = ready
         # A file, not a pipe: a pipe nobody reads fills up and blocks a chatty server.
         self.log = tempfile.TemporaryFile(mode="w+", encoding="utf-8", errors="replace")
@@ -51,7 +59,19 @@ class Server:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        self.url = self._wait_for_url(started + timeout)
+        # The watcher's first half exits at once (the second is nobody's child); this process
+        # holds the only writer of its pipe.
+        self._watcher = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(WATCHER), str(self.process.pid), str(scratch or "")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C to the starter's group does not end it first
+        )
+        try:
+            self.url = self._wait_for_url(started + timeout)
+        finally:
+            self._watcher.wait()
         self.started_in = time.monotonic() - started  # until it said where it listens
 
     @property
@@ -68,6 +88,7 @@ class Server:
             if match:
                 return match.group(1)
             if self.process.poll() is not None:
+                self._dismiss_watcher()
                 raise ServerFailed(f"the server exited early:\n{self.output()}")
             time.sleep(0.02)
         output = self.stop()
@@ -82,6 +103,8 @@ class Server:
 
     def output(self) -> str:
         """Everything the server printed (read once it has stopped, then kept)."""
+        if self.process.poll() is not None:
+            self._dismiss_watcher()  # nothing is left for it to do
         if not self.log.closed:
             self.captured = self.output_so_far()
             self.log.close()
@@ -92,14 +115,26 @@ class Server:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signum)
 
+    def _dismiss_watcher(self) -> None:
+        """Tell the watcher that this process stops the server itself (any byte says so)."""
+        orders = self._watcher.stdin
+        if orders is not None and not orders.closed:
+            try:
+                orders.write(b"x")
+                orders.close()
+            except BrokenPipeError:  # the watcher has gone already
+                pass
+
     def kill(self) -> str:
         """Kill the whole group at once, as a crash would (SIGKILL: no clean-up)."""
+        self._dismiss_watcher()
         self.signal(signal.SIGKILL)
         self.process.wait()
         return self.output()
 
     def stop(self, timeout: float = 15) -> str:
         """Stop with SIGTERM, SIGKILL if it will not; return what it printed."""
+        self._dismiss_watcher()
         self.signal(signal.SIGTERM)
         try:
             self.process.wait(timeout=timeout)
