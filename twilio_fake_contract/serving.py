@@ -8,6 +8,7 @@ bench's bare route. Used by the kit, the tests and the bench.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -15,7 +16,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlsplit
 
 LISTENING = re.compile(r"listening on (https?://[^\s/]+)", re.IGNORECASE)
@@ -26,6 +29,25 @@ class ServerFailed(RuntimeError):
 
 
 WATCHER = Path(__file__).with_name("watcher.py")  # ends the server if its starter ends first
+_ORDERS: weakref.WeakSet[IO[bytes]] = weakref.WeakSet()  # the write ends of watchers' pipes
+
+
+def _hold_no_orders() -> None:
+    """In a child forked from the starter (multiprocessing's default on Linux), the write ends
+    of the watchers' pipes point at /dev/null: the child, living on after the starter, would
+    hold the pipes open, and the servers would run on with it. (A process started by Popen
+    holds none: they are closed on exec.)"""
+    for orders in list(_ORDERS):
+        try:
+            fd = orders.fileno()
+        except ValueError:  # closed
+            continue
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, fd, inheritable=False)
+        os.close(null)
+
+
+os.register_at_fork(after_in_child=_hold_no_orders)
 
 
 class Server:
@@ -59,19 +81,21 @@ class Server:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        # The watcher's first half exits at once (the second is nobody's child); this process
-        # holds the only writer of its pipe.
-        self._watcher = subprocess.Popen(
-            [sys.executable, "-I", "-S", str(WATCHER), str(self.process.pid), str(scratch or "")],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # a Ctrl-C to the starter's group does not end it first
-        )
+        self._watcher: subprocess.Popen[bytes] | None = None
         try:
+            self._watcher = subprocess.Popen(
+                [sys.executable, "-I", "-S", str(WATCHER), str(self.pid), str(scratch or "")],
+                stdin=subprocess.PIPE,  # this process holds the only writer
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # a Ctrl-C to the starter's group does not end it first
+            )
+            assert self._watcher.stdin is not None
+            _ORDERS.add(self._watcher.stdin)
             self.url = self._wait_for_url(started + timeout)
-        finally:
-            self._watcher.wait()
+        except BaseException:  # a Ctrl-C while waiting, too: leave no server running
+            self.kill()
+            raise
         self.started_in = time.monotonic() - started  # until it said where it listens
 
     @property
@@ -88,7 +112,6 @@ class Server:
             if match:
                 return match.group(1)
             if self.process.poll() is not None:
-                self._dismiss_watcher()
                 raise ServerFailed(f"the server exited early:\n{self.output()}")
             time.sleep(0.02)
         output = self.stop()
@@ -116,30 +139,42 @@ class Server:
             os.killpg(self.process.pid, signum)
 
     def _dismiss_watcher(self) -> None:
-        """Tell the watcher that this process stops the server itself (any byte says so)."""
-        orders = self._watcher.stdin
-        if orders is not None and not orders.closed:
-            try:
-                orders.write(b"x")
-                orders.close()
-            except BrokenPipeError:  # the watcher has gone already
-                pass
+        """Tell the watcher that the server has ended (any byte says so), and reap it. Only
+        once the server is reaped: if this process were killed before, the watcher must still
+        end the server."""
+        watcher, self._watcher = self._watcher, None
+        if watcher is None:
+            return
+        assert watcher.stdin is not None
+        try:
+            watcher.stdin.write(b"x")
+            watcher.stdin.flush()
+        except BrokenPipeError:  # the watcher has gone already
+            pass
+        finally:
+            with contextlib.suppress(BrokenPipeError):
+                watcher.stdin.close()  # closes the pipe even when its flush fails
+        try:
+            watcher.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            watcher.kill()
+            watcher.wait()
 
     def kill(self) -> str:
         """Kill the whole group at once, as a crash would (SIGKILL: no clean-up)."""
-        self._dismiss_watcher()
         self.signal(signal.SIGKILL)
         self.process.wait()
+        self._dismiss_watcher()
         return self.output()
 
     def stop(self, timeout: float = 15) -> str:
         """Stop with SIGTERM, SIGKILL if it will not; return what it printed."""
-        self._dismiss_watcher()
         self.signal(signal.SIGTERM)
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            self.kill()
+            return self.kill()
+        self._dismiss_watcher()
         return self.output()
 
     def __enter__(self) -> Server:

@@ -83,20 +83,94 @@ def watchers_of(pid: int) -> list[int]:
     return found
 
 
+LISTENS = "import time; print('listening on http://127.0.0.1:1', flush=True); time.sleep(600)"
+
+
 def test_a_server_stopped_by_its_starter_leaves_no_watcher_behind(tmp_path: Path) -> None:
-    """The watcher leaves when told the starter stops the server itself: else each server
-    started left a process waiting until the whole test run ended, and then signalled a
-    process group whose number may by then be another's."""
+    """The watcher leaves when told the starter has stopped the server itself: else each
+    server started left a process waiting until the whole test run ended."""
     from twilio_fake_contract.serving import Server
 
-    listens = "import time; print('listening on http://127.0.0.1:1', flush=True); time.sleep(600)"
-    server = Server([sys.executable, "-c", listens], scratch=tmp_path)
+    server = Server([sys.executable, "-c", LISTENS], scratch=tmp_path)
+    try:
+        assert watchers_of(server.pid)
+    finally:
+        server.stop()
     deadline = time.monotonic() + 20
-    while not watchers_of(server.pid):
-        assert time.monotonic() < deadline, "no watcher started"
-        time.sleep(0.05)
-    server.stop()
     while watchers_of(server.pid):
         assert time.monotonic() < deadline, "the watcher stayed"
         time.sleep(0.05)
     assert tmp_path.exists()  # its owner removes it, not the watcher
+
+
+STARTS_AND_FORKS = f"""
+import os, sys, time
+from twilio_fake_contract.serving import Server
+server = Server([sys.executable, "-c", {LISTENS!r}])
+child = os.fork()  # as multiprocessing does by default: it lives on after this process
+if child == 0:
+    time.sleep(600)
+    os._exit(0)
+print(server.pid, child, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_child_forked_by_the_starter_does_not_keep_its_servers_alive() -> None:
+    """A forked child held the watchers' pipes open: the servers lived as long as it did."""
+    with subprocess.Popen(
+        [sys.executable, "-c", STARTS_AND_FORKS], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    ) as starter:
+        assert starter.stdout is not None
+        pid, child = map(int, starter.stdout.readline().split())
+        try:
+            starter.kill()
+            deadline = time.monotonic() + 20
+            while alive(pid):
+                assert time.monotonic() < deadline, "the server still runs"
+                time.sleep(0.05)
+            assert alive(child)
+        finally:
+            os.kill(child, 9)
+
+
+ENDS_SLOWLY = """
+import pathlib, signal, sys, time
+asked = pathlib.Path(sys.argv[1])
+signal.signal(signal.SIGTERM, lambda *_: asked.touch())
+print('listening on http://127.0.0.1:1', flush=True)
+while not asked.exists():
+    time.sleep(0.05)
+time.sleep(2)  # a graceful shutdown's work
+"""
+
+STARTS_AND_STOPS = f"""
+import sys
+from twilio_fake_contract.serving import Server
+server = Server([sys.executable, "-c", {ENDS_SLOWLY!r}, sys.argv[1]], scratch=sys.argv[2])
+print(server.pid, flush=True)
+server.stop()
+"""
+
+
+def test_a_starter_killed_while_it_stops_its_server_still_leaves_nothing(tmp_path: Path) -> None:
+    """The watcher was told to leave before the server had ended: a starter killed while it
+    waited for its server to stop (a CI timeout in a test's teardown) left the scratch."""
+    asked, scratch = tmp_path / "asked", tmp_path / "scratch"
+    scratch.mkdir()
+    with subprocess.Popen(
+        [sys.executable, "-c", STARTS_AND_STOPS, str(asked), str(scratch)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as starter:
+        assert starter.stdout is not None
+        pid = int(starter.stdout.readline())
+        deadline = time.monotonic() + 20
+        while not asked.exists():  # the starter is in stop(), waiting for the server
+            assert time.monotonic() < deadline, "the server was not asked to stop"
+            time.sleep(0.02)
+        starter.kill()
+    while alive(pid) or scratch.exists():
+        assert time.monotonic() < deadline, (alive(pid), scratch.exists())
+        time.sleep(0.05)
