@@ -114,11 +114,14 @@ DELIVERED = Outcome("delivered", None)
 
 def _planned() -> Any:
     """The statement of `plan`: the newest of an account's rules that matches a number."""
-    prefix = func.length(message_outcomes.c.to_pattern) - 1
+    pattern = message_outcomes.c.to_pattern
+    prefix = func.length(pattern) - 1
     to = bindparam("to", type_=String)
-    matches = (message_outcomes.c.to_pattern == to) | (
-        message_outcomes.c.to_pattern.like("%*")
-        & (func.substr(to, 1, prefix) == func.substr(message_outcomes.c.to_pattern, 1, prefix))
+    # "Ends in *" without LIKE: SQLite prepares a statement again each time a LIKE pattern is
+    # bound (to plan for that pattern), which cost a send some 15 us on an empty table.
+    matches = (pattern == to) | (
+        (func.substr(pattern, func.length(pattern)) == "*")
+        & (func.substr(to, 1, prefix) == func.substr(pattern, 1, prefix))
     )
     return (
         select(message_outcomes.c.status, message_outcomes.c.error_code)
