@@ -25,7 +25,7 @@ from twilio_fake import fixtures
 from twilio_fake.app import FakeApp
 from twilio_fake.backend import Backend
 
-from .support import app_for, database_for, survived
+from .support import app_for, database_for, plain_id, survived
 from .support.postgres import PostgresServer
 
 LEVELS = ("unit", "api", "contract", "e2e")
@@ -48,6 +48,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         grouped = level in GROUPED_LEVELS and not item.get_closest_marker("spread")
         if grouped and not item.get_closest_marker("xdist_group"):
             item.add_marker(pytest.mark.xdist_group(f"{level}/{item.path.stem}"))
+
+
+def pytest_make_parametrize_id(val: object) -> str | None:
+    """Strings that pytest would show escaped (non-ASCII, control characters) get a plain ID,
+    so that each test can be run by its ID (tests.support.plain_id)."""
+    text = val.decode("latin-1") if isinstance(val, bytes) else val
+    if isinstance(text, str) and not (text.isascii() and text.isprintable() and "\\" not in text):
+        return plain_id(text)
+    return None  # pytest's own
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    unreachable = [item.nodeid for item in session.items if plain_id(item.nodeid) != item.nodeid]
+    if unreachable:
+        raise pytest.UsageError(
+            "these tests' IDs cannot be given back to pytest (use tests.support.plain_id): "
+            + ", ".join(unreachable[:5])
+        )
 
 
 # The rules and the API run on both databases the fake supports (DATABASES); a test about

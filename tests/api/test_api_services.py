@@ -22,6 +22,7 @@ from tests.support import (
     SERVICE2,
     add,
     assert_error,
+    plain_id,
 )
 from twilio_fake.resources.services import model
 from twilio_fake.spec import contract, limit
@@ -205,7 +206,7 @@ INVALID = [
 ]
 
 
-@pytest.mark.parametrize(("form", "code"), INVALID, ids=lambda v: repr(v)[:40])
+@pytest.mark.parametrize(("form", "code"), INVALID, ids=lambda v: plain_id(v, 40))
 def test_invalid_settings_are_400_and_create_nothing(client, form: dict, code: int) -> None:
     before = listed(client)
     response = client.post(SERVICES, data={"FriendlyName": "A", **form}, auth=AUTH)
@@ -214,7 +215,7 @@ def test_invalid_settings_are_400_and_create_nothing(client, form: dict, code: i
     assert listed(client) == before
 
 
-@pytest.mark.parametrize(("form", "code"), INVALID, ids=lambda v: repr(v)[:40])
+@pytest.mark.parametrize(("form", "code"), INVALID, ids=lambda v: plain_id(v, 40))
 def test_invalid_settings_on_update_are_400_and_change_nothing(
     client, form: dict, code: int
 ) -> None:
@@ -254,7 +255,7 @@ def test_the_usecase_error_is_twilios_21713(client) -> None:
         {"StatusCallback": "https://example.com/caf%C3%A9?a=(1)&b=~x"},
         {"StickySender": "True"},
     ],
-    ids=lambda v: repr(v)[:40],
+    ids=lambda v: plain_id(v, 40),
 )
 def test_values_at_the_limits_are_accepted(client, form: dict) -> None:
     assert client.post(SERVICES, data={"FriendlyName": "A", **form}, auth=AUTH).status_code == 201
@@ -412,7 +413,7 @@ def test_walking_next_page_url_visits_every_service_exactly_once(client, page_si
         ({"PageToken": "PA" + "A" * 60_000}, 21481),
         ({"PageToken": "not-a-token"}, 21481),
     ],
-    ids=lambda v: repr(v)[:40],
+    ids=lambda v: plain_id(v, 40),
 )
 def test_bad_paging_parameters_are_400(client, query: dict, code: int) -> None:
     assert_error(client.get(SERVICES, params=query, auth=AUTH), 400, code)
