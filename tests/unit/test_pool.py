@@ -211,6 +211,34 @@ def test_page_numbers_and_neighbour_tokens(backend: Backend) -> None:
     assert by_index.page == 2
 
 
+def test_a_previous_page_counts_back_one_page(backend: Backend) -> None:
+    for number in NUMBERS:
+        pool.add(backend, ACCOUNT, SERVICE, number)
+    page = pool.page(backend, ACCOUNT, SERVICE, page_size=2)
+    for index in (1, 2):
+        page = pool.page(backend, ACCOUNT, SERVICE, page_size=2, page_token=page.next_token)
+        assert page.page == index
+    back = pool.page(backend, ACCOUNT, SERVICE, page_size=2, page_token=page.previous_token)
+    assert (back.page, [e.sid for e in back.rows]) == (1, NUMBERS[2:4])
+
+
+def test_a_page_whose_rows_were_all_removed_meanwhile_is_empty_and_links_nowhere(
+    backend: Backend,
+) -> None:
+    for number in NUMBERS[:4]:
+        pool.add(backend, ACCOUNT, SERVICE, number)
+    first = pool.page(backend, ACCOUNT, SERVICE, page_size=2)
+    second = pool.page(backend, ACCOUNT, SERVICE, page_size=2, page_token=first.next_token)
+    for number in NUMBERS[2:4]:  # the second page's
+        pool.remove(backend, ACCOUNT, SERVICE, number)
+    gone = pool.page(backend, ACCOUNT, SERVICE, page_size=2, page_token=first.next_token)
+    assert (gone.rows, gone.next_token, gone.previous_token) == ([], None, None)
+    for number in NUMBERS[:2]:  # the first page's, walking back from the second
+        pool.remove(backend, ACCOUNT, SERVICE, number)
+    back = pool.page(backend, ACCOUNT, SERVICE, page_size=2, page_token=second.previous_token)
+    assert (back.rows, back.next_token, back.previous_token) == ([], None, None)
+
+
 def test_paging_survives_removals_while_walking(backend: Backend) -> None:
     for number in NUMBERS:
         pool.add(backend, ACCOUNT, SERVICE, number)
