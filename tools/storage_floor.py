@@ -10,6 +10,11 @@ replayed as they were traced, with nothing else, on one connection to the same f
 fake's own modes (WAL, `synchronous=NORMAL`). Prints the CPU time of one replay (best of five
 rounds of 500), beside which the operation's budget can be set: to be within a tenth of the
 connexion floor, the fake may add at most a ninth of the floor's cost to it, storage included.
+
+The trace writes each statement's parameters into its SQL, so a cost that comes with binding
+them does not show here: SQLite prepares a statement again each time a LIKE pattern is bound to
+it (docs/performance.md, eighteenth pass). `tests/unit/test_statements.py` keeps the fake's
+prepared statements free of those.
 """
 
 from __future__ import annotations
