@@ -69,10 +69,11 @@ def load_yaml(path: Path) -> Any:
 
 
 def plain_id(value: object, width: int | None = None) -> str:
-    """A test ID for `value` in printable ASCII without a backslash: pytest escapes any other
-    character with one, and cannot then find the test by that ID (`pytest 'FILE::TEST[ID]'`,
-    which is how mutmut runs the tests of each mutant). `width` cuts the repr of a non-string."""
-    text = value if isinstance(value, str) else repr(value)[:width]
+    """A test ID for `value` (a string, else its repr), at most `width` characters, in
+    printable ASCII without a backslash: pytest escapes any other character with one, and cannot
+    then find the test by that ID (`pytest 'FILE::TEST[ID]'`, which is how mutmut runs the tests
+    of each mutant)."""
+    text = value if isinstance(value, str) else repr(value)
     return "".join(
         c if c.isascii() and c.isprintable() and c != "\\" else f"U+{ord(c):X}" for c in text
     )[:width]
