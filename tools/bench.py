@@ -218,8 +218,12 @@ def start_fake(database: Path | str, fixtures: Path | None, *options: str) -> Me
 
     (The default pool limit, Twilio's 400, would answer the scale run's creates with 21714.)
     """
+    return Measured(fake_command(database, fixtures, *options), "/_fake/health")
+
+
+def fake_command(database: Path | str, fixtures: Path | None, *options: str) -> list[str]:
     data = ("--fixtures", str(fixtures), "--pool-limit", "2000000") if fixtures else ()
-    return Measured(serve_command(database, *data, *options), "/_fake/health")
+    return serve_command(database, *data, *options)
 
 
 def start_prism(directory: Path) -> Measured:

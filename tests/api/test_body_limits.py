@@ -3,11 +3,9 @@ its length is declared or it comes in chunks."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from tests.support import AUTH, NUMBERS, app_for, assert_error, pool_path
+from tests.support import AUTH, NUMBERS, app_for, assert_error, pool_path, post_in_pieces
 
 LIMIT = 200  # bytes; a small limit, so that the bodies stay small
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -18,18 +16,15 @@ def body_of(size: int, number: str) -> bytes:
     return body + b"x" * (size - len(body))
 
 
-def chunks(body: bytes) -> Iterator[bytes]:
-    yield body[:50]  # no Content-Length: the client sends it chunked
-    yield body[50:]
-
-
 @pytest.mark.parametrize("sent", ["with a length", "chunked"])
 def test_a_body_of_exactly_the_limit_is_read_and_one_byte_more_is_413(backend, sent) -> None:
     with app_for(backend, max_body_bytes=LIMIT).test_client() as client:
 
         def post(body: bytes):  # type: ignore[no-untyped-def]
-            content = body if sent == "with a length" else chunks(body)
-            return client.post(pool_path(), content=content, headers=FORM, auth=AUTH)
+            if sent == "with a length":
+                return client.post(pool_path(), content=body, headers=FORM, auth=AUTH)
+            # No Content-Length, and two messages: the limit is counted as the body comes.
+            return post_in_pieces(client, pool_path(), [body[:50], body[50:]], FORM)
 
         assert_error(post(body_of(LIMIT + 1, NUMBERS[0])), 413, 20001)
         response = post(body_of(LIMIT, NUMBERS[0]))

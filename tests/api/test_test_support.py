@@ -7,7 +7,17 @@ import re
 
 import pytest
 
-from tests.support import AUTH, NUMBERS, SERVICE, TOKEN, add, app_for, assert_error, pool_path
+from tests.support import (
+    AUTH,
+    NUMBERS,
+    SERVICE,
+    TOKEN,
+    add,
+    app_for,
+    assert_error,
+    pool_path,
+    post_in_pieces,
+)
 from twilio_fake import journal as journal_module
 from twilio_fake.spec import document as spec_document
 
@@ -466,27 +476,40 @@ def test_a_delay_longer_than_the_body_timeout_still_reads_the_body(backend) -> N
         assert journal(client)[0]["form"] == {"PhoneNumberSid": NUMBERS[1]}
 
 
-@pytest.mark.parametrize("fault", [{"delay": 0.1}, {"status": 429}, {"delay": 0.1, "status": 500}])
-def test_a_faulted_body_that_comes_in_pieces_is_read_whole(client, fault) -> None:
+@pytest.mark.parametrize("fault", [{"status": 429}, {"status": 429, "delay": 0.01}])
+def test_a_fault_that_answers_answers_a_body_that_stops_coming_all_the_same(backend, fault) -> None:
+    """A fault that answers stops waiting for a body that breaks the body's deadline, and
+    answers; only a fault that lets the request through (a delay alone) gives it the 408."""
+    body = f"PhoneNumberSid={NUMBERS[0]}".encode()
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Content-Length": str(len(body)),
+    }
+    with app_for(backend, body_timeout=0.1).test_client() as client:
+        arm(client, operation="CreatePhoneNumber", **fault)
+        stopped = post_in_pieces(client, pool_path(), [body[:10]], headers, stall=True)
+        assert_error(stopped, 429, 20429)
+        arm(client, operation="CreatePhoneNumber", delay=0.01)
+        stopped = post_in_pieces(client, pool_path(), [body[:10]], headers, stall=True)
+        assert_error(stopped, 408, 20001)
+
+
+@pytest.mark.parametrize("fault", [{"delay": 0.5}, {"status": 429}, {"delay": 0.5, "status": 500}])
+def test_a_faulted_body_that_comes_in_pieces_is_read_whole(backend, fault) -> None:
     """The body is read to its end before the fault applies, however many pieces it comes
-    in: the journal has the whole form, and a delay alone still answers normally."""
+    in, and before the delay (longer than the body's deadline here): the journal has the
+    whole form, and a delay alone still answers normally."""
     body = f"PhoneNumberSid={NUMBERS[0]}&FriendlyName=pieces".encode()
-
-    def pieces():  # type: ignore[no-untyped-def]
-        yield from (body[:10], body[10:20], body[20:])
-
-    arm(client, operation="CreatePhoneNumber", **fault)
-    response = client.post(
-        pool_path(),
-        content=pieces(),
-        headers={
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Content-Length": str(len(body)),
-        },
-        auth=AUTH,
-    )
-    assert response.status_code == fault.get("status", 201), response.text
-    (sent,) = journal(client)
+    with app_for(backend, body_timeout=0.25).test_client() as client:
+        arm(client, operation="CreatePhoneNumber", **fault)
+        response = post_in_pieces(
+            client,
+            pool_path(),
+            [body[:10], body[10:20], body[20:]],
+            {"Content-Type": "application/x-www-form-urlencoded", "Content-Length": str(len(body))},
+        )
+        assert response.status_code == fault.get("status", 201), response.text
+        (sent,) = journal(client)
     assert sent["form"] == {"PhoneNumberSid": NUMBERS[0], "FriendlyName": "pieces"}
 
 

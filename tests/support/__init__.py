@@ -15,7 +15,7 @@ import sys
 import tempfile
 import venv
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,35 @@ def pool_path(service: str = SERVICE, sid: str | None = None) -> str:
 def add(client, number: str, service: str = SERVICE, auth=AUTH):
     """POST a number to a pool through a test client (or requests session with a base URL)."""
     return client.post(pool_path(service), data={"PhoneNumberSid": number}, auth=auth)
+
+
+def post_in_pieces(
+    client, path: str, pieces: list[bytes], headers: dict[str, str], *, stall: bool = False
+):
+    """POST a body that reaches the app in `pieces`, one ASGI message each (`more_body` on all
+    but the last), on the loop of a started test client: starlette's test client joins a
+    streamed body into one message, so a test of reading in pieces cannot go through it. With
+    `stall`, the body never ends after the pieces (a client that stopped sending)."""
+    import asyncio
+
+    import httpx
+
+    async def body() -> AsyncIterator[bytes]:
+        for number, piece in enumerate(pieces):
+            if number:
+                await asyncio.sleep(0)  # a later turn of the loop, as from a network
+            yield piece
+        if stall:
+            await asyncio.Event().wait()  # never set
+
+    async def post() -> httpx.Response:
+        transport = httpx.ASGITransport(app=client.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as sent:
+            response = await sent.post(path, content=body(), headers=headers, auth=AUTH)
+            await response.aread()
+            return response
+
+    return client.portal.call(post)
 
 
 def raises(status: int, code: int):

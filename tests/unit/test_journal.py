@@ -62,10 +62,11 @@ def test_page_size_and_cursor_walk_every_entry_once_newest_first() -> None:
 
 
 def test_parameters_keep_blanks_repeats_and_undecodable_bytes() -> None:
-    assert parameters(b"A=&B=one&B=two&B=three&C=%FF") == {
+    assert parameters(b"A=&B=one&B=two&B=three&C=%FF&D=\xff") == {
         "A": "",
         "B": ["one", "two", "three"],
-        "C": "\ufffd",
+        "C": "\ufffd",  # escaped
+        "D": "\ufffd",  # raw: a body need not be UTF-8
     }
 
 

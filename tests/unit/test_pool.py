@@ -4,6 +4,7 @@ the model layer alone (no HTTP)."""
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -74,6 +75,27 @@ def test_a_number_in_another_service_is_21712(backend: Backend) -> None:
         pool.add(backend, ACCOUNT, SERVICE2, NUMBERS[0])
     assert (caught.value.status, caught.value.code) == (409, 21712)
     assert pool.page(backend, ACCOUNT, SERVICE2).rows == []
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_an_add_that_loses_the_race_for_a_number_to_another_service_is_21712(
+    database: str,
+) -> None:
+    # Two adds of one number to two services lock different service rows, so both may find the
+    # number free; the later insert then breaks the entry's primary key. The loser checks again
+    # and answers what the winner did (21712), not the database's error (a 500).
+    backend = Backend(database, fixtures.demo())
+    try:
+        outcome = outcome_once_it_waits(
+            backend.db.engine,
+            lambda writer: pooled_by_hand(writer, NUMBERS[0], SERVICE2),
+            lambda: pool.add(backend, ACCOUNT, SERVICE, NUMBERS[0]),
+        )
+        assert [type(o) for o in outcome] == [pool_errors.PhoneNumberInAnotherService]
+        assert pool.page(backend, ACCOUNT, SERVICE).rows == []
+        assert [e.sid for e in pool.page(backend, ACCOUNT, SERVICE2).rows] == [NUMBERS[0]]
+    finally:
+        backend.db.dispose()
 
 
 @pytest.mark.parametrize(
@@ -333,6 +355,34 @@ def test_a_number_that_cannot_message_is_21715(backend: Backend) -> None:
         pool.add(backend, ACCOUNT, SERVICE, VOICE_ONLY_NUMBER)
     assert (caught.value.status, caught.value.code) == (400, 21715)
     assert pool.page(backend, ACCOUNT, SERVICE).rows == []
+
+
+def test_a_number_that_can_send_mms_but_not_sms_joins_the_pool() -> None:
+    (account, *others) = fixtures.demo()
+    mms_only = fixtures.IncomingNumber("PN" + "a" * 32, "+14155550999", "US", ("MMS",))
+    account = replace(account, incoming_phone_numbers=(mms_only,))
+    backend = Backend(MEMORY, [account, *others])
+    assert pool.add(backend, ACCOUNT, SERVICE, mms_only.sid).capabilities == ("MMS",)
+
+
+@pytest.mark.parametrize(
+    ("sid", "shown"),
+    [
+        ("PN" + "f" * 32, "PN" + "f" * 32),
+        ("x" * 64, "x" * 64),  # the longest shown whole
+        ("x" * 65, "x" * 61 + "..."),
+        ("y" * 10_000, "y" * 61 + "..."),
+    ],
+)
+def test_the_21421_message_names_the_sid_cut_to_64_characters(
+    backend: Backend, sid: str, shown: str
+) -> None:
+    with pytest.raises(errors.PhoneNumberInvalid) as caught:
+        pool.add(backend, ACCOUNT, SERVICE, sid)
+    assert caught.value.message == (
+        f"Phone Number is invalid: PhoneNumberSid {shown!r} is not the SID of an incoming phone "
+        "number of this account"
+    )
 
 
 @pytest.mark.parametrize("sid", ["None", "undefined", "+14155550100", "PN1", ""])
