@@ -7,7 +7,8 @@ loaded by wrk at 16 connections, after a warm-up. Its process is started with ev
 timed (SQLAlchemy's `do_commit`, wrapped before the server is imported), and writes the times
 to a file as it stops. The report is their distribution, and how much of the run the commits
 over 1 ms took: on SQLite those are the ones that ran a WAL checkpoint (every ~1,000 pages,
-with its two fsyncs), on the event loop, while every other request waited.
+with its fsyncs), on the event loop, while every other request waited. The shares are of the
+time under load, warm-up included, as the commits counted are.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ def main() -> None:
                                 "/_fake/health")  # fmt: skip
         try:
             bench.free_the_numbers(server.url)
-            bench.wrk(server.url, args.operation, 16, 2)  # warm-up
             started = time.monotonic()
+            bench.wrk(server.url, args.operation, 16, 2)  # warm-up
             for _ in range(args.rounds):
                 load = bench.wrk(server.url, args.operation, 16, args.seconds)
                 rps, p50, p99 = load["rps"], load["p50_ms"], load["p99_ms"]
@@ -71,7 +72,7 @@ def main() -> None:
     print(f"{len(times)} commits (warm-up included): p50 {at(0.5):.0f} us, p99 {at(0.99):.0f}, "
           f"p99.9 {at(0.999):.0f}, max {times[-1]:.0f}")  # fmt: skip
     print(f"over 1 ms: {len(slow)}, {sum(slow) / 1000:.0f} ms in all, "
-          f"{sum(slow) / 1e6 / served:.1%} of the {served:.0f} s measured; "
+          f"{sum(slow) / 1e6 / served:.1%} of the {served:.0f} s under load; "
           f"all commits {sum(times) / 1e6 / served:.1%}")  # fmt: skip
 
 
