@@ -36,6 +36,12 @@ help:
 # Two stamps: the runtime alone (enough for `make run`), and the test toolchain on top of it
 # (`make install`, `make test`). A .venv whose Python is missing or older than 3.11 (made by
 # another interpreter) is rebuilt from scratch by $(PYTHON); `make clean` removes it by hand.
+# Python keeps the modules it compiles (in __pycache__ folders, .gitignored) for everything make
+# runs, even where PYTHONDONTWRITEBYTECODE is set (this machine's CI sets it): without them each
+# pytest process rewrote the asserts of 400 modules, and each kit process compiled the kit
+# (docs/testing.md). pip leaves compiling to the first import (`--no-compile`): it would compile
+# all ~5,000 installed modules, 17 of its 36 s of CPU.
+unexport PYTHONDONTWRITEBYTECODE
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 PYTHON_OK := import sys; sys.exit(sys.version_info < (3, 11))
 
@@ -43,11 +49,11 @@ $(RUNTIME_STAMP): pyproject.toml
 	@$(PYTHON) -c '$(PYTHON_OK)' 2>/dev/null || { echo "make: $(PYTHON) is not Python 3.11 or newer: run make again with PYTHON=python3.11 (or newer)"; exit 2; }
 	@$(BIN)/python -c '$(PYTHON_OK)' 2>/dev/null || { echo "make: (re)building $(VENV) with $(PYTHON)"; $(PYTHON) -m venv --clear $(VENV); }
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet --no-compile -e .
 	touch $@
 
 $(STAMP): $(RUNTIME_STAMP) pyproject.toml
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --no-compile -e '.[test]'
 	touch $@
 
 install: $(STAMP)
