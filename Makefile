@@ -39,8 +39,9 @@ help:
 # Python keeps the modules it compiles (in __pycache__ folders, .gitignored) for everything make
 # runs, even where PYTHONDONTWRITEBYTECODE is set (this machine's CI sets it): without them each
 # pytest process rewrote the asserts of 400 modules, and each kit process compiled the kit
-# (docs/testing.md). pip leaves compiling to the first import (`--no-compile`): it would compile
-# all ~5,000 installed modules, 17 of its 36 s of CPU.
+# (docs/testing.md). pip still compiles all it installs: `--no-compile` saves 17 s of CPU once,
+# but where the variable is set, `.venv/bin/pytest` run by hand would then compile the libraries
+# in every process (2.5 s of CPU to import the main ones, against 0.9).
 unexport PYTHONDONTWRITEBYTECODE
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 PYTHON_OK := import sys; sys.exit(sys.version_info < (3, 11))
@@ -49,11 +50,11 @@ $(RUNTIME_STAMP): pyproject.toml
 	@$(PYTHON) -c '$(PYTHON_OK)' 2>/dev/null || { echo "make: $(PYTHON) is not Python 3.11 or newer: run make again with PYTHON=python3.11 (or newer)"; exit 2; }
 	@$(BIN)/python -c '$(PYTHON_OK)' 2>/dev/null || { echo "make: (re)building $(VENV) with $(PYTHON)"; $(PYTHON) -m venv --clear $(VENV); }
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --no-compile -e .
+	$(BIN)/pip install --quiet -e .
 	touch $@
 
 $(STAMP): $(RUNTIME_STAMP) pyproject.toml
-	$(BIN)/pip install --quiet --no-compile -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
 install: $(STAMP)
