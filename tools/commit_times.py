@@ -67,7 +67,10 @@ def main() -> None:
         finally:
             server.stop()
         times = sorted(float(t) for t in times_file.read_text().split())
-    at = lambda share: times[min(len(times) - 1, int(share * len(times)))]  # noqa: E731
+
+    def at(share: float) -> float:  # the time at that share of the sorted times
+        return times[min(len(times) - 1, int(share * len(times)))]
+
     slow = [t for t in times if t > 1000]
     print(f"{len(times)} commits (warm-up included): p50 {at(0.5):.0f} us, p99 {at(0.99):.0f}, "
           f"p99.9 {at(0.999):.0f}, max {times[-1]:.0f}")  # fmt: skip

@@ -524,14 +524,16 @@ def test_compare_finds_no_difference_between_two_fakes_with_the_same_fixtures(
     # fields in the module's `small_pools` (schemathesis's UpdateService; the kit's clean-up puts
     # back pools, services and numbers, not their fields): seen once, fallback_method GET vs POST.
     one = serve(tmp_path / "one.sqlite3", "--pool-limit", "2")
-    other = serve(tmp_path / "other.sqlite3", "--pool-limit", "2")
     try:
-        before = pools(one), pools(other)
-        status, printed, summary = compare(tmp_path / "reports", one.url, other.url)
-        after = pools(one), pools(other)
+        other = serve(tmp_path / "other.sqlite3", "--pool-limit", "2")
+        try:
+            before = pools(one), pools(other)
+            status, printed, summary = compare(tmp_path / "reports", one.url, other.url)
+            after = pools(one), pools(other)
+        finally:
+            other.stop()
     finally:
         one.stop()
-        other.stop()
     assert status == 0, printed
     assert summary.startswith("# Contract comparison: NO DIFFERENCE"), summary
     assert "Not compared" not in summary
@@ -594,14 +596,16 @@ def test_compare_accepts_a_documented_difference_knowingly(tmp_path: Path) -> No
         "add twice is 21710:code\n"
         "add twice is 21710:verdict   # the kit's own check of the code fails with it\n"
     )
-    broken = Server(command, cwd=ROOT)
     try:
-        part = compare(tmp_path / "part", fresh.url, broken.url,
-                       "--compare-ignore", "add twice is 21710:code")  # fmt: skip
-        whole = compare(tmp_path / "whole", fresh.url, broken.url,
-                        "--compare-ignore", f"@{documented}")  # fmt: skip
+        broken = Server(command, cwd=ROOT)  # if it cannot start, `fresh` is stopped all the same
+        try:
+            part = compare(tmp_path / "part", fresh.url, broken.url,
+                           "--compare-ignore", "add twice is 21710:code")  # fmt: skip
+            whole = compare(tmp_path / "whole", fresh.url, broken.url,
+                            "--compare-ignore", f"@{documented}")  # fmt: skip
+        finally:
+            broken.stop()
     finally:
-        broken.stop()
         fresh.stop()
     assert part[0] == 1 and "add twice is 21710, verdict: 'passed' vs 'FAILED" in part[2]
     status, printed, summary = whole
