@@ -63,6 +63,22 @@ class Proxied:
     def fake(self) -> FakeTwilio:
         return FakeTwilio(self.server.url, proxy_url=self.url, proxy_ca=self.ca)
 
+    def mark(self) -> int:
+        """Where this test's lines of the server's log begin. A request's line is written once
+        its answer is sent, so an earlier test's last one can land after its client has ended:
+        a request of our own is answered and its line awaited first, and the event loop has
+        run every step that was due before it (seen once: curl's request in a later test's
+        lines)."""
+        with requests.Session() as direct:
+            direct.trust_env = False  # to the fake itself, whatever proxy a test set
+            answer = direct.get(self.server.url + "/_fake/health", timeout=10)
+        line = re.compile(re.escape(answer.headers["Twilio-Request-Id"]) + ".*\n")
+        deadline = time.monotonic() + 10
+        while (logged := line.search(self.server.output_so_far())) is None:
+            assert time.monotonic() < deadline, "the server never logged its answer"
+            time.sleep(0.01)
+        return logged.end()
+
     def log_since(self, mark: int) -> str:
         return self.server.output_so_far()[mark:]
 
@@ -197,7 +213,7 @@ def test_twilio_cli_without_the_ca_fails_rather_than_going_elsewhere(
     proxied: Proxied, account: Account
 ) -> None:
     """The proxy's certificate is checked: a client that does not trust the CA gets nowhere."""
-    mark = len(proxied.server.output_so_far())
+    mark = proxied.mark()
     untrusted = pool_cli(proxied, account, "list", ca=False)
     assert untrusted.returncode != 0
     log = proxied.log_since(mark)
@@ -356,7 +372,7 @@ def test_every_other_target_is_refused_403_and_nothing_is_reached(
         f"CONNECT {long_host}:443 HTTP/1.1\r\n\r\n".encode(),
         b"HELLO THERE\r\n\r\n",  # not HTTP
     ]
-    mark = len(proxied.server.output_so_far())
+    mark = proxied.mark()
     for head in targets:
         status, body = error_of(ask(proxied, head))
         assert (status, body["status"], body["code"]) == (403, 403, 20403), head
@@ -385,7 +401,7 @@ def test_a_refused_target_carrying_credentials_is_named_without_them(proxied: Pr
         f"GET //{ACCOUNT}:{secret}@example.com/x HTTP/1.1\r\nHost: x\r\n\r\n",
         f"CONNECT {ACCOUNT}:{secret}@example.com:443/a://b HTTP/1.1\r\n\r\n",
     ]
-    mark = len(proxied.server.output_so_far())
+    mark = proxied.mark()
     for head in targets:
         status, body = error_of(ask(proxied, head.encode()))
         assert status == 403 and "***@example.com" in body["message"], body
@@ -509,7 +525,7 @@ def test_tunnels_that_stall_are_closed_and_stall_nobody_else(
     """A tunnel that sends nothing, a TLS handshake that never finishes, and a tunnel that
     finishes its handshake and then asks nothing: each is closed at the head deadline, and
     requests through the proxy go on meanwhile."""
-    mark = len(proxied.server.output_so_far())
+    mark = proxied.mark()
     silent = open_tunnel(proxied)
     halfway = open_tunnel(proxied)
     halfway.sendall(client_hello()[:20])
