@@ -106,7 +106,9 @@ settings = Table(
 # - a table with an `account_sid` column belongs to that account: dropped with it, emptied by
 #   a reset; one whose rows belong to an account through another table says how, with
 #   info["account_rows"]: a function from an account SID to a WHERE clause;
-# - info["lock_rank"]: where a bulk change locks it on PostgreSQL (lower first; default 100).
+# - info["lock_rank"]: where a bulk change locks it on PostgreSQL (lower first; default 100);
+# - info["on_create"]: a function of a connection, run when the table is created in a database
+#   that an earlier version made (it has other tables), to fill the new table from them.
 
 MASK = "***"  # what is shown of a password
 _MASK_QUOTED = "%2A%2A%2A"  # the same, as a URL's query renders it
@@ -300,9 +302,14 @@ class Database:
         with self._writer(), self.engine.begin() as conn:
             if not self.is_sqlite:
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
+            earlier = set(inspect(conn).get_table_names())
             metadata.create_all(conn)
             _add_missing_columns(conn)
             _add_missing_indexes(conn)
+            if earlier:  # a database an earlier version made: fill its new tables from it
+                for table in metadata.sorted_tables:
+                    if table.name not in earlier and "on_create" in table.info:
+                        table.info["on_create"](conn)
 
     def _create_engine(self, url: str) -> Engine:
         if not self.is_sqlite:

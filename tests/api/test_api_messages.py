@@ -21,6 +21,7 @@ from tests.support import (
     assert_error,
 )
 from twilio_fake import clock, fixtures, spec
+from twilio_fake.resources.messages import capacity
 from twilio_fake.resources.messages.tables import messages
 
 DEMO, OTHER = fixtures.demo()
@@ -413,6 +414,27 @@ def test_a_status_set_later_shows_in_the_resource(client, backend) -> None:
         "Unreachable destination handset",
     )
     assert (body["price"], body["price_unit"]) == ("-0.00790", "USD")
+
+
+# -- the per-account bound ------------------------------------------------------------------------
+def test_an_account_holds_at_most_the_bound_and_a_delete_makes_room(
+    client, backend, monkeypatch
+) -> None:
+    monkeypatch.setattr(capacity, "most", lambda: 2)
+    first = sent(client)
+    inbound = {"from": "+12125550123", "to": SENDER.phone_number, "body": "Hi"}
+    assert client.post("/_fake/inbound", json=inbound).status_code == 201
+    body = assert_error(send(client, To=TO, From=SENDER.phone_number, Body="3rd"), 400, 20001)
+    assert body["message"] == (
+        "This account already holds 2 messages, the most the fake keeps for one account; "
+        "delete some first (a message whose status is final can be deleted)"
+    )
+    assert_error(client.post("/_fake/inbound", json=inbound), 400, 20001)
+    assert len(client.get(messages_path(), auth=AUTH).json()["messages"]) == 2
+    assert send(client, auth=OTHER_AUTH, To=TO, From="+15005550006", Body="x").status_code == 201
+    set_status(backend, first["sid"], "delivered")
+    assert client.delete(first["uri"], auth=AUTH).status_code == 204
+    sent(client, Body="room again")
 
 
 # -- the contract --------------------------------------------------------------------------------

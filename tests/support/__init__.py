@@ -13,9 +13,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import venv
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,27 @@ def sdk(server: Server, username: str, password: str, account_sid: str | None = 
     client.api.base_url = server.url
     client.messaging.base_url = server.url
     return client
+
+
+def all_at_once(count: int, action: Callable[[], object]) -> list[object]:
+    """What `action` returned or raised in each of `count` threads released together (a
+    barrier), once all have finished: a race for whatever the action decides on."""
+    outcomes: list[object] = []
+    start = threading.Barrier(count)
+
+    def run() -> None:
+        start.wait()
+        try:
+            outcomes.append(action())
+        except Exception as error:  # its outcome is the caller's to assert
+            outcomes.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
 
 
 def assert_error(response, status: int, code: int, message: str | None = None) -> dict:

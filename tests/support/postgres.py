@@ -222,14 +222,17 @@ def emptied(url: str) -> str:
 
 
 def outcome_once_it_waits(
-    engine: Any, hold: Callable[[Any], object], rule: Callable[[], object]
+    engine: Any,
+    hold: Callable[[Any], object],
+    rule: Callable[[], object],
+    then: Callable[[Any], object] | None = None,
 ) -> list[object]:
     """What `rule` returned or raised, run while another writer holds a lock it needs.
 
     `hold(connection)` runs in a transaction of its own on `engine`; `rule` then runs in a
-    thread, and the transaction commits once PostgreSQL shows a lock waited for (pg_locks), so
-    the rule goes on after the writer's commit and must see what it did. A rule that does not
-    wait within 10 s (its lock removed) fails the test."""
+    thread, and once PostgreSQL shows a lock waited for (pg_locks) the writer runs `then` (if
+    given) and commits, so the rule goes on after the writer's commit and must see what it did.
+    A rule that does not wait within 10 s (its lock removed) fails the test."""
     outcome: list[object] = []
 
     def run() -> None:
@@ -250,6 +253,8 @@ def outcome_once_it_waits(
                     f"the rule did not wait for the lock: {outcome}"
                 )
                 running.join(0.01)
+            if then is not None:
+                then(writer)
         running.join(10)
     assert not running.is_alive(), "the rule did not finish after the writer's commit"
     return outcome

@@ -10,15 +10,20 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, event, func, insert, select, update
 
-from tests.support import ACCOUNT, OTHER_ACCOUNT, SERVICE, database_for
+from tests.support import ACCOUNT, OTHER_ACCOUNT, SERVICE, all_at_once, database_for
 from tests.support.postgres import outcome_once_it_waits
 from twilio_fake import clock, fixtures, spec
 from twilio_fake.backend import Backend
 from twilio_fake.db import MEMORY
 from twilio_fake.exceptions import InvalidPageToken, ResourceNotFound, TwilioError
-from twilio_fake.resources.messages import errors, lifecycle, model
+from twilio_fake.resources.messages import capacity, control, errors, lifecycle, model
 from twilio_fake.resources.messages.model import DateSent, Draft
-from twilio_fake.resources.messages.tables import message_outcomes, messages, opt_outs
+from twilio_fake.resources.messages.tables import (
+    message_counts,
+    message_outcomes,
+    messages,
+    opt_outs,
+)
 from twilio_fake.resources.numbers.tables import incoming_phone_numbers
 from twilio_fake.resources.pool import model as pool
 
@@ -626,3 +631,140 @@ def test_a_reset_and_a_dropped_account_take_the_messages(backend: Backend) -> No
     assert count(backend) == 1
     backend.reset()
     assert count(backend) == 0
+
+
+# -- the per-account bound ------------------------------------------------------------------------
+def held(backend: Backend, account: str = ACCOUNT) -> int | None:
+    """The account's count of messages (None: it has no row)."""
+    with backend.db.read() as conn:
+        return conn.scalar(
+            select(message_counts.c.held).where(message_counts.c.account_sid == account)
+        )
+
+
+def counted(backend: Backend, account: str = ACCOUNT) -> int:
+    with backend.db.read() as conn:
+        return (
+            conn.scalar(
+                select(func.count()).select_from(messages).where(messages.c.account_sid == account)
+            )
+            or 0
+        )
+
+
+def finished(backend: Backend, sid: str) -> None:
+    with backend.db.write() as conn:
+        conn.execute(update(messages).where(messages.c.sid == sid).values(status="delivered"))
+
+
+def test_the_bound_is_the_contracts_limit() -> None:
+    assert capacity.most() == spec.contract()["x-limits"]["messages-per-account"]
+
+
+def test_an_account_holds_at_most_the_bound_of_messages(backend: Backend, monkeypatch) -> None:
+    monkeypatch.setattr(capacity, "most", lambda: 3)
+    first = send(backend)
+    send(backend, body="second")
+    _, text = control.receive(backend, ACCOUNT, "+14155550123", SMS_MMS.phone_number, "Hi")
+    assert text.stored  # an inbound text takes a place as a send does
+    caught = refused(backend, errors.TooManyMessages, to=TO, from_=SMS_MMS.phone_number, body="4")
+    assert (caught.status, caught.code) == (400, 20001)
+    assert "already holds 3 messages" in caught.message
+    # An inbound text beyond the bound is refused whole: its STOP opts nobody out.
+    with pytest.raises(errors.TooManyMessages):
+        control.receive(backend, ACCOUNT, "+14155550124", SMS_MMS.phone_number, "STOP")
+    with backend.db.read() as conn:
+        assert conn.scalar(select(func.count()).select_from(opt_outs)) == 0
+    assert held(backend) == counted(backend) == 3
+    send(backend, OTHER_ACCOUNT, from_="+15005550006")  # a bound per account
+    finished(backend, first.sid)
+    model.delete_message(backend, ACCOUNT, first.sid)  # a delete makes room again
+    assert held(backend) == 2
+    send(backend, body="room again")
+    assert held(backend) == counted(backend) == 3
+
+
+def test_racing_sends_never_pass_the_bound(backend: Backend, monkeypatch) -> None:
+    monkeypatch.setattr(capacity, "most", lambda: 5)
+    outcomes = all_at_once(8, lambda: send(backend))
+    assert sorted(type(o).__name__ for o in outcomes) == ["Message"] * 5 + ["TooManyMessages"] * 3
+    assert held(backend) == counted(backend) == 5
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_send_reads_the_count_once_it_holds_its_row(backend: Backend, monkeypatch) -> None:
+    # On PostgreSQL a send's place is a row lock held to its commit: a send that waited for
+    # another write's place must then see that write's count and refuse at the bound.
+    monkeypatch.setattr(capacity, "most", lambda: 1)
+
+    def take_the_last_place(writer: Connection) -> None:
+        capacity.take_place(writer, ACCOUNT)
+
+    outcome = outcome_once_it_waits(backend.db.engine, take_the_last_place, lambda: send(backend))
+    assert [type(o) for o in outcome] == [errors.TooManyMessages]
+    assert counted(backend) == 0
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_reset_waits_for_a_send_between_its_insert_and_its_place(backend: Backend) -> None:
+    # A send takes its place after its insert (which also locks its account's row, for the
+    # foreign key). A bulk change locks message_counts after messages and accounts (its
+    # lock_rank), so a reset that comes between the two waits for the send's commit. Ranked
+    # before them, each would wait for the other (PostgreSQL's deadlock error for one).
+    when = datetime(2026, 1, 15, 9, 30)
+    message = {
+        "sid": "SM" + "2" * 32,
+        "account_sid": ACCOUNT,
+        "to_number": TO,
+        "body": "Hello",
+        "num_segments": 1,
+        "status": "queued",
+        "direction": "outbound-api",
+        "date_created": when,
+        "date_updated": when,
+    }
+
+    def insert_it(writer: Connection) -> None:
+        writer.execute(insert(messages).values(message))
+
+    def take_its_place(writer: Connection) -> None:
+        capacity.take_place(writer, ACCOUNT)
+
+    outcome = outcome_once_it_waits(backend.db.engine, insert_it, backend.reset, take_its_place)
+    assert outcome == [None]
+    assert counted(backend) == 0 and held(backend) == 0
+
+
+def test_every_account_has_its_count_whatever_made_it(backend: Backend) -> None:
+    send(backend)
+    send(backend, OTHER_ACCOUNT, from_="+15005550006")
+    minted = backend.mint_account(services=1, numbers=1)
+    assert held(backend, minted.sid) == 0
+    send(backend, minted.sid, from_=minted.incoming_phone_numbers[0].phone_number)
+    backend.load(fixtures.demo())  # loading an account again keeps its count
+    assert [held(backend, a) for a in (ACCOUNT, OTHER_ACCOUNT, minted.sid)] == [1, 1, 1]
+    backend.drop_account(OTHER_ACCOUNT)
+    assert held(backend, OTHER_ACCOUNT) is None
+    backend.reset()
+    assert [held(backend, a) for a in (ACCOUNT, OTHER_ACCOUNT, minted.sid)] == [0, 0, None]
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+def test_a_database_of_an_earlier_version_gets_its_counts(database: str) -> None:
+    # A database made before the bound has messages and no counts: the first server of this
+    # version to open it counts each account's messages. (An in-memory one is new each time.)
+    first = Backend(database, fixtures.demo())
+    try:
+        minted = first.mint_account(services=0, numbers=1)
+        send(first)
+        send(first, body="again")
+        send(first, minted.sid, from_=minted.incoming_phone_numbers[0].phone_number)
+        with first.db.write() as conn:
+            message_counts.drop(conn)
+    finally:
+        first.db.dispose()
+    again = Backend(database, [])  # no fixtures: the minted account is loaded by nobody
+    try:
+        assert [held(again, a) for a in (ACCOUNT, OTHER_ACCOUNT, minted.sid)] == [2, 0, 1]
+    finally:
+        again.db.dispose()

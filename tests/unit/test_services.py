@@ -18,6 +18,7 @@ from tests.support import (
     OTHER_SERVICE,
     SERVICE,
     SERVICE2,
+    all_at_once,
 )
 from twilio_fake import exceptions as errors
 from twilio_fake.resources.pool import model as pool
@@ -276,23 +277,8 @@ def test_an_account_holds_at_most_the_bound(backend, monkeypatch) -> None:
 
 def test_racing_creates_never_pass_the_bound(backend, monkeypatch) -> None:
     monkeypatch.setattr(model, "services_per_account", lambda: 5)
-    outcomes: list[str] = []
-    start = threading.Barrier(8)
-
-    def create() -> None:
-        start.wait()
-        try:
-            model.create(backend, ACCOUNT, {"FriendlyName": "racer"})
-            outcomes.append("created")
-        except TooManyServices:
-            outcomes.append("refused")
-
-    threads = [threading.Thread(target=create) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(outcomes) == ["created"] * 3 + ["refused"] * 5
+    outcomes = all_at_once(8, lambda: model.create(backend, ACCOUNT, {"FriendlyName": "racer"}))
+    assert sorted(type(o).__name__ for o in outcomes) == ["Service"] * 3 + ["TooManyServices"] * 5
     assert count(backend) == 5
 
 

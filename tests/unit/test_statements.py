@@ -17,7 +17,7 @@ from tests.support import ACCOUNT, KEY, NUMBERS, SERVICE
 from twilio_fake import backend as _backend  # noqa: F401  (its statements are made at import)
 from twilio_fake import clock, db, fixtures
 from twilio_fake.backend import Backend
-from twilio_fake.resources.messages import lifecycle, optouts
+from twilio_fake.resources.messages import capacity, lifecycle, optouts
 from twilio_fake.resources.messages import model as _messages  # noqa: F401  (as above)
 from twilio_fake.resources.pool import model as pool
 from twilio_fake.resources.pool.tables import pool_entries
@@ -37,6 +37,7 @@ PARAMETERS: dict[str, Any] = {
     "sender": SENDER,  # the number NUMBERS[1]
     "to": "+15005550123",  # an outcome rule's number (the test sets one)
     "recipient": "+15005550124",  # opted out of the service (the test opts it out)
+    "most": 100,  # the bound on an account's messages (it holds one: the test counts one)
     # A message as a send writes it (messages.model._INSERT).
     **{
         f"new_{name}": value
@@ -73,10 +74,15 @@ def _its_table(backend: Backend, prepared: Prepared) -> tuple[Any, list[Any]]:
     return table, [c for c in table.c if backend.db.is_sqlite or c.name != "seq"]
 
 
+def _in_order(table: Any, kept: list[Any]) -> Any:
+    """The kept columns of every row, in the table's order (its seq, else its key)."""
+    return select(*kept).order_by(*([table.c.seq] if "seq" in table.c else table.primary_key))
+
+
 def _rows_of_its_table(backend: Backend, prepared: Prepared) -> list[tuple[Any, ...]]:
     table, kept = _its_table(backend, prepared)
     with backend.db.read() as conn:
-        return [tuple(row) for row in conn.execute(select(*kept).order_by(table.c.seq))]
+        return [tuple(row) for row in conn.execute(_in_order(table, kept))]
 
 
 def _both_ways(backend: Backend, prepared: Prepared, parameters: dict[str, Any]) -> list[Any]:
@@ -94,7 +100,7 @@ def _both_ways(backend: Backend, prepared: Prepared, parameters: dict[str, Any])
                 conn.exec_driver_sql("BEGIN")  # the driver is in autocommit (see db.Database)
             rows = run(conn)
             table, kept = _its_table(backend, prepared)
-            after = [tuple(row) for row in conn.execute(select(*kept).order_by(table.c.seq))]
+            after = [tuple(row) for row in conn.execute(_in_order(table, kept))]
             transaction.rollback()
         found.append((rows, after))
     return found
@@ -112,6 +118,7 @@ def test_every_prepared_statement_gives_what_execute_gives(backend: Backend) -> 
         clock.freeze(conn, ACCOUNT)
         lifecycle.set_outcome(conn, ACCOUNT, PARAMETERS["to"], "undelivered", 30003)
         optouts.opt_out(conn, ACCOUNT, SERVICE, PARAMETERS["recipient"], datetime.now(UTC))
+        capacity.take_place(conn, ACCOUNT)  # so that giving one back changes the count
     assert len(Prepared.made) >= 13  # the pool's, its list's, authentication's, a send's
     unanswered = []
     for prepared in Prepared.made:

@@ -202,6 +202,15 @@ class QueueFull(TwilioError):
         super().__init__(headers={"Retry-After": "1"})
 
 
+class TooManyMessages(TwilioError):
+    """The account holds as many messages as the fake keeps for one account (a bound of the
+    fake's, `x-limits` `messages-per-account` in openapi.yaml: Twilio documents none). A send
+    checks it after every rule above; an inbound text (control surface) too."""
+
+    status, code = 400, 20001
+    default_message = "This account holds as many messages as it may"
+
+
 # -- update and delete ----------------------------------------------------------------------------
 class UpdateNotValid(TwilioError):
     """An update that is neither a redaction (`Body` empty) nor a cancel (2.5, 2.6: title)."""

@@ -30,7 +30,7 @@ from twilio_fake.resources.services.model import Service
 from twilio_fake.resources.services.tables import services
 from twilio_fake.urls import api_version
 
-from . import optouts, segments, selection
+from . import capacity, optouts, segments, selection
 from .rule_errors import NotAnIncomingNumber
 from .tables import messages
 from .times import as_datetime
@@ -129,6 +129,7 @@ def receive(
     if stored:
         key = conn.execute(insert(messages).values(**message)).inserted_primary_key
         message["seq"] = key[0] if key else None
+        capacity.take_place(conn, account_sid)
     return Inbound(message, url, (method or DEFAULT_METHOD).upper(), _params(message), stored)
 
 

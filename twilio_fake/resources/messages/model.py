@@ -42,7 +42,7 @@ from twilio_fake.resources.pool.tables import pool_entries
 from twilio_fake.resources.services.tables import services
 from twilio_fake.statements import Prepared
 
-from . import lifecycle, optouts, segments
+from . import capacity, lifecycle, optouts, segments
 from .errors import (
     BodyRequired,
     BodyTooLong,
@@ -266,6 +266,7 @@ def create(backend: Backend, account_sid: str, draft: Draft) -> Message:
             "outcome_error": outcome.error_code,
         }
         _INSERT.rows(conn, {f"new_{name}": value for name, value in values.items()})
+        capacity.take_place(conn, account_sid)  # last: see capacity.py
     if due_at is not None and not now.frozen:
         # When it falls due in real time (a frozen clock's messages move only when it does).
         backend.wake_dispatcher(real + (due_at - now.now))
@@ -622,3 +623,4 @@ def delete_message(backend: Backend, account_sid: str, sid: str) -> None:
                 f"Cannot delete this resource before it is complete: its status is {current.status}"
             )
         conn.execute(delete(messages).where(_mine), {"message": sid, "account": account_sid})
+        capacity.give_back(conn, account_sid)

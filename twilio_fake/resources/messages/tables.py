@@ -9,6 +9,7 @@ foreign key to services.
 
 from sqlalchemy import (
     Column,
+    Connection,
     DateTime,
     Float,
     ForeignKey,
@@ -17,9 +18,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    exists,
+    func,
+    insert,
+    select,
 )
 
-from twilio_fake.db import Sid, metadata
+from twilio_fake.db import Sid, accounts, metadata
 
 messages = Table(
     "messages",
@@ -55,6 +60,41 @@ messages = Table(
     # The first due time of an account whose clock is not real time (lifecycle.next_due).
     Index("ix_messages_account_due", "account_sid", "due_at"),
 )
+
+# How many messages each account holds (sent, scheduled and inbound, until deleted), so that a
+# send can keep to `x-limits` `messages-per-account` without counting them (`capacity.py`). Every
+# account has its row: fixtures and mints write it, and a database of an earlier version gets
+# its rows when this table is created in it (`on_create`). A write takes its place last, after
+# inserting its message: on PostgreSQL the row stays locked until the write commits, and bulk
+# changes lock this table after `messages` (lock_rank), as the writes that take a place do.
+message_counts = Table(
+    "message_counts",
+    metadata,
+    Column("account_sid", Sid(), ForeignKey("accounts.sid"), primary_key=True),
+    Column("held", Integer, nullable=False),
+    info={"lock_rank": 101},
+)
+
+
+def fill_counts(conn: Connection) -> None:
+    """Give every account that has no row in `message_counts` its row, counting its messages."""
+    have = select(message_counts.c.account_sid).where(
+        message_counts.c.account_sid == accounts.c.sid
+    )
+    held = (
+        select(func.count())
+        .select_from(messages)
+        .where(messages.c.account_sid == accounts.c.sid)
+        .scalar_subquery()
+    )
+    conn.execute(
+        insert(message_counts).from_select(
+            ["account_sid", "held"], select(accounts.c.sid, held).where(~exists(have))
+        )
+    )
+
+
+message_counts.info["on_create"] = fill_counts
 
 # Sticky Sender: the sender a service chose for a recipient, reused while it stays in the pool.
 # A mapping made for an earlier pool entry of the number is void (the number left the pool and
