@@ -607,6 +607,20 @@ def test_a_planned_undelivery_is_sent_then_undelivered(backend: Backend) -> None
         STATUS_URL,
         _params(sid, "undelivered", ErrorCode="30003", RawDlrDoneDate=_dlr_date(NOW + 3)),
     )
+    # In the order of a real callback of Twilio's (behaviour 3.4, [VA-1376]): ErrorCode first.
+    # Where RawDlrDoneDate goes was not recorded: last, as the fake chose.
+    assert list(steps[2].callback.params) == [
+        "ErrorCode",
+        "SmsSid",
+        "SmsStatus",
+        "MessageStatus",
+        "To",
+        "MessageSid",
+        "AccountSid",
+        "From",
+        "ApiVersion",
+        "RawDlrDoneDate",
+    ]
 
 
 def test_the_newest_matching_outcome_rule_wins(backend: Backend) -> None:

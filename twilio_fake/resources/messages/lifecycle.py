@@ -206,7 +206,11 @@ def callback_for(message: Any, service: Any | None) -> Callback | None:
     if not url:
         return None
     status = m["status"]
-    params = {
+    params = {}
+    if status in ("failed", "undelivered") and m.get("error_code") is not None:
+        # First, as a real callback of Twilio's was recorded (behaviour 3.4, [VA-1376]).
+        params["ErrorCode"] = str(m["error_code"])
+    params |= {
         "SmsSid": m["sid"],
         "SmsStatus": status,
         "MessageStatus": status,
@@ -219,8 +223,6 @@ def callback_for(message: Any, service: Any | None) -> Callback | None:
     if m.get("from_number"):  # none when no sender could be chosen
         params["From"] = m["from_number"]
     params["ApiVersion"] = api_version("CreateMessage")
-    if status in ("failed", "undelivered") and m.get("error_code") is not None:
-        params["ErrorCode"] = str(m["error_code"])
     if status in ("delivered", "undelivered") and m.get("date_updated") is not None:
         params["RawDlrDoneDate"] = m["date_updated"].strftime("%y%m%d%H%M")
     return Callback(url, params)
