@@ -32,6 +32,7 @@ import time
 import venv
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -68,9 +69,41 @@ MESSAGES = f"/2010-04-01/Accounts/{ACCOUNT}/Messages.json"
 # exchange starts with 0) to a US number the fake does not serve (no inbound delivery), with no
 # StatusCallback: each send stores a message that the dispatcher moves on to delivered, with
 # nothing held in memory for it.
-SENDER = {"sid": "PN" + "f" * 32, "phone_number": "+14155550100", "capabilities": ["SMS", "MMS"]}
-SEND_FORM = {"From": SENDER["phone_number"], "To": "+14155550199", "Body": "bench"}
+SENDER_NUMBER = "+14155550100"
+SENDER = {"sid": "PN" + "f" * 32, "phone_number": SENDER_NUMBER, "capabilities": ["SMS", "MMS"]}
+SEND_FORM = {"From": SENDER_NUMBER, "To": "+14155550199", "Body": "bench"}
 SDK_CALLS = ("fetch", "delete then create", "list of 5")
+
+
+@dataclass(frozen=True)
+class Sender:
+    """An account that sends, with its number: the bench's, or one minted for a round."""
+
+    account: str
+    token: str
+    phone_number: str
+
+    @property
+    def messages(self) -> str:
+        return f"/2010-04-01/Accounts/{self.account}/Messages.json"
+
+    def basic(self) -> str:
+        return "Basic " + base64.b64encode(f"{self.account}:{self.token}".encode()).decode()
+
+
+BENCH_SENDER = Sender(ACCOUNT, TOKEN, SENDER_NUMBER)
+
+
+def mint_sender(url: str) -> Sender:
+    """An account of its own on the fake (the control surface), with one number to send from."""
+    minted = requests.post(f"{url}/_fake/accounts", json={"services": 0, "numbers": 1}, timeout=10)
+    minted.raise_for_status()
+    body = minted.json()
+    return Sender(body["sid"], body["auth_token"], body["phone_numbers"][0])
+
+
+def drop_sender(url: str, sender: Sender) -> None:
+    requests.delete(f"{url}/_fake/accounts/{sender.account}", timeout=60).raise_for_status()
 
 
 def sid(n: int) -> str:
@@ -376,24 +409,29 @@ def wrk(
     seconds: float,
     auth: str = "",
     numbers: range = range(FREE),
+    sender: Sender | None = None,
 ) -> dict:
     """One wrk run; `operation` is fetch, list, create+delete, send, or a path to GET.
 
     create+delete takes one of `numbers` per connection (two wrk runs at once take apart ones).
     """
+    sender = sender or BENCH_SENDER
     env = {
         **os.environ,
         "BENCH_AUTH": auth or f"Basic {AUTH}",
         "BENCH_NUMBERS": ",".join(sid(n) for n in numbers),
         "BENCH_FORM": urlencode(SEND_FORM),
     }
+    if operation == "send":
+        env["BENCH_AUTH"] = sender.basic()
+        env["BENCH_FORM"] = urlencode(SEND_FORM | {"From": sender.phone_number})
     threads = min(connections, 2)
     script = "get.lua"
     if operation == "create+delete":
         free_the_numbers(url, numbers)
         script, target, threads = "create_delete.lua", f"{url}{POOL}", connections
     elif operation == "send":
-        script, target = "post_form.lua", f"{url}{MESSAGES}"
+        script, target = "post_form.lua", f"{url}{sender.messages}"
     elif operation == "fetch":
         target = f"{url}{POOL}/{sid(FREE)}"
     elif operation == "list":
@@ -530,9 +568,11 @@ SDK_FOR = {
 }
 
 
-def sdk_rate(url: str, call: str, seconds: float) -> float:
-    """sdk_rates for one call: twilio-python, one client, sequential calls, per second."""
-    client = Client(ACCOUNT, TOKEN)
+def sdk_rate(url: str, call: str, seconds: float, sender: Sender | None = None) -> float:
+    """sdk_rates for one call: twilio-python, one client, sequential calls, per second (a
+    send from `sender`, by default the bench's account)."""
+    sender = sender or BENCH_SENDER
+    client = Client(sender.account, sender.token) if call == "send" else Client(ACCOUNT, TOKEN)
     client.messaging.base_url = url
     client.api.base_url = url
     pool = client.messaging.v1.services(SERVICE).phone_numbers
@@ -547,7 +587,7 @@ def sdk_rate(url: str, call: str, seconds: float) -> float:
         "delete then create": delete_then_create,
         "list of 5": lambda: pool.list(limit=5),
         "send": lambda: client.messages.create(
-            from_=SEND_FORM["From"], to=SEND_FORM["To"], body=SEND_FORM["Body"]
+            from_=sender.phone_number, to=SEND_FORM["To"], body=SEND_FORM["Body"]
         ),
     }
     function = calls[call]
@@ -610,12 +650,18 @@ def bench_floor(directory: Path, fixtures: Path, args: Any, report: dict) -> Non
                     if name == "fake":  # a wrk run may have ended between a POST and its DELETE
                         free_the_numbers(url)
                     servers[name].settle()  # what an earlier measure left, done first
-                    rate = sdk_rate(url, SDK_FOR[op], args.seconds)
+                    # The fake's sends come from an account of their own each round, dropped
+                    # after: an account holds at most `messages-per-account` messages.
+                    sender = mint_sender(url) if name == "fake" and op == "send" else None
+                    rate = sdk_rate(url, SDK_FOR[op], args.seconds, sender)
                     measured["sdk"].setdefault(name, {})[op] = rate
                     servers[name].settle()
-                    wrk(url, op, 16, args.warmup)  # warm-up, discarded
-                    load = wrk(url, op, 16, args.seconds)
+                    wrk(url, op, 16, args.warmup, sender=sender)  # warm-up, discarded
+                    load = wrk(url, op, 16, args.seconds, sender=sender)
                     measured["wrk"].setdefault(name, {})[op] = load
+                    if sender is not None:
+                        servers[name].settle()
+                        drop_sender(url, sender)
                     print(
                         f"  round {number + 1} {name:6} {op:14} SDK {rate:7.1f}/s   wrk c=16 "
                         f"{load['rps']:8.1f} req/s p99 {load['p99_ms']:7.2f} ms",

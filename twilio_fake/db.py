@@ -709,7 +709,8 @@ def upsert(conn: Connection, table: Table, sid: str, **values: Any) -> None:
 
 def insert_or_nothing(conn: Connection, table: Table) -> Any:
     """An INSERT into `table` that does nothing where a unique key is taken already (`ON
-    CONFLICT DO NOTHING`, each database's own form): its rowcount says whether it inserted.
+    CONFLICT DO NOTHING`, each database's own form). To learn whether it inserted, give it a
+    RETURNING and look for a row: psycopg's rowcount for it is -1 here, inserted or not.
 
     The dialect's module is imported here, for the database in use: PostgreSQL's (its drivers'
     modules with it) is 2.4 MB and 20 ms of start-up that a SQLite fake does without."""

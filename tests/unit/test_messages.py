@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, event, func, insert, select, update
+from sqlalchemy import Connection, delete, event, func, insert, select, update
 
 from tests.support import ACCOUNT, OTHER_ACCOUNT, SERVICE, all_at_once, database_for
 from tests.support.postgres import outcome_once_it_waits
-from twilio_fake import clock, fixtures, spec
+from twilio_fake import clock, db, fixtures, spec
 from twilio_fake.backend import Backend
 from twilio_fake.db import MEMORY
 from twilio_fake.exceptions import InvalidPageToken, ResourceNotFound, TwilioError
@@ -652,6 +653,11 @@ def counted(backend: Backend, account: str = ACCOUNT) -> int:
         )
 
 
+def forget_count(backend: Backend, account: str = ACCOUNT) -> None:
+    with backend.db.write() as conn:
+        conn.execute(delete(message_counts).where(message_counts.c.account_sid == account))
+
+
 def finished(backend: Backend, sid: str) -> None:
     with backend.db.write() as conn:
         conn.execute(update(messages).where(messages.c.sid == sid).values(status="delivered"))
@@ -733,6 +739,96 @@ def test_a_reset_waits_for_a_send_between_its_insert_and_its_place(backend: Back
     outcome = outcome_once_it_waits(backend.db.engine, insert_it, backend.reset, take_its_place)
     assert outcome == [None]
     assert counted(backend) == 0 and held(backend) == 0
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_real_send_holds_a_reset_back_until_it_has_taken_its_place(
+    backend: Backend, monkeypatch
+) -> None:
+    # The same, in a real send: a reset that starts just before the send takes its place
+    # waits for what the send's insert holds (its account's row, for the foreign key), and goes
+    # on after the send's commit. A send that took its place before its insert would hold
+    # nothing yet: the reset would not wait for it (or, ranked otherwise, deadlock with it).
+    take_place = capacity.take_place
+    reset: list[object] = []
+    waited: list[bool] = []
+
+    def a_reset_comes_first(conn: Connection, account_sid: str) -> None:
+        def run() -> None:
+            try:
+                reset.append(backend.reset())
+            except Exception as error:  # the test's to assert
+                reset.append(error)
+
+        resetting = threading.Thread(target=run)
+        resetting.start()
+        with backend.db.engine.connect() as watcher:
+            deadline = time.monotonic() + 10
+            waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted"
+            while not watcher.exec_driver_sql(waiting).scalar():
+                if not resetting.is_alive() or time.monotonic() > deadline:
+                    break
+                resetting.join(0.01)
+            else:
+                waited.append(True)
+        take_place(conn, account_sid)
+        resetting_threads.append(resetting)
+
+    resetting_threads: list[threading.Thread] = []
+    monkeypatch.setattr(capacity, "take_place", a_reset_comes_first)
+    message = send(backend)
+    resetting_threads[0].join(10)
+    assert waited == [True], f"the reset did not wait for the send: {reset}"
+    assert reset == [None]
+    with pytest.raises(ResourceNotFound):  # the reset came after the send, and took it
+        model.fetch(backend, ACCOUNT, message.sid)
+    assert held(backend) == counted(backend) == 0
+
+
+def test_an_account_without_a_count_is_counted_at_its_next_send(
+    backend: Backend, monkeypatch
+) -> None:
+    # As an account that a replica of an earlier version made (rolling deploy) has no count.
+    monkeypatch.setattr(capacity, "most", lambda: 3)
+    send(backend)
+    send(backend)
+    forget_count(backend)
+    send(backend)  # counted: its two messages and this one
+    assert held(backend) == counted(backend) == 3
+    forget_count(backend)
+    refused(backend, errors.TooManyMessages, to=TO, from_=SMS_MMS.phone_number, body="4th")
+    assert held(backend) is None and counted(backend) == 3
+    # Racing first sends, one count: on PostgreSQL the others wait for the first's row.
+    forget_count(backend)
+    monkeypatch.setattr(capacity, "most", lambda: 8)
+    outcomes = all_at_once(8, lambda: send(backend))
+    assert sorted(type(o).__name__ for o in outcomes) == ["Message"] * 5 + ["TooManyMessages"] * 3
+    assert held(backend) == counted(backend) == 8
+
+
+def test_an_earlier_versions_drop_and_reset_still_work_and_a_load_mends_the_count(
+    backend: Backend,
+) -> None:
+    # A replica of an earlier version knows nothing of message_counts: it deletes what an
+    # account owns but its count, then the account. That must not fail (no foreign key), and
+    # the count it leaves is mended when this version next loads the account.
+    send(backend)
+    send(backend)
+    with backend.db.write() as conn:
+        for table in db.owned_tables():
+            if table is not message_counts and "account_sid" in table.c:
+                conn.execute(delete(table).where(table.c.account_sid == ACCOUNT))
+        conn.execute(delete(db.accounts).where(db.accounts.c.sid == ACCOUNT))
+    backend.load(fixtures.demo())
+    assert held(backend) == counted(backend) == 0
+
+
+def test_an_inbound_text_that_is_not_stored_takes_no_place(backend: Backend) -> None:
+    # A number in a service with no inbound URL: Twilio drops the text (inbound.py).
+    pool.add(backend, ACCOUNT, SERVICE, SMS_MMS.sid)
+    _, text = control.receive(backend, ACCOUNT, "+14155550123", SMS_MMS.phone_number, "Hi")
+    assert not text.stored
+    assert held(backend) == counted(backend) == 0
 
 
 def test_every_account_has_its_count_whatever_made_it(backend: Backend) -> None:

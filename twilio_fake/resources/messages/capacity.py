@@ -11,7 +11,11 @@ The count is kept, not counted: `message_counts` holds each account's (tables.py
 stores a message takes a place as its last statement, after its insert (`take_place`): one
 single-row UPDATE that also checks the bound, so racing sends never pass it (SQLite's write
 lock orders them; on PostgreSQL the row's lock does, held to the commit). A delete gives the
-place back (`give_back`).
+place back (`give_back`). Loading an account sets its count from its messages.
+
+Between versions the count is approximate: an account that a replica of an earlier version
+made has no row until its first send here counts its messages, and messages such a replica
+stores meanwhile are not counted until the account is next loaded, reset or dropped here.
 """
 
 from __future__ import annotations
@@ -19,13 +23,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, bindparam, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
-from twilio_fake import spec
+from twilio_fake import db, spec
 from twilio_fake.statements import Prepared
 
 from .errors import TooManyMessages
-from .tables import fill_counts, message_counts
+from .tables import message_counts, of_account
 
 if TYPE_CHECKING:
     from twilio_fake.fixtures import Account
@@ -39,10 +43,18 @@ _TAKE = Prepared(
     .values(held=message_counts.c.held + 1)
     .returning(message_counts.c.held)
 )
+_HELD = Prepared(select(message_counts.c.held).where(_mine))
 _GIVE_BACK = Prepared(
     update(message_counts)
     .where(_mine, message_counts.c.held > 0)
     .values(held=message_counts.c.held - 1)
+)
+
+_RECOUNT = Prepared(
+    update(message_counts)
+    .where(_mine)
+    .values(held=of_account(bindparam("account")))
+    .returning(message_counts.c.held)
 )
 
 
@@ -52,14 +64,35 @@ def most() -> int:
 
 
 def take_place(conn: Connection, account_sid: str) -> None:
-    """Count one more message of the account's, inside the write that stores it; raise
-    TooManyMessages (the write then stores nothing) if it holds `most()` already."""
+    """Count one more message of the account's, inside the write that has just stored it;
+    raise TooManyMessages (the write then stores nothing) if it held `most()` already."""
     bound = most()
-    if not _TAKE.rows(conn, {"account": account_sid, "most": bound}):
-        raise TooManyMessages(
-            f"This account already holds {bound} messages, the most the fake keeps for one "
-            "account; delete some first (a message whose status is final can be deleted)"
-        )
+    if _TAKE.rows(conn, {"account": account_sid, "most": bound}):
+        return
+    if _HELD.first(conn, {"account": account_sid}) is None:
+        # No count: an account that a replica of an earlier version made. Its messages,
+        # this one included, are its count. On PostgreSQL a racing write may make the row
+        # first: this insert waits for it, does nothing, and the place is taken in it below.
+        made = conn.execute(
+            db.insert_or_nothing(conn, message_counts)
+            .values(account_sid=account_sid, held=of_account(account_sid))
+            .returning(message_counts.c.held)
+        ).first()
+        if made is not None:
+            if made.held <= bound:
+                return
+            raise _full(bound)
+    # The row is there: made by a racing write since the first UPDATE looked, or at the bound.
+    if _TAKE.rows(conn, {"account": account_sid, "most": bound}):
+        return
+    raise _full(bound)
+
+
+def _full(bound: int) -> TooManyMessages:
+    return TooManyMessages(
+        f"This account already holds {bound} messages, the most the fake keeps for one "
+        "account; delete some first (a message whose status is final can be deleted)"
+    )
 
 
 def give_back(conn: Connection, account_sid: str) -> None:
@@ -68,6 +101,11 @@ def give_back(conn: Connection, account_sid: str) -> None:
 
 
 def load_fixtures(conn: Connection, account: Account, now: datetime) -> None:
-    """Give the account (and any other that lacks one) its count, inside the loading
-    transaction: a new account's is 0."""
-    fill_counts(conn)
+    """Set the account's count from its messages, inside the loading transaction (a new
+    account's is 0; one loaded again is counted again, which mends a count that a replica of
+    an earlier version left behind)."""
+    counted = {"account": account.sid}
+    if not _RECOUNT.rows(conn, counted):
+        conn.execute(
+            insert(message_counts).values(account_sid=account.sid, held=of_account(account.sid))
+        )

@@ -229,11 +229,11 @@ def _remember(
         conn.execute(update(sticky_senders).where(key).values(**values))
         return chosen
     made = conn.execute(
-        insert_or_nothing(conn, sticky_senders).values(
-            service_sid=service_sid, to_number=to.number, account_sid=account_sid, **values
-        )
-    )
-    if made.rowcount == 1:
+        insert_or_nothing(conn, sticky_senders)
+        .values(service_sid=service_sid, to_number=to.number, account_sid=account_sid, **values)
+        .returning(sticky_senders.c.sender_sid)
+    ).first()
+    if made is not None:
         return chosen
     winner = conn.execute(
         select(sticky_senders.c.sender_sid, sticky_senders.c.pool_seq).where(key)

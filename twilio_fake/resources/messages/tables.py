@@ -7,6 +7,8 @@ A message keeps its service's SID after the service is deleted, as Twilio's hist
 foreign key to services.
 """
 
+from typing import Any
+
 from sqlalchemy import (
     Column,
     Connection,
@@ -62,18 +64,33 @@ messages = Table(
 )
 
 # How many messages each account holds (sent, scheduled and inbound, until deleted), so that a
-# send can keep to `x-limits` `messages-per-account` without counting them (`capacity.py`). Every
-# account has its row: fixtures and mints write it, and a database of an earlier version gets
-# its rows when this table is created in it (`on_create`). A write takes its place last, after
-# inserting its message: on PostgreSQL the row stays locked until the write commits, and bulk
-# changes lock this table after `messages` (lock_rank), as the writes that take a place do.
+# send can keep to `x-limits` `messages-per-account` without counting them (`capacity.py`).
+# Fixtures and mints write an account's row; a database of an earlier version gets its rows when
+# this table is created in it (`on_create`); an account that has none (one a replica of an
+# earlier version made, during a rolling deploy) is counted at its first send. No foreign key to
+# accounts, so that such a replica can still drop an account or reset (it knows nothing of this
+# table; this version deletes an account's row with its other rows, by `account_sid`).
+# A write takes its place last, after inserting its message: on PostgreSQL the row stays
+# locked until the write commits, and bulk changes lock this table after `messages` and
+# `accounts` (lock_rank), which a send's insert has locked already.
 message_counts = Table(
     "message_counts",
     metadata,
-    Column("account_sid", Sid(), ForeignKey("accounts.sid"), primary_key=True),
+    Column("account_sid", Sid(), primary_key=True),
     Column("held", Integer, nullable=False),
     info={"lock_rank": 101},
 )
+
+
+def of_account(account_sid: Any) -> Any:
+    """The SQL expression of how many messages an account holds, counted (`account_sid`: a
+    bound parameter or a column)."""
+    return (
+        select(func.count())
+        .select_from(messages)
+        .where(messages.c.account_sid == account_sid)
+        .scalar_subquery()
+    )
 
 
 def fill_counts(conn: Connection) -> None:
@@ -81,15 +98,10 @@ def fill_counts(conn: Connection) -> None:
     have = select(message_counts.c.account_sid).where(
         message_counts.c.account_sid == accounts.c.sid
     )
-    held = (
-        select(func.count())
-        .select_from(messages)
-        .where(messages.c.account_sid == accounts.c.sid)
-        .scalar_subquery()
-    )
     conn.execute(
         insert(message_counts).from_select(
-            ["account_sid", "held"], select(accounts.c.sid, held).where(~exists(have))
+            ["account_sid", "held"],
+            select(accounts.c.sid, of_account(accounts.c.sid)).where(~exists(have)),
         )
     )
 
