@@ -798,7 +798,8 @@ def test_an_account_without_a_count_is_counted_at_its_next_send(
     forget_count(backend)
     refused(backend, errors.TooManyMessages, to=TO, from_=SMS_MMS.phone_number, body="4th")
     assert held(backend) is None and counted(backend) == 3
-    # Racing first sends, one count: on PostgreSQL the others wait for the first's row.
+    # Racing first sends, one count: on PostgreSQL the others wait for the first's row (the
+    # deterministic forms of this race are the two tests below).
     forget_count(backend)
     monkeypatch.setattr(capacity, "most", lambda: 8)
     outcomes = all_at_once(8, lambda: send(backend))
@@ -806,12 +807,58 @@ def test_an_account_without_a_count_is_counted_at_its_next_send(
     assert held(backend) == counted(backend) == 8
 
 
-def test_an_earlier_versions_drop_and_reset_still_work_and_a_load_mends_the_count(
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_first_send_that_waits_for_anothers_count_takes_its_place_in_it(
+    backend: Backend,
+) -> None:
+    send(backend)
+    send(backend)
+    forget_count(backend)
+
+    def count_first(writer: Connection) -> None:
+        capacity.take_place(writer, ACCOUNT)  # counts the two (it stores no message itself)
+
+    outcome = outcome_once_it_waits(backend.db.engine, count_first, lambda: send(backend))
+    assert [type(o).__name__ for o in outcome] == ["Message"]
+    assert held(backend) == counted(backend) == 3
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_delete_and_a_first_count_racing_either_way_count_exactly(backend: Backend) -> None:
+    first = send(backend)
+    second = send(backend)
+    finished(backend, first.sid)
+    finished(backend, second.sid)
+    forget_count(backend)
+
+    # A delete counts first (its message gone), and a send waits for that row.
+    def delete_first(writer: Connection) -> None:
+        writer.execute(delete(messages).where(messages.c.sid == first.sid))
+        capacity.give_back(writer, ACCOUNT)
+
+    outcome = outcome_once_it_waits(backend.db.engine, delete_first, lambda: send(backend))
+    assert [type(o).__name__ for o in outcome] == ["Message"]
+    assert held(backend) == counted(backend) == 2
+    # A write counts first (the message still there), and the delete waits, then takes it off.
+    forget_count(backend)
+
+    def count_first(writer: Connection) -> None:
+        capacity.take_place(writer, ACCOUNT)
+
+    def delete_it() -> None:
+        model.delete_message(backend, ACCOUNT, second.sid)
+
+    assert outcome_once_it_waits(backend.db.engine, count_first, delete_it) == [None]
+    assert held(backend) == counted(backend) == 1
+
+
+def test_an_earlier_versions_drop_and_reset_still_work_and_leave_no_count(
     backend: Backend,
 ) -> None:
     # A replica of an earlier version knows nothing of message_counts: it deletes what an
-    # account owns but its count, then the account. That must not fail (no foreign key), and
-    # the count it leaves is mended when this version next loads the account.
+    # account owns but its count, then the account. That must not fail, and the count goes
+    # with the account (ON DELETE CASCADE): the account made again, as such a replica loads
+    # it (no count), is counted at its next send, not from what it held before.
     send(backend)
     send(backend)
     with backend.db.write() as conn:
@@ -819,6 +866,15 @@ def test_an_earlier_versions_drop_and_reset_still_work_and_a_load_mends_the_coun
             if table is not message_counts and "account_sid" in table.c:
                 conn.execute(delete(table).where(table.c.account_sid == ACCOUNT))
         conn.execute(delete(db.accounts).where(db.accounts.c.sid == ACCOUNT))
+    assert held(backend) is None
+    with backend.db.write() as conn:
+        db.upsert(conn, db.accounts, ACCOUNT, auth_token_hash="0" * 64, auth_token=None)
+    send(backend, from_="+15005550006")  # its numbers went with it; the test number sends
+    assert held(backend) == counted(backend) == 1
+    # Its deletes give nothing back: the count is high until this version loads the account.
+    with backend.db.write() as conn:
+        conn.execute(delete(messages).where(messages.c.account_sid == ACCOUNT))
+    assert (held(backend), counted(backend)) == (1, 0)
     backend.load(fixtures.demo())
     assert held(backend) == counted(backend) == 0
 

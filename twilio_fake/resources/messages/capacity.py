@@ -13,9 +13,11 @@ single-row UPDATE that also checks the bound, so racing sends never pass it (SQL
 lock orders them; on PostgreSQL the row's lock does, held to the commit). A delete gives the
 place back (`give_back`). Loading an account sets its count from its messages.
 
-Between versions the count is approximate: an account that a replica of an earlier version
-made has no row until its first send here counts its messages, and messages such a replica
-stores meanwhile are not counted until the account is next loaded, reset or dropped here.
+Between versions the count is approximate. An account that a replica of an earlier version
+made has no row until its first send or delete here counts its messages (such a replica's
+reset or drop takes the row with the account: ON DELETE CASCADE). Messages such a replica
+stores or deletes meanwhile are not counted until the account is next loaded or reset here, so
+its count may be off by those until then.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ _GIVE_BACK = Prepared(
     update(message_counts)
     .where(_mine, message_counts.c.held > 0)
     .values(held=message_counts.c.held - 1)
+    .returning(message_counts.c.held)
 )
 
 _RECOUNT = Prepared(
@@ -69,23 +72,39 @@ def take_place(conn: Connection, account_sid: str) -> None:
     bound = most()
     if _TAKE.rows(conn, {"account": account_sid, "most": bound}):
         return
-    if _HELD.first(conn, {"account": account_sid}) is None:
-        # No count: an account that a replica of an earlier version made. Its messages,
-        # this one included, are its count. On PostgreSQL a racing write may make the row
-        # first: this insert waits for it, does nothing, and the place is taken in it below.
-        made = conn.execute(
-            db.insert_or_nothing(conn, message_counts)
-            .values(account_sid=account_sid, held=of_account(account_sid))
-            .returning(message_counts.c.held)
-        ).first()
-        if made is not None:
-            if made.held <= bound:
-                return
-            raise _full(bound)
+    counted = _count_if_uncounted(conn, account_sid)
+    if counted is not None:
+        if counted <= bound:  # this message included
+            return
+        raise _full(bound)
     # The row is there: made by a racing write since the first UPDATE looked, or at the bound.
     if _TAKE.rows(conn, {"account": account_sid, "most": bound}):
         return
     raise _full(bound)
+
+
+def give_back(conn: Connection, account_sid: str) -> None:
+    """Count one message fewer, inside the write that has just deleted it."""
+    if _GIVE_BACK.rows(conn, {"account": account_sid}):
+        return
+    if _count_if_uncounted(conn, account_sid) is None:
+        # A racing write made the row meanwhile, counting this message: take it off.
+        _GIVE_BACK.rows(conn, {"account": account_sid})
+
+
+def _count_if_uncounted(conn: Connection, account_sid: str) -> int | None:
+    """The account's count, made from its messages as this write sees them, if it had none
+    (an account that a replica of an earlier version made); None if it has one. On PostgreSQL
+    a racing write may make the row first: the insert waits for it and does nothing, and the
+    caller then changes the count in that row."""
+    if _HELD.first(conn, {"account": account_sid}) is not None:
+        return None
+    made = conn.execute(
+        db.insert_or_nothing(conn, message_counts)
+        .values(account_sid=account_sid, held=of_account(account_sid))
+        .returning(message_counts.c.held)
+    ).first()
+    return None if made is None else int(made.held)
 
 
 def _full(bound: int) -> TooManyMessages:
@@ -93,11 +112,6 @@ def _full(bound: int) -> TooManyMessages:
         f"This account already holds {bound} messages, the most the fake keeps for one "
         "account; delete some first (a message whose status is final can be deleted)"
     )
-
-
-def give_back(conn: Connection, account_sid: str) -> None:
-    """Count one message fewer, inside the write that deletes it."""
-    _GIVE_BACK.rows(conn, {"account": account_sid})
 
 
 def load_fixtures(conn: Connection, account: Account, now: datetime) -> None:

@@ -67,16 +67,16 @@ messages = Table(
 # send can keep to `x-limits` `messages-per-account` without counting them (`capacity.py`).
 # Fixtures and mints write an account's row; a database of an earlier version gets its rows when
 # this table is created in it (`on_create`); an account that has none (one a replica of an
-# earlier version made, during a rolling deploy) is counted at its first send. No foreign key to
-# accounts, so that such a replica can still drop an account or reset (it knows nothing of this
-# table; this version deletes an account's row with its other rows, by `account_sid`).
+# earlier version made, during a rolling deploy) is counted at its first send. Its foreign key
+# deletes the row with its account (ON DELETE CASCADE), so that such a replica, which knows
+# nothing of this table, can still drop an account or reset, and leaves no count behind.
 # A write takes its place last, after inserting its message: on PostgreSQL the row stays
 # locked until the write commits, and bulk changes lock this table after `messages` and
 # `accounts` (lock_rank), which a send's insert has locked already.
 message_counts = Table(
     "message_counts",
     metadata,
-    Column("account_sid", Sid(), primary_key=True),
+    Column("account_sid", Sid(), ForeignKey("accounts.sid", ondelete="CASCADE"), primary_key=True),
     Column("held", Integer, nullable=False),
     info={"lock_rank": 101},
 )
