@@ -221,6 +221,36 @@ def emptied(url: str) -> str:
     return url
 
 
+def in_a_thread(action: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
+    """Start `action` in a thread of its own: the thread, and a list that gets what the action
+    returned or raised once it ends."""
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(action())
+        except Exception as error:  # its outcome is the caller's to assert
+            outcome.append(error)
+
+    running = threading.Thread(target=run)
+    running.start()
+    return running, outcome
+
+
+def waits_for_a_lock(engine: Any, running: threading.Thread, seconds: float = 10) -> bool:
+    """Whether PostgreSQL shows a lock waited for (pg_locks) while `running` goes on, within
+    `seconds`: polled, with a deadline."""
+    deadline = time.monotonic() + seconds
+    with engine.connect() as watcher:
+        while not watcher.exec_driver_sql(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted"
+        ).scalar():
+            if not running.is_alive() or time.monotonic() > deadline:
+                return False
+            running.join(0.01)
+    return True
+
+
 def outcome_once_it_waits(
     engine: Any,
     hold: Callable[[Any], object],
@@ -233,26 +263,13 @@ def outcome_once_it_waits(
     thread, and once PostgreSQL shows a lock waited for (pg_locks) the writer runs `then` (if
     given) and commits, so the rule goes on after the writer's commit and must see what it did.
     A rule that does not wait within 10 s (its lock removed) fails the test."""
-    outcome: list[object] = []
-
-    def run() -> None:
-        try:
-            outcome.append(rule())
-        except Exception as error:  # its outcome is the caller's to assert
-            outcome.append(error)
-
-    with engine.connect() as writer, engine.connect() as watcher:
+    with engine.connect() as writer:
         with writer.begin():
             hold(writer)
-            running = threading.Thread(target=run)
-            running.start()
-            deadline = time.monotonic() + 10
-            waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted"
-            while watcher.exec_driver_sql(waiting).scalar() == 0:
-                assert running.is_alive() and time.monotonic() < deadline, (
-                    f"the rule did not wait for the lock: {outcome}"
-                )
-                running.join(0.01)
+            running, outcome = in_a_thread(rule)
+            assert waits_for_a_lock(engine, running), (
+                f"the rule did not wait for the lock: {outcome}"
+            )
             if then is not None:
                 then(writer)
         running.join(10)

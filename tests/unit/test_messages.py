@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Connection, delete, event, func, insert, select, update
 
 from tests.support import ACCOUNT, OTHER_ACCOUNT, SERVICE, all_at_once, database_for
-from tests.support.postgres import outcome_once_it_waits
+from tests.support.postgres import in_a_thread, outcome_once_it_waits, waits_for_a_lock
 from twilio_fake import clock, db, fixtures, spec
 from twilio_fake.backend import Backend
 from twilio_fake.db import MEMORY
@@ -750,36 +750,19 @@ def test_a_real_send_holds_a_reset_back_until_it_has_taken_its_place(
     # on after the send's commit. A send that took its place before its insert would hold
     # nothing yet: the reset would not wait for it (or, ranked otherwise, deadlock with it).
     take_place = capacity.take_place
-    reset: list[object] = []
-    waited: list[bool] = []
+    resets: list[tuple[threading.Thread, list[object], bool]] = []
 
     def a_reset_comes_first(conn: Connection, account_sid: str) -> None:
-        def run() -> None:
-            try:
-                reset.append(backend.reset())
-            except Exception as error:  # the test's to assert
-                reset.append(error)
-
-        resetting = threading.Thread(target=run)
-        resetting.start()
-        with backend.db.engine.connect() as watcher:
-            deadline = time.monotonic() + 10
-            waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted"
-            while not watcher.exec_driver_sql(waiting).scalar():
-                if not resetting.is_alive() or time.monotonic() > deadline:
-                    break
-                resetting.join(0.01)
-            else:
-                waited.append(True)
+        resetting, outcome = in_a_thread(backend.reset)
+        resets.append((resetting, outcome, waits_for_a_lock(backend.db.engine, resetting)))
         take_place(conn, account_sid)
-        resetting_threads.append(resetting)
 
-    resetting_threads: list[threading.Thread] = []
     monkeypatch.setattr(capacity, "take_place", a_reset_comes_first)
     message = send(backend)
-    resetting_threads[0].join(10)
-    assert waited == [True], f"the reset did not wait for the send: {reset}"
-    assert reset == [None]
+    ((resetting, outcome, waited),) = resets
+    resetting.join(10)
+    assert waited, f"the reset did not wait for the send: {outcome}"
+    assert outcome == [None]
     with pytest.raises(ResourceNotFound):  # the reset came after the send, and took it
         model.fetch(backend, ACCOUNT, message.sid)
     assert held(backend) == counted(backend) == 0

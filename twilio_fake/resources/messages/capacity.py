@@ -25,7 +25,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from twilio_fake import db, spec
 from twilio_fake.statements import Prepared
@@ -52,7 +52,6 @@ _GIVE_BACK = Prepared(
     .values(held=message_counts.c.held - 1)
     .returning(message_counts.c.held)
 )
-
 _RECOUNT = Prepared(
     update(message_counts)
     .where(_mine)
@@ -118,8 +117,5 @@ def load_fixtures(conn: Connection, account: Account, now: datetime) -> None:
     """Set the account's count from its messages, inside the loading transaction (a new
     account's is 0; one loaded again is counted again, which mends a count that a replica of
     an earlier version left behind)."""
-    counted = {"account": account.sid}
-    if not _RECOUNT.rows(conn, counted):
-        conn.execute(
-            insert(message_counts).values(account_sid=account.sid, held=of_account(account.sid))
-        )
+    if not _RECOUNT.rows(conn, {"account": account.sid}):
+        _count_if_uncounted(conn, account.sid)
