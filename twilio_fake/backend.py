@@ -114,8 +114,7 @@ class Backend:
     # -- fixtures ---------------------------------------------------------------------------
     def load(self, accounts: Iterable[Account]) -> None:
         """Add or update accounts and what they own; pool entries are left as they are."""
-        with self.db.write() as conn:
-            self.db.lock_for_bulk_change(conn)
+        with self.db.write(bulk=True) as conn:
             self._load(conn, accounts)
 
     def _load(self, conn: Connection, accounts: Iterable[Account]) -> None:
@@ -150,8 +149,7 @@ class Backend:
 
         One transaction: no reader, in any process, sees the state half gone.
         """
-        with self.db.write() as conn:
-            self.db.lock_for_bulk_change(conn)
+        with self.db.write(bulk=True) as conn:
             for table in db.owned_tables():
                 conn.execute(delete(table))
             self._load(conn, self.startup_fixtures)
@@ -184,9 +182,8 @@ class Backend:
                 for _ in range(numbers)
             ),
         )
-        with self.db.write() as conn:
-            # Serialised with other mints (and bulk changes), so the count cannot be overtaken.
-            self.db.lock_for_bulk_change(conn)
+        # Serialised with other mints (and bulk changes), so the count cannot be overtaken.
+        with self.db.write(bulk=True) as conn:
             held = conn.scalar(select(func.count()).select_from(db.accounts)) or 0
             if held >= spec.limit("accounts", spec.CONTROL):
                 raise TooManyAccounts()
@@ -200,12 +197,9 @@ class Backend:
                 services=dict(owned[start : start + batch]),
                 incoming_phone_numbers=account.incoming_phone_numbers[start : start + batch],
             )
-            with self.db.write() as conn:
-                # The tables in the order every bulk change takes them (on PostgreSQL; SQLite
-                # holds its one write lock), or a batch and a reset on another replica deadlock;
-                # then a reset or drop waits for this batch, or it for them and finds the
-                # account gone. No row lock is needed on top: no other writer gets in.
-                self.db.lock_for_bulk_change(conn)
+            # A bulk change too: a reset or drop waits for this batch, or it for them and finds
+            # the account gone. No row lock is needed on top: no other writer gets in.
+            with self.db.write(bulk=True) as conn:
                 if conn.execute(_ACCOUNT, {"user": account.sid}).first() is None:
                     raise _MintInterrupted()
                 for load_fixtures in resources.fixture_loaders():
@@ -214,8 +208,7 @@ class Backend:
 
     def drop_account(self, account_sid: str) -> None:
         """Remove an account and everything it owns, in one transaction."""
-        with self.db.write() as conn:
-            self.db.lock_for_bulk_change(conn)
+        with self.db.write(bulk=True) as conn:
             if conn.execute(_ACCOUNT, {"user": account_sid}).first() is None:
                 raise ResourceNotFound()
             for table in db.owned_tables():

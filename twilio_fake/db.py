@@ -114,6 +114,9 @@ MASK = "***"  # what is shown of a password
 _MASK_QUOTED = "%2A%2A%2A"  # the same, as a URL's query renders it
 SECRET_PARAMETERS = frozenset({"password"})  # a URL's query parameters never shown
 SCHEMA_LOCK = 0x7F1A4E  # PostgreSQL advisory lock key: creating the schema
+# PostgreSQL advisory lock key: every write holds it shared from its first statement, a bulk
+# change alone (see Database.write).
+BULK_LOCK = 0x7F1A4F
 T = TypeVar("T")
 
 
@@ -485,19 +488,31 @@ class Database:
             yield conn
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
+    def write(self, *, bulk: bool = False) -> Iterator[Connection]:
         """Yield a connection inside a transaction that holds the database's write lock.
 
         On SQLite this is BEGIN IMMEDIATE, so check-then-insert rules (one number per pool, the
-        pool limit) cannot interleave between workers. Other databases lock the rows involved
-        with SELECT ... FOR UPDATE in the rules themselves.
+        pool limit) cannot interleave between workers, and a `bulk` change (a reset, a fixture
+        load, an account minted or dropped) has the database to itself.
+
+        On PostgreSQL, rules lock the rows involved with SELECT ... FOR UPDATE themselves. A
+        `bulk` change keeps every other writer out until it commits (readers go on, and see the
+        state before it): its first statement takes the advisory BULK_LOCK alone, and every
+        other write's takes it shared, so a bulk change waits for the writes under way and new
+        ones wait for it. Then it locks every table EXCLUSIVE, in bulk_lock_order (what keeps
+        out the writes of a replica of an earlier version, which take no BULK_LOCK). Without
+        the advisory lock, a write that locked a table late in that order (a message's row)
+        and then one early in it (its account's row, for a foreign key) met a bulk change
+        holding the second and waiting for the first: PostgreSQL's deadlock error, a 503.
         """
         self.check_present()
-        with (
-            self._busy,
-            self._writer(),
-            self._transaction("BEGIN IMMEDIATE" if self.is_sqlite else "", write=True) as conn,
-        ):
+        if self.is_sqlite:
+            begin = "BEGIN IMMEDIATE"
+        else:
+            begin = f"SELECT pg_advisory_xact_lock{'' if bulk else '_shared'}({BULK_LOCK})"
+        with self._busy, self._writer(), self._transaction(begin, write=True) as conn:
+            if bulk and not self.is_sqlite:
+                conn.exec_driver_sql(f"LOCK TABLE {', '.join(bulk_lock_order())} IN EXCLUSIVE MODE")
             yield conn
 
     @property
@@ -546,13 +561,6 @@ class Database:
     def timed_out(self) -> OperationalError:
         late = DatabaseTimeout(f"the database did not answer within {self.timeout:g} s")
         return OperationalError(None, None, late)
-
-    def lock_for_bulk_change(self, conn: Connection) -> None:
-        """Inside a write: keep every other writer out until it commits (readers go on, and see
-        the state before it). SQLite's write transaction does so already; on PostgreSQL the
-        tables are locked EXCLUSIVE, in BULK_LOCK_ORDER."""
-        if not self.is_sqlite:
-            conn.exec_driver_sql(f"LOCK TABLE {', '.join(bulk_lock_order())} IN EXCLUSIVE MODE")
 
     def check_present(self) -> None:
         """Raise OperationalError (a 503) if the SQLite file opened was removed or replaced.

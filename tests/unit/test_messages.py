@@ -17,13 +17,21 @@ from twilio_fake import clock, db, fixtures, spec
 from twilio_fake.backend import Backend
 from twilio_fake.db import MEMORY
 from twilio_fake.exceptions import InvalidPageToken, ResourceNotFound, TwilioError
-from twilio_fake.resources.messages import capacity, control, errors, lifecycle, model
+from twilio_fake.resources.messages import (
+    capacity,
+    control,
+    errors,
+    lifecycle,
+    model,
+    selection,
+)
 from twilio_fake.resources.messages.model import DateSent, Draft
 from twilio_fake.resources.messages.tables import (
     message_counts,
     message_outcomes,
     messages,
     opt_outs,
+    sticky_senders,
 )
 from twilio_fake.resources.numbers.tables import incoming_phone_numbers
 from twilio_fake.resources.pool import model as pool
@@ -716,7 +724,9 @@ def test_a_reset_waits_for_a_send_between_its_insert_and_its_place(backend: Back
     # A send takes its place after its insert (which also locks its account's row, for the
     # foreign key). A bulk change locks message_counts after messages and accounts (its
     # lock_rank), so a reset that comes between the two waits for the send's commit. Ranked
-    # before them, each would wait for the other (PostgreSQL's deadlock error for one).
+    # before them, each would wait for the other (PostgreSQL's deadlock error for one). The
+    # writer here takes no advisory lock, as a replica of an earlier version does not: the
+    # table order alone must hold.
     when = datetime(2026, 1, 15, 9, 30)
     message = {
         "sid": "SM" + "2" * 32,
@@ -766,6 +776,43 @@ def test_a_real_send_holds_a_reset_back_until_it_has_taken_its_place(
     with pytest.raises(ResourceNotFound):  # the reset came after the send, and took it
         model.fetch(backend, ACCOUNT, message.sid)
     assert held(backend) == counted(backend) == 0
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_reset_waits_for_the_dispatcher_whatever_the_dispatcher_locks_next(
+    backend: Backend, monkeypatch
+) -> None:
+    # The dispatcher locks a due message's row (messages), then, for a message sent through a
+    # service, records the sticky sender it chose, whose foreign key locks the account's row
+    # (accounts). A reset locks accounts before messages: had it locked the tables the
+    # dispatcher had not yet taken, each would wait for the other (PostgreSQL's deadlock error,
+    # a 503, for one). A write holds the bulk lock shared from its start, so the reset waits for
+    # the dispatcher before it locks any table, and takes the message after its commit.
+    pool.add(backend, ACCOUNT, SERVICE, SMS_MMS.sid)
+    frozen_at(backend, datetime(2026, 1, 15, 9, 30))
+    scheduled = send(
+        backend, service_sid=SERVICE, schedule_type="fixed", send_at="2026-01-15T10:30:00Z"
+    )
+    frozen_at(backend, datetime(2026, 1, 15, 10, 30))
+    choose = selection.choose
+    resets: list[tuple[threading.Thread, list[object], bool]] = []
+
+    def a_reset_comes_first(*args: Any, **kwargs: Any) -> Any:
+        resetting, outcome = in_a_thread(backend.reset)
+        resets.append((resetting, outcome, waits_for_a_lock(backend.db.engine, resetting)))
+        return choose(*args, **kwargs)
+
+    monkeypatch.setattr(selection, "choose", a_reset_comes_first)
+    with backend.db.write() as conn:  # as the dispatcher calls it
+        steps = lifecycle.advance_due(conn, real_now=time.time(), account_sid=ACCOUNT)
+        assert conn.scalar(select(func.count()).select_from(sticky_senders)) == 1
+    assert [(t.message_sid, t.status) for t in steps] == [(scheduled.sid, "queued")]
+    ((resetting, outcome, waited),) = resets
+    resetting.join(10)
+    assert waited, f"the reset did not wait for the dispatcher: {outcome}"
+    assert outcome == [None]
+    with pytest.raises(ResourceNotFound):  # the reset came after the dispatcher, and took it
+        model.fetch(backend, ACCOUNT, scheduled.sid)
 
 
 def test_an_account_without_a_count_is_counted_at_its_next_send(

@@ -535,8 +535,8 @@ def test_a_large_mint_is_written_in_short_transactions(monkeypatch) -> None:
     real_write = backend.db.write
 
     @contextlib.contextmanager
-    def counted_write():  # type: ignore[no-untyped-def]
-        with real_write() as conn:
+    def counted_write(**options):  # type: ignore[no-untyped-def]
+        with real_write(**options) as conn:
             writes.append(0)
             yield conn
 

@@ -71,8 +71,9 @@ messages = Table(
 # deletes the row with its account (ON DELETE CASCADE), so that such a replica, which knows
 # nothing of this table, can still drop an account or reset, and leaves no count behind.
 # A write takes its place last, after inserting its message: on PostgreSQL the row stays
-# locked until the write commits, and bulk changes lock this table after `messages` and
-# `accounts` (lock_rank), which a send's insert has locked already.
+# locked until the write commits. Bulk changes wait for writes under way (Database.write), and
+# lock this table after `messages` and `accounts` (lock_rank), which a send's insert has locked
+# already, for the writes of a replica of an earlier version, which do not wait so.
 message_counts = Table(
     "message_counts",
     metadata,

@@ -52,7 +52,9 @@ services = Table(
     Index("ix_services_seq", "seq", unique=True),
     Index("ix_services_account_seq", "account_sid", "seq"),
     # An add to a pool locks its service's row first (SELECT … FOR UPDATE), and a create locks
-    # this table: bulk changes lock it first too (db.bulk_lock_order).
+    # this table: bulk changes lock it first too (db.bulk_lock_order; what orders them against
+    # this version's writes is Database.write's advisory lock, this order those of a replica
+    # of an earlier version).
     info={"lock_rank": 0},
 )
 
