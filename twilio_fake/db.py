@@ -301,10 +301,14 @@ class Database:
     def _create_schema(self) -> None:
         """Create the tables that are missing. Servers starting at once queue (on the writers'
         flock on SQLite, an advisory lock on PostgreSQL), so that only one creates them and the
-        others find them made."""
+        others find them made. On PostgreSQL this is a bulk change too (BULK_LOCK, alone, after
+        SCHEMA_LOCK): adding what an earlier version's tables lack (ALTER TABLE, CREATE INDEX)
+        locks them against every write, in an order no write keeps, so it waits for the writes
+        under way, as a reset does."""
         with self._writer(), self.engine.begin() as conn:
             if not self.is_sqlite:
                 conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({SCHEMA_LOCK})")
+                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({BULK_LOCK})")
             earlier = set(inspect(conn).get_table_names())
             metadata.create_all(conn)
             _add_missing_columns(conn)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, delete, event, func, insert, select, update
+from sqlalchemy import Connection, delete, event, func, insert, inspect, select, update
 
 from tests.support import ACCOUNT, OTHER_ACCOUNT, SERVICE, all_at_once, database_for
 from tests.support.postgres import in_a_thread, outcome_once_it_waits, waits_for_a_lock
@@ -813,6 +813,48 @@ def test_a_reset_waits_for_the_dispatcher_whatever_the_dispatcher_locks_next(
     assert outcome == [None]
     with pytest.raises(ResourceNotFound):  # the reset came after the dispatcher, and took it
         model.fetch(backend, ACCOUNT, scheduled.sid)
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_a_replica_that_adds_what_an_earlier_version_lacked_waits_for_the_dispatcher(
+    backend: Backend, monkeypatch
+) -> None:
+    # A replica opening a database an earlier version made adds columns and indexes (ALTER
+    # TABLE, CREATE INDEX: each locks its table against every write). Here it adds a column of
+    # services, then an index of messages, while the dispatcher has stepped a message (messages
+    # locked) and has yet to read its service's callback URL (services): without the bulk lock,
+    # each waited for the other and the replica failed to start (PostgreSQL's deadlock error).
+    pool.add(backend, ACCOUNT, SERVICE, SMS_MMS.sid)
+    sent = send(backend, service_sid=SERVICE)
+    for status in ("queued", "sending"):  # the next step, to sent, sends a callback
+        with backend.db.write() as conn:
+            steps = lifecycle.advance_due(conn, real_now=time.time() + 3600)
+        assert [(t.message_sid, t.status) for t in steps] == [(sent.sid, status)]
+    with backend.db.engine.begin() as conn:  # what the earlier version lacked
+        conn.exec_driver_sql("ALTER TABLE services DROP COLUMN validity_period")
+        conn.exec_driver_sql("DROP INDEX ix_messages_account_due")
+    service_of = lifecycle._service
+    url = backend.db.engine.url.render_as_string(hide_password=False)
+    replicas: list[tuple[threading.Thread, list[object], bool]] = []
+
+    def a_replica_starts_first(*args: Any) -> Any:
+        starting, outcome = in_a_thread(lambda: db.Database(url))
+        replicas.append((starting, outcome, waits_for_a_lock(backend.db.engine, starting)))
+        return service_of(*args)
+
+    monkeypatch.setattr(lifecycle, "_service", a_replica_starts_first)
+    with backend.db.write() as conn:  # as the dispatcher calls it
+        steps = lifecycle.advance_due(conn, real_now=time.time() + 3600)
+    assert [(t.message_sid, t.status) for t in steps] == [(sent.sid, "sent")]
+    ((starting, outcome, waited),) = replicas
+    starting.join(10)
+    assert waited, f"the replica did not wait for the dispatcher: {outcome}"
+    assert [type(o) for o in outcome] == [db.Database], outcome
+    outcome[0].dispose()  # type: ignore[attr-defined]
+    with backend.db.engine.connect() as conn:
+        found = inspect(conn)
+        assert "validity_period" in {c["name"] for c in found.get_columns("services")}
+        assert "ix_messages_account_due" in {i["name"] for i in found.get_indexes("messages")}
 
 
 def test_an_account_without_a_count_is_counted_at_its_next_send(
