@@ -251,6 +251,30 @@ def waits_for_a_lock(engine: Any, running: threading.Thread, seconds: float = 10
     return True
 
 
+class Interloper:
+    """An action (a reset, a replica starting) let in at one point of a rule under test:
+    `come_in()`, called there, starts it in a thread of its own and returns once PostgreSQL
+    shows a lock waited for; `outcome()`, after the rule, is what the action returned or raised
+    (a test that let it in nowhere, or that it never waited in, fails)."""
+
+    def __init__(self, engine: Any, action: Callable[[], object]) -> None:
+        self.engine, self.action = engine, action
+        self._came: tuple[threading.Thread, list[object], bool] | None = None
+
+    def come_in(self) -> None:
+        assert self._came is None, "it came in twice"
+        running, outcome = in_a_thread(self.action)
+        self._came = running, outcome, waits_for_a_lock(self.engine, running)
+
+    def outcome(self) -> list[object]:
+        assert self._came is not None, "it never came in"
+        running, outcome, waited = self._came
+        running.join(10)
+        assert waited, f"it did not wait for the rule: {outcome}"
+        assert not running.is_alive(), "it did not finish after the rule"
+        return outcome
+
+
 def outcome_once_it_waits(
     engine: Any,
     hold: Callable[[Any], object],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 from sqlalchemy import Connection, delete, event, func, insert, inspect, select, update
 
 from tests.support import ACCOUNT, OTHER_ACCOUNT, SERVICE, all_at_once, database_for
-from tests.support.postgres import in_a_thread, outcome_once_it_waits, waits_for_a_lock
+from tests.support.postgres import Interloper, outcome_once_it_waits
 from twilio_fake import clock, db, fixtures, spec
 from twilio_fake.backend import Backend
 from twilio_fake.db import MEMORY
@@ -760,19 +759,15 @@ def test_a_real_send_holds_a_reset_back_until_it_has_taken_its_place(
     # on after the send's commit. A send that took its place before its insert would hold
     # nothing yet: the reset would not wait for it (or, ranked otherwise, deadlock with it).
     take_place = capacity.take_place
-    resets: list[tuple[threading.Thread, list[object], bool]] = []
+    reset = Interloper(backend.db.engine, backend.reset)
 
     def a_reset_comes_first(conn: Connection, account_sid: str) -> None:
-        resetting, outcome = in_a_thread(backend.reset)
-        resets.append((resetting, outcome, waits_for_a_lock(backend.db.engine, resetting)))
+        reset.come_in()
         take_place(conn, account_sid)
 
     monkeypatch.setattr(capacity, "take_place", a_reset_comes_first)
     message = send(backend)
-    ((resetting, outcome, waited),) = resets
-    resetting.join(10)
-    assert waited, f"the reset did not wait for the send: {outcome}"
-    assert outcome == [None]
+    assert reset.outcome() == [None]
     with pytest.raises(ResourceNotFound):  # the reset came after the send, and took it
         model.fetch(backend, ACCOUNT, message.sid)
     assert held(backend) == counted(backend) == 0
@@ -795,11 +790,10 @@ def test_a_reset_waits_for_the_dispatcher_whatever_the_dispatcher_locks_next(
     )
     frozen_at(backend, datetime(2026, 1, 15, 10, 30))
     choose = selection.choose
-    resets: list[tuple[threading.Thread, list[object], bool]] = []
+    reset = Interloper(backend.db.engine, backend.reset)
 
     def a_reset_comes_first(*args: Any, **kwargs: Any) -> Any:
-        resetting, outcome = in_a_thread(backend.reset)
-        resets.append((resetting, outcome, waits_for_a_lock(backend.db.engine, resetting)))
+        reset.come_in()
         return choose(*args, **kwargs)
 
     monkeypatch.setattr(selection, "choose", a_reset_comes_first)
@@ -807,10 +801,7 @@ def test_a_reset_waits_for_the_dispatcher_whatever_the_dispatcher_locks_next(
         steps = lifecycle.advance_due(conn, real_now=time.time(), account_sid=ACCOUNT)
         assert conn.scalar(select(func.count()).select_from(sticky_senders)) == 1
     assert [(t.message_sid, t.status) for t in steps] == [(scheduled.sid, "queued")]
-    ((resetting, outcome, waited),) = resets
-    resetting.join(10)
-    assert waited, f"the reset did not wait for the dispatcher: {outcome}"
-    assert outcome == [None]
+    assert reset.outcome() == [None]
     with pytest.raises(ResourceNotFound):  # the reset came after the dispatcher, and took it
         model.fetch(backend, ACCOUNT, scheduled.sid)
 
@@ -835,20 +826,17 @@ def test_a_replica_that_adds_what_an_earlier_version_lacked_waits_for_the_dispat
         conn.exec_driver_sql("DROP INDEX ix_messages_account_due")
     service_of = lifecycle._service
     url = backend.db.engine.url.render_as_string(hide_password=False)
-    replicas: list[tuple[threading.Thread, list[object], bool]] = []
+    replica = Interloper(backend.db.engine, lambda: db.Database(url))
 
     def a_replica_starts_first(*args: Any) -> Any:
-        starting, outcome = in_a_thread(lambda: db.Database(url))
-        replicas.append((starting, outcome, waits_for_a_lock(backend.db.engine, starting)))
+        replica.come_in()
         return service_of(*args)
 
     monkeypatch.setattr(lifecycle, "_service", a_replica_starts_first)
     with backend.db.write() as conn:  # as the dispatcher calls it
         steps = lifecycle.advance_due(conn, real_now=time.time() + 3600)
     assert [(t.message_sid, t.status) for t in steps] == [(sent.sid, "sent")]
-    ((starting, outcome, waited),) = replicas
-    starting.join(10)
-    assert waited, f"the replica did not wait for the dispatcher: {outcome}"
+    outcome = replica.outcome()
     assert [type(o) for o in outcome] == [db.Database], outcome
     outcome[0].dispose()  # type: ignore[attr-defined]
     with backend.db.engine.connect() as conn:
