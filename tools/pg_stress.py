@@ -67,7 +67,9 @@ def main() -> None:
             def one(n: int) -> object:
                 to = f"+1415555{n % 10_000:04d}"
                 if through_service:
-                    return model.create(backend, account.sid, Draft(to=to, service_sid=service, body="hi"))
+                    return model.create(
+                        backend, account.sid, Draft(to=to, service_sid=service, body="hi")
+                    )
                 return model.create(backend, account.sid, Draft(to=to, from_=number, body="hi"))
 
             return one

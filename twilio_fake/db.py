@@ -477,13 +477,10 @@ class Database:
         """A transaction on this thread's kept connection (SQLite) or a pooled one. SQLite's
         driver is in autocommit (see _configure), and SQLAlchemy's begin does nothing to it: the
         transaction starts with `begin` as written, given to the driver, and SQLAlchemy's commit
-        or rollback ends it. On PostgreSQL a `begin` given is run so too (its connection in
-        autocommit until it goes back to the pool), in one round trip however many statements
-        it holds; without one, psycopg begins the transaction itself."""
+        or rollback ends it. On PostgreSQL psycopg begins the transaction itself, and `begin` (if
+        any) is its first statement."""
         kept = self._kept_for_transaction(write)
         with nullcontext(kept) if kept is not None else self.engine.connect() as conn:
-            if begin and not self.is_sqlite:
-                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             with conn.begin():
                 if begin:
                     on_the_driver(conn, begin)
@@ -516,14 +513,11 @@ class Database:
         self.check_present()
         if self.is_sqlite:
             begin = "BEGIN IMMEDIATE"
-        elif bulk:
-            begin = (
-                f"BEGIN; SELECT pg_advisory_xact_lock({BULK_LOCK}); "
-                f"LOCK TABLE {', '.join(bulk_lock_order())} IN EXCLUSIVE MODE"
-            )
-        else:  # in the BEGIN's round trip: a round trip of its own cost a write some 100 us
-            begin = f"BEGIN; SELECT pg_advisory_xact_lock_shared({BULK_LOCK})"
+        else:  # a statement of its own: folded into the BEGIN it cost no less (pg_begin_costs)
+            begin = f"SELECT pg_advisory_xact_lock{'' if bulk else '_shared'}({BULK_LOCK})"
         with self._busy, self._writer(), self._transaction(begin, write=True) as conn:
+            if bulk and not self.is_sqlite:
+                conn.exec_driver_sql(f"LOCK TABLE {', '.join(bulk_lock_order())} IN EXCLUSIVE MODE")
             yield conn
 
     @property
