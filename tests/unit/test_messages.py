@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import Connection, delete, event, func, insert, inspect, select, update
 
 from tests.support import ACCOUNT, OTHER_ACCOUNT, SERVICE, all_at_once, database_for
-from tests.support.postgres import Interloper, outcome_once_it_waits
+from tests.support.postgres import Interloper, PostgresServer, outcome_once_it_waits
 from twilio_fake import clock, db, fixtures, spec
 from twilio_fake.backend import Backend
 from twilio_fake.db import MEMORY
@@ -806,15 +807,25 @@ def test_a_reset_waits_for_the_dispatcher_whatever_the_dispatcher_locks_next(
         model.fetch(backend, ACCOUNT, scheduled.sid)
 
 
-@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
-def test_a_replica_that_adds_what_an_earlier_version_lacked_waits_for_the_dispatcher(
-    backend: Backend, monkeypatch
+@pytest.fixture
+def backend_on_a_database_of_its_own(postgres: PostgresServer) -> Iterator[Backend]:
+    """A backend on a PostgreSQL database of its own, for a test that changes the schema: the
+    session's database, left so by a failure, would fail every later test."""
+    backend = Backend(postgres.create_database(), fixtures.demo())
+    yield backend
+    backend.db.dispose()
+
+
+def test_on_postgresql_a_replica_that_adds_what_an_earlier_version_lacked_waits_for_the_dispatcher(
+    backend_on_a_database_of_its_own: Backend, monkeypatch
 ) -> None:
     # A replica opening a database an earlier version made adds columns and indexes (ALTER
     # TABLE, CREATE INDEX: each locks its table against every write). Here it adds a column of
     # services, then an index of messages, while the dispatcher has stepped a message (messages
     # locked) and has yet to read its service's callback URL (services): without the bulk lock,
     # each waited for the other and the replica failed to start (PostgreSQL's deadlock error).
+    backend = backend_on_a_database_of_its_own
+    url = backend.db.engine.url.render_as_string(hide_password=False)
     pool.add(backend, ACCOUNT, SERVICE, SMS_MMS.sid)
     sent = send(backend, service_sid=SERVICE)
     for status in ("queued", "sending"):  # the next step, to sent, sends a callback
@@ -825,7 +836,6 @@ def test_a_replica_that_adds_what_an_earlier_version_lacked_waits_for_the_dispat
         conn.exec_driver_sql("ALTER TABLE services DROP COLUMN validity_period")
         conn.exec_driver_sql("DROP INDEX ix_messages_account_due")
     service_of = lifecycle._service
-    url = backend.db.engine.url.render_as_string(hide_password=False)
     replica = Interloper(backend.db.engine, lambda: db.Database(url))
 
     def a_replica_starts_first(*args: Any) -> Any:
