@@ -14,6 +14,7 @@ some of them). `unit` and `api` tests need nothing of the kind and are spread to
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +26,7 @@ from twilio_fake import fixtures
 from twilio_fake.app import FakeApp
 from twilio_fake.backend import Backend
 
-from .support import app_for, database_for, plain_id, survived
+from .support import app_for, build_wheel, database_for, plain_id, survived
 from .support.postgres import PostgresServer
 
 LEVELS = ("unit", "api", "contract", "e2e")
@@ -84,6 +85,14 @@ def postgres() -> Iterator[PostgresServer]:
 @pytest.fixture(scope="session")
 def postgres_url(postgres: PostgresServer) -> str:
     return postgres.create_database()
+
+
+@pytest.fixture(scope="session")
+def built_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's wheel, built once a run: pytest-xdist's workers share a folder of the
+    run's (their own temporary folders' parent), and the first to ask builds it there."""
+    base = tmp_path_factory.getbasetemp()
+    return build_wheel((base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "wheel")
 
 
 @pytest.fixture(params=DATABASES)

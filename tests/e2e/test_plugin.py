@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, Server, build_wheel, fresh_environment
+from tests.support import ROOT, Server, fresh_environment
 
 PROJECT = Path(__file__).parent / "plugin_project"
 README_SECTION = "## Using the fake from your tests"
@@ -36,10 +36,9 @@ class Project:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+def project(tmp_path_factory: pytest.TempPathFactory, built_wheel: Path) -> Iterator[Project]:
     scratch = tmp_path_factory.mktemp("plugin")
-    wheel = build_wheel(scratch)
-    bin_dir = fresh_environment(scratch / "venv", str(wheel), *REQUIREMENTS)
+    bin_dir = fresh_environment(scratch / "venv", str(built_wheel), *REQUIREMENTS)
     directory = scratch / "project"
     shutil.copytree(PROJECT, directory)
     # The README's example runs as written: its first code block, a test module of its own.

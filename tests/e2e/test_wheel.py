@@ -26,7 +26,6 @@ from tests.support import (
     SERVICE,
     TOKEN,
     Server,
-    build_wheel,
     fresh_environment,
     load_yaml,
 )
@@ -45,13 +44,12 @@ class Installed:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
+def installed(tmp_path_factory: pytest.TempPathFactory, built_wheel: Path) -> Iterator[Installed]:
     scratch = tmp_path_factory.mktemp("wheel")
-    wheel = build_wheel(scratch)
-    bin_dir = fresh_environment(scratch / "venv", f"{wheel}[contract]")
+    bin_dir = fresh_environment(scratch / "venv", f"{built_wheel}[contract]")
     elsewhere = scratch / "elsewhere"
     elsewhere.mkdir()
-    yield Installed(wheel, bin_dir, elsewhere)
+    yield Installed(built_wheel, bin_dir, elsewhere)
 
 
 def test_the_wheel_holds_two_packages_with_their_specs_and_no_generic_names(
