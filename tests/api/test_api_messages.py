@@ -381,6 +381,20 @@ def test_cancel_a_scheduled_message(client) -> None:
     assert_error(response, 400, 35111)
 
 
+@pytest.mark.parametrize(
+    "send_at",
+    ["0001-01-01T00:00:00+01:00", "0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-01:00"],
+)
+def test_a_send_at_whose_utc_falls_outside_the_calendar_is_refused(client, send_at) -> None:
+    # Read as UTC, these times fall before year 1 or after 9999: 35114 as for any time out of
+    # range, never a server error.
+    response = send(
+        client, To=TO, MessagingServiceSid=SERVICE, Body="x", ScheduleType="fixed", SendAt=send_at
+    )
+    assert_error(response, 400, 35114)
+    assert client.get(messages_path(), auth=AUTH).json()["messages"] == []
+
+
 def test_delete_once_final(client, backend) -> None:
     message = sent(client)
     path = message["uri"]

@@ -329,7 +329,7 @@ def _scheduled_at(draft: Draft, service_sid: str | None, now: datetime) -> datet
     if moment is None:
         raise SendAtNotSupported(
             f"Scheduling does not support this timestamp: {_shown(draft.send_at)!r} is not an "
-            "ISO 8601 time"
+            "ISO 8601 time within years 1 to 9999 in UTC"
         )
     ahead = (moment - now).total_seconds()
     earliest, latest = _limit("schedule-min-seconds"), _limit("schedule-max-seconds")
@@ -418,13 +418,14 @@ def _shown(value: str, limit: int = 64) -> str:
 
 
 def _parse_moment(text: str) -> datetime | None:
-    """An ISO 8601 time as naive UTC (UTC when it names no offset), or None."""
+    """An ISO 8601 time as naive UTC (UTC when it names no offset), or None; None too for a
+    time whose UTC falls outside the calendar (`0001-01-01T00:00:00+01:00` is in year 0)."""
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment
 
 
