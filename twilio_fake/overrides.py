@@ -47,6 +47,7 @@ import inspect
 import json
 import logging
 import math
+import re
 import socket
 import sys
 import tempfile
@@ -569,7 +570,9 @@ class TwilioJSONValidator(JSONRequestBodyValidator):
     Python's `json` would take but JSON has no word for (`NaN`, `Infinity`: they pass a
     schema's minimum and maximum, and a clock moved by NaN seconds was stored broken) is a 400,
     and so is one that cannot be read at all (nested past the recursion limit, not UTF-8, an
-    integer of more digits than Python converts), like any unreadable body."""
+    integer of more digits than Python converts), like any unreadable body. So is a string that
+    is not text: JSON may escape half of a surrogate pair alone (`"\\ud800"`), which no
+    database stores (an inbound message's body was a 500)."""
 
     async def _parse(self, stream: Any, scope: Scope) -> Any:
         raw = b"".join([message async for message in stream])
@@ -580,7 +583,7 @@ class TwilioJSONValidator(JSONRequestBodyValidator):
         if not body:
             return None
         try:
-            return json.loads(body, parse_constant=_not_json, parse_float=_finite)
+            document = json.loads(body, parse_constant=_not_json, parse_float=_finite)
         except RecursionError:
             raise BadRequestProblem(detail="The JSON body is nested too deeply") from None
         except (json.JSONDecodeError, _NotJson) as error:
@@ -588,6 +591,46 @@ class TwilioJSONValidator(JSONRequestBodyValidator):
         except ValueError:  # Python's limit on an integer's digits
             detail = "The JSON body cannot be read: a number in it has too many digits"
             raise BadRequestProblem(detail=detail) from None
+        # Only an escape can make a lone surrogate (UTF-8 cannot encode one): most bodies have
+        # none, and are not walked.
+        where = lone_surrogate(document) if _ESCAPED_SURROGATE.search(raw) else None
+        if where is not None:
+            raise BadRequestProblem(
+                detail=f"The JSON body's {where} is not valid text (a lone surrogate?)"
+            )
+        return document
+
+
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def lone_surrogate(document: Any) -> str | None:
+    """Where a JSON document holds a string (a key or a value) with a lone surrogate, as
+    `accounts[0].auth_token` (`(the document)` for the whole), or None if it holds none.
+    Iterative: a document as deep as `json` reads does not reach the recursion limit here."""
+    stack: list[tuple[str, Any]] = [("", document)]
+    while stack:
+        where, node = stack.pop()
+        if isinstance(node, str) and not _is_text(node):
+            return where or "(the document)"
+        if isinstance(node, dict):
+            for key, value in reversed(node.items()):
+                shown = key[:40].encode("utf-8", "backslashreplace").decode("utf-8")
+                place = f"{where}.{shown}" if where else shown
+                if not _is_text(key):
+                    return place
+                stack.append((place, value))
+        elif isinstance(node, list):
+            stack.extend((f"{where}[{i}]", item) for i, item in reversed(list(enumerate(node))))
+    return None
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class _NotJson(ValueError):

@@ -172,6 +172,43 @@ def test_an_inbound_message_that_cannot_arrive_is_refused(
     assert_error(client.post("/_fake/inbound", json=request_body), status, code)
 
 
+@pytest.mark.parametrize(
+    ("path", "document", "where"),
+    [
+        (
+            "/_fake/inbound",
+            '{"from": "+14155550199", "to": "+14155550102", "body": "a\\ud800b"}',
+            "body",
+        ),
+        (
+            "/_fake/inbound",
+            '{"from": "+14155550199", "to": "+14155550102", "body": "x", "account": "\\udfff"}',
+            "account",
+        ),
+        ("/_fake/callback-faults", '{"action": "drop", "account": "AC\\ud83d"}', "account"),
+        ("/_fake/callback-faults", '{"action": "drop", "\\udc00": 1}', "\\udc00"),
+    ],
+    ids=["inbound-body", "inbound-account", "fault-account", "a-key"],
+)
+def test_json_that_escapes_half_a_surrogate_pair_is_400_and_changes_nothing(
+    client, path, document, where
+) -> None:
+    """JSON may write half of a surrogate pair alone (`\ud800`): not text, and no database
+    stores it (an inbound message to a number in no pool, which is stored, was a 500)."""
+    health = client.get("/_fake/health").json()
+    response = client.post(path, content=document, headers={"Content-Type": "application/json"})
+    body = assert_error(response, 400, 20001)
+    assert f"The JSON body's {where} is not valid text" in body["message"]
+    assert client.get("/_fake/health").json() == health
+    assert client.get("/_fake/callback-faults").json() == {"faults": []}
+    # A pair written as two escapes is one character, and is text.
+    emoji = '{"from": "+14155550199", "to": "+14155550102", "body": "\\ud83d\\ude00"}'
+    answer = client.post(
+        "/_fake/inbound", content=emoji, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 201 and answer.json()["message"]["body"] == "\U0001f600"
+
+
 def test_callback_faults_are_armed_listed_and_disarmed(client) -> None:
     armed = [
         client.post("/_fake/callback-faults", json=fault)
