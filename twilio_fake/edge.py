@@ -98,11 +98,18 @@ class EdgeMiddleware:
         self.public_url = public_url.rstrip("/") if public_url else None
         self.allowed_hosts = allowed_hosts  # None: any Host
         self.control_token = control_token
+        self.query_limit = spec.limit("query-parameters")
 
     def refusal(self, scope: Scope, control: bool) -> TwilioError | None:
         """Refuse a request with two Hosts (RFC 9112: a 400), one that asks to switch protocols,
-        a Host this fake does not serve (DNS rebinding), and a browser's cross-origin request to
-        the control surface (a page the developer visits posting /_fake/reset)."""
+        a Host this fake does not serve (DNS rebinding), a browser's cross-origin request to
+        the control surface (a page the developer visits posting /_fake/reset), and a query
+        string of more parameters than the contract's `x-limits` allow."""
+        query = scope.get("query_string", b"")
+        if query.count(b"&") >= self.query_limit and (
+            sum(1 for part in query.split(b"&") if part) > self.query_limit
+        ):
+            return InvalidRequest(f"The query string holds more than {self.query_limit} parameters")
         headers: dict[bytes, bytes] = {}
         hosts = 0
         for name, value in scope["headers"]:
