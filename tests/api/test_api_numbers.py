@@ -25,7 +25,7 @@ from tests.support import (
     pool_path,
 )
 from twilio_fake import fixtures, spec
-from twilio_fake.resources.numbers import inventory
+from twilio_fake.resources.numbers import inventory, model
 
 LONGEST_URL = spec.contract()["components"]["schemas"]["WebhookUrl"]["maxLength"]
 
@@ -190,6 +190,17 @@ def test_magic_numbers_that_succeed(client) -> None:
                 "+15005550006",
                 "(500) 555-0006",
             )
+
+
+def test_a_buy_past_the_accounts_bound_is_400_and_buys_nothing(client, monkeypatch) -> None:
+    held = client.get(numbers_path(), auth=AUTH).json()["incoming_phone_numbers"]
+    monkeypatch.setattr(model, "numbers_per_account", lambda: len(held) + 1)
+    assert buy(client, PhoneNumber="+15005550006").status_code == 201
+    body = assert_error(buy(client, PhoneNumber="+15005550006"), 400, 20001)
+    assert f"already holds {len(held) + 1} phone numbers" in body["message"]
+    assert (
+        len(client.get(numbers_path(), auth=AUTH).json()["incoming_phone_numbers"]) == len(held) + 1
+    )
 
 
 # -- list ----------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from tests.support import (
     OTHER_ACCOUNT,
     OTHER_NUMBER,
     SERVICE,
+    all_at_once,
     database_for,
 )
 from tests.support.postgres import outcome_once_it_waits, pooled_by_hand
@@ -32,6 +33,7 @@ from twilio_fake.resources.numbers.tables import (
 )
 from twilio_fake.resources.pool import model as pool
 from twilio_fake.resources.pool.tables import pool_entries
+from twilio_fake.spec import limit
 
 DEMO, OTHER = fixtures.demo()
 
@@ -251,6 +253,49 @@ def test_magic_available_number_is_bought_again_and_again_by_anyone(backend: Bac
     assert {n.phone_number for n in bought} == {"+15005550006"}
     assert len({n.sid for n in bought}) == 3
     assert bought[0].friendly_name == "(500) 555-0006"
+
+
+# -- the per-account bound ------------------------------------------------------------------------
+def held(backend: Backend, account: str = ACCOUNT) -> int:
+    with backend.db.read() as conn:
+        count = select(func.count()).where(incoming_phone_numbers.c.account_sid == account)
+        return int(conn.scalar(count) or 0)
+
+
+def test_the_bound_is_the_specs_limit() -> None:
+    assert model.numbers_per_account() == limit("incoming-numbers-per-account")
+
+
+def test_an_account_holds_at_most_the_bound_however_it_buys(backend: Backend, monkeypatch) -> None:
+    """+15005550006 is bought again and again: without a bound, one account's buys grew the
+    store without end."""
+    bound = held(backend) + 3
+    monkeypatch.setattr(model, "numbers_per_account", lambda: bound)
+    model.buy(backend, ACCOUNT, phone_number="+15005550006")
+    model.buy(backend, ACCOUNT, area_code="500")
+    mine = model.buy(backend, ACCOUNT, phone_number=for_sale())
+    for refused in ("+15005550006", for_sale(index=1)):
+        with pytest.raises(number_errors.TooManyNumbers) as caught:
+            model.buy(backend, ACCOUNT, phone_number=refused)
+        assert (caught.value.status, caught.value.code) == (400, 20001)
+        assert f"{bound} phone numbers" in caught.value.message
+    with pytest.raises(number_errors.TooManyNumbers):
+        model.buy(backend, ACCOUNT, area_code="415")
+    assert held(backend) == bound
+    # A refused buy took nothing: the number it named is still for sale. The bound is per account.
+    model.buy(backend, OTHER_ACCOUNT, phone_number=for_sale(index=1))
+    model.release(backend, ACCOUNT, mine.sid)
+    model.buy(backend, ACCOUNT, phone_number="+15005550006")  # room again
+    assert held(backend) == bound
+
+
+def test_racing_buys_never_pass_the_bound(backend: Backend, monkeypatch) -> None:
+    bound = held(backend) + 3
+    monkeypatch.setattr(model, "numbers_per_account", lambda: bound)
+    outcomes = all_at_once(8, lambda: model.buy(backend, ACCOUNT, phone_number="+15005550006"))
+    names = sorted(type(outcome).__name__ for outcome in outcomes)
+    assert names == ["IncomingNumber"] * 3 + ["TooManyNumbers"] * 5
+    assert held(backend) == bound
 
 
 def test_magic_area_codes(backend: Backend) -> None:

@@ -23,6 +23,15 @@ class PhoneNumberNotAvailable(TwilioError):
     default_message = "PhoneNumber is not available"
 
 
+class TooManyNumbers(TwilioError):
+    """The account holds as many phone numbers as the fake keeps for one account (a bound of
+    the fake's, `x-limits` `incoming-numbers-per-account` in openapi.yaml: Twilio documents
+    none). A buy checks it after every other rule."""
+
+    status, code = 400, 20001
+    default_message = "This account holds as many phone numbers as it may"
+
+
 class InvalidAreaCode(TwilioError):
     """Not a North American area code: three digits, the first 2 to 9."""
 

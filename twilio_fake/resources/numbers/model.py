@@ -21,11 +21,21 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import phonenumbers
-from sqlalchemy import Connection, and_, bindparam, delete, exists, false, insert, select
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    false,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy import update as update_statement
 
 from twilio_fake import spec
-from twilio_fake.db import refuse_foreign, upsert
+from twilio_fake.db import accounts, refuse_foreign, upsert
 from twilio_fake.exceptions import PhoneNumberInvalid, ResourceNotFound
 from twilio_fake.fixtures import Account
 from twilio_fake.paging import KeysetList, Page
@@ -35,6 +45,7 @@ from .errors import (
     NoPhoneNumbersInAreaCode,
     PhoneNumberNotAvailable,
     PhoneNumberOrAreaCodeRequired,
+    TooManyNumbers,
 )
 from .inventory import AvailableNumber, Capabilities, Kind, Search
 from .tables import incoming_phone_number_details as details
@@ -48,6 +59,17 @@ if TYPE_CHECKING:
 
 # Twilio's test credentials (its documentation's table, confirmed by integration tests).
 MAGIC_AVAILABLE = "+15005550006"  # buying it succeeds, again and again, for anyone
+LIMIT = "incoming-numbers-per-account"  # in the contract's x-limits
+# An account's buys take turns (PostgreSQL: its row locked; FOR NO KEY UPDATE lets the foreign
+# keys of other writes to the account go on), so that no two pass the count together.
+_BUYS_TAKE_TURNS = (
+    select(accounts.c.sid)
+    .where(accounts.c.sid == bindparam("account"))
+    .with_for_update(key_share=True)
+)
+_HELD = (
+    select(func.count()).select_from(numbers).where(numbers.c.account_sid == bindparam("account"))
+)
 MAGIC_NUMBERS: dict[str, type[Exception]] = {
     "+15005550000": PhoneNumberNotAvailable,  # 21422
     "+15005550001": PhoneNumberInvalid,  # 21421
@@ -159,6 +181,10 @@ def _number_type(phone_number: str) -> str:
 
 
 # -- buy -----------------------------------------------------------------------------------------
+def numbers_per_account() -> int:
+    return spec.limit(LIMIT)
+
+
 def buy(
     backend: Backend,
     account_sid: str,
@@ -293,10 +319,17 @@ def _insert(
     _apply_exclusions(values, settings)
     kind = number.kind  # Twilio's `type`: local, toll-free or mobile
     held = select(exists().where(numbers.c.phone_number == number.phone_number))
+    limit = numbers_per_account()
     try:
         with backend.db.write() as conn:
             if claim and conn.scalar(held):
                 raise _Taken()
+            conn.execute(_BUYS_TAKE_TURNS, {"account": account_sid})
+            if (conn.scalar(_HELD, {"account": account_sid}) or 0) >= limit:
+                raise TooManyNumbers(
+                    f"This account already holds {limit} phone numbers, the most the fake "
+                    "holds for one account; release one first"
+                )
             conn.execute(
                 insert(numbers).values(
                     sid=sid,
