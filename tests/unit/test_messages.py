@@ -617,6 +617,41 @@ def test_delete_only_once_the_status_is_final(backend: Backend) -> None:
     assert every_message(backend) == []
 
 
+def test_a_deleted_message_takes_its_recipients_sticky_mapping_with_it(backend: Backend) -> None:
+    """A mapping was kept for good, one a recipient: an account that sent to new recipients
+    through a sticky service and deleted the messages grew sticky_senders without end, under
+    its bound of messages. Now each mapping lasts no longer than the messages to its recipient,
+    so there are never more mappings than messages."""
+    recipients = [f"+1415555{n:04d}" for n in range(200, 210)]
+    pool.add(backend, ACCOUNT, SERVICE, SMS_MMS.sid)
+    pool.add(backend, ACCOUNT, SERVICE, SMS_ONLY.sid)
+
+    def sent_on(to: str) -> dict:
+        """Sent through the service, then stepped until its sender is chosen (the dispatcher's
+        first step records the mapping) and it is delivered."""
+        sid = send(backend, service_sid=SERVICE, to=to).sid
+        for _step in range(4):  # queued, sending, sent, delivered
+            with backend.db.write() as conn:
+                lifecycle.advance_due(conn, real_now=time.time() + 3600, account_sid=ACCOUNT)
+        return stored(backend, sid)
+
+    def mappings() -> int:
+        with backend.db.read() as conn:
+            return conn.scalar(select(func.count()).select_from(sticky_senders)) or 0
+
+    first = [sent_on(to) for to in recipients]
+    assert mappings() == len(recipients)
+    again = sent_on(recipients[0])  # a second message to one of them
+    assert {message["status"] for message in [*first, again]} == {"delivered"}
+    for message in first:
+        model.delete_message(backend, ACCOUNT, message["sid"])
+    assert mappings() == 0
+    # Chosen afresh from the same pool, a recipient's sender is the one it had.
+    assert sent_on(recipients[1])["from_number"] == first[1]["from_number"]
+    model.delete_message(backend, ACCOUNT, again["sid"])  # its mapping went already
+    assert mappings() == 1 and count(backend) == 1
+
+
 def test_every_final_status_allows_a_delete_and_no_other(backend: Backend) -> None:
     statuses = ["accepted", "scheduled", "queued", "sending", "sent", "receiving", *model.FINAL]
     for status in statuses:

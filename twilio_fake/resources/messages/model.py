@@ -69,7 +69,7 @@ from .errors import (
     ToUnreachable,
     UpdateNotValid,
 )
-from .tables import messages
+from .tables import messages, sticky_senders
 
 if TYPE_CHECKING:
     from twilio_fake.backend import Backend
@@ -616,12 +616,33 @@ def _locked_status(conn: Connection, account_sid: str, sid: str) -> Row[Any]:
 
 
 def delete_message(backend: Backend, account_sid: str, sid: str) -> None:
-    """Delete the message: only once its status is final (20009 before)."""
+    """Delete the message: only once its status is final (20009 before).
+
+    Its recipient's sticky mapping in its service goes with it: a mapping never outlives the
+    messages to its recipient, so an account holds no more mappings than messages (its bound),
+    however many recipients it has sent to and deleted. The next message to that recipient
+    chooses again, and gets the same sender unless the pool changed (the choice among equals
+    is the same for a recipient every time: selection.py). The message, then the mapping, then
+    the count's row: the order of the dispatcher's step (messages, then their mappings) and of
+    a send (its message, then the count), so no lock cycle on PostgreSQL."""
     with backend.db.write() as conn:
         current = _locked_status(conn, account_sid, sid)
         if current.status not in FINAL:
             raise NotComplete(
                 f"Cannot delete this resource before it is complete: its status is {current.status}"
             )
-        conn.execute(delete(messages).where(_mine), {"message": sid, "account": account_sid})
+        gone = conn.execute(_DELETE, {"message": sid, "account": account_sid}).one()
+        if gone.service_sid is not None and gone.direction != "inbound":
+            conn.execute(_FORGET_MAPPING, {"service": gone.service_sid, "to": gone.to_number})
         capacity.give_back(conn, account_sid)
+
+
+_DELETE = (
+    delete(messages)
+    .where(_mine)
+    .returning(messages.c.service_sid, messages.c.to_number, messages.c.direction)
+)
+_FORGET_MAPPING = delete(sticky_senders).where(
+    sticky_senders.c.service_sid == bindparam("service"),
+    sticky_senders.c.to_number == bindparam("to"),
+)
