@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Table,
     TypeDecorator,
+    bindparam,
     create_engine,
     event,
     insert,
@@ -712,6 +713,16 @@ def _identity(path: str) -> tuple[int, int] | None:
     except FileNotFoundError:
         return None
     return status.st_dev, status.st_ino
+
+
+# What one account's writes do in turns (its buys, its opt-outs) waits for this lock of its row
+# (PostgreSQL: FOR NO KEY UPDATE, which lets other writes' foreign keys to the account go on; on
+# SQLite every write takes its turn already), so that no two pass a per-account count together.
+ACCOUNT_TURN = (
+    select(accounts.c.sid)
+    .where(accounts.c.sid == bindparam("account"))
+    .with_for_update(key_share=True)
+)
 
 
 def upsert(conn: Connection, table: Table, sid: str, **values: Any) -> None:

@@ -11,9 +11,9 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import event, func, insert, select, update
 
-from tests.support import ACCOUNT, NUMBERS, OTHER_ACCOUNT, SERVICE, SERVICE2
+from tests.support import ACCOUNT, NUMBERS, OTHER_ACCOUNT, SERVICE, SERVICE2, all_at_once
 from twilio_fake import clock
 from twilio_fake import exceptions as errors
 from twilio_fake.backend import Backend
@@ -25,7 +25,7 @@ from twilio_fake.resources.messages.rule_errors import (
     NotAnIncomingNumber,
     ServiceGone,
 )
-from twilio_fake.resources.messages.tables import messages, sticky_senders
+from twilio_fake.resources.messages.tables import messages, opt_outs, sticky_senders
 from twilio_fake.resources.messages.times import as_datetime
 from twilio_fake.resources.numbers import model as numbers_model
 from twilio_fake.resources.numbers.tables import incoming_phone_numbers
@@ -1090,6 +1090,46 @@ def test_stop_and_start_change_the_opt_out_of_the_numbers_scope(backend: Backend
     _receive(backend, "STOP please", to="+14155550101")  # not a keyword: changes nothing
     _receive(backend, "UNSTOP", to="+14155550101")
     assert not _opted_out(backend, US2)
+
+
+def _stop_from(backend: Backend, sender: str, body: str = "STOP") -> Any:
+    with backend.db.write() as conn:
+        return inbound.receive(
+            conn, ACCOUNT, from_number=sender, to_number="+14155550100", body=body, now=NOW
+        )
+
+
+def _opt_outs(backend: Backend) -> int:
+    with backend.db.read() as conn:
+        return conn.scalar(select(func.count()).select_from(opt_outs)) or 0
+
+
+def test_an_account_holds_at_most_the_bound_of_opt_outs(backend: Backend, monkeypatch) -> None:
+    """A STOP is recorded where the text itself is not stored (a service without an inbound
+    URL): STOPs from ever new senders grew an account's opt-outs without end."""
+    monkeypatch.setattr(optouts, "opt_outs_per_account", lambda: 3)
+    _pool(backend, US1)  # a service with no inbound URL: nothing stored but the opt-outs
+    for n in range(3):
+        assert not _stop_from(backend, f"+1202555{n:04d}").stored
+    _stop_from(backend, "+12025550000")  # one already held: nothing new, not refused
+    with pytest.raises(errors.InvalidParameter) as caught:
+        _stop_from(backend, "+12025550009")
+    assert (caught.value.status, caught.value.code) == (400, 20001)
+    assert "3 opt-outs" in caught.value.message
+    assert _opt_outs(backend) == 3
+    _stop_from(backend, "+12025550001", body="START")  # room again
+    _stop_from(backend, "+12025550009")
+    assert _opt_outs(backend) == 3
+
+
+def test_racing_stops_never_pass_the_bound(backend: Backend, monkeypatch) -> None:
+    monkeypatch.setattr(optouts, "opt_outs_per_account", lambda: 3)
+    _pool(backend, US1)
+    senders = iter([f"+1202555{n:04d}" for n in range(8)])
+    outcomes = all_at_once(8, lambda: _stop_from(backend, next(senders)))
+    refused = [o for o in outcomes if isinstance(o, errors.InvalidParameter)]
+    assert (len(outcomes) - len(refused), len(refused)) == (3, 5), outcomes
+    assert _opt_outs(backend) == 3
 
 
 def test_a_number_the_account_does_not_hold_is_refused(backend: Backend) -> None:

@@ -12,9 +12,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import Connection, bindparam, delete, exists, select
+from sqlalchemy import Connection, bindparam, delete, exists, func, select
 
-from twilio_fake.db import insert_or_nothing
+from twilio_fake import spec
+from twilio_fake.db import ACCOUNT_TURN, insert_or_nothing
+from twilio_fake.exceptions import InvalidParameter
 from twilio_fake.resources.numbers.tables import incoming_phone_numbers as numbers
 from twilio_fake.resources.pool.tables import pool_entries
 from twilio_fake.statements import Prepared
@@ -88,10 +90,27 @@ def is_opted_out(
     return False
 
 
+def opt_outs_per_account() -> int:
+    """The opt-outs an account holds at most (the control surface's `x-limits`)."""
+    return spec.limit("opt-outs-per-account", spec.CONTROL)
+
+
 def opt_out(
     conn: Connection, account_sid: str, scope_sid: str, recipient: str, now: datetime | float
 ) -> None:
-    """Record that the recipient opted out of the scope (again: nothing changes)."""
+    """Record that the recipient opted out of the scope (again: nothing changes). An account
+    holds at most the control surface's `x-limits` `opt-outs-per-account`: one more is refused
+    (InvalidParameter), and its caller's transaction, the inbound text, with it."""
+    key = {"account": account_sid, "scope": scope_sid, "recipient": recipient}
+    conn.execute(ACCOUNT_TURN, key)  # an account's opt-outs take turns: none passes the count
+    if conn.scalar(_HELD, key):
+        return
+    most = opt_outs_per_account()
+    if (conn.scalar(_COUNT, key) or 0) >= most:
+        raise InvalidParameter(
+            f"This account holds {most} opt-outs, the most the fake keeps for one account: "
+            "a STOP from another recipient is refused until some text START, or a reset"
+        )
     conn.execute(
         insert_or_nothing(conn, opt_outs).values(
             scope_sid=scope_sid,
@@ -100,6 +119,14 @@ def opt_out(
             date_created=as_datetime(now),
         )
     )
+
+
+_HELD = select(
+    exists().where(
+        opt_outs.c.scope_sid == bindparam("scope"), opt_outs.c.recipient == bindparam("recipient")
+    )
+)
+_COUNT = select(func.count()).where(opt_outs.c.account_sid == bindparam("account"))
 
 
 def opt_in(

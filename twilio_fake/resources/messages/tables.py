@@ -136,6 +136,7 @@ opt_outs = Table(
     Column("recipient", String, primary_key=True),
     Column("account_sid", Sid(), ForeignKey("accounts.sid"), nullable=False),
     Column("date_created", DateTime, nullable=False),
+    Index("ix_opt_outs_account", "account_sid"),  # an account's are counted (optouts.opt_out)
 )
 
 # What a test decided: messages to `to_pattern` (a number, or a prefix ending in `*`) end with

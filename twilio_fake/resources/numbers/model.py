@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy import update as update_statement
 
 from twilio_fake import spec
-from twilio_fake.db import accounts, refuse_foreign, upsert
+from twilio_fake.db import ACCOUNT_TURN, refuse_foreign, upsert
 from twilio_fake.exceptions import PhoneNumberInvalid, ResourceNotFound
 from twilio_fake.fixtures import Account
 from twilio_fake.paging import KeysetList, Page
@@ -60,13 +60,6 @@ if TYPE_CHECKING:
 # Twilio's test credentials (its documentation's table, confirmed by integration tests).
 MAGIC_AVAILABLE = "+15005550006"  # buying it succeeds, again and again, for anyone
 LIMIT = "incoming-numbers-per-account"  # in the contract's x-limits
-# An account's buys take turns (PostgreSQL: its row locked; FOR NO KEY UPDATE lets the foreign
-# keys of other writes to the account go on), so that no two pass the count together.
-_BUYS_TAKE_TURNS = (
-    select(accounts.c.sid)
-    .where(accounts.c.sid == bindparam("account"))
-    .with_for_update(key_share=True)
-)
 _HELD = (
     select(func.count()).select_from(numbers).where(numbers.c.account_sid == bindparam("account"))
 )
@@ -324,7 +317,7 @@ def _insert(
         with backend.db.write() as conn:
             if claim and conn.scalar(held):
                 raise _Taken()
-            conn.execute(_BUYS_TAKE_TURNS, {"account": account_sid})
+            conn.execute(ACCOUNT_TURN, {"account": account_sid})  # buys take turns
             if (conn.scalar(_HELD, {"account": account_sid}) or 0) >= limit:
                 raise TooManyNumbers(
                     f"This account already holds {limit} phone numbers, the most the fake "
