@@ -576,9 +576,16 @@ class TwilioJSONValidator(JSONRequestBodyValidator):
 
     async def _parse(self, stream: Any, scope: Scope) -> Any:
         raw = b"".join([message async for message in stream])
+        # JSON is UTF-8 (RFC 8259 8.1), and the handler reads the bytes as `json.loads` does
+        # (UTF-8 unless they look like UTF-16 or 32): a body checked in another charset that
+        # the Content-Type named was read differently there (a 500, or a lone surrogate stored).
+        if self._encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+            raise BadRequestProblem(
+                detail=f"The JSON body must be UTF-8, not {self._encoding[:20]!r} (RFC 8259)"
+            )
         try:
-            body = raw.decode(self._encoding)
-        except (UnicodeDecodeError, LookupError):
+            body = raw.decode("utf-8")
+        except UnicodeDecodeError:
             raise BadRequestProblem(detail="The JSON body is not UTF-8") from None
         if not body:
             return None
@@ -604,25 +611,45 @@ class TwilioJSONValidator(JSONRequestBodyValidator):
 _ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
+_Place = tuple[Any, "str | int"] | None  # (the parent's place, a key or an index); None: the root
+
+
 def lone_surrogate(document: Any) -> str | None:
     """Where a JSON document holds a string (a key or a value) with a lone surrogate, as
     `accounts[0].auth_token` (`(the document)` for the whole), or None if it holds none.
-    Iterative: a document as deep as `json` reads does not reach the recursion limit here."""
-    stack: list[tuple[str, Any]] = [("", document)]
+    Iterative: a document as deep as `json` reads does not reach the recursion limit here. Each
+    node's place is a link to its parent's, spelled out only for the one found: a path string
+    for every node of a deep document took memory in the square of its depth."""
+    stack: list[tuple[_Place, Any]] = [(None, document)]
     while stack:
-        where, node = stack.pop()
+        place, node = stack.pop()
         if isinstance(node, str) and not _is_text(node):
-            return where or "(the document)"
+            return _spelled(place)
         if isinstance(node, dict):
             for key, value in reversed(node.items()):
-                shown = key[:40].encode("utf-8", "backslashreplace").decode("utf-8")
-                place = f"{where}.{shown}" if where else shown
                 if not _is_text(key):
-                    return place
-                stack.append((place, value))
+                    return _spelled((place, key))
+                stack.append(((place, key), value))
         elif isinstance(node, list):
-            stack.extend((f"{where}[{i}]", item) for i, item in reversed(list(enumerate(node))))
+            stack.extend(((place, i), item) for i, item in reversed(list(enumerate(node))))
     return None
+
+
+def _spelled(place: _Place, most: int = 200) -> str:
+    """A place as `accounts[0].auth_token`, its keys cut at 40 characters, non-text escaped;
+    at most `most` characters, the end kept."""
+    parts: list[str] = []
+    while place is not None:
+        place, step = place
+        if isinstance(step, int):
+            parts.append(f"[{step}]")
+        else:
+            shown = step[:40].encode("utf-8", "backslashreplace").decode("utf-8")
+            parts.append(f".{shown}" if place is not None else shown)
+        if sum(map(len, parts)) > most:
+            parts.append("…")
+            break
+    return "".join(reversed(parts)).lstrip(".") or "(the document)"
 
 
 def _is_text(value: str) -> bool:

@@ -209,6 +209,33 @@ def test_json_that_escapes_half_a_surrogate_pair_is_400_and_changes_nothing(
     assert answer.status_code == 201 and answer.json()["message"]["body"] == "\U0001f600"
 
 
+INBOUND_TEXT = '{"from": "+14155550199", "to": "+14155550102", "body": "%s"}'
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        ((INBOUND_TEXT % "a\\ud800b").encode("utf-16-le"), "application/json;charset=utf-16-le"),
+        ((INBOUND_TEXT % "a").encode() + b"\xed\xa0\x80", "application/json;charset=latin-1"),
+        ((INBOUND_TEXT % "caf").encode()[:-2] + b'\xe9"}', "application/json;charset=latin-1"),
+        ((INBOUND_TEXT % "a").encode()[:-2] + b'\xed\xa0\x80"}', "application/json"),
+    ],
+    ids=["utf-16-surrogate", "latin-1-surrogate-bytes", "latin-1-accent", "utf-8-surrogate-bytes"],
+)
+def test_a_json_body_that_is_not_utf_8_is_400_and_changes_nothing(
+    client, content: bytes, content_type: str
+) -> None:
+    """The checks read a body in the charset its Content-Type named, the handler as `json`
+    reads bytes (UTF-8): a body read two ways passed one and broke the other (a 500, a lone
+    surrogate stored). JSON is UTF-8 (RFC 8259)."""
+    health = client.get("/_fake/health").json()
+    response = client.post(
+        "/_fake/inbound", content=content, headers={"Content-Type": content_type}
+    )
+    assert "UTF-8" in assert_error(response, 400, 20001)["message"]
+    assert client.get("/_fake/health").json() == health
+
+
 def test_callback_faults_are_armed_listed_and_disarmed(client) -> None:
     armed = [
         client.post("/_fake/callback-faults", json=fault)

@@ -17,6 +17,7 @@ import json
 import pkgutil
 import subprocess
 import sys
+import tracemalloc
 from importlib import metadata
 from types import FunctionType
 from typing import Any
@@ -325,3 +326,28 @@ def test_a_spec_that_reaches_outside_itself_is_checked_every_time(tmp_path, monk
     OpenAPISpecification(copy.deepcopy(plain))
     Stricter(copy.deepcopy(plain))
     assert checked == [OpenAPISpecification, Stricter]
+
+
+# -- a JSON body's lone surrogates ---------------------------------------------------------------
+def test_the_place_of_a_lone_surrogate_is_named_and_a_deep_document_costs_little_to_walk() -> None:
+    assert overrides.lone_surrogate(json.loads('{"a": [1, {"b": "x\\ud800"}]}')) == "a[1].b"
+    assert overrides.lone_surrogate(json.loads('{"\\udc00k": 1}')) == "\\udc00k"
+    assert overrides.lone_surrogate(json.loads('"\\ud800"')) == "(the document)"
+    assert overrides.lone_surrogate(json.loads('{"a": "\\ud83d\\ude00"}')) is None  # a pair
+    # 700 levels of 40-character keys, 3,700 more keys at the bottom, the surrogate last: the
+    # walk spelled out every node's path, some 107 MB for a body under 64 KiB (a review, with
+    # tracemalloc); now a link to its parent a node, and one path spelled.
+    key = "k" * 40
+    bottom: dict[str, Any] = {f"{key}{n}": n for n in range(3700)}
+    bottom["last"] = "\ud800"
+    document: Any = bottom
+    for _ in range(700):
+        document = {key: document}
+    tracemalloc.start()
+    try:
+        where = overrides.lone_surrogate(document)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert where is not None and where.endswith(".last") and len(where) < 300
+    assert peak < 5_000_000, peak
