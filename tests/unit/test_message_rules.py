@@ -30,6 +30,7 @@ from twilio_fake.resources.messages.times import as_datetime
 from twilio_fake.resources.numbers import model as numbers_model
 from twilio_fake.resources.numbers.tables import incoming_phone_numbers
 from twilio_fake.resources.pool import model as pool
+from twilio_fake.resources.services import model as services_model
 from twilio_fake.resources.services.tables import services
 
 NOW = 1_800_000_000.0  # an account's time, in seconds
@@ -1120,6 +1121,37 @@ def test_an_account_holds_at_most_the_bound_of_opt_outs(backend: Backend, monkey
     _stop_from(backend, "+12025550001", body="START")  # room again
     _stop_from(backend, "+12025550009")
     assert _opt_outs(backend) == 3
+
+
+def test_the_opt_outs_of_a_released_number_or_a_deleted_service_count_no_more(
+    backend: Backend, monkeypatch
+) -> None:
+    """No one can text a scope that is gone, so START could never free the place its opt-outs
+    held: the account stayed full until a reset."""
+    monkeypatch.setattr(optouts, "opt_outs_per_account", lambda: 2)
+    _pool(backend, US1)  # US1's opt-outs are the service's; US2, in no pool, its own
+    _stop_from(backend, "+12025550001")
+    with backend.db.write() as conn:
+        inbound.receive(
+            conn, ACCOUNT, from_number="+12025550002", to_number="+14155550101", body="STOP",
+            now=NOW,
+        )  # fmt: skip
+    with pytest.raises(errors.InvalidParameter):
+        _stop_from(backend, "+12025550003")
+    numbers_model.release(backend, ACCOUNT, US2)
+    _stop_from(backend, "+12025550003")  # the released number's opt-out gave its place
+    assert _opt_outs(backend) == 2
+    with pytest.raises(errors.InvalidParameter):
+        _stop_from(backend, "+12025550004")
+    services_model.delete_service(backend, ACCOUNT, SERVICE)
+    numbers_model.release(backend, ACCOUNT, US1)
+    bought = numbers_model.buy(backend, ACCOUNT, phone_number="+15005550006")
+    with backend.db.write() as conn:
+        inbound.receive(
+            conn, ACCOUNT, from_number="+12025550005", to_number=bought.phone_number,
+            body="STOP", now=NOW,
+        )  # fmt: skip
+    assert _opt_outs(backend) == 1
 
 
 def test_racing_stops_never_pass_the_bound(backend: Backend, monkeypatch) -> None:

@@ -19,6 +19,7 @@ from twilio_fake.db import ACCOUNT_TURN, insert_or_nothing
 from twilio_fake.exceptions import InvalidParameter
 from twilio_fake.resources.numbers.tables import incoming_phone_numbers as numbers
 from twilio_fake.resources.pool.tables import pool_entries
+from twilio_fake.resources.services.tables import services
 from twilio_fake.statements import Prepared
 
 from .tables import opt_outs
@@ -99,13 +100,17 @@ def opt_out(
     conn: Connection, account_sid: str, scope_sid: str, recipient: str, now: datetime | float
 ) -> None:
     """Record that the recipient opted out of the scope (again: nothing changes). An account
-    holds at most the control surface's `x-limits` `opt-outs-per-account`: one more is refused
-    (InvalidParameter), and its caller's transaction, the inbound text, with it."""
+    holds at most the control surface's `x-limits` `opt-outs-per-account`, those of numbers it
+    released and services it deleted not counted: one more is refused (InvalidParameter), and
+    its caller's transaction, the inbound text, with it."""
     key = {"account": account_sid, "scope": scope_sid, "recipient": recipient}
     conn.execute(ACCOUNT_TURN, key)  # an account's opt-outs take turns: none passes the count
     if conn.scalar(_HELD, key):
         return
     most = opt_outs_per_account()
+    if (conn.scalar(_COUNT, key) or 0) >= most:
+        # Those of a released number or a deleted service count no more: no one can text them.
+        conn.execute(_FORGET_GONE_SCOPES, key)
     if (conn.scalar(_COUNT, key) or 0) >= most:
         raise InvalidParameter(
             f"This account holds {most} opt-outs, the most the fake keeps for one account: "
@@ -127,6 +132,11 @@ _HELD = select(
     )
 )
 _COUNT = select(func.count()).where(opt_outs.c.account_sid == bindparam("account"))
+_FORGET_GONE_SCOPES = delete(opt_outs).where(
+    opt_outs.c.account_sid == bindparam("account"),
+    ~exists().where(services.c.sid == opt_outs.c.scope_sid),
+    ~exists().where(numbers.c.sid == opt_outs.c.scope_sid),
+)
 
 
 def opt_in(
