@@ -579,7 +579,7 @@ class TwilioJSONValidator(JSONRequestBodyValidator):
         # JSON is UTF-8 (RFC 8259 8.1), and the handler reads the bytes as `json.loads` does
         # (UTF-8 unless they look like UTF-16 or 32): a body checked in another charset that
         # the Content-Type named was read differently there (a 500, or a lone surrogate stored).
-        if self._encoding.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        if self._encoding.strip('"').lower().replace("_", "-") not in ("utf-8", "utf8"):
             raise BadRequestProblem(
                 detail=f"The JSON body must be UTF-8, not {self._encoding[:20]!r} (RFC 8259)"
             )

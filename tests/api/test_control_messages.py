@@ -236,6 +236,15 @@ def test_a_json_body_that_is_not_utf_8_is_400_and_changes_nothing(
     assert client.get("/_fake/health").json() == health
 
 
+@pytest.mark.parametrize("charset", ["", ";charset=utf-8", ';charset="UTF-8"', ";charset=utf_8"])
+def test_a_json_body_in_utf_8_is_read_however_its_charset_is_written(client, charset) -> None:
+    content = (INBOUND_TEXT % "caf\u00e9 \u2713").encode()
+    headers = {"Content-Type": "application/json" + charset}
+    answer = client.post("/_fake/inbound", content=content, headers=headers)
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["message"]["body"] == "caf\u00e9 \u2713"
+
+
 def test_callback_faults_are_armed_listed_and_disarmed(client) -> None:
     armed = [
         client.post("/_fake/callback-faults", json=fault)
