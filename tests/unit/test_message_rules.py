@@ -997,11 +997,11 @@ INBOUND_URL = "https://example.com/inbound"
 CUSTOMER = "+12025550123"
 
 
-def _receive(backend: Backend, body: str = "Hi there", to: str = "+14155550100") -> Any:
+def _receive(
+    backend: Backend, body: str = "Hi there", to: str = "+14155550100", sender: str = CUSTOMER
+) -> Any:
     with backend.db.write() as conn:
-        return inbound.receive(
-            conn, ACCOUNT, from_number=CUSTOMER, to_number=to, body=body, now=NOW
-        )
+        return inbound.receive(conn, ACCOUNT, from_number=sender, to_number=to, body=body, now=NOW)
 
 
 def _opted_out(backend: Backend, scope: str) -> bool:
@@ -1093,11 +1093,8 @@ def test_stop_and_start_change_the_opt_out_of_the_numbers_scope(backend: Backend
     assert not _opted_out(backend, US2)
 
 
-def _stop_from(backend: Backend, sender: str, body: str = "STOP") -> Any:
-    with backend.db.write() as conn:
-        return inbound.receive(
-            conn, ACCOUNT, from_number=sender, to_number="+14155550100", body=body, now=NOW
-        )
+def _stop_from(backend: Backend, sender: str, body: str = "STOP", to: str = "+14155550100") -> Any:
+    return _receive(backend, body, to, sender)
 
 
 def _opt_outs(backend: Backend) -> int:
@@ -1131,11 +1128,7 @@ def test_the_opt_outs_of_a_released_number_or_a_deleted_service_count_no_more(
     monkeypatch.setattr(optouts, "opt_outs_per_account", lambda: 2)
     _pool(backend, US1)  # US1's opt-outs are the service's; US2, in no pool, its own
     _stop_from(backend, "+12025550001")
-    with backend.db.write() as conn:
-        inbound.receive(
-            conn, ACCOUNT, from_number="+12025550002", to_number="+14155550101", body="STOP",
-            now=NOW,
-        )  # fmt: skip
+    _stop_from(backend, "+12025550002", to="+14155550101")
     with pytest.raises(errors.InvalidParameter):
         _stop_from(backend, "+12025550003")
     numbers_model.release(backend, ACCOUNT, US2)
@@ -1146,11 +1139,7 @@ def test_the_opt_outs_of_a_released_number_or_a_deleted_service_count_no_more(
     services_model.delete_service(backend, ACCOUNT, SERVICE)
     numbers_model.release(backend, ACCOUNT, US1)
     bought = numbers_model.buy(backend, ACCOUNT, phone_number="+15005550006")
-    with backend.db.write() as conn:
-        inbound.receive(
-            conn, ACCOUNT, from_number="+12025550005", to_number=bought.phone_number,
-            body="STOP", now=NOW,
-        )  # fmt: skip
+    _stop_from(backend, "+12025550005", to=bought.phone_number)
     assert _opt_outs(backend) == 1
 
 

@@ -59,10 +59,6 @@ if TYPE_CHECKING:
 
 # Twilio's test credentials (its documentation's table, confirmed by integration tests).
 MAGIC_AVAILABLE = "+15005550006"  # buying it succeeds, again and again, for anyone
-LIMIT = "incoming-numbers-per-account"  # in the contract's x-limits
-_HELD = (
-    select(func.count()).select_from(numbers).where(numbers.c.account_sid == bindparam("account"))
-)
 MAGIC_NUMBERS: dict[str, type[Exception]] = {
     "+15005550000": PhoneNumberNotAvailable,  # 21422
     "+15005550001": PhoneNumberInvalid,  # 21421
@@ -174,6 +170,12 @@ def _number_type(phone_number: str) -> str:
 
 
 # -- buy -----------------------------------------------------------------------------------------
+LIMIT = "incoming-numbers-per-account"  # in the contract's x-limits
+_ACCOUNTS_NUMBERS = (
+    select(func.count()).select_from(numbers).where(numbers.c.account_sid == bindparam("account"))
+)
+
+
 def numbers_per_account() -> int:
     return spec.limit(LIMIT)
 
@@ -318,7 +320,7 @@ def _insert(
             if claim and conn.scalar(held):
                 raise _Taken()
             conn.execute(ACCOUNT_TURN, {"account": account_sid})  # buys take turns
-            if (conn.scalar(_HELD, {"account": account_sid}) or 0) >= limit:
+            if (conn.scalar(_ACCOUNTS_NUMBERS, {"account": account_sid}) or 0) >= limit:
                 raise TooManyNumbers(
                     f"This account already holds {limit} phone numbers, the most the fake "
                     "holds for one account; release one first"
